@@ -1,0 +1,50 @@
+"""Inpainters: fill regions of audio. ``INPAINTERS`` maps method names to classes."""
+
+from __future__ import annotations
+
+from voicemend.engine.inpaint.auto import Auto
+from voicemend.engine.inpaint.base import (
+    Cancelled,
+    GapContext,
+    InpaintResult,
+    Inpainter,
+    RegionReport,
+)
+from voicemend.engine.inpaint.lsar import Lsar, LsarSettings, lsar_interpolate
+from voicemend.engine.inpaint.pattern import Pattern
+from voicemend.engine.inpaint.zero import ZeroFill
+from voicemend.engine.errors import VoicemendError
+
+INPAINTERS: dict[str, type[Inpainter]] = {
+    "auto": Auto,
+    "lsar": Lsar,
+    "pattern": Pattern,
+    "zero": ZeroFill,
+}
+
+
+def get_inpainter(name: str) -> Inpainter:
+    """A fresh inpainter by registry name; unknown names get a clear error."""
+    try:
+        cls = INPAINTERS[name]
+    except KeyError:
+        known = ", ".join(sorted(INPAINTERS))
+        raise VoicemendError(f"unknown repair method {name!r}; choose one of {known}") from None
+    return cls()
+
+
+__all__ = [
+    "INPAINTERS",
+    "Auto",
+    "Cancelled",
+    "GapContext",
+    "InpaintResult",
+    "Inpainter",
+    "Lsar",
+    "LsarSettings",
+    "Pattern",
+    "RegionReport",
+    "ZeroFill",
+    "get_inpainter",
+    "lsar_interpolate",
+]

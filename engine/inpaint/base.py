@@ -1,0 +1,221 @@
+"""The inpainter interface: ``inpainter(audio, regions) -> audio`` plus per-region reports.
+
+The base class owns everything that is the same for every method: validation, the context window
+around each region, the mask of samples still unknown, crossfade sizes, paste-back and timing.
+A method only implements :meth:`Inpainter.fill` for one gap.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+import numpy as np
+
+from voicemend.engine.audio import Audio, check_repair_rate
+from voicemend.engine.crossfade import MAX_CROSSFADE_MS, paste
+from voicemend.engine.errors import InpaintError, VoicemendError
+from voicemend.engine.regions import Region, normalize_regions
+
+ProgressCallback = Callable[[int, int], None]
+CancelCheck = Callable[[], bool]
+
+# A fill may not exceed this multiple of the context's peak: guards against unstable solutions.
+PEAK_LIMIT_FACTOR = 1.5
+
+
+class Cancelled(VoicemendError):
+    """The caller asked to stop; no output was produced."""
+
+
+@dataclass(frozen=True)
+class GapContext:
+    """What a method sees of one gap.
+
+    ``window`` is float64 (channels, n) around the gap; ``known`` is False inside the gap and inside
+    any other region not yet repaired. The method returns a fill covering
+    ``[gap_start - fade_left, gap_end + fade_right)`` of the window.
+    """
+
+    window: np.ndarray
+    known: np.ndarray
+    gap_start: int
+    gap_end: int
+    fade_left: int
+    fade_right: int
+    sample_rate: int
+    seed: int = 0
+
+    @property
+    def gap_frames(self) -> int:
+        return self.gap_end - self.gap_start
+
+    @property
+    def span(self) -> slice:
+        return slice(self.gap_start - self.fade_left, self.gap_end + self.fade_right)
+
+    def known_run_before(self) -> int:
+        """Length of the contiguous known run that ends at the gap."""
+        before = self.known[: self.gap_start][::-1]
+        unknown = np.flatnonzero(~before)
+        return int(unknown[0]) if unknown.size else int(before.size)
+
+    def known_run_after(self) -> int:
+        """Length of the contiguous known run that starts at the gap end."""
+        after = self.known[self.gap_end :]
+        unknown = np.flatnonzero(~after)
+        return int(unknown[0]) if unknown.size else int(after.size)
+
+
+@dataclass(frozen=True)
+class RegionReport:
+    """How one region was repaired."""
+
+    region: Region
+    method: str
+    elapsed_s: float
+    context_frames: tuple[int, int]
+    crossfade_frames: tuple[int, int]
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class InpaintResult:
+    audio: Audio
+    reports: list[RegionReport] = field(default_factory=list)
+
+
+class Inpainter(ABC):
+    """Base class. Subclasses set ``name`` and implement :meth:`fill`."""
+
+    name: ClassVar[str]
+
+    def __call__(self, audio: Audio, regions: Sequence[Region]) -> Audio:
+        return self.inpaint(audio, regions).audio
+
+    # --- what a method may tune -------------------------------------------------------------
+    def context_frames(self, gap_frames: int, sample_rate: int) -> int:
+        """Frames of context wanted on each side of a gap."""
+        return max(gap_frames, int(0.1 * sample_rate))
+
+    def crossfade_frames(self, gap_frames: int, sample_rate: int) -> int:
+        """Frames of overlap wanted at each edge (capped at 10 ms by the engine)."""
+        return int(MAX_CROSSFADE_MS / 1000 * sample_rate)
+
+    @abstractmethod
+    def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
+        """Return (fill shaped (channels, span length), a short note for the report)."""
+
+    def choose(self, ctx: GapContext) -> Inpainter:
+        """The inpainter that handles this gap; ``auto`` overrides it."""
+        return self
+
+    # --- the engine ---------------------------------------------------------------------------
+    def inpaint(
+        self,
+        audio: Audio,
+        regions: Sequence[Region],
+        *,
+        progress: ProgressCallback | None = None,
+        should_cancel: CancelCheck | None = None,
+    ) -> InpaintResult:
+        """Repair ``regions`` of ``audio``; every sample outside them ± crossfade stays identical."""
+        check_repair_rate(audio.sample_rate)
+        todo = normalize_regions(regions, audio.n_frames)
+        out = audio.samples.copy()
+        pending = np.zeros(audio.n_frames, dtype=bool)
+        for region in todo:
+            pending[region.start : region.end] = True
+        if todo and pending.all():
+            raise InpaintError("the regions cover the whole file; there is no context to repair from")
+        reports = []
+        for index, region in enumerate(todo):
+            if should_cancel is not None and should_cancel():
+                raise Cancelled("repair cancelled")
+            reports.append(self._repair_one(out, pending, region, audio.sample_rate, index))
+            pending[region.start : region.end] = False
+            if progress is not None:
+                progress(index + 1, len(todo))
+        return InpaintResult(audio.with_samples(out), reports)
+
+    def _repair_one(
+        self, out: np.ndarray, pending: np.ndarray, region: Region, sample_rate: int, index: int
+    ) -> RegionReport:
+        t0 = time.perf_counter()
+        ctx = self._context(out, pending, region, sample_rate, self, index)
+        method = self.choose(ctx)
+        if method is not self:
+            ctx = self._context(out, pending, region, sample_rate, method, index)
+        fill, note = method.fill(ctx)
+        fill = np.asarray(fill, dtype=np.float64)
+        fill, limited = _limit_peak(fill, ctx)
+        if limited:
+            note = f"{note}; peak-limited".lstrip("; ")
+        paste(out, fill, region.start, region.end, ctx.fade_left, ctx.fade_right)
+        elapsed = time.perf_counter() - t0
+        return RegionReport(
+            region=region,
+            method=method.name,
+            elapsed_s=elapsed,
+            context_frames=(ctx.gap_start, ctx.window.shape[1] - ctx.gap_end),
+            crossfade_frames=(ctx.fade_left, ctx.fade_right),
+            notes=note,
+        )
+
+    @staticmethod
+    def _context(
+        out: np.ndarray,
+        pending: np.ndarray,
+        region: Region,
+        sample_rate: int,
+        method: Inpainter,
+        index: int,
+    ) -> GapContext:
+        gap = region.n_frames
+        n_total = out.shape[1]
+        want = method.context_frames(gap, sample_rate)
+        w0 = max(0, region.start - want)
+        w1 = min(n_total, region.end + want)
+        known = ~pending[w0:w1]
+        gap_start, gap_end = region.start - w0, region.end - w0
+        ctx = GapContext(
+            window=out[:, w0:w1].astype(np.float64),
+            known=known,
+            gap_start=gap_start,
+            gap_end=gap_end,
+            fade_left=0,
+            fade_right=0,
+            sample_rate=sample_rate,
+            seed=index,
+        )
+        cap = min(
+            method.crossfade_frames(gap, sample_rate), int(MAX_CROSSFADE_MS / 1000 * sample_rate)
+        )
+        # Fades stay within the known run next to the gap and leave half of it to a neighbour.
+        return replace(
+            ctx,
+            fade_left=min(cap, _fade_room(ctx.known_run_before(), gap_start)),
+            fade_right=min(cap, _fade_room(ctx.known_run_after(), known.size - gap_end)),
+        )
+
+
+def _fade_room(known_run: int, to_window_edge: int) -> int:
+    """A fade may use all of a run that reaches the window edge, else half (a neighbour needs the rest)."""
+    if known_run >= to_window_edge:
+        return known_run
+    return known_run // 2
+
+
+def _limit_peak(fill: np.ndarray, ctx: GapContext) -> tuple[np.ndarray, bool]:
+    context = ctx.window[:, ctx.known]
+    if context.size == 0:
+        return fill, False
+    limit = PEAK_LIMIT_FACTOR * float(np.max(np.abs(context)))
+    if limit == 0.0:
+        return np.zeros_like(fill), bool(np.any(fill != 0))
+    if np.max(np.abs(fill)) <= limit:
+        return fill, False
+    return np.clip(fill, -limit, limit), True

@@ -1,0 +1,155 @@
+"""Reading and writing audio files with soundfile, keeping format and bit depth, writing atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from voicemend.engine.audio import Audio, SourceFormat, check_finite
+from voicemend.engine.errors import AudioFileError
+
+# Output format chosen from the file extension when the caller does not name one.
+EXTENSION_FORMATS = {
+    ".wav": "WAV",
+    ".wave": "WAV",
+    ".flac": "FLAC",
+    ".ogg": "OGG",
+    ".oga": "OGG",
+    ".opus": "OGG",
+    ".mp3": "MP3",
+    ".aif": "AIFF",
+    ".aiff": "AIFF",
+    ".w64": "W64",
+    ".rf64": "RF64",
+    ".caf": "CAF",
+}
+OPUS_EXTENSIONS = {".opus"}
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header without decoding the samples."""
+
+    path: str
+    format: str
+    subtype: str
+    sample_rate: int
+    n_channels: int
+    n_frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def info(path: str | os.PathLike[str]) -> AudioInfo:
+    """Header facts of an audio file; raises AudioFileError with a clear reason."""
+    p = _existing_file(path)
+    try:
+        i = sf.info(str(p))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
+    return AudioInfo(str(p), i.format, i.subtype, int(i.samplerate), int(i.channels), int(i.frames))
+
+
+def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
+    """Decode a file into an Audio (float32, channels × frames), remembering its format."""
+    p = _existing_file(path)
+    try:
+        with sf.SoundFile(str(p)) as f:
+            data = f.read(dtype="float32", always_2d=True)
+            fmt, subtype, rate = f.format, f.subtype, f.samplerate
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
+    if data.shape[0] == 0 and not allow_empty:
+        raise AudioFileError(f"{p} holds no audio frames (empty file)")
+    samples = np.ascontiguousarray(data.T)
+    try:
+        check_finite(samples, rate)
+    except Exception as exc:
+        raise AudioFileError(f"{p}: {exc}") from None
+    return Audio(samples, int(rate), SourceFormat(fmt, subtype, str(p)))
+
+
+def save(
+    audio: Audio,
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,  # noqa: A002 - soundfile's name
+    subtype: str | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``audio`` atomically (temp file in the same folder, then rename).
+
+    The format follows the extension, and the subtype (bit depth) follows the audio's source when
+    that format supports it, so a 24-bit WAV stays 24-bit. An existing file is replaced only
+    with ``overwrite``.
+    """
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
+    if not out.parent.exists():
+        raise AudioFileError(f"output folder {out.parent} does not exist")
+    fmt = (format or _format_for(out)).upper()
+    subtype = _subtype_for(audio, fmt, subtype, out)
+    check_finite(audio.samples, audio.sample_rate)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        sf.write(str(tmp), audio.samples.T, audio.sample_rate, format=fmt, subtype=subtype)
+        os.replace(tmp, out)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {out}: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return out
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioFileError(f"{p} is a folder, not an audio file")
+    if p.stat().st_size == 0:
+        raise AudioFileError(f"{p} is empty (0 bytes)")
+    return p
+
+
+def _format_for(out: Path) -> str:
+    fmt = EXTENSION_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(EXTENSION_FORMATS))
+        raise AudioFileError(f"unsupported output format {out.suffix or '(none)'!r}; use one of {known}")
+    return fmt
+
+
+def _subtype_for(audio: Audio, fmt: str, subtype: str | None, out: Path) -> str:
+    if subtype is not None:
+        if not sf.check_format(fmt, subtype):
+            raise AudioFileError(f"subtype {subtype} cannot be written as {fmt}")
+        return subtype
+    if out.suffix.lower() in OPUS_EXTENSIONS:
+        return "OPUS"
+    src = audio.source
+    if src is not None and sf.check_format(fmt, src.subtype):
+        return src.subtype
+    return sf.default_subtype(fmt)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # libsndfile prefixes messages with the path; keep only the reason.
+    if ": " in text and text.startswith("Error opening"):
+        text = text.split(": ", 1)[1]
+    return text or type(exc).__name__
