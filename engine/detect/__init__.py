@@ -1,0 +1,18 @@
+"""Dropout detection (blind mode): digital silence, packet-loss bursts and clipping."""
+
+from voicemend.engine.detect.clipping import ClippingSettings
+from voicemend.engine.detect.detector import DetectorSettings, DropoutDetector, merge_detections
+from voicemend.engine.detect.packet_loss import PacketLossSettings
+from voicemend.engine.detect.silence import SilenceSettings
+from voicemend.engine.detect.types import Detection, DropoutKind
+
+__all__ = [
+    "ClippingSettings",
+    "Detection",
+    "DetectorSettings",
+    "DropoutDetector",
+    "DropoutKind",
+    "PacketLossSettings",
+    "SilenceSettings",
+    "merge_detections",
+]

@@ -12,13 +12,6 @@ from scipy.signal import get_window
 WHITE_NOISE_CORRECTION = 1e-6
 
 
-def known_runs(known: np.ndarray) -> list[tuple[int, int]]:
-    """Half-open (start, end) runs of True in a boolean mask."""
-    padded = np.concatenate(([False], known, [False]))
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
-
-
 def autocorrelation(segment: np.ndarray, max_lag: int) -> np.ndarray:
     """Biased autocorrelation of a Hann-windowed segment for lags 0..max_lag (FFT based)."""
     n = segment.size

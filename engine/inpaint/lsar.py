@@ -15,7 +15,8 @@ from scipy.linalg import LinAlgError, solveh_banded
 from scipy.signal import oaconvolve
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
-from voicemend.engine.inpaint.lpc import estimate_ar, known_runs
+from voicemend.engine.inpaint.lpc import estimate_ar
+from voicemend.engine.runs import true_runs
 
 # Ridge added to the band matrix diagonal, relative to its main value, for numerical safety.
 RIDGE = 1e-9
@@ -86,7 +87,7 @@ def lsar_interpolate(x: np.ndarray, known: np.ndarray, order: int, iterations: i
     estimate = np.where(known, x, 0.0)
     for iteration in range(max(1, iterations)):
         if iteration == 0:
-            segments = [x[a:b] for a, b in known_runs(known)]
+            segments = [x[a:b] for a, b in true_runs(known)]
         else:
             segments = [estimate]
         coeffs = estimate_ar(segments, order)

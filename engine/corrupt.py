@@ -1,0 +1,106 @@
+"""Synthetic damage for tests, demos and benchmarks: zero runs, packet-loss bursts, clipping.
+
+Positions are drawn inside active speech (not in pauses), seeded, so every run is reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
+from voicemend.engine.regions import Region
+
+PACKET_MS = 20.0
+# A frame counts as active speech when within this many dB of the file's loud-speech level.
+ACTIVE_BELOW_SPEECH_DB = 25.0
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One injected corruption: where, what, and (for packet loss) the fill used."""
+
+    region: Region
+    kind: str  # "zero", "packet_zero", "packet_noise", "clip"
+
+
+def active_mask(x: np.ndarray, sample_rate: int, below_speech_db: float = ACTIVE_BELOW_SPEECH_DB) -> np.ndarray:
+    """Per-sample mask of active speech from 20 ms frame levels."""
+    n = max(1, int(FRAME_MS / 1000 * sample_rate))
+    k = x.size // n
+    frames = x[: k * n].reshape(k, n).astype(np.float64)
+    levels = power_db(np.mean(frames**2, axis=1))
+    profile = LevelProfile.from_levels(levels)
+    active = np.repeat(levels >= profile.speech_db - below_speech_db, n)
+    return np.concatenate((active, np.zeros(x.size - active.size, dtype=bool)))
+
+
+def speech_positions(
+    x: np.ndarray,
+    sample_rate: int,
+    length: int,
+    count: int,
+    rng: np.random.Generator,
+    margin_s: float = 0.3,
+    min_active_fraction: float = 0.9,
+    taken: list[Region] | None = None,
+) -> list[Region]:
+    """Up to ``count`` non-overlapping regions of ``length`` frames lying in active speech."""
+    active = active_mask(x, sample_rate)
+    csum = np.concatenate(([0], np.cumsum(active)))
+    margin = int(margin_s * sample_rate)
+    lo, hi = margin, x.size - margin - length
+    if hi <= lo:
+        return []
+    starts = np.arange(lo, hi)
+    fraction = (csum[starts + length] - csum[starts]) / length
+    candidates = starts[fraction >= min_active_fraction]
+    chosen: list[Region] = list(taken or [])
+    out: list[Region] = []
+    guard = int(0.05 * sample_rate)
+    for start in rng.permutation(candidates):
+        if len(out) >= count:
+            break
+        region = Region(int(start), int(start) + length)
+        if all(region.end + guard <= r.start or r.end + guard <= region.start for r in chosen):
+            chosen.append(region)
+            out.append(region)
+    out.sort()
+    return out
+
+
+def zero_gap(audio: Audio, region: Region) -> Audio:
+    samples = audio.samples.copy()
+    samples[:, region.start : region.end] = 0.0
+    return audio.with_samples(samples)
+
+
+def packet_burst(
+    audio: Audio, region: Region, noise_dbfs: float | None, rng: np.random.Generator
+) -> Audio:
+    """Replace the region by zeros (``noise_dbfs`` None) or by white comfort noise at that level."""
+    samples = audio.samples.copy()
+    n = region.n_frames
+    if noise_dbfs is None:
+        samples[:, region.start : region.end] = 0.0
+    else:
+        rms = 10 ** (noise_dbfs / 20)
+        noise = rng.standard_normal((audio.n_channels, n)) * rms
+        samples[:, region.start : region.end] = noise.astype(np.float32)
+    return audio.with_samples(samples)
+
+
+def packet_region(start: int, n_packets: int, sample_rate: int, grid_offset: int = 0) -> Region:
+    """A burst of whole 20 ms packets, aligned to the packet grid at or after ``start``."""
+    packet = int(PACKET_MS / 1000 * sample_rate)
+    aligned = grid_offset + int(np.ceil((start - grid_offset) / packet)) * packet
+    return Region(aligned, aligned + n_packets * packet)
+
+
+def clip(audio: Audio, region: Region, level: float) -> Audio:
+    samples = audio.samples.copy()
+    seg = samples[:, region.start : region.end]
+    samples[:, region.start : region.end] = np.clip(seg, -level, level)
+    return audio.with_samples(samples)

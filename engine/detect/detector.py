@@ -1,0 +1,110 @@
+"""Blind mode: find regions to repair without being told (zero runs, packet loss, clipping)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.detect.clipping import ClippingSettings, find_clipping
+from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
+from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
+from voicemend.engine.detect.silence import SilenceSettings, find_silence_runs
+from voicemend.engine.detect.types import Detection, DropoutKind
+from voicemend.engine.regions import Region
+
+ProgressCallback = Callable[[int, int], None]
+
+# Long files are scanned in blocks; the overlap exceeds the longest detectable run.
+BLOCK_S = 60.0
+OVERLAP_S = 3.0
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    silence: SilenceSettings = field(default_factory=SilenceSettings)
+    packet_loss: PacketLossSettings = field(default_factory=PacketLossSettings)
+    clipping: ClippingSettings = field(default_factory=ClippingSettings)
+    kinds: tuple[DropoutKind, ...] = tuple(DropoutKind)
+    min_confidence: float = 0.5
+
+
+class DropoutDetector:
+    """``detector(audio) -> list[Detection]``, merged across channels and sorted by time."""
+
+    def __init__(self, settings: DetectorSettings | None = None) -> None:
+        self.settings = settings or DetectorSettings()
+
+    def __call__(self, audio: Audio, progress: ProgressCallback | None = None) -> list[Detection]:
+        found: list[Detection] = []
+        blocks = _blocks(audio.n_frames, audio.sample_rate)
+        total = audio.n_channels * len(blocks)
+        for ch in range(audio.n_channels):
+            x = audio.samples[ch]
+            profile = _profile(x, audio.sample_rate, blocks)
+            for i, (lo, hi, own_lo, own_hi) in enumerate(blocks):
+                for det in self._detect_block(x[lo:hi], audio.sample_rate, profile):
+                    start = det.region.start + lo
+                    if own_lo <= start < own_hi:
+                        region = Region(start, det.region.end + lo)
+                        found.append(Detection(region, det.kind, det.confidence, (ch,)))
+                if progress is not None:
+                    progress(ch * len(blocks) + i + 1, total)
+        kept = [d for d in found if d.confidence >= self.settings.min_confidence]
+        return merge_detections(kept)
+
+    def _detect_block(self, x: np.ndarray, sample_rate: int, profile: LevelProfile) -> list[Detection]:
+        s = self.settings
+        out: list[Detection] = []
+        if DropoutKind.DIGITAL_SILENCE in s.kinds:
+            out += find_silence_runs(x, sample_rate, profile, s.silence)
+        if DropoutKind.PACKET_LOSS in s.kinds:
+            out += find_packet_loss(x, sample_rate, profile, s.packet_loss)
+        if DropoutKind.CLIPPING in s.kinds:
+            out += find_clipping(x, s.clipping)
+        return out
+
+    def regions(self, audio: Audio) -> list[Region]:
+        return [d.region for d in self(audio)]
+
+
+def merge_detections(detections: list[Detection]) -> list[Detection]:
+    """Union overlapping detections (across kinds and channels); the surest one names the kind."""
+    merged: list[Detection] = []
+    for det in sorted(detections, key=lambda d: (d.region.start, d.region.end)):
+        if merged and merged[-1].region.overlaps_or_touches(det.region):
+            last = merged.pop()
+            best = last if last.confidence >= det.confidence else det
+            region = Region(last.region.start, max(last.region.end, det.region.end))
+            channels = tuple(sorted(set(last.channels) | set(det.channels)))
+            det = Detection(region, best.kind, max(last.confidence, det.confidence), channels)
+        merged.append(det)
+    return merged
+
+
+def _blocks(n_frames: int, sample_rate: int) -> list[tuple[int, int, int, int]]:
+    """(read_start, read_end, own_start, own_end) per block."""
+    step = int(BLOCK_S * sample_rate)
+    overlap = int(OVERLAP_S * sample_rate)
+    blocks = []
+    for own_lo in range(0, max(n_frames, 1), step):
+        own_hi = min(n_frames, own_lo + step)
+        blocks.append((max(0, own_lo - overlap), min(n_frames, own_hi + overlap), own_lo, own_hi))
+    return blocks
+
+
+def _profile(x: np.ndarray, sample_rate: int, blocks: list[tuple[int, int, int, int]]) -> LevelProfile:
+    """File-wide levels from 20 ms frames, gathered block by block to keep memory flat."""
+    n = max(1, int(FRAME_MS / 1000 * sample_rate))
+    levels = []
+    for _, _, lo, hi in blocks:
+        seg = x[lo:hi]
+        k = seg.size // n
+        if k:
+            frames = seg[: k * n].reshape(k, n).astype(np.float64)
+            levels.append(power_db(np.mean(frames**2, axis=1)))
+    if not levels:
+        return LevelProfile.measure(x, sample_rate)
+    return LevelProfile.from_levels(np.concatenate(levels))

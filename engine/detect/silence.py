@@ -1,0 +1,58 @@
+"""Runs of digital (exact or near) silence inside active audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voicemend.engine.detect.levels import LevelProfile, WindowPower, power_db
+from voicemend.engine.detect.types import Detection, DropoutKind
+from voicemend.engine.runs import true_runs
+from voicemend.engine.regions import Region
+
+
+@dataclass(frozen=True)
+class SilenceSettings:
+    threshold: float = 2.0**-14  # |x| at or below this is "digital silence" (≈ 2 LSB of 16-bit)
+    min_ms: float = 5.0
+    max_ms: float = 2000.0
+    neighbour_ms: float = 10.0
+    # The audio next to the run must be this far above the threshold to count as active.
+    active_margin_db: float = 20.0
+    edge_ms: float = 1.0
+
+
+def find_silence_runs(
+    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: SilenceSettings
+) -> list[Detection]:
+    """Zero runs of at least ``min_ms`` that do not touch the ends and sit between audible audio."""
+    quiet = np.abs(x) <= settings.threshold
+    min_len = max(1, int(settings.min_ms / 1000 * sample_rate))
+    max_len = int(settings.max_ms / 1000 * sample_rate)
+    runs = [(a, b) for a, b in true_runs(quiet) if min_len <= b - a <= max_len]
+    runs = [(a, b) for a, b in runs if a > 0 and b < x.size]
+    if not runs:
+        return []
+    power = WindowPower(x)
+    starts = np.array([a for a, _ in runs])
+    ends = np.array([b for _, b in runs])
+    nb = max(1, int(settings.neighbour_ms / 1000 * sample_rate))
+    edge = max(1, int(settings.edge_ms / 1000 * sample_rate))
+    before_db = power_db(power.mean(starts - nb, starts))
+    after_db = power_db(power.mean(ends, ends + nb))
+    edge_before_db = power_db(power.mean(starts - edge, starts))
+    edge_after_db = power_db(power.mean(ends, ends + edge))
+    active_db = float(power_db(settings.threshold**2)) + settings.active_margin_db
+    out = []
+    for i, (a, b) in enumerate(runs):
+        louder = max(before_db[i], after_db[i])
+        if louder < active_db:
+            continue
+        # A cut leaves full-level audio right at the edge; a natural fade to zero does not.
+        edge_level = max(edge_before_db[i] - before_db[i], edge_after_db[i] - after_db[i])
+        abrupt = float(np.clip((edge_level + 12.0) / 12.0, 0.0, 1.0))
+        loud = float(np.clip((louder - profile.floor_db) / 20.0, 0.0, 1.0))
+        confidence = 0.5 + 0.5 * max(abrupt, loud)
+        out.append(Detection(Region(int(a), int(b)), DropoutKind.DIGITAL_SILENCE, confidence))
+    return out

@@ -1,0 +1,42 @@
+"""What a detector reports: a region, its kind and how sure it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from voicemend.engine.regions import Region
+
+
+class DropoutKind(str, Enum):
+    DIGITAL_SILENCE = "digital_silence"  # a run of exact or near zeros inside active audio
+    PACKET_LOSS = "packet_loss"  # a burst replaced by a low comfort-noise floor, with hard edges
+    CLIPPING = "clipping"  # samples stuck at the converter's rail
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One damaged span; ``confidence`` is 0..1, ``channels`` lists where it was seen."""
+
+    region: Region
+    kind: DropoutKind
+    confidence: float
+    channels: tuple[int, ...] = (0,)
+
+    def seconds(self, sample_rate: int) -> tuple[float, float]:
+        return self.region.seconds(sample_rate)
+
+    def to_dict(self, sample_rate: int) -> dict[str, object]:
+        start_s, end_s = self.seconds(sample_rate)
+        return {
+            "start_s": round(start_s, 6),
+            "end_s": round(end_s, 6),
+            "start_frame": self.region.start,
+            "end_frame": self.region.end,
+            "kind": self.kind.value,
+            "confidence": round(self.confidence, 3),
+            "channels": list(self.channels),
+        }
