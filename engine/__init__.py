@@ -8,7 +8,7 @@ from voicemend.engine.errors import (
     RegionError,
     VoicemendError,
 )
-from voicemend.engine.inpaint import INPAINTERS, InpaintResult, Inpainter, get_inpainter
+from voicemend.engine.inpaint import INPAINTERS, Inpainter, InpaintResult, get_inpainter
 from voicemend.engine.io import AudioInfo, info, load, save
 from voicemend.engine.regions import Region, normalize_regions, parse_region_spec, parse_time_s
 

@@ -18,7 +18,7 @@ MAX_REPAIR_RATE_HZ = 192_000
 
 @dataclass(frozen=True)
 class SourceFormat:
-    """How a file was stored, so that saving can keep it (format and subtype as soundfile names them)."""
+    """How a file was stored (soundfile format and subtype names), so that saving can keep it."""
 
     format: str
     subtype: str
@@ -50,7 +50,11 @@ class Audio:
         if samples.dtype != np.float32:
             raise InvalidAudioError(f"samples must be float32, got {samples.dtype}")
         rate = self.sample_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate < MIN_SAMPLE_RATE:
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, np.integer))
+            or rate < MIN_SAMPLE_RATE
+        ):
             raise InvalidAudioError(f"sample rate must be a positive integer, got {rate!r}")
         object.__setattr__(self, "sample_rate", int(rate))
         check_finite(samples, int(rate))

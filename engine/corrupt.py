@@ -26,7 +26,9 @@ class Damage:
     kind: str  # "zero", "packet_zero", "packet_noise", "clip"
 
 
-def active_mask(x: np.ndarray, sample_rate: int, below_speech_db: float = ACTIVE_BELOW_SPEECH_DB) -> np.ndarray:
+def active_mask(
+    x: np.ndarray, sample_rate: int, below_speech_db: float = ACTIVE_BELOW_SPEECH_DB
+) -> np.ndarray:
     """Per-sample mask of active speech from 20 ms frame levels."""
     n = max(1, int(FRAME_MS / 1000 * sample_rate))
     k = x.size // n

@@ -1,4 +1,4 @@
-"""Paste-back of a repaired span with equal-power crossfades, leaving every other sample untouched."""
+"""Paste-back of a repaired span with equal-power crossfades; every other sample is untouched."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def paste(
     fade_left: int,
     fade_right: int,
 ) -> None:
-    """Write ``fill`` into ``target`` in place over ``[gap_start - fade_left, gap_end + fade_right)``.
+    """Write ``fill`` into ``target`` over ``[gap_start - fade_left, gap_end + fade_right)``.
 
     ``target`` is (channels, frames); ``fill`` is (channels, fade_left + gap + fade_right). Inside
     the gap the fill replaces the samples; in the fade zones it is blended with an equal-power
@@ -29,8 +29,10 @@ def paste(
     """
     n_gap = gap_end - gap_start
     if fill.shape != (target.shape[0], fade_left + n_gap + fade_right):
-        raise ValueError(f"fill has shape {fill.shape}, expected "
-                         f"{(target.shape[0], fade_left + n_gap + fade_right)}")
+        raise ValueError(
+            f"fill has shape {fill.shape}, expected "
+            f"{(target.shape[0], fade_left + n_gap + fade_right)}"
+        )
     if gap_start - fade_left < 0 or gap_end + fade_right > target.shape[1]:
         raise ValueError("crossfade zone runs outside the audio")
     target[:, gap_start:gap_end] = fill[:, fade_left : fade_left + n_gap]

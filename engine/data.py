@@ -28,7 +28,9 @@ def speech_root() -> Path:
     return Path(os.environ.get("VOICEMEND_SPEECH_DATA", DEFAULT_SPEECH_ROOT))
 
 
-def list_speech(root: str | os.PathLike[str] | None = None, split: str | None = "dev") -> list[SpeechFile]:
+def list_speech(
+    root: str | os.PathLike[str] | None = None, split: str | None = "dev"
+) -> list[SpeechFile]:
     """Files of a manifest folder (filtered by split), or every audio file of a plain folder."""
     folder = Path(root) if root is not None else speech_root()
     if not folder.is_dir():

@@ -1,10 +1,11 @@
-"""Reading and writing audio files with soundfile, keeping format and bit depth, writing atomically."""
+"""Audio file reading and atomic writing with soundfile, keeping format and bit depth."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,19 +100,42 @@ def save(
     fmt = (format or _format_for(out)).upper()
     subtype = _subtype_for(audio, fmt, subtype, out)
     check_finite(audio.samples, audio.sample_rate)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        with atomic_path(out) as tmp:
+            sf.write(str(tmp), audio.samples.T, audio.sample_rate, format=fmt, subtype=subtype)
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
+        raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(out: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``out``; it replaces ``out`` only if the block succeeds."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as exc:
+        raise AudioFileError(f"cannot write {out}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        sf.write(str(tmp), audio.samples.T, audio.sample_rate, format=fmt, subtype=subtype)
+        yield tmp
         os.replace(tmp, out)
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
-        raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
     except OSError as exc:
         raise AudioFileError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file atomically; an existing file is replaced only with ``overwrite``."""
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
+    if not out.parent.exists():
+        raise AudioFileError(f"output folder {out.parent} does not exist")
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return out
 
 
@@ -130,7 +154,9 @@ def _format_for(out: Path) -> str:
     fmt = EXTENSION_FORMATS.get(out.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(EXTENSION_FORMATS))
-        raise AudioFileError(f"unsupported output format {out.suffix or '(none)'!r}; use one of {known}")
+        raise AudioFileError(
+            f"unsupported output format {out.suffix or '(none)'!r}; use one of {known}"
+        )
     return fmt
 
 

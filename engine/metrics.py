@@ -37,7 +37,9 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
         return float("-inf") if np.any(est) else float("inf")
     target = (np.dot(est, ref) / energy) * ref
     noise = est - target
-    return float(10 * np.log10(max(np.dot(target, target), 1e-20) / max(np.dot(noise, noise), 1e-20)))
+    return float(
+        10 * np.log10(max(np.dot(target, target), 1e-20) / max(np.dot(noise, noise), 1e-20))
+    )
 
 
 def band_energy_db(x: np.ndarray, sample_rate: int, low_hz: float, high_hz: float) -> float:

@@ -25,7 +25,9 @@ class Region:
         if self.start < 0:
             raise RegionError(f"region starts before the audio (frame {self.start})")
         if self.end < self.start:
-            raise RegionError(f"region is reversed: end frame {self.end} < start frame {self.start}")
+            raise RegionError(
+                f"region is reversed: end frame {self.end} < start frame {self.start}"
+            )
         if self.end == self.start:
             raise RegionError(f"region at frame {self.start} has zero length")
 
@@ -89,7 +91,7 @@ def parse_time_s(text: str) -> float:
             ) from None
         hours, minutes, seconds = match.groups()
         if float(seconds) >= 60:
-            raise RegionError(f"cannot read time {text!r}: seconds must be below 60")
+            raise RegionError(f"cannot read time {text!r}: seconds must be below 60") from None
         value = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
     if not math.isfinite(value) or value < 0:
         raise RegionError(f"time {text!r} must be a finite, non-negative number of seconds")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicemend.engine.detect.types import Detection, DropoutKind
-from voicemend.engine.runs import true_runs
 from voicemend.engine.regions import Region
+from voicemend.engine.runs import true_runs
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,9 @@ class DropoutDetector:
         kept = [d for d in found if d.confidence >= self.settings.min_confidence]
         return merge_detections(kept)
 
-    def _detect_block(self, x: np.ndarray, sample_rate: int, profile: LevelProfile) -> list[Detection]:
+    def _detect_block(
+        self, x: np.ndarray, sample_rate: int, profile: LevelProfile
+    ) -> list[Detection]:
         s = self.settings
         out: list[Detection] = []
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
@@ -95,7 +97,9 @@ def _blocks(n_frames: int, sample_rate: int) -> list[tuple[int, int, int, int]]:
     return blocks
 
 
-def _profile(x: np.ndarray, sample_rate: int, blocks: list[tuple[int, int, int, int]]) -> LevelProfile:
+def _profile(
+    x: np.ndarray, sample_rate: int, blocks: list[tuple[int, int, int, int]]
+) -> LevelProfile:
     """File-wide levels from 20 ms frames, gathered block by block to keep memory flat."""
     n = max(1, int(FRAME_MS / 1000 * sample_rate))
     levels = []

@@ -97,7 +97,9 @@ def find_packet_loss(
     return out
 
 
-def _refine(power: WindowPower, centre: int, sample_rate: int, window_ms: float, falling: bool) -> int:
+def _refine(
+    power: WindowPower, centre: int, sample_rate: int, window_ms: float, falling: bool
+) -> int:
     """The sample where the level step is steepest, searched within ± one window of ``centre``."""
     w = max(2, round(window_ms * sample_rate / 1000))
     k = np.arange(centre - 2 * w, centre + 2 * w + 1)

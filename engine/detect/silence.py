@@ -8,8 +8,8 @@ import numpy as np
 
 from voicemend.engine.detect.levels import LevelProfile, WindowPower, power_db
 from voicemend.engine.detect.types import Detection, DropoutKind
-from voicemend.engine.runs import true_runs
 from voicemend.engine.regions import Region
+from voicemend.engine.runs import true_runs
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Detection evaluation on synthetic corruptions of real speech: F1 per damage type, false alarms."""
+"""Detection evaluation on synthetic corruptions of real speech: F1 per damage, false alarms."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import packet_burst, packet_region, speech_positions, zero_gap
 from voicemend.engine.data import SpeechFile
 from voicemend.engine.detect import DropoutDetector
-from voicemend.engine.io import load
+from voicemend.engine.io import load, write_text_atomic
 from voicemend.engine.regions import Region
 
 TOLERANCE_MS = 10.0
@@ -66,8 +66,13 @@ class DetectionReport:
             "n_files": self.n_files,
             "tolerance_ms": TOLERANCE_MS,
             "scenarios": {
-                name: {**asdict(s), "precision": s.precision, "recall": s.recall, "f1": s.f1,
-                       "median_boundary_error_ms": _median(self.boundary_errors_ms.get(name, []))}
+                name: {
+                    **asdict(s),
+                    "precision": s.precision,
+                    "recall": s.recall,
+                    "f1": s.f1,
+                    "median_boundary_error_ms": _median(self.boundary_errors_ms.get(name, [])),
+                }
                 for name, s in self.scores.items()
             },
             "clean_minutes": self.clean_minutes,
@@ -76,14 +81,20 @@ class DetectionReport:
         }
 
 
-def match(truth: Sequence[Region], found: Sequence[Region], tolerance: int) -> tuple[Score, list[float]]:
-    """One-to-one matching: both edges within ``tolerance`` frames. Returns score and edge errors."""
+def match(
+    truth: Sequence[Region], found: Sequence[Region], tolerance: int
+) -> tuple[Score, list[float]]:
+    """One-to-one matching with both edges within ``tolerance`` frames; score and edge errors."""
     used = [False] * len(found)
     score, errors = Score(), []
     for t in truth:
         hit = None
         for i, f in enumerate(found):
-            if not used[i] and abs(f.start - t.start) <= tolerance and abs(f.end - t.end) <= tolerance:
+            if (
+                not used[i]
+                and abs(f.start - t.start) <= tolerance
+                and abs(f.end - t.end) <= tolerance
+            ):
                 hit = i
                 break
         if hit is None:
@@ -96,7 +107,9 @@ def match(truth: Sequence[Region], found: Sequence[Region], tolerance: int) -> t
     return score, errors
 
 
-def corrupt_scenarios(audio: Audio, rng: np.random.Generator, per_file: int) -> dict[str, tuple[Audio, list[Region]]]:
+def corrupt_scenarios(
+    audio: Audio, rng: np.random.Generator, per_file: int
+) -> dict[str, tuple[Audio, list[Region]]]:
     """The damaged versions of one file, each with its true regions."""
     x, sr = audio.samples[0], audio.sample_rate
     out: dict[str, tuple[Audio, list[Region]]] = {}
@@ -153,7 +166,7 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
     folder.mkdir(parents=True, exist_ok=True)
     data = {"meta": meta, **report.to_dict()}
     json_path = folder / "detection.json"
-    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(json_path, json.dumps(data, indent=2) + "\n", overwrite=True)
     lines = [
         "| scenario | TP | FP | FN | precision | recall | F1 | median edge error (ms) |",
         "|---|---|---|---|---|---|---|---|",
@@ -170,7 +183,7 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
         f"{report.clean_minutes:.1f} min = {report.false_alarms_per_10_min:.2f} per 10 min."
     )
     md_path = folder / "detection.md"
-    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(md_path, "\n".join(lines) + "\n", overwrite=True)
     png_path = folder / "detection.png"
     _plot(report, png_path)
     return [json_path, md_path, png_path]
@@ -191,7 +204,8 @@ def _plot(report: DetectionReport, path: Path) -> None:
     ax.set_xticks(xs, names)
     ax.set_ylim(0, 1.05)
     ax.set_title(
-        f"Dropout detection (±{TOLERANCE_MS:g} ms); clean FA: {report.false_alarms_per_10_min:.2f}/10 min"
+        f"Dropout detection (±{TOLERANCE_MS:g} ms); "
+        f"clean FA: {report.false_alarms_per_10_min:.2f}/10 min"
     )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from voicemend.engine.errors import VoicemendError
 from voicemend.engine.inpaint.auto import Auto
 from voicemend.engine.inpaint.base import (
     Cancelled,
     GapContext,
-    InpaintResult,
     Inpainter,
+    InpaintResult,
     RegionReport,
 )
 from voicemend.engine.inpaint.lsar import Lsar, LsarSettings, lsar_interpolate
 from voicemend.engine.inpaint.pattern import Pattern
 from voicemend.engine.inpaint.zero import ZeroFill
-from voicemend.engine.errors import VoicemendError
 
 INPAINTERS: dict[str, type[Inpainter]] = {
     "auto": Auto,

@@ -122,7 +122,7 @@ class Inpainter(ABC):
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
     ) -> InpaintResult:
-        """Repair ``regions`` of ``audio``; every sample outside them ± crossfade stays identical."""
+        """Repair ``regions``; every sample outside them ± crossfade stays bit-identical."""
         check_repair_rate(audio.sample_rate)
         todo = normalize_regions(regions, audio.n_frames)
         out = audio.samples.copy()
@@ -130,7 +130,9 @@ class Inpainter(ABC):
         for region in todo:
             pending[region.start : region.end] = True
         if todo and pending.all():
-            raise InpaintError("the regions cover the whole file; there is no context to repair from")
+            raise InpaintError(
+                "the regions cover the whole file; there is no context to repair from"
+            )
         reports = []
         for index, region in enumerate(todo):
             if should_cancel is not None and should_cancel():
@@ -203,7 +205,7 @@ class Inpainter(ABC):
 
 
 def _fade_room(known_run: int, to_window_edge: int) -> int:
-    """A fade may use all of a run that reaches the window edge, else half (a neighbour needs the rest)."""
+    """A fade may use a whole run that reaches the window edge, else half (for the neighbour)."""
     if known_run >= to_window_edge:
         return known_run
     return known_run // 2

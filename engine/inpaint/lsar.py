@@ -1,4 +1,4 @@
-"""Least-squares AR interpolation (Janssen, Veldhuis & Vries 1986), without Audacity's 128-sample cap.
+"""Least-squares AR interpolation (Janssen, Veldhuis & Vries 1986), without a 128-sample cap.
 
 For an AR model with prediction-error filter ``c``, the missing samples ``x_u`` minimise the total
 prediction error ``||A x||²`` over the window, where ``A`` is the banded convolution matrix of
@@ -74,7 +74,9 @@ class Lsar(Inpainter):
         return filled, f"order {order}"
 
 
-def lsar_interpolate(x: np.ndarray, known: np.ndarray, order: int, iterations: int = 1) -> np.ndarray:
+def lsar_interpolate(
+    x: np.ndarray, known: np.ndarray, order: int, iterations: int = 1
+) -> np.ndarray:
     """Return ``x`` with every sample where ``known`` is False replaced by the LSAR estimate."""
     x = np.asarray(x, dtype=np.float64)
     unknown = np.flatnonzero(~known)
@@ -86,10 +88,7 @@ def lsar_interpolate(x: np.ndarray, known: np.ndarray, order: int, iterations: i
         return np.where(known, x, 0.0)
     estimate = np.where(known, x, 0.0)
     for iteration in range(max(1, iterations)):
-        if iteration == 0:
-            segments = [x[a:b] for a, b in true_runs(known)]
-        else:
-            segments = [estimate]
+        segments = [x[a:b] for a, b in true_runs(known)] if iteration == 0 else [estimate]
         coeffs = estimate_ar(segments, order)
         estimate = _solve(x, known, unknown, coeffs)
     return estimate

@@ -148,7 +148,9 @@ def join(
     return _crossfade(ext_l, ext_r, int(starts[best]), width, equal_power=False)
 
 
-def _crossfade(a: np.ndarray, b: np.ndarray, start: int, width: int, equal_power: bool) -> np.ndarray:
+def _crossfade(
+    a: np.ndarray, b: np.ndarray, start: int, width: int, equal_power: bool
+) -> np.ndarray:
     out = b.copy()
     out[:start] = a[:start]
     if equal_power:

@@ -1,0 +1,325 @@
+"""The ``voicemend`` command line. Its forms are a contract: keep them stable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from voicemend.engine.detect import Detection
+from voicemend.engine.errors import VoicemendError
+from voicemend.engine.inpaint import INPAINTERS, Cancelled
+from voicemend.engine.io import info, write_text_atomic
+from voicemend.engine.regions import format_time_s, parse_region_spec
+from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
+from voicemend.plugin.labels import Label, format_audacity_labels
+
+PROG = "voicemend"
+EXIT_ERROR = 1
+EXIT_CANCELLED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Repair dropouts, clicks and gaps in recorded speech."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    rep = sub.add_parser(
+        "repair", help="repair regions of a file (given, from labels, or detected)"
+    )
+    rep.add_argument("input", type=Path, metavar="IN")
+    rep.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="output file (its extension picks the format); required unless --in-place",
+    )
+    rep.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        type=_region_arg,
+        metavar="START:END",
+        help="region to repair, in seconds (12.5:12.7) or mm:ss.sss; repeatable",
+    )
+    rep.add_argument(
+        "--labels", type=Path, metavar="FILE", help="regions from an Audacity label file"
+    )
+    rep.add_argument("--auto", action="store_true", help="detect dropouts and repair them")
+    rep.add_argument(
+        "--method",
+        choices=sorted(INPAINTERS),
+        default="auto",
+        help="repair method (default: auto, which picks per region)",
+    )
+    rep.add_argument("--in-place", action="store_true", help="allow writing over IN")
+    rep.add_argument("--overwrite", action="store_true", help="allow replacing an existing OUT")
+    rep.add_argument("--report", type=Path, metavar="JSON", help="write per-region details as JSON")
+    rep.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+    det = sub.add_parser("detect", help="find dropouts, packet loss and clipping")
+    det.add_argument("input", type=Path, metavar="IN")
+    det.add_argument("--format", choices=["text", "json", "audacity"], default="text")
+    det.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
+    )
+    det.add_argument("--overwrite", action="store_true", help="allow replacing an existing FILE")
+    det.add_argument("--plot", type=Path, metavar="PNG", help="also draw the detections")
+
+    inf = sub.add_parser("info", help="show format, rate, channels, length and levels of a file")
+    inf.add_argument("input", type=Path, metavar="IN")
+
+    demo = sub.add_parser("demo", help="damage the bundled example, detect, repair, plot")
+    demo.add_argument("-o", "--output", type=Path, default=Path("out/demo"), metavar="DIR")
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCH")
+    bdet = bench_sub.add_parser("detection", help="detection F1 and false alarms on a speech set")
+    bdet.add_argument(
+        "--data",
+        type=Path,
+        help="folder with manifest.csv or audio files (default: ../shared/data/speech)",
+    )
+    bdet.add_argument("--split", default="dev")
+    bdet.add_argument("--per-file", type=int, default=3, help="corruptions per file and scenario")
+    bdet.add_argument("--limit", type=int, help="use only the first N files")
+    bdet.add_argument("--seed", type=int, default=0)
+    bdet.add_argument("--name", default="detection-dev", help="results go to bench/results/NAME")
+    bdet.add_argument("--results", type=Path, default=Path("bench/results"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format=f"{PROG}: %(message)s"
+    )
+    handlers = {
+        "repair": cmd_repair,
+        "detect": cmd_detect,
+        "info": cmd_info,
+        "demo": cmd_demo,
+        "bench": cmd_bench,
+    }
+    try:
+        return handlers[args.command](args)
+    except (VoicemendError, Cancelled) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _region_arg(text: str) -> tuple[float, float]:
+    try:
+        return parse_region_spec(text)
+    except VoicemendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@contextmanager
+def _progress(desc: str, enabled: bool = True):
+    """A tqdm bar on stderr (shown only on a terminal) driven by (done, total) callbacks."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(
+                total=total,
+                desc=desc,
+                unit="step",
+                disable=None if enabled else True,
+                leave=False,
+                file=sys.stderr,
+            )
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    output = args.output
+    if output is None:
+        if not args.in_place:
+            raise VoicemendError("give an output file with -o OUT (or --in-place to write over IN)")
+        output = args.input
+    if not (args.region or args.labels or args.auto):
+        raise VoicemendError("nothing to repair: give --region START:END, --labels FILE or --auto")
+    job = RepairJob(
+        input=args.input,
+        output=output,
+        regions_s=args.region,
+        labels=args.labels,
+        auto=args.auto,
+        method=args.method,
+        in_place=args.in_place,
+        overwrite=args.overwrite,
+    )
+    t0 = time.perf_counter()
+    with (
+        _progress("detecting", not args.quiet) as det_bar,
+        _progress("repairing", not args.quiet) as bar,
+    ):
+        outcome = run_repair(job, progress=bar, detect_progress=det_bar)
+    elapsed = time.perf_counter() - t0
+    sr = outcome.audio.sample_rate
+    reports = outcome.result.reports
+    if args.report:
+        rows = [
+            {
+                "start_s": r.region.start / sr,
+                "end_s": r.region.end / sr,
+                "method": r.method,
+                "elapsed_s": r.elapsed_s,
+                "crossfade_frames": list(r.crossfade_frames),
+                "notes": r.notes,
+            }
+            for r in reports
+        ]
+        write_text_atomic(
+            args.report,
+            json.dumps({"input": str(args.input), "output": str(output), "regions": rows}, indent=2)
+            + "\n",
+            overwrite=True,
+        )
+    if not args.quiet:
+        for r in reports:
+            start_s, end_s = r.region.seconds(sr)
+            print(
+                f"{format_time_s(start_s)}-{format_time_s(end_s)}  "
+                f"{1000 * (end_s - start_s):7.1f} ms"
+                f"  {r.method:8s} {1000 * r.elapsed_s:7.1f} ms  {r.notes}"
+            )
+        print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s -> {outcome.output}")
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    if args.output is not None and args.output.exists() and not args.overwrite:
+        raise VoicemendError(f"{args.output} exists; pass --overwrite to replace it")
+    with _progress("detecting") as bar:
+        audio, detections = run_detect(args.input, progress=bar)
+    sr = audio.sample_rate
+    if args.format == "json":
+        text = (
+            json.dumps(
+                {
+                    "input": str(args.input),
+                    "sample_rate": sr,
+                    "detections": [d.to_dict(sr) for d in detections],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    elif args.format == "audacity":
+        text = format_audacity_labels(_labels(detections, sr))
+    else:
+        text = "".join(_text_line(d, sr) + "\n" for d in detections)
+        text += f"{len(detections)} detection(s) in {audio.duration_s:.2f} s\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(args.output, text, overwrite=args.overwrite)
+    if args.plot is not None:
+        from voicemend.plugin.plots import plot_detections
+
+        plot_detections(audio, detections, args.plot)
+    return 0
+
+
+def _labels(detections: Sequence[Detection], sr: int) -> list[Label]:
+    return [Label(*d.seconds(sr), f"{d.kind.value} {d.confidence:.2f}") for d in detections]
+
+
+def _text_line(d: Detection, sr: int) -> str:
+    start_s, end_s = d.seconds(sr)
+    return (
+        f"{format_time_s(start_s)}-{format_time_s(end_s)}  {1000 * (end_s - start_s):7.1f} ms  "
+        f"{d.kind.value:15s}  confidence {d.confidence:.2f}  "
+        f"channels {','.join(map(str, d.channels))}"
+    )
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    i = info(args.input)
+    print(f"file:        {i.path}")
+    print(f"format:      {i.format} / {i.subtype}")
+    print(f"sample rate: {i.sample_rate} Hz")
+    print(f"channels:    {i.n_channels}")
+    print(f"frames:      {i.n_frames}")
+    print(f"duration:    {format_time_s(i.duration_s)} ({i.duration_s:.3f} s)")
+    if i.n_frames == 0:
+        print("note:        the file holds no audio frames")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from voicemend.plugin.demo import run_demo
+
+    run_demo(args.output, echo=print)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from voicemend.engine.data import list_speech
+    from voicemend.engine.evaluation.detection import evaluate_detection, write_report
+
+    files = list_speech(args.data, split=args.split)
+    if args.limit:
+        files = files[: args.limit]
+    if not files:
+        raise VoicemendError("no audio files found for the benchmark")
+    t0 = time.perf_counter()
+    with _progress("files") as bar:
+        report = evaluate_detection(files, per_file=args.per_file, seed=args.seed, progress=bar)
+    meta = _run_meta(sys.argv if sys.argv[0].endswith(PROG) else [PROG, "bench", "detection"])
+    meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
+    paths = write_report(report, args.results / args.name, meta)
+    print(paths[1].read_text(encoding="utf-8"), end="")
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _run_meta(argv: Sequence[str]) -> dict[str, object]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "command": " ".join(["voicemend", *argv[1:]]),
+        "git_commit": commit or "unknown",
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
