@@ -48,6 +48,7 @@ class GapContext:
     fade_right: int
     sample_rate: int
     seed: int = 0
+    window_start: int = 0  # frame of the audio where ``window`` begins
 
     @property
     def gap_frames(self) -> int:
@@ -133,18 +134,28 @@ class Inpainter(ABC):
             raise InpaintError(
                 "the regions cover the whole file; there is no context to repair from"
             )
+        # Fills are peak-limited against undamaged input only, so limits never compound.
+        undamaged = np.where(pending, 0.0, np.abs(audio.samples).max(axis=0))
         reports = []
         for index, region in enumerate(todo):
             if should_cancel is not None and should_cancel():
                 raise Cancelled("repair cancelled")
-            reports.append(self._repair_one(out, pending, region, audio.sample_rate, index))
+            reports.append(
+                self._repair_one(out, pending, undamaged, region, audio.sample_rate, index)
+            )
             pending[region.start : region.end] = False
             if progress is not None:
                 progress(index + 1, len(todo))
         return InpaintResult(audio.with_samples(out), reports)
 
     def _repair_one(
-        self, out: np.ndarray, pending: np.ndarray, region: Region, sample_rate: int, index: int
+        self,
+        out: np.ndarray,
+        pending: np.ndarray,
+        undamaged_peak: np.ndarray,
+        region: Region,
+        sample_rate: int,
+        index: int,
     ) -> RegionReport:
         t0 = time.perf_counter()
         ctx = self._context(out, pending, region, sample_rate, self, index)
@@ -153,7 +164,9 @@ class Inpainter(ABC):
             ctx = self._context(out, pending, region, sample_rate, method, index)
         fill, note = method.fill(ctx)
         fill = np.asarray(fill, dtype=np.float64)
-        fill, limited = _limit_peak(fill, ctx)
+        w0 = ctx.window_start
+        peak = float(undamaged_peak[w0 : w0 + ctx.window.shape[1]].max(initial=0.0))
+        fill, limited = _limit_peak(fill, PEAK_LIMIT_FACTOR * peak)
         if limited:
             note = f"{note}; peak-limited".lstrip("; ")
         paste(out, fill, region.start, region.end, ctx.fade_left, ctx.fade_right)
@@ -192,6 +205,7 @@ class Inpainter(ABC):
             fade_right=0,
             sample_rate=sample_rate,
             seed=index,
+            window_start=w0,
         )
         cap = min(
             method.crossfade_frames(gap, sample_rate), int(MAX_CROSSFADE_MS / 1000 * sample_rate)
@@ -211,11 +225,7 @@ def _fade_room(known_run: int, to_window_edge: int) -> int:
     return known_run // 2
 
 
-def _limit_peak(fill: np.ndarray, ctx: GapContext) -> tuple[np.ndarray, bool]:
-    context = ctx.window[:, ctx.known]
-    if context.size == 0:
-        return fill, False
-    limit = PEAK_LIMIT_FACTOR * float(np.max(np.abs(context)))
+def _limit_peak(fill: np.ndarray, limit: float) -> tuple[np.ndarray, bool]:
     if limit == 0.0:
         return np.zeros_like(fill), bool(np.any(fill != 0))
     if np.max(np.abs(fill)) <= limit:

@@ -1,8 +1,10 @@
 """Least-squares AR interpolation (Janssen, Veldhuis & Vries 1986), without a 128-sample cap.
 
 For an AR model with prediction-error filter ``c``, the missing samples ``x_u`` minimise the total
-prediction error ``||A x||²`` over the window, where ``A`` is the banded convolution matrix of
-``c``. The normal equations ``(A_uᵀA_u) x_u = -A_uᵀA_k x_k`` have a symmetric band matrix of
+forward and backward prediction error ``||A x||² + ||B x||²`` over the window, where ``A`` and
+``B`` are the banded convolution matrices of ``c`` and of ``c`` reversed. (Inside the window both
+give the same equations; the backward term keeps gaps at a file edge well determined.) The normal
+equations ``(A_uᵀA_u + B_uᵀB_u) x_u = -(A_uᵀA_k + B_uᵀB_k) x_k`` have a symmetric band matrix of
 half-bandwidth ``p`` (the AR order), solved with LAPACK's banded Cholesky in O(M p²).
 """
 
@@ -96,12 +98,16 @@ def lsar_interpolate(
 
 def _solve(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
     n = x.size
-    h = coeffs[::-1]  # row k of A: e_k = sum_l h[l] x[k + l], k = 0 .. n-p-1
     x0 = np.where(known, x, 0.0)
-    e0 = oaconvolve(x0, coeffs, mode="valid")  # A x0, the error with unknowns set to zero
-    rhs = -_apply_transpose(e0, h, n)[unknown]
-    band = _band(h, unknown, n)
-    band[0] += RIDGE * float(np.dot(h, h))
+    rhs = np.zeros(unknown.size)
+    band = np.zeros((coeffs.size, unknown.size))
+    # Row k of the forward matrix: e_k = sum_l h[l] x[k + l] with h = c reversed; the backward
+    # matrix is the same with h = c.
+    for h in (coeffs[::-1], coeffs):
+        e0 = oaconvolve(x0, h[::-1], mode="valid")  # the error with unknowns set to zero
+        rhs -= _apply_transpose(e0, h, n)[unknown]
+        band += _band(h, unknown, n)
+    band[0] += RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
     try:
         values = solveh_banded(band, rhs, lower=True, check_finite=False)
     except (LinAlgError, ValueError):

@@ -96,8 +96,10 @@ def periodic_extension(
     periods = max(1, min(periods, (history.size - ola) // period))
     loop_len = periods * period
     loop = history[-loop_len:].copy()
-    # The loop's tail is blended into what preceded its head, so tail → head is seamless.
-    fade_in, fade_out = equal_power_ramp(ola)
+    # The loop's tail is blended into what preceded its head, so tail → head is seamless. The two
+    # are correlated, so the weights sum to one (a linear fade), not their squares.
+    fade_in = (np.arange(ola) + 0.5) / ola
+    fade_out = 1.0 - fade_in
     before_head = history[-loop_len - ola : -loop_len]
     loop[-ola:] = loop[-ola:] * fade_out + before_head * fade_in
     reps = int(np.ceil(n_out / loop_len))

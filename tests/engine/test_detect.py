@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+
+from voicemend.engine import Audio, Region
+from voicemend.engine.corrupt import clip, packet_burst, packet_region, zero_gap
+from voicemend.engine.detect import Detection, DropoutDetector, DropoutKind, merge_detections
+from voicemend.engine.detect.detector import _blocks
+
+from ..conftest import speech_like
+
+RATE = 16000
+
+
+def near(found: Region, truth: Region, tol: int = 160) -> bool:
+    return abs(found.start - truth.start) <= tol and abs(found.end - truth.end) <= tol
+
+
+@pytest.fixture
+def speech():
+    return Audio.from_array(speech_like(3.0, RATE, seed=5), RATE)
+
+
+@pytest.mark.parametrize("gap_ms", [5, 10, 40, 200])
+def test_zero_runs_are_found_with_exact_edges(speech, gap_ms):
+    truth = Region(20000, 20000 + gap_ms * 16)
+    found = DropoutDetector()(zero_gap(speech, truth))
+    assert len(found) == 1
+    assert found[0].kind is DropoutKind.DIGITAL_SILENCE
+    assert found[0].region == truth
+    assert 0.5 <= found[0].confidence <= 1.0
+
+
+@pytest.mark.parametrize("n_packets", [1, 3, 6])
+@pytest.mark.parametrize("noise_dbfs", [-70.0, -55.0])
+def test_comfort_noise_bursts_are_found(speech, n_packets, noise_dbfs):
+    burst = packet_region(15000, n_packets, RATE)
+    damaged = packet_burst(speech, burst, noise_dbfs, np.random.default_rng(1))
+    found = DropoutDetector()(damaged)
+    assert len(found) == 1
+    assert found[0].kind is DropoutKind.PACKET_LOSS
+    assert near(found[0].region, burst, tol=16)
+
+
+def test_clean_speech_and_natural_pauses_are_not_flagged(speech):
+    x = speech.samples.copy()
+    # A natural pause: the level fades out over 30 ms, room noise, then fades back in.
+    fade = np.linspace(1, 0, 480) ** 2
+    x[0, 20000:20480] *= fade
+    x[0, 20480:24000] = np.random.default_rng(0).standard_normal(3520) * 0.002
+    x[0, 24000:24480] *= fade[::-1]
+    assert DropoutDetector()(speech.with_samples(x)) == []
+
+
+def test_real_dev_speech_has_few_false_alarms(dev_files):
+    from voicemend.engine.io import load
+
+    detector = DropoutDetector()
+    found = sum(len(detector(load(f.path))) for f in dev_files[:20])
+    assert found <= 1
+
+
+def test_clipping_runs(speech):
+    damaged = clip(speech, Region(0, speech.n_frames), 0.15)
+    found = DropoutDetector()(damaged)
+    assert found and all(d.kind is DropoutKind.CLIPPING for d in found)
+    x = damaged.samples[0]
+    for d in found:
+        assert np.all(np.abs(x[d.region.start : d.region.end]) >= 0.15 - 2.0**-15 - 1e-7)
+
+
+def test_file_edges_and_digital_silence_files_are_not_flagged():
+    x = np.zeros((1, 32000), dtype=np.float32)
+    x[0, 8000:24000] = speech_like(1.0, RATE)
+    assert DropoutDetector()(Audio(x, RATE)) == []
+    assert DropoutDetector()(Audio(np.zeros((1, 16000), dtype=np.float32), RATE)) == []
+
+
+def test_stereo_detections_are_merged_across_channels():
+    left = speech_like(2.0, RATE, seed=1)
+    right = speech_like(2.0, RATE, seed=2)
+    audio = Audio(np.stack([left, right]), RATE)
+    damaged = zero_gap(audio, Region(10000, 11600))
+    found = DropoutDetector()(damaged)
+    assert len(found) == 1 and found[0].channels == (0, 1)
+
+
+def test_long_file_is_scanned_in_blocks_without_losing_edge_cases():
+    rate = 8000
+    x = speech_like(130.0, rate, seed=9)
+    audio = Audio.from_array(x, rate)
+    blocks = _blocks(audio.n_frames, rate)
+    assert len(blocks) == 3
+    boundary = blocks[1][2]  # a dropout straddling the first block boundary
+    truths = [Region(boundary - 400, boundary + 400), Region(5 * rate, 5 * rate + 800)]
+    damaged = audio
+    for t in truths:
+        damaged = zero_gap(damaged, t)
+    seen = []
+    found = DropoutDetector()(damaged, progress=lambda d, t: seen.append(d))
+    assert [d.region for d in found] == sorted(truths)
+    assert seen[-1] == len(blocks)
+
+
+def test_merge_detections_unions_overlaps():
+    a = Detection(Region(0, 100), DropoutKind.PACKET_LOSS, 0.6, (0,))
+    b = Detection(Region(90, 150), DropoutKind.DIGITAL_SILENCE, 0.9, (1,))
+    c = Detection(Region(300, 310), DropoutKind.CLIPPING, 0.7, (0,))
+    merged = merge_detections([c, b, a])
+    assert merged[0] == Detection(Region(0, 150), DropoutKind.DIGITAL_SILENCE, 0.9, (0, 1))
+    assert merged[1] == c
+
+
+def test_to_dict(speech):
+    d = Detection(Region(16000, 16800), DropoutKind.PACKET_LOSS, 0.75)
+    assert d.to_dict(RATE) == {
+        "start_s": 1.0,
+        "end_s": 1.05,
+        "start_frame": 16000,
+        "end_frame": 16800,
+        "kind": "packet_loss",
+        "confidence": 0.75,
+        "channels": [0],
+    }

@@ -1,0 +1,142 @@
+"""The inpainter contract: only the regions (± crossfade) change, at any rate and channel count."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from voicemend.engine import INPAINTERS, Audio, InpaintError, Region, get_inpainter
+from voicemend.engine.crossfade import MAX_CROSSFADE_MS
+from voicemend.engine.errors import VoicemendError
+from voicemend.engine.inpaint import Cancelled
+from voicemend.engine.metrics import log_spectral_distance
+
+from ..conftest import speech_like
+
+METHODS = sorted(INPAINTERS)
+
+
+def zeroed(audio: Audio, region: Region) -> Audio:
+    x = audio.samples.copy()
+    x[:, region.start : region.end] = 0
+    return audio.with_samples(x)
+
+
+def assert_outside_identical(before: Audio, after: Audio, regions, tolerance_frames: int) -> None:
+    changed = np.zeros(before.n_frames, dtype=bool)
+    for r in regions:
+        changed[max(0, r.start - tolerance_frames) : r.end + tolerance_frames] = True
+    np.testing.assert_array_equal(before.samples[:, ~changed], after.samples[:, ~changed])
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("rate", [8000, 11025, 16000, 44100, 48000, 96000, 192000])
+def test_every_method_at_every_rate_keeps_outside_bit_identical(method, rate):
+    audio = Audio.from_array(speech_like(0.6, rate, seed=rate), rate)
+    gap = Region(int(0.25 * rate), int(0.25 * rate) + int(0.03 * rate))
+    damaged = zeroed(audio, gap)
+    result = get_inpainter(method).inpaint(damaged, [gap])
+    xf = int(MAX_CROSSFADE_MS / 1000 * rate)
+    assert_outside_identical(damaged, result.audio, [gap], xf)
+    assert result.audio.samples.dtype == np.float32
+    assert result.audio.sample_rate == rate
+    assert result.reports[0].crossfade_frames[0] <= xf
+
+
+@pytest.mark.parametrize("method", ["lsar", "pattern", "auto"])
+@pytest.mark.parametrize("gap_ms", [10, 40, 100, 200])
+def test_repair_beats_zero_fill_on_voiced_signal(method, gap_ms):
+    audio = Audio.from_array(speech_like(1.5, 16000), 16000)
+    gap = Region(12000, 12000 + gap_ms * 16)
+    damaged = zeroed(audio, gap)
+    repaired = get_inpainter(method)(damaged, [gap])
+    lo, hi = gap.start - 800, gap.end + 800
+    ref = audio.samples[0, lo:hi]
+    assert log_spectral_distance(ref, repaired.samples[0, lo:hi], 16000) < log_spectral_distance(
+        ref, damaged.samples[0, lo:hi], 16000
+    )
+
+
+def test_stereo_channels_are_repaired_separately(stereo48k):
+    gap = Region(30000, 30000 + 4800)
+    damaged = zeroed(stereo48k, gap)
+    out = get_inpainter("auto")(damaged, [gap])
+    # the two channels have different pitch, so their fills must differ
+    assert not np.allclose(out.samples[0, gap.start : gap.end], out.samples[1, gap.start : gap.end])
+    for ch in range(2):
+        assert np.sqrt(np.mean(out.samples[ch, gap.start : gap.end] ** 2)) > 0.02
+
+
+def test_regions_at_file_edges_and_close_together(mono16k):
+    regions = [
+        Region(0, 200),
+        Region(5000, 5400),
+        Region(5450, 5900),
+        Region(mono16k.n_frames - 300, mono16k.n_frames),
+    ]
+    for method in METHODS:
+        out = get_inpainter(method).inpaint(mono16k, regions)
+        assert len(out.reports) == 4
+        assert np.all(np.isfinite(out.audio.samples))
+        assert_outside_identical(mono16k, out.audio, regions, 160)
+
+
+def test_whole_file_region_is_an_error(mono16k):
+    with pytest.raises(InpaintError, match="whole file"):
+        get_inpainter("lsar").inpaint(mono16k, [Region(0, mono16k.n_frames)])
+
+
+def test_no_regions_returns_identical_audio(mono16k):
+    out = get_inpainter("auto")(mono16k, [])
+    np.testing.assert_array_equal(out.samples, mono16k.samples)
+
+
+def test_reports_and_progress_and_cancel(mono16k):
+    seen = []
+    result = get_inpainter("auto").inpaint(
+        mono16k,
+        [Region(1000, 1320), Region(20000, 22400)],
+        progress=lambda d, t: seen.append((d, t)),
+    )
+    assert seen == [(1, 2), (2, 2)]
+    assert [r.method for r in result.reports] == ["lsar", "pattern"]
+    assert all(r.elapsed_s >= 0 for r in result.reports)
+    with pytest.raises(Cancelled):
+        get_inpainter("lsar").inpaint(mono16k, [Region(1000, 1100)], should_cancel=lambda: True)
+
+
+def test_deterministic(mono16k):
+    regions = [Region(8000, 9600)]
+    a = get_inpainter("pattern")(mono16k, regions)
+    b = get_inpainter("pattern")(mono16k, regions)
+    np.testing.assert_array_equal(a.samples, b.samples)
+
+
+def test_unknown_method():
+    with pytest.raises(VoicemendError, match="unknown repair method"):
+        get_inpainter("magic")
+
+
+def test_silent_context_gives_silent_fill():
+    audio = Audio(np.zeros((1, 16000), dtype=np.float32), 16000)
+    out = get_inpainter("auto")(audio, [Region(8000, 9600)])
+    assert not np.any(out.samples)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    starts=st.lists(st.integers(0, 7900), min_size=1, max_size=4),
+    lengths=st.lists(st.integers(1, 1200), min_size=4, max_size=4),
+    method=st.sampled_from(METHODS),
+)
+def test_paste_back_invariant_property(starts, lengths, method):
+    rate = 8000
+    audio = Audio.from_array(speech_like(1.2, rate, seed=3), rate)
+    regions = [Region(s, min(audio.n_frames, s + n)) for s, n in zip(starts, lengths, strict=False)]
+    result = get_inpainter(method).inpaint(audio, regions)
+    assert_outside_identical(audio, result.audio, regions, int(MAX_CROSSFADE_MS / 1000 * rate))
+    assert np.all(np.isfinite(result.audio.samples))
+    # Fills are limited to 1.5x the undamaged peak; a crossfade of two unrelated signals can add
+    # up to sqrt(2) on top inside the (at most 10 ms) fade zones.
+    bound = 1.5 * np.sqrt(2) * np.max(np.abs(audio.samples)) + 1e-6
+    assert np.max(np.abs(result.audio.samples)) <= bound

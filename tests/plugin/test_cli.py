@@ -1,0 +1,192 @@
+"""The CLI contract, run in-process through ``main(argv)``."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicemend.engine import Audio, Region, load, save
+from voicemend.engine.corrupt import zero_gap
+from voicemend.engine.metrics import log_spectral_distance
+from voicemend.plugin.cli import main
+
+from ..conftest import speech_like
+
+
+@pytest.fixture
+def damaged_wav(tmp_path):
+    clean = Audio.from_array(speech_like(2.0, 16000), 16000)
+    damaged = zero_gap(clean, Region(16000, 16000 + 1600))
+    return save(damaged, tmp_path / "in.wav"), clean
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_repair_region_writes_output_and_keeps_format(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    code, out, err = run(capsys, "repair", src, "-o", tmp_path / "out.wav", "--region", "1.0:1.1")
+    assert code == 0, err
+    assert "repaired 1 region" in out
+    a, b = sf.info(str(src)), sf.info(str(tmp_path / "out.wav"))
+    assert (a.samplerate, a.channels, a.frames, a.subtype) == (
+        b.samplerate,
+        b.channels,
+        b.frames,
+        b.subtype,
+    )
+
+
+def test_repair_auto_finds_and_fixes(tmp_path, capsys, damaged_wav):
+    src, _clean = damaged_wav
+    report = tmp_path / "r.json"
+    code, _, err = run(
+        capsys, "repair", src, "-o", tmp_path / "out.flac", "--auto", "--report", report
+    )
+    assert code == 0, err
+    regions = json.loads(report.read_text())["regions"]
+    assert len(regions) == 1 and regions[0]["start_s"] == pytest.approx(1.0)
+    assert sf.info(str(tmp_path / "out.flac")).format == "FLAC"
+
+
+def test_repair_from_audacity_labels(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    labels = tmp_path / "labels.txt"
+    labels.write_text("1.000000\t1.100000\tdropout\n\\\t100.0\t4000.0\n0.5\t0.5\tpoint\n")
+    code, out, err = run(
+        capsys, "repair", src, "-o", tmp_path / "o.wav", "--labels", labels, "--method", "lsar"
+    )
+    assert code == 0, err
+    assert "lsar" in out
+
+
+def test_in_place_needs_flag_and_outputs_are_not_overwritten(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    before = src.read_bytes()
+    code, _, err = run(capsys, "repair", src, "-o", src, "--region", "1.0:1.1")
+    assert code == 1 and "--in-place" in err and src.read_bytes() == before
+    code, _, err = run(capsys, "repair", src, "--region", "1.0:1.1")
+    assert code == 1 and "-o OUT" in err
+    code, _, err = run(capsys, "repair", src, "--in-place", "--region", "1.0:1.1")
+    assert code == 0, err
+    assert src.read_bytes() != before
+    other = tmp_path / "exists.wav"
+    other.write_bytes(b"keep")
+    code, _, err = run(capsys, "repair", src, "-o", other, "--region", "1.0:1.1")
+    assert code == 1 and "--overwrite" in err and other.read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["--region", "1:2"], "no such file"),
+        (b"", ["--region", "0.1:0.2"], "empty"),
+        (b"not audio at all" * 100, ["--region", "0.1:0.2"], "cannot read"),
+        ("wav", ["--region", "5:6"], "ends after the audio"),
+        ("wav", [], "nothing to repair"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(tmp_path, capsys, setup, args, message):
+    src = tmp_path / "x.wav"
+    if isinstance(setup, bytes):
+        src.write_bytes(setup)
+    elif setup == "wav":
+        save(Audio.from_array(speech_like(1.0, 16000), 16000), src)
+    code, _, err = run(capsys, "repair", src, "-o", tmp_path / "y.wav", *args)
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y.wav").exists()
+
+
+def test_nan_input_is_refused(tmp_path, capsys):
+    data = np.zeros(16000, dtype=np.float32)
+    data[100] = np.nan
+    sf.write(str(tmp_path / "nan.wav"), data, 16000, subtype="FLOAT")
+    code, _, err = run(capsys, "repair", tmp_path / "nan.wav", "-o", tmp_path / "o.wav", "--auto")
+    assert code == 1 and "NaN" in err
+
+
+def test_bad_region_syntax_is_a_usage_error(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    with pytest.raises(SystemExit) as exc:
+        main(["repair", str(src), "-o", str(tmp_path / "o.wav"), "--region", "2:1"])
+    assert exc.value.code == 2
+    assert "reversed" in capsys.readouterr().err
+
+
+def test_unsupported_output_format(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    code, _, err = run(capsys, "repair", src, "-o", tmp_path / "o.xyz", "--region", "1:1.1")
+    assert code == 1 and "unsupported output format" in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "audacity"])
+def test_detect_formats(tmp_path, capsys, damaged_wav, fmt):
+    src, _ = damaged_wav
+    code, out, err = run(capsys, "detect", src, "--format", fmt)
+    assert code == 0, err
+    if fmt == "json":
+        dets = json.loads(out)["detections"]
+        assert len(dets) == 1 and dets[0]["kind"] == "digital_silence"
+        assert dets[0]["start_s"] == pytest.approx(1.0)
+    elif fmt == "audacity":
+        start, end, label = out.strip().split("\t")
+        assert float(start) == pytest.approx(1.0) and float(end) == pytest.approx(1.1)
+        assert label.startswith("digital_silence")
+    else:
+        assert "1 detection(s)" in out
+
+
+def test_detect_to_file_and_plot(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    out_file, png = tmp_path / "d.txt", tmp_path / "d.png"
+    code, _, err = run(capsys, "detect", src, "--format", "audacity", "-o", out_file, "--plot", png)
+    assert code == 0, err
+    assert out_file.read_text().count("\n") == 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, "detect", src, "-o", out_file)
+    assert code == 1 and "exists" in err
+
+
+def test_info(capsys, damaged_wav):
+    src, _ = damaged_wav
+    code, out, _ = run(capsys, "info", src)
+    assert code == 0
+    assert "16000 Hz" in out and "PCM_16" in out and "00:02.000" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("rate", "channels"), [(16000, 1), (48000, 2)])
+def test_done_when_200ms_gap_in_dev_speech(tmp_path, capsys, dev_utterance, rate, channels):
+    """A zeroed 200 ms gap in real speech: outside ±10 ms identical, gap LSD lowered."""
+    clean = load(dev_utterance).resampled(rate)
+    if channels == 2:
+        clean = clean.with_samples(np.stack([clean.samples[0], 0.8 * clean.samples[0]]))
+    from voicemend.engine.corrupt import speech_positions
+
+    gap = speech_positions(clean.samples[0], rate, int(0.2 * rate), 1, np.random.default_rng(0))[0]
+    damaged = zero_gap(clean, gap)
+    src = save(damaged, tmp_path / "in.wav", subtype="PCM_24")
+    start_s, end_s = gap.start / rate, gap.end / rate
+    code, _, err = run(
+        capsys, "repair", src, "-o", tmp_path / "out.wav", "--region", f"{start_s:.6f}:{end_s:.6f}"
+    )
+    assert code == 0, err
+    before, _ = sf.read(str(src), dtype="int32", always_2d=True)
+    after, _ = sf.read(str(tmp_path / "out.wav"), dtype="int32", always_2d=True)
+    keep = np.ones(before.shape[0], dtype=bool)
+    margin = int(0.01 * rate) + 1
+    keep[gap.start - margin : gap.end + margin] = False
+    np.testing.assert_array_equal(before[keep], after[keep])
+    repaired = load(tmp_path / "out.wav")
+    lo, hi = gap.start - int(0.05 * rate), gap.end + int(0.05 * rate)
+    for ch in range(channels):
+        ref = clean.samples[ch, lo:hi]
+        lsd_zero = log_spectral_distance(ref, damaged.samples[ch, lo:hi], rate)
+        lsd_fix = log_spectral_distance(ref, repaired.samples[ch, lo:hi], rate)
+        assert lsd_fix < lsd_zero
