@@ -24,8 +24,12 @@ class SpeechFile:
 
 
 def speech_root() -> Path:
-    """``$VOICEMEND_SPEECH_DATA`` if set, else ``../shared/data/speech`` beside the repository."""
-    return Path(os.environ.get("VOICEMEND_SPEECH_DATA", DEFAULT_SPEECH_ROOT))
+    """``$VOICEMEND_SPEECH_DATA`` if set, else ``../shared/data/speech`` beside the repository
+    (or beside the working folder, for an installed copy)."""
+    if "VOICEMEND_SPEECH_DATA" in os.environ:
+        return Path(os.environ["VOICEMEND_SPEECH_DATA"])
+    beside_cwd = Path.cwd().parent / "shared" / "data" / "speech"
+    return DEFAULT_SPEECH_ROOT if DEFAULT_SPEECH_ROOT.is_dir() else beside_cwd
 
 
 def list_speech(

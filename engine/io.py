@@ -59,6 +59,34 @@ def info(path: str | os.PathLike[str]) -> AudioInfo:
     return AudioInfo(str(p), i.format, i.subtype, int(i.samplerate), int(i.channels), int(i.frames))
 
 
+@dataclass(frozen=True)
+class Levels:
+    """Peak and RMS per channel in dBFS (-inf for digital silence)."""
+
+    peak_dbfs: tuple[float, ...]
+    rms_dbfs: tuple[float, ...]
+
+
+def measure_levels(path: str | os.PathLike[str], block_frames: int = 1 << 20) -> Levels:
+    """Levels of a file read block by block, so that huge files use little memory."""
+    p = _existing_file(path)
+    try:
+        with sf.SoundFile(str(p)) as f:
+            peak = np.zeros(f.channels)
+            energy = np.zeros(f.channels)
+            count = 0
+            for block in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+                peak = np.maximum(peak, np.abs(block).max(axis=0, initial=0.0))
+                energy += np.square(block, dtype=np.float64).sum(axis=0)
+                count += block.shape[0]
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
+    with np.errstate(divide="ignore"):
+        peak_db = 20 * np.log10(peak)
+        rms_db = 10 * np.log10(energy / max(count, 1))
+    return Levels(tuple(float(v) for v in peak_db), tuple(float(v) for v in rms_db))
+
+
 def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
     """Decode a file into an Audio (float32, channels × frames), remembering its format."""
     p = _existing_file(path)

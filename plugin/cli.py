@@ -17,7 +17,7 @@ from pathlib import Path
 from voicemend.engine.detect import Detection
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, Cancelled
-from voicemend.engine.io import info, write_text_atomic
+from voicemend.engine.io import info, measure_levels, write_text_atomic
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
 from voicemend.plugin.labels import Label, format_audacity_labels
@@ -271,6 +271,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"duration:    {format_time_s(i.duration_s)} ({i.duration_s:.3f} s)")
     if i.n_frames == 0:
         print("note:        the file holds no audio frames")
+        return 0
+    levels = measure_levels(args.input)
+    print("peak:        " + ", ".join(f"{v:.1f} dBFS" for v in levels.peak_dbfs))
+    print("rms:         " + ", ".join(f"{v:.1f} dBFS" for v in levels.rms_dbfs))
     return 0
 
 

@@ -123,23 +123,39 @@ def _apply_transpose(e: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:
 
 
 def _band(h: np.ndarray, unknown: np.ndarray, n: int) -> np.ndarray:
-    """Lower band storage of (AᵀA) restricted to ``unknown`` (sorted indices), half-bandwidth p."""
+    """Lower band storage of (AᵀA) restricted to ``unknown`` (sorted indices), half-bandwidth p.
+
+    (AᵀA)[i, i + off] = sum of h[l] h[l + off] over the rows that contain both samples, a
+    difference of prefix sums. Away from the window edges every row is complete and the entry
+    is the autocorrelation of h; only the edges need the general formula.
+    """
     p = h.size - 1
     m = unknown.size
-    # prefix[off, l] = sum_{l' < l} h[l'] h[l' + off]: entries of AᵀA as differences of prefixes.
     products = np.zeros((p + 1, p + 1))
     for off in range(p + 1):
         products[off, : p + 1 - off] = h[: p + 1 - off] * h[off:]
+    # prefix[off, l] = sum_{l' < l} h[l'] h[l' + off]
     prefix = np.concatenate((np.zeros((p + 1, 1)), np.cumsum(products, axis=1)), axis=1)
     band = np.zeros((p + 1, m))
     n_rows = n - p
+    contiguous = unknown[-1] - unknown[0] + 1 == m
     for d in range(min(p + 1, m)):
         i = unknown[: m - d]
-        off = unknown[d:] - i
+        if contiguous:
+            band[d, : m - d] = prefix[d, p + 1 - d]
+            edge = (i < p - d) | (i > n_rows - 1)
+            if not edge.any():
+                continue
+            cols = np.flatnonzero(edge)
+            off = np.full(cols.size, d)
+            i = i[cols]
+        else:
+            cols = np.arange(m - d)
+            off = unknown[d:] - i
         valid = off <= p
         off_v = np.where(valid, off, 0)
         lo = np.maximum(0, i - (n_rows - 1))
         hi = np.minimum(i, p - off_v)
         vals = prefix[off_v, np.maximum(hi + 1, lo)] - prefix[off_v, lo]
-        band[d, : m - d] = np.where(valid & (hi >= lo), vals, 0.0)
+        band[d, cols] = np.where(valid & (hi >= lo), vals, 0.0)
     return band

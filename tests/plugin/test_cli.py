@@ -158,6 +158,18 @@ def test_info(capsys, damaged_wav):
     code, out, _ = run(capsys, "info", src)
     assert code == 0
     assert "16000 Hz" in out and "PCM_16" in out and "00:02.000" in out
+    assert "peak:" in out and "dBFS" in out
+
+
+def test_info_on_empty_and_corrupt_files(tmp_path, capsys):
+    empty = tmp_path / "empty.wav"
+    sf.write(str(empty), np.zeros(0, dtype=np.float32), 8000)
+    code, out, _ = run(capsys, "info", empty)
+    assert code == 0 and "no audio frames" in out
+    bad = tmp_path / "bad.flac"
+    bad.write_bytes(b"fLaC" + b"\x00" * 50)
+    code, _, err = run(capsys, "info", bad)
+    assert code == 1 and "cannot read" in err
 
 
 @pytest.mark.slow
