@@ -4,32 +4,36 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tomllib
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_engine_and_plugin_do_not_import_qt():
+@pytest.mark.parametrize(
+    ("modules", "forbidden"),
+    [
+        (
+            "voicemend.engine, voicemend.engine.detect, voicemend.plugin.cli, "
+            "voicemend.plugin.demo, voicemend.plugin.jobs, voicemend.plugin.plots",
+            ("PyQt6", "voicemend.gui"),
+        ),
+        (
+            "voicemend.engine, voicemend.engine.detect, voicemend.engine.evaluation.detection",
+            ("voicemend.plugin",),
+        ),
+    ],
+)
+def test_dependencies_point_one_way(modules, forbidden):
     code = (
-        "import sys, voicemend.engine, voicemend.engine.detect, voicemend.plugin.cli, "
-        "voicemend.plugin.demo, voicemend.plugin.jobs, voicemend.plugin.plots\n"
-        "bad = [m for m in sys.modules if m.startswith(('PyQt6', 'voicemend.gui'))]\n"
-        "assert not bad, bad"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_engine_does_not_import_plugin():
-    code = (
-        "import sys, voicemend.engine, voicemend.engine.detect\n"
-        "import voicemend.engine.evaluation.detection\n"
-        "bad = [m for m in sys.modules if m.startswith('voicemend.plugin')]\n"
+        f"import sys, {modules}\n"
+        f"bad = [m for m in sys.modules if m.startswith({forbidden!r})]\n"
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_pyproject_lists_every_package_folder():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     mapping = config["package-dir"]
