@@ -135,13 +135,15 @@ class Inpainter(ABC):
                 "the regions cover the whole file; there is no context to repair from"
             )
         # Fills are peak-limited against undamaged input only, so limits never compound.
-        undamaged = np.where(pending, 0.0, np.abs(audio.samples).max(axis=0))
+        damaged = pending.copy()
         reports = []
         for index, region in enumerate(todo):
             if should_cancel is not None and should_cancel():
                 raise Cancelled("repair cancelled")
             reports.append(
-                self._repair_one(out, pending, undamaged, region, audio.sample_rate, index)
+                self._repair_one(
+                    audio.samples, out, pending, damaged, region, index, audio.sample_rate
+                )
             )
             pending[region.start : region.end] = False
             if progress is not None:
@@ -150,12 +152,13 @@ class Inpainter(ABC):
 
     def _repair_one(
         self,
+        source: np.ndarray,
         out: np.ndarray,
         pending: np.ndarray,
-        undamaged_peak: np.ndarray,
+        damaged: np.ndarray,
         region: Region,
-        sample_rate: int,
         index: int,
+        sample_rate: int,
     ) -> RegionReport:
         t0 = time.perf_counter()
         ctx = self._context(out, pending, region, sample_rate, self, index)
@@ -165,7 +168,8 @@ class Inpainter(ABC):
         fill, note = method.fill(ctx)
         fill = np.asarray(fill, dtype=np.float64)
         w0 = ctx.window_start
-        peak = float(undamaged_peak[w0 : w0 + ctx.window.shape[1]].max(initial=0.0))
+        w1 = w0 + ctx.window.shape[1]
+        peak = float(np.abs(source[:, w0:w1][:, ~damaged[w0:w1]]).max(initial=0.0))
         fill, limited = _limit_peak(fill, PEAK_LIMIT_FACTOR * peak)
         if limited:
             note = f"{note}; peak-limited".lstrip("; ")
