@@ -97,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     bdet.add_argument("--seed", type=int, default=0)
     bdet.add_argument("--name", default="detection-dev", help="results go to bench/results/NAME")
     bdet.add_argument("--results", type=Path, default=Path("bench/results"))
+    train = sub.add_parser("train", help="train models (resumable: run again to continue)")
+    train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
+    tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
+    tdec.add_argument("--out", type=Path, default=Path("runs/decoder"), help="run folder")
+    tdec.add_argument("--data", type=Path, help="speech folder (default: ../shared/data/speech)")
+    tdec.add_argument("--steps", type=int, default=200_000, help="stop after this many steps")
+    tdec.add_argument("--hours", type=float, help="stop after this many hours in this process")
+    tdec.add_argument("--batch-size", type=int, default=8)
+    tdec.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
+    tdec.add_argument("--threads", type=int, help="CPU threads for torch")
+    tdec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     return parser
 
 
@@ -112,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "info": cmd_info,
         "demo": cmd_demo,
         "bench": cmd_bench,
+        "train": cmd_train,
     }
     try:
         return handlers[args.command](args)
@@ -302,6 +314,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     paths = write_report(report, args.results / args.name, meta)
     print(paths[1].read_text(encoding="utf-8"), end="")
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from voicemend.engine.models.device import resolve_device
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    config = DecoderTrainConfig(
+        max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
+    )
+    with _progress(f"train {args.recipe}") as bar:
+        export = train_decoder(
+            args.out,
+            config,
+            max_hours=args.hours,
+            data_root=args.data,
+            device=device,
+            progress=lambda s, t, m: bar(s, t),
+        )
+    print(f"exported {export}")
     return 0
 
 

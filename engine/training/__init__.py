@@ -1,0 +1,1 @@
+"""Training recipes (decoder, encoder pre-training, I_PT, I_FT): resumable, logged, CPU-first."""

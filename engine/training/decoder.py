@@ -1,0 +1,141 @@
+"""Recipe: train the mel decoder (vocoder) that I_FT keeps frozen.
+
+Reconstruction losses (multi-resolution STFT + log-mel L1) from the start; a multi-resolution
+spectrogram discriminator joins after ``gan_start_step`` for sharper harmonics and phase.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from voicemend.engine.data import list_speech
+from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
+from voicemend.engine.models.mel import LogMel
+from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
+from voicemend.engine.training.data import AugmentConfig, SpeechPool, augment
+from voicemend.engine.training.losses import (
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    multi_resolution_stft_loss,
+)
+from voicemend.engine.training.run import Budget, TrainingRun
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class DecoderTrainConfig:
+    segment_frames: int = 64  # 0.64 s at a 10 ms hop
+    batch_size: int = 8
+    learning_rate: float = 5e-4
+    lr_decay_per_1k: float = 0.97
+    betas: tuple[float, float] = (0.8, 0.99)
+    mel_weight: float = 15.0
+    stft_weight: float = 2.0
+    gan_start_step: int = 3000
+    feature_weight: float = 2.0
+    max_steps: int = 200_000
+    checkpoint_every_s: float = 300.0
+    log_every: int = 25
+    seed: int = 0
+    augment: bool = True
+
+
+def train_decoder(
+    out_dir: Path,
+    config: DecoderTrainConfig,
+    max_hours: float | None = None,
+    data_root: Path | None = None,
+    model_config: VocosConfig | None = None,
+    progress: Progress | None = None,
+    device: torch.device | None = None,
+) -> Path:
+    """Train (or resume) and export the decoder to ``out_dir / "export"``; returns that folder."""
+    device = device or torch.device("cpu")
+    model_config = model_config or VocosConfig()
+    gen = VocosDecoder(model_config).to(device)
+    disc = MultiResolutionDiscriminator().to(device)
+    mel = LogMel(model_config.mel).to(device)
+    opt_g = torch.optim.AdamW(gen.parameters(), config.learning_rate, betas=config.betas)
+    opt_d = torch.optim.AdamW(disc.parameters(), config.learning_rate, betas=config.betas)
+    run = TrainingRun(
+        out_dir,
+        {"generator": gen, "discriminator": disc},
+        {"generator": opt_g, "discriminator": opt_d},
+        {"recipe": "decoder", "train": asdict(config), "model": model_config.to_dict()},
+    )
+    if run.resume():
+        log.info("resumed at step %d", run.step)
+    pool = SpeechPool(list_speech(data_root, split="train"), model_config.mel.sample_rate)
+    log.info("training audio: %.2f h", pool.hours)
+    n_samples = config.segment_frames * model_config.hop_length
+    budget = Budget(config.max_steps, max_hours)
+    aug = AugmentConfig()
+    while not budget.done(run.step):
+        t0 = time.perf_counter()
+        batch = np.stack(
+            [
+                _example(pool, n_samples, run.rng, aug if config.augment else None)
+                for _ in range(config.batch_size)
+            ]
+        )
+        wave = torch.from_numpy(batch).to(device)
+        lr_scale = config.lr_decay_per_1k ** (run.step / 1000)
+        for opt in (opt_g, opt_d):
+            for group in opt.param_groups:
+                group["lr"] = config.learning_rate * lr_scale
+        features = mel(wave)
+        y_hat = gen(features)
+        use_gan = run.step >= config.gan_start_step
+        metrics: dict[str, float] = {}
+        if use_gan:
+            real_scores, _ = disc(wave)
+            fake_scores, _ = disc(y_hat.detach())
+            loss_d = hinge_discriminator_loss(real_scores, fake_scores)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            metrics["loss_d"] = loss_d.item()
+        loss_mel = F.l1_loss(mel(y_hat), features)
+        loss_stft = multi_resolution_stft_loss(y_hat, wave)
+        loss_g = config.mel_weight * loss_mel + config.stft_weight * loss_stft
+        if use_gan:
+            fake_scores, fake_feats = disc(y_hat)
+            _, real_feats = disc(wave)
+            loss_adv = hinge_generator_loss(fake_scores)
+            loss_fm = feature_matching_loss(real_feats, fake_feats)
+            loss_g = loss_g + loss_adv + config.feature_weight * loss_fm
+            metrics.update(loss_adv=loss_adv.item(), loss_fm=float(loss_fm))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        torch.nn.utils.clip_grad_norm_(gen.parameters(), 10.0)
+        opt_g.step()
+        run.step += 1
+        run.train_seconds += time.perf_counter() - t0
+        metrics.update(loss_mel=loss_mel.item(), loss_stft=loss_stft.item(), loss_g=loss_g.item())
+        if run.step % config.log_every == 0:
+            run.log(metrics)
+        if progress is not None:
+            progress(run.step, config.max_steps, metrics)
+        run.maybe_save(config.checkpoint_every_s)
+    run.save()
+    export = out_dir / "export"
+    gen.cpu().save_pretrained(export)
+    return export
+
+
+def _example(
+    pool: SpeechPool, n_samples: int, rng: np.random.Generator, aug: AugmentConfig | None
+) -> np.ndarray:
+    x = pool.crop(n_samples, rng)
+    return augment(x, rng, aug) if aug is not None else x

@@ -1,0 +1,141 @@
+"""What every training recipe shares: resumable checkpoints, a JSONL loss log and a time budget.
+
+A run folder holds ``checkpoint/`` (weights as safetensors, optimiser and RNG state loaded with
+``weights_only=True``, and ``state.json``) and ``log.jsonl``. Starting a recipe again on the same
+folder resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from voicemend.engine.models.checkpoint import CheckpointError
+
+
+@dataclass
+class Budget:
+    """Stop at ``max_steps`` or after ``max_hours`` of wall time in this process."""
+
+    max_steps: int
+    max_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+
+    def done(self, step: int) -> bool:
+        if step >= self.max_steps:
+            return True
+        return (
+            self.max_hours is not None and time.monotonic() - self.started > self.max_hours * 3600
+        )
+
+
+class TrainingRun:
+    """Checkpointing and logging for one run folder."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        modules: Mapping[str, nn.Module],
+        optimizers: Mapping[str, torch.optim.Optimizer],
+        config: dict[str, Any],
+    ) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.modules = modules
+        self.optimizers = optimizers
+        self.config = config
+        self.step = 0
+        self.train_seconds = 0.0
+        self.rng = np.random.default_rng(int(config.get("seed", 0)))
+        self._last_save = time.monotonic()
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.folder / "checkpoint"
+
+    def resume(self) -> bool:
+        """Load the last checkpoint if there is one; True when resumed."""
+        state_path = self.checkpoint_dir / "state.json"
+        if not state_path.exists():
+            return False
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        for name, module in self.modules.items():
+            path = self.checkpoint_dir / f"{name}.safetensors"
+            try:
+                module.load_state_dict(load_file(str(path)))
+            except Exception as exc:
+                raise CheckpointError(f"cannot resume from {path}: {exc}") from None
+        extra = torch.load(
+            str(self.checkpoint_dir / "optim.pt"), map_location="cpu", weights_only=True
+        )
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(extra["optimizers"][name])
+        torch.set_rng_state(extra["torch_rng"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        self.step = int(state["step"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        return True
+
+    def save(self) -> None:
+        """Write a complete checkpoint to a temporary folder, then swap it in."""
+        tmp = self.folder / "checkpoint.part"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        for name, module in self.modules.items():
+            tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+            save_file(tensors, str(tmp / f"{name}.safetensors"))
+        torch.save(
+            {
+                "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+                "torch_rng": torch.get_rng_state(),
+            },
+            str(tmp / "optim.pt"),
+        )
+        state = {
+            "step": self.step,
+            "train_seconds": self.train_seconds,
+            "numpy_rng": self.rng.bit_generator.state,
+            "config": self.config,
+        }
+        (tmp / "state.json").write_text(
+            json.dumps(state, indent=1, default=str) + "\n", encoding="utf-8"
+        )
+        old = self.folder / "checkpoint.old"
+        if self.checkpoint_dir.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            self.checkpoint_dir.rename(old)
+        tmp.rename(self.checkpoint_dir)
+        if old.exists():
+            shutil.rmtree(old)
+        self._last_save = time.monotonic()
+
+    def maybe_save(self, every_s: float) -> bool:
+        if time.monotonic() - self._last_save >= every_s:
+            self.save()
+            return True
+        return False
+
+    def log(self, metrics: Mapping[str, float]) -> None:
+        row = {
+            "step": self.step,
+            "train_hours": round(self.train_seconds / 3600, 4),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **{k: round(float(v), 5) for k, v in metrics.items()},
+        }
+        with (self.folder / "log.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
