@@ -48,8 +48,13 @@ def speech_positions(
     margin_s: float = 0.3,
     min_active_fraction: float = 0.9,
     taken: list[Region] | None = None,
+    allow_overlap: bool = False,
 ) -> list[Region]:
-    """Up to ``count`` non-overlapping regions of ``length`` frames lying in active speech."""
+    """Up to ``count`` regions of ``length`` frames lying in active speech.
+
+    They do not overlap each other (or ``taken``) unless ``allow_overlap``: benchmark positions
+    are separate cases, so they may overlap.
+    """
     active = active_mask(x, sample_rate)
     csum = np.concatenate(([0], np.cumsum(active)))
     margin = int(margin_s * sample_rate)
@@ -62,6 +67,10 @@ def speech_positions(
     chosen: list[Region] = list(taken or [])
     out: list[Region] = []
     guard = int(0.05 * sample_rate)
+    if allow_overlap:
+        # A permutation prefix: asking for more positions later keeps the first ones.
+        picks = rng.permutation(candidates)[:count]
+        return [Region(int(s), int(s) + length) for s in picks]
     for start in rng.permutation(candidates):
         if len(out) >= count:
             break

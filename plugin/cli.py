@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from voicemend.engine.detect import Detection
 from voicemend.engine.errors import VoicemendError
+from voicemend.engine.evaluation.quality import PAPER_GAPS_MS
 from voicemend.engine.inpaint import INPAINTERS, Cancelled
 from voicemend.engine.io import info, measure_levels, write_text_atomic
 from voicemend.engine.regions import format_time_s, parse_region_spec
@@ -97,6 +99,44 @@ def build_parser() -> argparse.ArgumentParser:
     bdet.add_argument("--seed", type=int, default=0)
     bdet.add_argument("--name", default="detection-dev", help="results go to bench/results/NAME")
     bdet.add_argument("--results", type=Path, default=Path("bench/results"))
+    bq = bench_sub.add_parser("quality", help="repair quality: the paper's gap protocol")
+    bq.add_argument(
+        "--data",
+        type=Path,
+        help="folder with manifest.csv or audio files (default: ../shared/data/speech)",
+    )
+    bq.add_argument("--split", default="dev")
+    bq.add_argument("--limit", type=int, help="use only the first N files")
+    bq.add_argument("--gaps", default=",".join(map(str, PAPER_GAPS_MS)), help="gap lengths, ms")
+    bq.add_argument(
+        "--positions-short", type=int, default=20, help="positions per file, gaps <= 100 ms"
+    )
+    bq.add_argument(
+        "--positions-long", type=int, default=10, help="positions per file, longer gaps"
+    )
+    bq.add_argument(
+        "--heavy-positions",
+        type=int,
+        default=2,
+        help="positions per file and gap that also get DNSMOS and WER (-1: all)",
+    )
+    bq.add_argument("--methods", default="zero,lsar,pattern,auto", help="registered methods")
+    bq.add_argument("--modes", default="informed,blind")
+    bq.add_argument(
+        "--cmd",
+        action="append",
+        default=[],
+        metavar="NAME=TEMPLATE",
+        help="bench an external command, e.g. x='voicemend repair {input} -o {output} "
+        "--region {start}:{end}'",
+    )
+    bq.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    bq.add_argument("--seed", type=int, default=0)
+    bq.add_argument("--name", default="quality-dev", help="results go to bench/results/NAME")
+    bq.add_argument("--results", type=Path, default=Path("bench/results"))
+    bc = bench_sub.add_parser("compare", help="differences between two result folders")
+    bc.add_argument("a", type=Path)
+    bc.add_argument("b", type=Path)
     train = sub.add_parser("train", help="train models (resumable: run again to continue)")
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
@@ -298,6 +338,93 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.bench_command == "quality":
+        return cmd_bench_quality(args)
+    if args.bench_command == "compare":
+        return cmd_bench_compare(args)
+    return cmd_bench_detection(args)
+
+
+def cmd_bench_quality(args: argparse.Namespace) -> int:
+    from voicemend.engine.data import list_speech
+    from voicemend.engine.evaluation.quality import ExternalMethod, QualityConfig, run_quality
+    from voicemend.engine.evaluation.report import write_results
+    from voicemend.engine.inpaint import INPAINTERS
+
+    methods = tuple(m for m in args.methods.split(",") if m)
+    unknown = [m for m in methods if m not in INPAINTERS]
+    if unknown:
+        raise VoicemendError(
+            f"unknown method(s) {', '.join(unknown)}; known: {', '.join(INPAINTERS)}"
+        )
+    external = []
+    for spec in args.cmd:
+        name, sep, template = spec.partition("=")
+        if not sep or not name or "{input}" not in template or "{output}" not in template:
+            raise VoicemendError(
+                f"--cmd needs NAME='TEMPLATE' with {{input}} and {{output}}: {spec!r}"
+            )
+        external.append(ExternalMethod(name, template))
+    try:
+        gaps = tuple(int(g) for g in args.gaps.split(",") if g)
+    except ValueError:
+        raise VoicemendError(
+            f"--gaps must be whole milliseconds separated by commas: {args.gaps!r}"
+        ) from None
+    modes = tuple(m for m in args.modes.split(",") if m)
+    if not set(modes) <= {"informed", "blind"}:
+        raise VoicemendError("--modes takes informed and/or blind")
+    config = QualityConfig(
+        gaps_ms=gaps,
+        positions_short=args.positions_short,
+        positions_long=args.positions_long,
+        modes=modes,
+        methods=methods,
+        external=tuple(external),
+        heavy_positions=args.heavy_positions,
+        seed=args.seed,
+    )
+    files = list_speech(args.data, split=args.split)[: args.limit]
+    if not files:
+        raise VoicemendError("no audio files found for the benchmark")
+    folder = args.results / args.name
+    t0 = time.perf_counter()
+    with _progress("files") as bar:
+        rows = run_quality(files, config, folder, workers=args.workers, progress=bar)
+    names = {*methods, *(e.name for e in external)}
+    stems = {f.path.stem for f in files}
+    rows = [
+        r
+        for r in rows
+        if r["method"] in names
+        and r["mode"] in modes
+        and int(r["gap_ms"]) in gaps
+        and r["file"] in stems
+    ]
+    meta = _run_meta(sys.argv)
+    meta.update(
+        name=args.name,
+        n_files=len(files),
+        elapsed_s=round(time.perf_counter() - t0, 1),
+        config=config.to_dict(),
+    )
+    paths = write_results(rows, folder, meta)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    from voicemend.engine.evaluation.report import compare, load_summary
+
+    for path in (args.a, args.b):
+        if not path.exists():
+            raise VoicemendError(f"{path}: no such results folder or summary file")
+    lines = compare(load_summary(args.a), load_summary(args.b))
+    print("\n".join(lines) if lines else "no common results to compare")
+    return 0
+
+
+def cmd_bench_detection(args: argparse.Namespace) -> int:
     from voicemend.engine.data import list_speech
     from voicemend.engine.evaluation.detection import evaluate_detection, write_report
 
@@ -356,10 +483,23 @@ def _run_meta(argv: Sequence[str]) -> dict[str, object]:
     return {
         "command": " ".join(["voicemend", *argv[1:]]),
         "git_commit": commit or "unknown",
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": _machine(),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _machine() -> str:
+    """CPU model and core count, for reading timings later."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,184 @@
+"""Bench results: summary statistics (mean, 95% CI), Markdown tables, plots and run comparison."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from voicemend.engine.evaluation.scores import METRICS
+from voicemend.engine.io import write_text_atomic
+
+SUMMARY_NAME = "summary.json"
+
+
+def mean_ci(values: Sequence[float]) -> tuple[float, float, int]:
+    """Mean, 95% confidence half-width (Student t) and count, ignoring NaN."""
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    if v.size == 0:
+        return math.nan, math.nan, 0
+    if v.size == 1:
+        return float(v[0]), math.nan, 1
+    half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size)
+    return float(v.mean()), float(half), int(v.size)
+
+
+def summarise(
+    rows: Iterable[dict[str, object]],
+) -> dict[str, dict[str, dict[str, dict[str, list]]]]:
+    """summary[mode][metric][method][gap_ms] = [mean, ci95, n], plus blind detection rates."""
+    groups: dict[tuple[str, str, str, int], list[float]] = defaultdict(list)
+    detected: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for r in rows:
+        mode, method, gap = str(r["mode"]), str(r["method"]), int(r["gap_ms"])  # type: ignore[arg-type]
+        for metric in METRICS:
+            if metric in r:
+                groups[(mode, metric, method, gap)].append(float(r[metric]))  # type: ignore[arg-type]
+        if mode == "blind":
+            detected[(method, gap)].append(1.0 if r.get("detected") else 0.0)
+    summary: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for (mode, metric, method, gap), values in sorted(groups.items()):
+        summary[mode][metric][method][str(gap)] = list(mean_ci(values))
+    for (method, gap), values in sorted(detected.items()):
+        summary["blind"]["detected"][method][str(gap)] = list(mean_ci(values))
+    return json.loads(json.dumps(summary))
+
+
+def markdown(summary: dict, metrics: Sequence[str] | None = None) -> str:
+    """One table per mode and metric: methods as rows, gap lengths as columns, mean ± CI."""
+    lines = []
+    for mode in ("informed", "blind"):
+        if mode not in summary:
+            continue
+        for metric in metrics or [*METRICS, "detected"]:
+            table = summary[mode].get(metric)
+            if not table:
+                continue
+            gaps = sorted({int(g) for per in table.values() for g in per})
+            label = METRICS[metric].label if metric in METRICS else "gap detected (fraction)"
+            arrow = (
+                ""
+                if metric not in METRICS
+                else (" ↑" if METRICS[metric].higher_is_better else " ↓")
+            )
+            lines.append(f"\n#### {mode}: {label}{arrow}\n")
+            lines.append("| method | " + " | ".join(f"{g} ms" for g in gaps) + " |")
+            lines.append("|---" * (len(gaps) + 1) + "|")
+            for method, per in table.items():
+                cells = []
+                for g in gaps:
+                    mean, ci, n = per.get(str(g), [math.nan, math.nan, 0])
+                    cells.append(
+                        "–"
+                        if n == 0
+                        else f"{mean:.3f}" + ("" if math.isnan(ci) else f" ± {ci:.3f}")
+                    )
+                lines.append(f"| {method} | " + " | ".join(cells) + " |")
+            counts = {g: max(per.get(str(g), [0, 0, 0])[2] for per in table.values()) for g in gaps}
+            lines.append(
+                "\nn per cell: " + ", ".join(f"{g} ms: {n}" for g, n in counts.items()) + "\n"
+            )
+    return "\n".join(lines)
+
+
+def plot(summary: dict, path: Path, mode: str) -> Path | None:
+    """Each metric against gap length, one line (with 95% CI) per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if mode not in summary:
+        return None
+    metrics = [m for m in METRICS if m in summary[mode]]
+    cols = 4
+    rows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        for method, per in summary[mode][metric].items():
+            gaps = sorted(int(g) for g in per)
+            mean = [per[str(g)][0] for g in gaps]
+            ci = [0.0 if math.isnan(per[str(g)][1]) else per[str(g)][1] for g in gaps]
+            ax.errorbar(gaps, mean, yerr=ci, marker="o", markersize=3, capsize=2, label=method)
+        ax.set_title(METRICS[metric].label, fontsize=9)
+        ax.set_xlabel("gap (ms)", fontsize=8)
+        ax.set_xscale("log")
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"voicemend quality bench ({mode})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_results(
+    rows: list[dict[str, object]], folder: Path, meta: dict[str, object]
+) -> list[Path]:
+    """summary.json, results.md, the plots, and every score as scores.jsonl.gz."""
+    summary = summarise(rows)
+    paths = [
+        write_text_atomic(
+            folder / SUMMARY_NAME,
+            json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n",
+            overwrite=True,
+        )
+    ]
+    header = [
+        f"# Quality bench: {meta.get('name', folder.name)}",
+        "",
+        f"- command: `{meta.get('command', '')}`",
+        f"- git commit: {meta.get('git_commit', '')}",
+        f"- machine: {meta.get('machine', '')}",
+        f"- date: {meta.get('date', '')}",
+        f"- files: {meta.get('n_files', '')}, cases scored: {len(rows)}",
+        "",
+    ]
+    paths.append(
+        write_text_atomic(
+            folder / "results.md", "\n".join(header) + markdown(summary), overwrite=True
+        )
+    )
+    for mode in ("informed", "blind"):
+        p = plot(summary, folder / f"quality_{mode}.png", mode)
+        if p is not None:
+            paths.append(p)
+    archive = folder / "scores.jsonl.gz"
+    with gzip.open(archive, "wt", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    paths.append(archive)
+    return paths
+
+
+def load_summary(folder_or_file: Path) -> dict:
+    path = folder_or_file / SUMMARY_NAME if folder_or_file.is_dir() else folder_or_file
+    return json.loads(path.read_text(encoding="utf-8"))["summary"]
+
+
+def compare(a: dict, b: dict) -> list[str]:
+    """Lines ``mode metric method gap: A -> B (diff)``; '*' marks differences beyond both CIs."""
+    out = []
+    for mode in sorted(set(a) & set(b)):
+        for metric in sorted(set(a[mode]) & set(b[mode])):
+            for method in sorted(set(a[mode][metric]) & set(b[mode][metric])):
+                pa, pb = a[mode][metric][method], b[mode][metric][method]
+                for gap in sorted(set(pa) & set(pb), key=int):
+                    ma, ca, _ = pa[gap]
+                    mb, cb, _ = pb[gap]
+                    diff = mb - ma
+                    ci = (0 if math.isnan(ca) else ca) + (0 if math.isnan(cb) else cb)
+                    flag = " *" if ci and abs(diff) > ci else ""
+                    out.append(
+                        f"{mode:8s} {metric:12s} {method:10s} {gap:>4s} ms: "
+                        f"{ma:8.3f} -> {mb:8.3f} ({diff:+.3f}){flag}"
+                    )
+    return out
