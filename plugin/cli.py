@@ -134,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--seed", type=int, default=0)
     bq.add_argument("--name", default="quality-dev", help="results go to bench/results/NAME")
     bq.add_argument("--results", type=Path, default=Path("bench/results"))
+    bs = bench_sub.add_parser("speed", help="latency, throughput (real-time factor), peak memory")
+    bs.add_argument("--data", type=Path, help="speech folder (default: ../shared/data/speech)")
+    bs.add_argument("--split", default="dev")
+    bs.add_argument("--methods", default="zero,lsar,pattern,auto")
+    bs.add_argument("--repeats", type=int, default=7)
+    bs.add_argument("--minutes", type=float, default=60.0, help="length of the podcast")
+    bs.add_argument("--dropouts", type=int, default=200)
+    bs.add_argument("--name", default="speed", help="results go to bench/results/NAME")
+    bs.add_argument("--results", type=Path, default=Path("bench/results"))
     bc = bench_sub.add_parser("compare", help="differences between two result folders")
     bc.add_argument("a", type=Path)
     bc.add_argument("b", type=Path)
@@ -342,6 +351,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return cmd_bench_quality(args)
     if args.bench_command == "compare":
         return cmd_bench_compare(args)
+    if args.bench_command == "speed":
+        return cmd_bench_speed(args)
     return cmd_bench_detection(args)
 
 
@@ -410,6 +421,44 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     )
     paths = write_results(rows, folder, meta)
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_bench_speed(args: argparse.Namespace) -> int:
+    from voicemend.engine.data import list_speech
+    from voicemend.engine.evaluation.speed import SpeedConfig, run_speed, speed_markdown
+    from voicemend.engine.inpaint import INPAINTERS
+
+    methods = tuple(m for m in args.methods.split(",") if m)
+    if "lsar" not in methods or any(m not in INPAINTERS for m in methods):
+        raise VoicemendError(
+            f"--methods must be registered methods and include lsar (the "
+            f"reference for ratios); known: {', '.join(INPAINTERS)}"
+        )
+    config = SpeedConfig(
+        methods=methods, repeats=args.repeats, podcast_minutes=args.minutes, dropouts=args.dropouts
+    )
+    files = list_speech(args.data, split=args.split)
+    if not files:
+        raise VoicemendError("no audio files found for the benchmark")
+    with _progress("runs") as bar:
+        rows = run_speed(files, config, progress=bar)
+    folder = args.results / args.name
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {**_run_meta(sys.argv), "config": config.to_dict()}
+    table = speed_markdown(rows)
+    write_text_atomic(
+        folder / "speed.json",
+        json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n",
+        overwrite=True,
+    )
+    header = (
+        f"# Speed bench: {args.name}\n\n- command: `{meta['command']}`\n- git commit: "
+        f"{meta['git_commit']}\n- machine: {meta['machine']}\n- date: {meta['date']}\n\n"
+    )
+    write_text_atomic(folder / "speed.md", header + table, overwrite=True)
+    print(table, end="")
+    print(f"wrote {folder / 'speed.json'}, {folder / 'speed.md'}")
     return 0
 
 

@@ -106,6 +106,8 @@ def pesq_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) ->
     except ImportError:
         _need("pesq")
     mode = "wb" if sample_rate >= 16_000 else "nb"
+    if not np.any(reference) or not np.any(degraded):
+        return math.nan
     try:
         return float(pesq(sample_rate, reference, degraded, mode))
     except NoUtterancesError:

@@ -93,6 +93,7 @@ class Inpainter(ABC):
     """Base class. Subclasses set ``name`` and implement :meth:`fill`."""
 
     name: ClassVar[str]
+    uses_torch_device: ClassVar[bool] = False  # neural methods run on a chosen torch device
 
     def __call__(self, audio: Audio, regions: Sequence[Region]) -> Audio:
         return self.inpaint(audio, regions).audio

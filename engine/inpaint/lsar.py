@@ -34,7 +34,7 @@ class LsarSettings:
 
     min_order_ms: float = 1.0
     max_order_ms: float = 25.0
-    max_order_frames: int = 1024
+    max_order_frames: int = 512
     order_per_gap: float = 3.0
     min_context_ms: float = 20.0
     max_context_ms: float = 300.0

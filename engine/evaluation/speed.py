@@ -1,0 +1,264 @@
+"""The speed bench: single-gap latency, throughput on a one-hour "podcast", and peak memory.
+
+Each measurement runs in a fresh child process, so its peak RSS is its own. Figures are reported
+both absolute and as ratios to ``lsar`` measured in the same run, because machines are noisy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing as mp
+import resource
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.corrupt import packet_burst, packet_region, speech_positions, zero_gap
+from voicemend.engine.data import SpeechFile
+from voicemend.engine.detect import DropoutDetector
+from voicemend.engine.inpaint import INPAINTERS, get_inpainter
+from voicemend.engine.io import load
+from voicemend.engine.regions import Region
+
+LATENCY_GAPS_MS = (20, 200, 400)
+LATENCY_FORMATS = ((16_000, 1), (48_000, 2))
+CONTEXT_S = 2.0
+PODCAST_RATE = 44_100
+PODCAST_CHANNELS = 2
+
+
+@dataclass(frozen=True)
+class SpeedConfig:
+    methods: tuple[str, ...] = ("zero", "lsar", "pattern", "auto")
+    gaps_ms: tuple[int, ...] = LATENCY_GAPS_MS
+    formats: tuple[tuple[int, int], ...] = LATENCY_FORMATS
+    repeats: int = 7
+    podcast_minutes: float = 60.0
+    dropouts: int = 200
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _speech(files: Sequence[SpeechFile], seconds: float) -> np.ndarray:
+    """At least ``seconds`` of 16 kHz speech, concatenated from the files in order."""
+    parts, total = [], 0
+    for f in files:
+        x = load(f.path).to_mono().resampled(16_000).samples[0]
+        parts.append(x)
+        total += x.size
+        if total >= seconds * 16_000:
+            break
+    return np.concatenate(parts)
+
+
+def _in_child(fn: Callable, *args) -> dict[str, object]:
+    """Run ``fn(*args)`` in a spawned process; add its peak RSS in MiB."""
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(_measured, (fn, *args))
+
+
+def _measured(fn: Callable, *args) -> dict[str, object]:
+    result = fn(*args)
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def latency_run(
+    speech: np.ndarray,
+    method: str,
+    rate: int,
+    channels: int,
+    gap_ms: int,
+    repeats: int,
+    device: str,
+) -> dict[str, object]:
+    """Median time to repair one gap with ``CONTEXT_S`` of context on each side."""
+    import torch
+
+    torch.set_num_threads(1)
+    audio = Audio.from_array(speech[: int((2 * CONTEXT_S + 1) * 16_000)], 16_000).resampled(rate)
+    if channels > 1:
+        audio = audio.with_samples(
+            np.repeat(audio.samples, channels, axis=0)
+            * np.linspace(1.0, 0.8, channels, dtype=np.float32)[:, None]
+        )
+    start = int(CONTEXT_S * rate)
+    region = Region(start, start + round(gap_ms * rate / 1000))
+    damaged = zero_gap(audio, region)
+    window = damaged.slice_frames(0, region.end + int(CONTEXT_S * rate))
+    inpainter = get_inpainter(method)
+    inpainter.inpaint(window, [region])  # warm-up (imports, caches)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        inpainter.inpaint(window, [region])
+        times.append(time.perf_counter() - t0)
+    return {
+        "kind": "latency",
+        "method": method,
+        "rate": rate,
+        "channels": channels,
+        "gap_ms": gap_ms,
+        "device": device,
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "repeats": repeats,
+    }
+
+
+def build_podcast(
+    speech: np.ndarray, minutes: float, dropouts: int, seed: int
+) -> tuple[Audio, list[Region]]:
+    """``minutes`` of 44.1 kHz stereo speech with realistic dropouts (10-400 ms)."""
+    rng = np.random.default_rng(seed)
+    base = Audio.from_array(speech, 16_000).resampled(PODCAST_RATE).samples[0]
+    n = int(minutes * 60 * PODCAST_RATE)
+    reps = int(np.ceil(n / base.size))
+    gains = np.repeat(rng.uniform(0.6, 1.2, reps).astype(np.float32), base.size)[:n]
+    mono = np.tile(base, reps)[:n] * gains
+    audio = Audio(np.stack([mono, 0.9 * mono]).astype(np.float32), PODCAST_RATE)
+    lengths_ms = np.exp(rng.uniform(np.log(10), np.log(400), dropouts))
+    truth: list[Region] = []
+    x = audio.samples[0]
+    # Place in slices so the active-speech search stays cheap on an hour of audio.
+    slices = np.array_split(np.arange(dropouts), max(1, dropouts // 10))
+    bounds = np.linspace(0, n, len(slices) + 1).astype(int)
+    samples = audio.samples.copy()
+    for (lo, hi), idx in zip(itertools.pairwise(bounds.tolist()), slices, strict=True):
+        for i in idx:
+            length = int(lengths_ms[i] * PODCAST_RATE / 1000)
+            found = speech_positions(
+                x[lo:hi],
+                PODCAST_RATE,
+                length,
+                1,
+                rng,
+                taken=[Region(r.start - lo, r.end - lo) for r in truth if lo <= r.start < hi],
+            )
+            if not found:
+                continue
+            r = Region(found[0].start + lo, found[0].end + lo)
+            if rng.random() < 0.4:
+                r = packet_region(r.start, max(1, round(lengths_ms[i] / 20)), PODCAST_RATE)
+                r = Region(r.start, min(r.end, n))
+                piece = packet_burst(
+                    audio.slice_frames(r.start, r.end), Region(0, r.n_frames), -60.0, rng
+                )
+                samples[:, r.start : r.end] = piece.samples
+            else:
+                samples[:, r.start : r.end] = 0.0
+            truth.append(r)
+    return audio.with_samples(samples), sorted(truth)
+
+
+def throughput_run(
+    speech: np.ndarray, method: str, minutes: float, dropouts: int, seed: int
+) -> dict[str, object]:
+    """Detect + repair on the whole podcast; real-time factor = processing time / duration."""
+    import torch
+
+    torch.set_num_threads(1)
+    audio, truth = build_podcast(speech, minutes, dropouts, seed)
+    t0 = time.perf_counter()
+    detections = DropoutDetector()(audio)
+    t1 = time.perf_counter()
+    get_inpainter(method).inpaint(audio, [d.region for d in detections])
+    t2 = time.perf_counter()
+    duration = audio.duration_s
+    return {
+        "kind": "throughput",
+        "method": method,
+        "rate": PODCAST_RATE,
+        "channels": PODCAST_CHANNELS,
+        "minutes": minutes,
+        "injected": len(truth),
+        "detected": len(detections),
+        "detect_s": t1 - t0,
+        "repair_s": t2 - t1,
+        "total_s": t2 - t0,
+        "rtf": (t2 - t0) / duration,
+    }
+
+
+def run_speed(
+    files: Sequence[SpeechFile],
+    config: SpeedConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict[str, object]]:
+    import torch
+
+    speech = _speech(files, 2 * CONTEXT_S + 1 + 600)
+    gpu = ["cuda"] if torch.cuda.is_available() else []
+    jobs: list[tuple[Callable, tuple]] = []
+    for method in config.methods:
+        # Classical methods are numpy code: they only have a CPU figure.
+        devices = ["cpu", *gpu] if INPAINTERS[method].uses_torch_device else ["cpu"]
+        for rate, channels in config.formats:
+            for gap in config.gaps_ms:
+                for device in devices:
+                    args = (speech, method, rate, channels, gap, config.repeats, device)
+                    jobs.append((latency_run, args))
+        jobs.append(
+            (throughput_run, (speech, method, config.podcast_minutes, config.dropouts, config.seed))
+        )
+    rows = []
+    for i, (fn, args) in enumerate(jobs, start=1):
+        rows.append(_in_child(fn, *args))
+        if progress is not None:
+            progress(i, len(jobs))
+    add_ratios(rows)
+    return rows
+
+
+def add_ratios(rows: list[dict[str, object]]) -> None:
+    """``vs_lsar``: each time divided by lsar's in the same setting and run."""
+
+    def key(r: dict[str, object]) -> tuple:
+        return (r["kind"], r.get("rate"), r.get("channels"), r.get("gap_ms"), r.get("device"))
+
+    field_of = {"latency": "median_s", "throughput": "total_s"}
+    base = {key(r): r[field_of[str(r["kind"])]] for r in rows if r["method"] == "lsar"}
+    for r in rows:
+        ref = base.get(key(r))
+        value = r[field_of[str(r["kind"])]]
+        r["vs_lsar"] = round(float(value) / float(ref), 4) if ref else None
+
+
+def speed_markdown(rows: Sequence[dict[str, object]]) -> str:
+    lines = [
+        "#### Latency: one gap with 2 s of context each side (median)",
+        "",
+        "| method | rate | channels | device | gap | median | vs lsar | peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["kind"] == "latency":
+            lines.append(
+                f"| {r['method']} | {r['rate']} Hz | {r['channels']} | {r['device']} | "
+                f"{r['gap_ms']} ms | {1000 * float(r['median_s']):.1f} ms | {r['vs_lsar']} | "
+                f"{r['peak_rss_mib']} MiB |"
+            )
+    lines += [
+        "",
+        "#### Throughput: detect + repair on a one-hour 44.1 kHz stereo podcast",
+        "",
+        "| method | minutes | dropouts injected / detected | detect | repair | total | "
+        "real-time factor | vs lsar | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["kind"] == "throughput":
+            lines.append(
+                f"| {r['method']} | {r['minutes']} | {r['injected']} / {r['detected']} | "
+                f"{float(r['detect_s']):.1f} s | {float(r['repair_s']):.1f} s | "
+                f"{float(r['total_s']):.1f} s | {float(r['rtf']):.4f} | {r['vs_lsar']} | "
+                f"{r['peak_rss_mib']} MiB |"
+            )
+    return "\n".join(lines) + "\n"

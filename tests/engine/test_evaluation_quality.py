@@ -1,0 +1,141 @@
+"""The quality bench: protocol (positions, seeding), metric wrappers on known signals, reports."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from voicemend.engine.corrupt import active_mask
+from voicemend.engine.evaluation import scores as S
+from voicemend.engine.evaluation.quality import (
+    ExternalMethod,
+    QualityConfig,
+    plan_cases,
+    run_external,
+    run_quality,
+)
+from voicemend.engine.evaluation.report import compare, markdown, mean_ci, summarise, write_results
+from voicemend.engine.io import load
+
+from ..conftest import speech_like
+
+pytest.importorskip("speechmos")
+
+
+@pytest.fixture(scope="module")
+def utterance(dev_files):
+    f = next(f for f in dev_files if f.duration_s >= 6.0)
+    return f, load(f.path).samples[0]
+
+
+def test_positions_are_inside_active_speech_and_seeded(utterance):
+    _, x = utterance
+    config = QualityConfig(gaps_ms=(20, 200), positions_short=6, positions_long=3)
+    cases = plan_cases(x, 16000, "u", 0, config)
+    assert [c.gap_ms for c in cases].count(20) == 6 and [c.gap_ms for c in cases].count(200) == 3
+    active = active_mask(x, 16000)
+    for c in cases:
+        assert c.end - c.start == c.gap_ms * 16
+        assert active[c.start : c.end].mean() >= 0.9
+    assert cases == plan_cases(x, 16000, "u", 0, config)  # same seed, same cases
+    other = plan_cases(
+        x,
+        16000,
+        "u",
+        0,
+        QualityConfig(gaps_ms=(20, 200), positions_short=6, positions_long=3, seed=1),
+    )
+    assert [c.start for c in other] != [c.start for c in cases]
+    more = plan_cases(
+        x, 16000, "u", 0, QualityConfig(gaps_ms=(20, 200), positions_short=9, positions_long=5)
+    )
+    assert [c.start for c in more if c.gap_ms == 20][:6] == [
+        c.start for c in cases if c.gap_ms == 20
+    ]
+    assert [c.heavy for c in cases if c.gap_ms == 20] == [True, True] + [False] * 4
+
+
+def test_metric_wrappers_on_known_signals(utterance):
+    _, x = utterance
+    clean = x[:48000]
+    damaged = clean.copy()
+    for start in (8000, 20000, 32000):
+        damaged[start : start + 3200] = 0.0
+    assert S.plcmos(clean) == S.plcmos(clean)  # seeded
+    assert S.plcmos(damaged) < S.plcmos(clean) - 0.2
+    assert S.pesq_score(clean, clean, 16000) > 4.5
+    assert S.pesq_score(clean, damaged, 16000) < 4.0
+    assert math.isnan(S.pesq_score(np.zeros(32000, np.float32), np.zeros(32000, np.float32), 16000))
+    assert S.stoi_score(clean, clean, 16000) == pytest.approx(1.0)
+    assert S.stoi_score(clean, damaged, 16000) < 0.95
+    assert 1.0 <= S.dnsmos_overall(clean) <= 5.0
+    gap = S.gap_scores(clean[7000:12000], damaged[7000:12000], 16000)
+    assert gap["lsd_gap"] > 5 and gap["si_sdr_gap"] < 10
+    assert S.error_rates("the cat sat", "the cat sat") == (0.0, 0.0)
+    assert S.error_rates("the cat sat", "the dog sat")[0] == pytest.approx(1 / 3)
+    assert S.error_rates("", "") == (0.0, 0.0)
+    words = S.transcribe(clean)
+    assert len(words.split()) >= 2
+
+
+def test_mean_ci():
+    mean, ci, n = mean_ci([1.0, 2.0, 3.0, float("nan")])
+    assert (mean, n) == (2.0, 3)
+    assert ci == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)
+    assert mean_ci([])[2] == 0
+
+
+def test_summary_markdown_and_compare():
+    rows = [
+        {"mode": "informed", "method": "lsar", "gap_ms": 20, "plcmos": 4.0, "detected": True},
+        {"mode": "informed", "method": "lsar", "gap_ms": 20, "plcmos": 4.2, "detected": True},
+        {"mode": "blind", "method": "lsar", "gap_ms": 20, "plcmos": 3.0, "detected": False},
+    ]
+    summary = summarise(rows)
+    assert summary["informed"]["plcmos"]["lsar"]["20"][0] == pytest.approx(4.1)
+    assert summary["blind"]["detected"]["lsar"]["20"][0] == 0.0
+    text = markdown(summary)
+    assert "| lsar | 4.100 ±" in text and "gap detected" in text
+    better = summarise([{**r, "plcmos": r["plcmos"] + 1} for r in rows])
+    lines = compare(summary, better)
+    assert any("+1.000" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_run_quality_scores_resumes_and_writes(tmp_path, utterance):
+    f, _ = utterance
+    config = QualityConfig(
+        gaps_ms=(40,), positions_short=1, methods=("zero", "lsar"), heavy_positions=0
+    )
+    rows = run_quality([f], config, tmp_path, workers=1)
+    assert {(r["mode"], r["method"]) for r in rows} == {
+        (m, n) for m in ("informed", "blind") for n in ("zero", "lsar")
+    }
+    by = {(r["mode"], r["method"]): r for r in rows}
+    assert by[("informed", "lsar")]["lsd_gap"] < by[("informed", "zero")]["lsd_gap"]
+    assert by[("blind", "lsar")]["detected"] is True
+    again = run_quality([f], config, tmp_path, workers=1)
+    assert len(again) == len(rows)  # resumed: nothing scored twice
+    paths = write_results(rows, tmp_path, {"name": "t"})
+    assert json.loads((tmp_path / "summary.json").read_text())["summary"]["informed"]
+    assert all(p.exists() for p in paths)
+
+
+def test_external_command_through_the_cli_contract():
+    from voicemend.engine import Audio, Region
+
+    audio = Audio.from_array(speech_like(1.0, 16000), 16000)
+    damaged = audio.samples[0].copy()
+    damaged[8000:8640] = 0
+    method = ExternalMethod(
+        "cli",
+        f"{sys.executable} -m voicemend.plugin.cli repair {{input}} "
+        "-o {output} --region {start}:{end} --method lsar -q",
+    )
+    assert method.informed_only
+    out = run_external(method, Audio.from_array(damaged, 16000), Region(8000, 8640))
+    assert out.shape == damaged.shape
+    assert np.any(out[8000:8640] != 0)
+    np.testing.assert_allclose(out[:8000], damaged[:8000], atol=1e-7)

@@ -1,0 +1,65 @@
+import numpy as np
+
+from voicemend.engine.evaluation.speed import (
+    PODCAST_RATE,
+    add_ratios,
+    build_podcast,
+    latency_run,
+    speed_markdown,
+)
+
+from ..conftest import speech_like
+
+
+def test_ratios_are_relative_to_lsar_in_the_same_setting():
+    rows = [
+        {
+            "kind": "latency",
+            "method": "lsar",
+            "rate": 16000,
+            "channels": 1,
+            "gap_ms": 20,
+            "device": "cpu",
+            "median_s": 0.2,
+        },
+        {
+            "kind": "latency",
+            "method": "pattern",
+            "rate": 16000,
+            "channels": 1,
+            "gap_ms": 20,
+            "device": "cpu",
+            "median_s": 0.05,
+        },
+        {
+            "kind": "latency",
+            "method": "pattern",
+            "rate": 48000,
+            "channels": 2,
+            "gap_ms": 20,
+            "device": "cpu",
+            "median_s": 0.05,
+        },
+    ]
+    add_ratios(rows)
+    assert rows[0]["vs_lsar"] == 1.0 and rows[1]["vs_lsar"] == 0.25
+    assert rows[2]["vs_lsar"] is None  # no lsar figure for that setting
+
+
+def test_podcast_has_the_dropouts_it_claims():
+    speech = np.concatenate([speech_like(3.0, 16000, seed=s) for s in range(4)])
+    audio, truth = build_podcast(speech, minutes=0.2, dropouts=6, seed=0)
+    assert audio.sample_rate == PODCAST_RATE and audio.n_channels == 2
+    assert abs(audio.duration_s - 12.0) < 0.01
+    assert 3 <= len(truth) <= 6
+    for r in truth:
+        seg = audio.samples[:, r.start : r.end]
+        assert np.max(np.abs(seg)) < 0.01  # zeros or -60 dBFS comfort noise
+
+
+def test_latency_run_and_table():
+    speech = speech_like(6.0, 16000)
+    row = latency_run(speech, "pattern", 16000, 1, 20, repeats=2, device="cpu")
+    assert row["median_s"] > 0 and row["repeats"] == 2
+    row.update(vs_lsar=1.0, peak_rss_mib=100.0)
+    assert "| pattern | 16000 Hz | 1 | cpu | 20 ms |" in speed_markdown([row])
