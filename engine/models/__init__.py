@@ -1,0 +1,1 @@
+"""Neural models: mel features, decoders, encoders, checkpoints and device selection."""
