@@ -9,6 +9,7 @@ gap scores as unrepaired (and false detections are repaired too, as they would b
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -243,9 +244,13 @@ def run_external(method: ExternalMethod, damaged: Audio, gap: Region | None) -> 
 
 
 def read_cache(path: Path) -> Iterator[dict[str, object]]:
-    if not path.exists():
+    """Rows of ``scores.jsonl``, or of the committed ``scores.jsonl.gz`` beside it."""
+    packed = path.with_name(path.name + ".gz")
+    if not path.exists() and not packed.exists():
         return
-    with path.open(encoding="utf-8") as f:
+    with (
+        path.open(encoding="utf-8") if path.exists() else gzip.open(packed, "rt", encoding="utf-8")
+    ) as f:
         for line in f:
             line = line.strip()
             if line:
@@ -266,6 +271,9 @@ def run_quality(
     results_dir.mkdir(parents=True, exist_ok=True)
     cache = results_dir / "scores.jsonl"
     rows = list(read_cache(cache))
+    if rows and not cache.exists():  # resuming from the committed archive: unpack it first
+        with cache.open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
     done = frozenset(f"{r['case']}|{r['mode']}|{r['method']}" for r in rows)
     tasks = [FileTask(i, str(f.path), config, done) for i, f in enumerate(files)]
     if progress is not None:

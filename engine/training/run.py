@@ -8,6 +8,7 @@ folder resumes where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -22,6 +23,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from voicemend.engine.models.checkpoint import CheckpointError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,6 +68,14 @@ class TrainingRun:
     @property
     def checkpoint_dir(self) -> Path:
         return self.folder / "checkpoint"
+
+    def seed_from(self, folder: str | os.PathLike[str]) -> bool:
+        """Copy a weights-only checkpoint (e.g. one committed to the repository) into an empty
+        run folder, so that training continues from it; False if the run already has one."""
+        if self.checkpoint_dir.exists():
+            return False
+        shutil.copytree(folder, self.checkpoint_dir)
+        return True
 
     def resume(self) -> bool:
         """Load the last checkpoint if there is one; True when resumed."""
