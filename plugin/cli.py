@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--seed", type=int, default=0)
     bq.add_argument("--name", default="quality-dev", help="results go to bench/results/NAME")
     bq.add_argument("--results", type=Path, default=Path("bench/results"))
+    bq.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only rebuild the tables and plots from the scores cached so far",
+    )
     bs = bench_sub.add_parser("speed", help="latency, throughput (real-time factor), peak memory")
     bs.add_argument("--data", type=Path, help="speech folder (default: ../shared/data/speech)")
     bs.add_argument("--split", default="dev")
@@ -157,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     tdec.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
     tdec.add_argument("--threads", type=int, help="CPU threads for torch")
     tdec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    tdec.add_argument(
+        "--init",
+        type=Path,
+        metavar="DIR",
+        help="continue from a weights-only checkpoint folder (when OUT has none)",
+    )
     return parser
 
 
@@ -400,8 +411,13 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         raise VoicemendError("no audio files found for the benchmark")
     folder = args.results / args.name
     t0 = time.perf_counter()
-    with _progress("files") as bar:
-        rows = run_quality(files, config, folder, workers=args.workers, progress=bar)
+    if args.report_only:
+        from voicemend.engine.evaluation.quality import read_cache
+
+        rows = list(read_cache(folder / "scores.jsonl"))
+    else:
+        with _progress("files") as bar:
+            rows = run_quality(files, config, folder, workers=args.workers, progress=bar)
     names = {*methods, *(e.name for e in external)}
     stems = {f.path.stem for f in files}
     rows = [
@@ -415,7 +431,7 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     meta = _run_meta(sys.argv)
     meta.update(
         name=args.name,
-        n_files=len(files),
+        n_files=len({r["file"] for r in rows}),
         elapsed_s=round(time.perf_counter() - t0, 1),
         config=config.to_dict(),
     )
@@ -513,6 +529,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             data_root=args.data,
             device=device,
             progress=lambda s, t, m: bar(s, t),
+            init_from=args.init,
         )
     print(f"exported {export}")
     return 0

@@ -59,6 +59,7 @@ def train_decoder(
     model_config: VocosConfig | None = None,
     progress: Progress | None = None,
     device: torch.device | None = None,
+    init_from: Path | None = None,
 ) -> Path:
     """Train (or resume) and export the decoder to ``out_dir / "export"``; returns that folder."""
     device = device or torch.device("cpu")
@@ -74,6 +75,8 @@ def train_decoder(
         {"generator": opt_g, "discriminator": opt_d},
         {"recipe": "decoder", "train": asdict(config), "model": model_config.to_dict()},
     )
+    if init_from is not None and run.seed_from(init_from):
+        log.info("seeded the run from %s", init_from)
     if run.resume():
         log.info("resumed at step %d", run.step)
     pool = SpeechPool(list_speech(data_root, split="train"), model_config.mel.sample_rate)
