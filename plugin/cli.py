@@ -154,20 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train models (resumable: run again to continue)")
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
-    tdec.add_argument("--out", type=Path, default=Path("runs/decoder"), help="run folder")
-    tdec.add_argument("--data", type=Path, help="speech folder (default: ../shared/data/speech)")
-    tdec.add_argument("--steps", type=int, default=200_000, help="stop after this many steps")
-    tdec.add_argument("--hours", type=float, help="stop after this many hours in this process")
-    tdec.add_argument("--batch-size", type=int, default=8)
     tdec.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
-    tdec.add_argument("--threads", type=int, help="CPU threads for torch")
-    tdec.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    tdec.add_argument(
-        "--init",
+    tift = train_sub.add_parser("ift", help="I_FT: the encoder fine-tuned to predict mel frames")
+    tift.add_argument(
+        "--init-encoder",
         type=Path,
         metavar="DIR",
-        help="continue from a weights-only checkpoint folder (when OUT has none)",
+        help="start from a pre-trained encoder (HF/fairseq/voicemend checkpoint)",
     )
+    for recipe, default_out in ((tdec, "runs/decoder"), (tift, "runs/ift")):
+        recipe.add_argument("--out", type=Path, default=Path(default_out), help="run folder")
+        recipe.add_argument(
+            "--data", type=Path, help="speech folder (default: ../shared/data/speech)"
+        )
+        recipe.add_argument("--steps", type=int, default=200_000, help="stop after this many steps")
+        recipe.add_argument(
+            "--hours", type=float, help="stop after this many hours in this process"
+        )
+        recipe.add_argument("--batch-size", type=int, default=8)
+        recipe.add_argument("--threads", type=int, help="CPU threads for torch")
+        recipe.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+        recipe.add_argument(
+            "--init",
+            type=Path,
+            metavar="DIR",
+            help="continue from a weights-only checkpoint folder (when OUT has none)",
+        )
     return parser
 
 
@@ -513,24 +525,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from voicemend.engine.models.device import resolve_device
-    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    config = DecoderTrainConfig(
-        max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
-    )
+    common = {
+        "max_hours": args.hours,
+        "data_root": args.data,
+        "device": resolve_device(args.device),
+        "init_from": args.init,
+    }
     with _progress(f"train {args.recipe}") as bar:
-        export = train_decoder(
-            args.out,
-            config,
-            max_hours=args.hours,
-            data_root=args.data,
-            device=device,
-            progress=lambda s, t, m: bar(s, t),
-            init_from=args.init,
-        )
+        common["progress"] = lambda s, t, m: bar(s, t)
+        if args.recipe == "decoder":
+            from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+
+            config = DecoderTrainConfig(
+                max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
+            )
+            export = train_decoder(args.out, config, **common)
+        else:
+            from voicemend.engine.training.ift import IftTrainConfig, train_ift
+
+            config = IftTrainConfig(max_steps=args.steps, batch_size=args.batch_size)
+            export = train_ift(args.out, config, init_encoder=args.init_encoder, **common)
     print(f"exported {export}")
     return 0
 

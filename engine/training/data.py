@@ -100,3 +100,15 @@ def _reverb(
     wet = fftconvolve(y, ir)[: y.size]
     mix = rng.uniform(0.2, 0.6)
     return (1 - mix) * y + mix * wet * (np.sqrt(np.mean(y**2)) / (np.sqrt(np.mean(wet**2)) + 1e-12))
+
+
+def random_batch(
+    pool: SpeechPool,
+    n_samples: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    aug: AugmentConfig | None,
+) -> np.ndarray:
+    """(batch_size, n_samples) float32 crops, augmented when ``aug`` is given."""
+    crops = [pool.crop(n_samples, rng) for _ in range(batch_size)]
+    return np.stack([augment(x, rng, aug) if aug is not None else x for x in crops])

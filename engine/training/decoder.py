@@ -7,12 +7,10 @@ spectrogram discriminator joins after ``gan_start_step`` for sharper harmonics a
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -20,14 +18,14 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import AugmentConfig, SpeechPool, augment
+from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch
 from voicemend.engine.training.losses import (
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
     multi_resolution_stft_loss,
 )
-from voicemend.engine.training.run import Budget, TrainingRun
+from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, dict[str, float]], None]
@@ -83,20 +81,13 @@ def train_decoder(
     log.info("training audio: %.2f h", pool.hours)
     n_samples = config.segment_frames * model_config.hop_length
     budget = Budget(config.max_steps, max_hours)
-    aug = AugmentConfig()
-    while not budget.done(run.step):
-        t0 = time.perf_counter()
-        batch = np.stack(
-            [
-                _example(pool, n_samples, run.rng, aug if config.augment else None)
-                for _ in range(config.batch_size)
-            ]
-        )
+    aug = AugmentConfig() if config.augment else None
+
+    def step() -> dict[str, float]:
+        batch = random_batch(pool, n_samples, config.batch_size, run.rng, aug)
         wave = torch.from_numpy(batch).to(device)
-        lr_scale = config.lr_decay_per_1k ** (run.step / 1000)
-        for opt in (opt_g, opt_d):
-            for group in opt.param_groups:
-                group["lr"] = config.learning_rate * lr_scale
+        lr = config.learning_rate * config.lr_decay_per_1k ** (run.step / 1000)
+        set_learning_rate((opt_g, opt_d), lr)
         features = mel(wave)
         y_hat = gen(features)
         use_gan = run.step >= config.gan_start_step
@@ -123,22 +114,17 @@ def train_decoder(
         loss_g.backward()
         torch.nn.utils.clip_grad_norm_(gen.parameters(), 10.0)
         opt_g.step()
-        run.step += 1
-        run.train_seconds += time.perf_counter() - t0
         metrics.update(loss_mel=loss_mel.item(), loss_stft=loss_stft.item(), loss_g=loss_g.item())
-        if run.step % config.log_every == 0:
-            run.log(metrics)
-        if progress is not None:
-            progress(run.step, config.max_steps, metrics)
-        run.maybe_save(config.checkpoint_every_s)
-    run.save()
+        return metrics
+
+    train_steps(
+        run,
+        budget,
+        step,
+        log_every=config.log_every,
+        checkpoint_every_s=config.checkpoint_every_s,
+        progress=progress,
+    )
     export = out_dir / "export"
     gen.cpu().save_pretrained(export)
     return export
-
-
-def _example(
-    pool: SpeechPool, n_samples: int, rng: np.random.Generator, aug: AugmentConfig | None
-) -> np.ndarray:
-    x = pool.crop(n_samples, rng)
-    return augment(x, rng, aug) if aug is not None else x

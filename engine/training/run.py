@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,3 +150,32 @@ class TrainingRun:
         }
         with (self.folder / "log.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+
+
+def train_steps(
+    run: TrainingRun,
+    budget: Budget,
+    step: Callable[[], dict[str, float]],
+    *,
+    log_every: int,
+    checkpoint_every_s: float,
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> None:
+    """Call ``step`` until the budget is spent, logging, reporting and checkpointing as it goes."""
+    while not budget.done(run.step):
+        t0 = time.perf_counter()
+        metrics = step()
+        run.step += 1
+        run.train_seconds += time.perf_counter() - t0
+        if run.step % log_every == 0:
+            run.log(metrics)
+        if progress is not None:
+            progress(run.step, budget.max_steps, metrics)
+        run.maybe_save(checkpoint_every_s)
+    run.save()
+
+
+def set_learning_rate(optimizers: Iterable[torch.optim.Optimizer], lr: float) -> None:
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = lr

@@ -241,3 +241,37 @@ def test_decoder_training_smoke_and_resume(tmp_path):
     assert (out / "checkpoint" / "generator.safetensors").read_bytes() != first
     logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in logged] == [1, 2] and "loss_d" in logged[1]
+
+
+def test_ift_training_smoke_and_export(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig
+    from voicemend.engine.training.ift import IftTrainConfig, train_ift
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(2.0, 16000), 16000)
+    encoder = HubertConfig(**{**TINY, "num_hidden_layers": 1})
+    model_config = MelInpainterConfig(encoder=encoder)
+    config = IftTrainConfig(
+        window_frames=32, batch_size=2, max_steps=2, log_every=1, max_gap_ms=200.0
+    )
+    export = train_ift(tmp_path / "run", config, data_root=data, model_config=model_config)
+    model = MelInpainter.from_pretrained(export)
+    assert model.config == model_config
+    rows = [json.loads(r) for r in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(np.isfinite(r["loss"]) for r in rows)
+
+
+def test_frame_mask_covers_every_frame_that_hears_the_gap():
+    from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig
+
+    model = MelInpainter(MelInpainterConfig(encoder=HubertConfig(**TINY)))
+    gap = torch.zeros(1, 6400, dtype=torch.bool)
+    gap[0, 1000:1100] = True
+    frames = model.frame_mask(gap)[0]
+    # frame t hears samples [320 t, 320 t + 400): frames 2 and 3 overlap 1000-1100
+    assert frames.nonzero().flatten().tolist() == [2, 3]

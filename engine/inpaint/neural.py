@@ -1,0 +1,175 @@
+"""The neural inpainter (I_FT): the encoder predicts mel frames, the decoder voices them.
+
+Per region: the context window is resampled to the models' 16 kHz, the gap is zeroed and masked,
+the encoder predicts the mel frames of the gap, which replace those frames in the context's own
+mel, and the decoder turns that mel into audio. The result is level-matched to the context, put
+back at the input rate and, above 8 kHz, completed with noise shaped like the context's high band
+so that no spectral hole remains. Only the gap (± crossfade) is pasted back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.signal import butter, resample_poly, sosfiltfilt
+
+from voicemend.engine.inpaint.base import GapContext, Inpainter
+from voicemend.engine.inpaint.pattern import noise_extension
+from voicemend.engine.models.device import resolve_device
+from voicemend.engine.models.mel import LogMel
+from voicemend.engine.models.mel_inpainter import MelInpainter, mel_gap_frames
+from voicemend.engine.models.vocos import VocosDecoder
+
+MODEL_RATE = 16_000
+LEVEL_MATCH_MS = 60.0
+MAX_LEVEL_CORRECTION = 2.0
+HIGH_BAND_HZ = 7_600.0
+
+
+@dataclass(frozen=True)
+class NeuralModels:
+    """The two halves of I_FT, loaded once and shared by every region."""
+
+    inpainter: MelInpainter
+    decoder: VocosDecoder
+
+    @classmethod
+    def from_folders(cls, inpainter_dir: str | Path, decoder_dir: str | Path) -> NeuralModels:
+        return cls(
+            MelInpainter.from_pretrained(inpainter_dir), VocosDecoder.from_pretrained(decoder_dir)
+        )
+
+
+class Neural(Inpainter):
+    """I_FT inpainting with paste-back; runs on CUDA, MPS or the CPU."""
+
+    name = "neural"
+    uses_torch_device = True
+
+    def __init__(self, models: NeuralModels, device: str = "auto", context_s: float = 1.0) -> None:
+        self.device = resolve_device(device)
+        self.models = models
+        self.models.inpainter.to(self.device).eval()
+        self.models.decoder.to(self.device).eval()
+        self.mel = LogMel(models.inpainter.config.mel).to(self.device)
+        self.context_s = context_s
+
+    def context_frames(self, gap_frames: int, sample_rate: int) -> int:
+        return int(self.context_s * sample_rate)
+
+    @torch.inference_mode()
+    def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
+        sr = ctx.sample_rate
+        window = ctx.window
+        low = _to_rate(window, sr, MODEL_RATE)
+        unknown16 = _mask_to_rate(~ctx.known, sr, MODEL_RATE, low.shape[1])
+        voiced = self._synthesise(low, unknown16)
+        voiced = _level_match(voiced, low, unknown16)
+        fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
+        if fill.shape[1] < window.shape[1]:
+            fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
+        note = f"I_FT on {self.device.type}"
+        if sr > 2 * HIGH_BAND_HZ + 1000:
+            fill = fill + _high_band(window, ctx, np.random.default_rng(ctx.seed))
+            note += " + high band"
+        return fill[:, ctx.span], note
+
+    def _synthesise(self, low: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+        """(channels, n) at 16 kHz with ``unknown`` samples -> resynthesised (channels, n)."""
+        stride = self.models.inpainter.config.encoder.frame_stride
+        n = low.shape[1]
+        padded = int(np.ceil(n / stride) * stride)
+        wave = torch.zeros((low.shape[0], padded), dtype=torch.float32)
+        wave[:, :n] = torch.from_numpy(low.astype(np.float32))
+        gap = torch.zeros((low.shape[0], padded), dtype=torch.bool)
+        gap[:, :n] = torch.from_numpy(unknown)[None, :]
+        wave, gap = wave.to(self.device), gap.to(self.device)
+        masked = wave.masked_fill(gap, 0.0)
+        use_half = self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_half):
+            predicted = self.models.inpainter(masked, self.models.inpainter.frame_mask(gap)).float()
+            context_mel = self.mel(masked)
+            m = min(predicted.shape[-1], context_mel.shape[-1])
+            frames = mel_gap_frames(gap, context_mel.shape[-1], self.mel.config.hop_length)
+            frames[:, m:] = False
+            merged = context_mel.clone()
+            merged[..., :m] = torch.where(
+                frames[:, None, :m], predicted[..., :m], context_mel[..., :m]
+            )
+            audio = self.models.decoder(merged).float()
+        return audio[:, :n].cpu().numpy().astype(np.float64)
+
+
+def _to_rate(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    if from_rate == to_rate:
+        return np.asarray(x, dtype=np.float64)
+    from fractions import Fraction
+
+    ratio = Fraction(to_rate, from_rate).limit_denominator(1000)
+    return resample_poly(
+        np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, axis=-1
+    )
+
+
+def _mask_to_rate(mask: np.ndarray, from_rate: int, to_rate: int, n_out: int) -> np.ndarray:
+    """A boolean mask at another rate, rounded outwards so every unknown sample stays unknown."""
+    idx = np.flatnonzero(mask)
+    out = np.zeros(n_out, dtype=bool)
+    if idx.size:
+        lo = np.floor(idx * to_rate / from_rate).astype(int)
+        hi = np.ceil((idx + 1) * to_rate / from_rate).astype(int)
+        diff = np.zeros(n_out + 1, dtype=np.int64)
+        np.add.at(diff, np.clip(lo, 0, n_out), 1)
+        np.add.at(diff, np.clip(hi, 0, n_out), -1)
+        out = np.cumsum(diff[:-1]) > 0
+    return out
+
+
+def _level_match(voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """Scale each channel so the resynthesis matches the original level next to the gap."""
+    n = int(LEVEL_MATCH_MS / 1000 * MODEL_RATE)
+    idx = np.flatnonzero(unknown)
+    if idx.size == 0:
+        return voiced
+    near = np.zeros(unknown.size, dtype=bool)
+    near[max(0, idx[0] - n) : idx[0]] = True
+    near[idx[-1] + 1 : idx[-1] + 1 + n] = True
+    near &= ~unknown
+    if not near.any():
+        return voiced
+    out = voiced.copy()
+    for ch in range(voiced.shape[0]):
+        ref = np.sqrt(np.mean(reference[ch, near] ** 2))
+        got = np.sqrt(np.mean(voiced[ch, near] ** 2))
+        if got > 0 and ref > 0:
+            out[ch] *= float(np.clip(ref / got, 1 / MAX_LEVEL_CORRECTION, MAX_LEVEL_CORRECTION))
+    return out
+
+
+def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) -> np.ndarray:
+    """Noise shaped like the context's band above ~8 kHz, faded from the left to the right edge."""
+    sos = butter(8, HIGH_BAND_HZ, btype="highpass", fs=ctx.sample_rate, output="sos")
+    out = np.zeros_like(window)
+    n = window.shape[1]
+    left_run, right_run = ctx.known_run_before(), ctx.known_run_after()
+    fade = np.zeros(n)
+    fade[ctx.gap_end :] = 1.0
+    fade[ctx.gap_start : ctx.gap_end] = np.linspace(0.0, 1.0, ctx.gap_frames)
+    for ch in range(window.shape[0]):
+        high = sosfiltfilt(sos, window[ch])
+        left = high[ctx.gap_start - left_run : ctx.gap_start] if left_run > 16 else None
+        right = high[ctx.gap_end : ctx.gap_end + right_run][::-1] if right_run > 16 else None
+        from_left = noise_extension(left, n, ctx.sample_rate, rng) if left is not None else None
+        from_right = noise_extension(right, n, ctx.sample_rate, rng) if right is not None else None
+        if from_left is None and from_right is None:
+            continue
+        from_left = from_left if from_left is not None else from_right
+        from_right = from_right if from_right is not None else from_left
+        mix = (1 - fade) * from_left + fade * from_right
+        mask = np.zeros(n)
+        mask[ctx.span] = 1.0
+        out[ch] = mix * mask
+    return out

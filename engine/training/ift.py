@@ -1,0 +1,158 @@
+"""Recipe I_FT: fine-tune the encoder to predict the frozen decoder's mel frames inside a gap.
+
+Each example is a crop of training speech with one gap (20-450 ms, anywhere with at least
+``min_context_s`` on both sides) zeroed in the waveform and masked in the encoder. The loss is
+L1 + (1 - cosine) on the mel frames the gap touches, plus a small L1 on the rest so the head
+stays anchored to the visible context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from voicemend.engine.data import list_speech
+from voicemend.engine.models.hubert import HubertEncoder
+from voicemend.engine.models.mel import LogMel
+from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig, mel_gap_frames
+from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch
+from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class IftTrainConfig:
+    window_frames: int = 128  # encoder frames per example (2.56 s at 20 ms)
+    batch_size: int = 8
+    min_gap_ms: float = 20.0
+    max_gap_ms: float = 450.0
+    min_context_s: float = 0.2
+    learning_rate: float = 5e-4
+    warmup_steps: int = 500
+    lr_decay_per_1k: float = 0.98
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.01
+    cosine_weight: float = 1.0
+    context_weight: float = 0.1
+    max_steps: int = 200_000
+    checkpoint_every_s: float = 300.0
+    log_every: int = 25
+    seed: int = 0
+    augment: bool = True
+
+
+def gap_masks(
+    batch: int, n_samples: int, sample_rate: int, config: IftTrainConfig, rng: np.random.Generator
+) -> np.ndarray:
+    """(batch, n_samples) bool: one random gap per example."""
+    masks = np.zeros((batch, n_samples), dtype=bool)
+    margin = int(config.min_context_s * sample_rate)
+    for i in range(batch):
+        length = int(rng.uniform(config.min_gap_ms, config.max_gap_ms) * sample_rate / 1000)
+        start = int(rng.integers(margin, max(margin + 1, n_samples - margin - length)))
+        masks[i, start : start + length] = True
+    return masks
+
+
+def inpainting_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    frames: torch.Tensor,
+    cosine_weight: float,
+    context_weight: float,
+) -> dict[str, torch.Tensor]:
+    """pred/target (B, n_mels, F), frames (B, F) bool marking the gap."""
+    err = (pred - target).abs().mean(dim=1)  # (B, F)
+    inside = frames.float()
+    n_in = inside.sum().clamp(min=1)
+    l1_gap = (err * inside).sum() / n_in
+    l1_ctx = (err * (1 - inside)).sum() / (1 - inside).sum().clamp(min=1)
+    cos = F.cosine_similarity(pred, target, dim=1)  # (B, F)
+    cos_gap = ((1 - cos) * inside).sum() / n_in
+    total = l1_gap + cosine_weight * cos_gap + context_weight * l1_ctx
+    return {"loss": total, "l1_gap": l1_gap, "cos_gap": cos_gap, "l1_context": l1_ctx}
+
+
+def train_ift(
+    out_dir: Path,
+    config: IftTrainConfig,
+    max_hours: float | None = None,
+    data_root: Path | None = None,
+    model_config: MelInpainterConfig | None = None,
+    init_encoder: Path | None = None,
+    init_from: Path | None = None,
+    progress: Progress | None = None,
+    device: torch.device | None = None,
+) -> Path:
+    """Train (or resume) and export the mel inpainter to ``out_dir / "export"``."""
+    device = device or torch.device("cpu")
+    model_config = model_config or MelInpainterConfig()
+    model = MelInpainter(model_config)
+    if init_encoder is not None:
+        model.encoder.load_state_dict(HubertEncoder.from_pretrained(init_encoder).state_dict())
+        log.info("encoder initialised from %s", init_encoder)
+    model.to(device)
+    mel = LogMel(model_config.mel).to(device)
+    opt = torch.optim.AdamW(
+        model.parameters(),
+        config.learning_rate,
+        betas=config.betas,
+        weight_decay=config.weight_decay,
+    )
+    run = TrainingRun(
+        out_dir,
+        {"model": model},
+        {"model": opt},
+        {"recipe": "ift", "train": asdict(config), "model": model_config.to_dict()},
+    )
+    if init_from is not None and run.seed_from(init_from):
+        log.info("seeded the run from %s", init_from)
+    if run.resume():
+        log.info("resumed at step %d", run.step)
+    sr = model_config.mel.sample_rate
+    pool = SpeechPool(list_speech(data_root, split="train"), sr)
+    n_samples = config.window_frames * model_config.encoder.frame_stride
+    aug = AugmentConfig() if config.augment else None
+    hop = model_config.mel.hop_length
+
+    def step() -> dict[str, float]:
+        wave = torch.from_numpy(random_batch(pool, n_samples, config.batch_size, run.rng, aug))
+        gap = torch.from_numpy(gap_masks(config.batch_size, n_samples, sr, config, run.rng))
+        wave, gap = wave.to(device), gap.to(device)
+        warm = min(1.0, (run.step + 1) / config.warmup_steps)
+        set_learning_rate(
+            [opt], config.learning_rate * warm * config.lr_decay_per_1k ** (run.step / 1000)
+        )
+        with torch.no_grad():
+            target = mel(wave)
+        pred = model(wave.masked_fill(gap, 0.0), model.frame_mask(gap))
+        n = min(pred.shape[-1], target.shape[-1])
+        frames = mel_gap_frames(gap, n, hop)
+        losses = inpainting_loss(
+            pred[..., :n], target[..., :n], frames, config.cosine_weight, config.context_weight
+        )
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        return {k: v.item() for k, v in losses.items()}
+
+    train_steps(
+        run,
+        Budget(config.max_steps, max_hours),
+        step,
+        log_every=config.log_every,
+        checkpoint_every_s=config.checkpoint_every_s,
+        progress=progress,
+    )
+    export = out_dir / "export"
+    model.cpu().save_pretrained(export)
+    return export

@@ -1,0 +1,78 @@
+"""The neural inpainter with tiny random models: the contract, devices, rates, the high band."""
+
+import numpy as np
+import pytest
+import torch
+
+from voicemend.engine import Audio, Region
+from voicemend.engine.crossfade import MAX_CROSSFADE_MS
+from voicemend.engine.errors import VoicemendError
+from voicemend.engine.inpaint.neural import Neural, NeuralModels
+from voicemend.engine.metrics import band_energy_db
+from voicemend.engine.models.hubert import HubertConfig
+from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig
+from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
+
+from ..conftest import speech_like
+
+
+@pytest.fixture(scope="module")
+def tiny_models():
+    torch.manual_seed(0)
+    encoder = HubertConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        conv_dim=(16,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
+    inpainter = MelInpainter(MelInpainterConfig(encoder=encoder))
+    decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=1))
+    return NeuralModels(inpainter, decoder)
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(16000, 1), (44100, 2), (48000, 2), (8000, 1)])
+def test_contract_at_rates_and_channels(tiny_models, rate, channels):
+    x = np.stack([speech_like(1.5, rate, seed=c) for c in range(channels)])
+    audio = Audio(x, rate)
+    gap = Region(int(0.7 * rate), int(0.9 * rate))
+    damaged = audio.samples.copy()
+    damaged[:, gap.start : gap.end] = 0
+    damaged = audio.with_samples(damaged)
+    result = Neural(tiny_models, device="cpu").inpaint(damaged, [gap])
+    out = result.audio.samples
+    xf = int(MAX_CROSSFADE_MS / 1000 * rate)
+    keep = np.ones(audio.n_frames, dtype=bool)
+    keep[gap.start - xf : gap.end + xf] = False
+    np.testing.assert_array_equal(out[:, keep], damaged.samples[:, keep])
+    assert np.all(np.isfinite(out)) and result.reports[0].method == "neural"
+    again = Neural(tiny_models, device="cpu").inpaint(damaged, [gap]).audio.samples
+    np.testing.assert_array_equal(out, again)  # deterministic
+
+
+def test_high_band_has_no_hole_at_48k(tiny_models):
+    rate = 48000
+    rng = np.random.default_rng(0)
+    x = speech_like(1.5, rate) + 0.02 * rng.standard_normal(int(1.5 * rate)).astype(np.float32)
+    audio = Audio.from_array(x, rate)
+    gap = Region(int(0.7 * rate), int(0.9 * rate))
+    damaged = audio.samples.copy()
+    damaged[:, gap.start : gap.end] = 0
+    out = Neural(tiny_models, device="cpu")(audio.with_samples(damaged), [gap]).samples[0]
+    around = np.concatenate(
+        [out[gap.start - int(0.1 * rate) : gap.start], out[gap.end : gap.end + int(0.1 * rate)]]
+    )
+    inside = out[gap.start : gap.end]
+    high_in = band_energy_db(inside, rate, 8000, 20000)
+    high_around = band_energy_db(around[: inside.size], rate, 8000, 20000)
+    assert abs(high_in - high_around) < 6.0
+
+
+def test_unknown_device_is_a_clear_error(tiny_models):
+    with pytest.raises(VoicemendError, match="unknown device"):
+        Neural(tiny_models, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(VoicemendError, match="no CUDA GPU"):
+            Neural(tiny_models, device="cuda")
