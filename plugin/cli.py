@@ -22,7 +22,7 @@ from voicemend.engine.inpaint import INPAINTERS, Cancelled
 from voicemend.engine.io import info, measure_levels, write_text_atomic
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
-from voicemend.plugin.labels import Label, format_audacity_labels
+from voicemend.plugin.labels import Label, format_audacity_labels, format_reaper_csv
 
 PROG = "voicemend"
 EXIT_ERROR = 1
@@ -72,12 +72,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     det = sub.add_parser("detect", help="find dropouts, packet loss and clipping")
     det.add_argument("input", type=Path, metavar="IN")
-    det.add_argument("--format", choices=["text", "json", "audacity"], default="text")
+    det.add_argument("--format", choices=["text", "json", "audacity", "reaper"], default="text")
     det.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
     )
     det.add_argument("--overwrite", action="store_true", help="allow replacing an existing FILE")
     det.add_argument("--plot", type=Path, metavar="PNG", help="also draw the detections")
+
+    ren = sub.add_parser("render", help="render files, folders or globs through a chain preset")
+    ren.add_argument(
+        "inputs", nargs="+", metavar="IN", help="audio files, folders or glob patterns"
+    )
+    ren.add_argument("-o", "--output", type=Path, required=True, metavar="OUTDIR")
+    ren.add_argument(
+        "--chain",
+        required=True,
+        metavar="PRESET",
+        help="a preset JSON file or the name of a shipped preset (voicemend presets)",
+    )
+    ren.add_argument(
+        "--regions",
+        metavar="LABELS",
+        help="regions to repair in every file (Audacity labels, REAPER CSV or JSON)",
+    )
+    ren.add_argument("--format", choices=["wav", "flac"], default="wav")
+    ren.add_argument("--workers", type=int, default=1, help="local worker processes")
+    ren.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run as Ray tasks: a local Ray instance, or join the cluster at ADDRESS",
+    )
+
+    sub.add_parser("presets", help="list the shipped chain presets")
 
     inf = sub.add_parser("info", help="show format, rate, channels, length and levels of a file")
     inf.add_argument("input", type=Path, metavar="IN")
@@ -196,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "bench": cmd_bench,
         "train": cmd_train,
+        "render": cmd_render,
+        "presets": cmd_presets,
     }
     try:
         return handlers[args.command](args)
@@ -318,6 +349,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
         )
     elif args.format == "audacity":
         text = format_audacity_labels(_labels(detections, sr))
+    elif args.format == "reaper":
+        text = format_reaper_csv(_labels(detections, sr))
     else:
         text = "".join(_text_line(d, sr) + "\n" for d in detections)
         text += f"{len(detections)} detection(s) in {audio.duration_s:.2f} s\n"
@@ -343,6 +376,43 @@ def _text_line(d: Detection, sr: int) -> str:
         f"{d.kind.value:15s}  confidence {d.confidence:.2f}  "
         f"channels {','.join(map(str, d.channels))}"
     )
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from voicemend.plugin.presets import load_preset
+    from voicemend.plugin.render import render
+
+    if args.workers < 1:
+        raise VoicemendError("--workers must be at least 1")
+    preset = load_preset(args.chain).to_dict()
+    with _progress("files") as bar:
+        summary = render(
+            args.inputs,
+            args.output,
+            preset,
+            labels=args.regions,
+            fmt=args.format,
+            workers=args.workers,
+            use_ray=args.ray is not None,
+            ray_address=args.ray or None,
+            progress=bar,
+        )
+    for item in summary.failed:
+        print(f"{PROG}: failed: {item.input}: {item.error}", file=sys.stderr)
+    print(
+        f"rendered {len(summary.done)} of {len(summary.items)} file(s) into {args.output} "
+        f"(manifest: {summary.manifest})"
+    )
+    return EXIT_ERROR if summary.failed else 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from voicemend.plugin.presets import load_preset, shipped_presets
+
+    for name in shipped_presets():
+        chain = load_preset(name)
+        print(f"{name:28s} {chain.description}")
+    return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
 from voicemend.engine.io import load, save
 from voicemend.engine.regions import Region, normalize_regions
-from voicemend.plugin.labels import read_audacity_labels
+from voicemend.plugin.labels import read_regions
 
 Progress = Callable[[int, int], None]
 
@@ -61,7 +61,7 @@ def collect_regions(
     sr = audio.sample_rate
     spans = list(job.regions_s)
     if job.labels is not None:
-        spans += [(lb.start_s, lb.end_s) for lb in read_audacity_labels(job.labels)]
+        spans += [(lb.start_s, lb.end_s) for lb in read_regions(job.labels)]
     regions = []
     for start_s, end_s in spans:
         if end_s > audio.duration_s + 1e-9:

@@ -1,4 +1,7 @@
-"""Audacity label tracks: read regions marked in a DAW, write detections it can import."""
+"""DAW interchange: Audacity label tracks, REAPER region/marker CSV and voicemend JSON regions.
+
+Read regions that an editor marked in a DAW; write detections in a form the DAW imports.
+"""
 
 from __future__ import annotations
 
@@ -29,12 +32,7 @@ def read_audacity_labels(path: str | os.PathLike[str]) -> list[Label]:
     which mark an instant rather than a span.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise VoicemendError(f"{p}: no such label file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise VoicemendError(f"cannot read label file {p}: {exc}") from None
+    text = _read_text(p)
     labels = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("\\"):
@@ -59,3 +57,117 @@ def read_audacity_labels(path: str | os.PathLike[str]) -> list[Label]:
 
 def format_audacity_labels(labels: Iterable[Label]) -> str:
     return "".join(f"{lb.start_s:.6f}\t{lb.end_s:.6f}\t{lb.text}\n" for lb in labels)
+
+
+# --- REAPER: View > Region/Marker Manager, right-click > Export regions/markers to CSV ----------
+REAPER_HEADER = "#,Name,Start,End,Length"
+
+
+def read_reaper_csv(path: str | os.PathLike[str]) -> list[Label]:
+    """Regions from REAPER's region/marker CSV (time display in seconds or (h:)m:ss.sss).
+
+    Markers (ids ``M…``, no end) mark instants and are skipped; regions have ids ``R…``.
+    """
+    import csv
+
+    p = Path(path)
+    text = _read_text(p)
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or [c.strip() for c in rows[0][:3]] != ["#", "Name", "Start"]:
+        raise RegionError(
+            f"{p}: not a REAPER region/marker CSV (its header must start '#,Name,Start')"
+        )
+    labels = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row or not row[0].strip():
+            continue
+        ident = row[0].strip().upper()
+        if ident.startswith("M") or len(row) < 4 or not row[3].strip():
+            continue
+        start, end = (_reaper_time(row[i], p, number) for i in (2, 3))
+        if end <= start:
+            raise RegionError(f"{p}:{number}: region ends before it starts")
+        labels.append(Label(start, end, row[1].strip()))
+    return labels
+
+
+def _reaper_time(text: str, path: Path, number: int) -> float:
+    from voicemend.engine.regions import parse_time_s
+
+    value = text.strip()
+    if value.count(".") >= 2:
+        raise RegionError(
+            f"{path}:{number}: time {value!r} is in measures.beats; set REAPER's time display to "
+            "seconds or minutes:seconds before exporting"
+        )
+    try:
+        return parse_time_s(value)
+    except RegionError:
+        raise RegionError(f"{path}:{number}: cannot read time {value!r}") from None
+
+
+def format_reaper_csv(labels: Iterable[Label]) -> str:
+    lines = [REAPER_HEADER]
+    for i, lb in enumerate(labels, start=1):
+        name = lb.text.replace(",", ";")
+        lines.append(f"R{i},{name},{lb.start_s:.6f},{lb.end_s:.6f},{lb.end_s - lb.start_s:.6f}")
+    return "\n".join(lines) + "\n"
+
+
+# --- voicemend JSON regions ----------------------------------------------------------------------
+JSON_FORMAT = "voicemend-regions"
+
+
+def format_json_regions(labels: Iterable[Label]) -> str:
+    import json
+
+    data = {
+        "format": JSON_FORMAT,
+        "format_version": 1,
+        "regions": [{"start_s": lb.start_s, "end_s": lb.end_s, "label": lb.text} for lb in labels],
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def read_json_regions(path: str | os.PathLike[str]) -> list[Label]:
+    """voicemend JSON regions, or the output of ``voicemend detect --format json``."""
+    import json
+
+    p = Path(path)
+    try:
+        data = json.loads(_read_text(p))
+    except json.JSONDecodeError as exc:
+        raise RegionError(f"{p}: not valid JSON ({exc})") from None
+    items = data.get("regions", data.get("detections")) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise RegionError(f"{p}: expected a 'regions' (or 'detections') list")
+    labels = []
+    for i, item in enumerate(items, start=1):
+        try:
+            start, end = float(item["start_s"]), float(item["end_s"])
+        except (KeyError, TypeError, ValueError):
+            raise RegionError(f"{p}: region {i} needs numeric start_s and end_s") from None
+        if end <= start:
+            raise RegionError(f"{p}: region {i} ends before it starts")
+        labels.append(Label(start, end, str(item.get("label", item.get("kind", "")))))
+    return labels
+
+
+def read_regions(path: str | os.PathLike[str]) -> list[Label]:
+    """Any supported region file, recognised by its content."""
+    p = Path(path)
+    head = _read_text(p)[:200].lstrip()
+    if head.startswith("{"):
+        return read_json_regions(p)
+    if head.startswith("#,"):
+        return read_reaper_csv(p)
+    return read_audacity_labels(p)
+
+
+def _read_text(p: Path) -> str:
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise VoicemendError(f"{p}: no such label file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VoicemendError(f"cannot read label file {p}: {exc}") from None

@@ -49,6 +49,6 @@ if [[ -n ${VOICEMEND_TORCH_INDEX:-} ]]; then
 else
   "${PIP[@]}" install "$TORCH_SPEC"
 fi
-"${PIP[@]}" install -e ".[test,bench]"
+"${PIP[@]}" install -e ".[test,bench,ray]"
 echo "$want" > "$STAMP"
 echo "setup: ready ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"

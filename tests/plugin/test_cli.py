@@ -202,3 +202,14 @@ def test_done_when_200ms_gap_in_dev_speech(tmp_path, capsys, dev_utterance, rate
         lsd_zero = log_spectral_distance(ref, damaged.samples[ch, lo:hi], rate)
         lsd_fix = log_spectral_distance(ref, repaired.samples[ch, lo:hi], rate)
         assert lsd_fix < lsd_zero
+
+
+def test_detect_reaper_format_round_trips_into_repair(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    markers = tmp_path / "markers.csv"
+    code, _, err = run(capsys, "detect", src, "--format", "reaper", "-o", markers)
+    assert code == 0, err
+    assert markers.read_text().startswith("#,Name,Start,End,Length\nR1,digital_silence")
+    code, out, err = run(capsys, "repair", src, "-o", tmp_path / "fixed.wav", "--labels", markers)
+    assert code == 0, err
+    assert "repaired 1 region" in out

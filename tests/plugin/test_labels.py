@@ -37,3 +37,47 @@ def test_bad_label_files(tmp_path, text, message):
 def test_missing_label_file(tmp_path):
     with pytest.raises(VoicemendError, match="no such label file"):
         read_audacity_labels(tmp_path / "nope.txt")
+
+
+# As REAPER exports from View > Region/Marker Manager (time display: minutes:seconds).
+REAPER_EXPORT = """#,Name,Start,End,Length,Color
+R1,dropout one,0:01.250,0:01.450,0:00.200,
+M1,check this,0:03.000,,,
+R2,,1:02.500,1:02.750,0:00.250,FF0000
+"""
+
+
+def test_reads_reaper_csv(tmp_path):
+    from voicemend.plugin.labels import read_reaper_csv, read_regions
+
+    path = tmp_path / "regions.csv"
+    path.write_text(REAPER_EXPORT)
+    expected = [Label(1.25, 1.45, "dropout one"), Label(62.5, 62.75, "")]
+    assert read_reaper_csv(path) == expected
+    assert read_regions(path) == expected
+
+
+def test_reaper_round_trip_and_measures_beats_error(tmp_path):
+    from voicemend.plugin.labels import format_reaper_csv, read_reaper_csv
+
+    labels = [Label(0.5, 0.56, "packet_loss 0.80"), Label(3.0, 3.2, "digital_silence 1.00")]
+    path = tmp_path / "r.csv"
+    path.write_text(format_reaper_csv(labels))
+    assert read_reaper_csv(path) == labels
+    path.write_text("#,Name,Start,End,Length\nR1,x,1.2.00,1.3.00,0.1.00\n")
+    with pytest.raises(RegionError, match=r"measures\.beats"):
+        read_reaper_csv(path)
+
+
+def test_json_regions_round_trip_and_detect_output(tmp_path):
+    from voicemend.plugin.labels import format_json_regions, read_regions
+
+    labels = [Label(0.5, 0.6, "a")]
+    path = tmp_path / "r.json"
+    path.write_text(format_json_regions(labels))
+    assert read_regions(path) == labels
+    path.write_text('{"detections": [{"start_s": 1.0, "end_s": 1.1, "kind": "packet_loss"}]}')
+    assert read_regions(path) == [Label(1.0, 1.1, "packet_loss")]
+    path.write_text('{"regions": [{"start_s": 2.0}]}')
+    with pytest.raises(RegionError, match="numeric"):
+        read_regions(path)

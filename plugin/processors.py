@@ -1,0 +1,178 @@
+"""voicemend stages with pedalboard's call shape, ``processor(audio, sample_rate) -> audio``.
+
+Arrays follow pedalboard's conventions: float32, 1-D for mono or 2-D channels-first
+``(channels, samples)``, and the output has the input's shape. A 2-D array that looks like
+``(samples, channels)`` is refused with a hint instead of being silently misread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.detect import Detection, DetectorSettings, DropoutDetector
+from voicemend.engine.errors import InvalidAudioError, VoicemendError
+from voicemend.engine.inpaint import INPAINTERS, get_inpainter
+from voicemend.engine.regions import Region, normalize_regions
+
+MAX_CHANNELS = 64  # more "channels" than this means the array is (samples, channels)
+
+
+@dataclass
+class ChainContext:
+    """What stages of one chain run share: regions found upstream, reports for the caller."""
+
+    regions_s: list[tuple[float, float]] = field(default_factory=list)
+    detections: list[dict[str, object]] = field(default_factory=list)
+    reports: list[dict[str, object]] = field(default_factory=list)
+
+
+def to_audio(samples: np.ndarray, sample_rate: float) -> tuple[Audio, bool]:
+    """Wrap a pedalboard-style array; returns the Audio and whether the input was 1-D."""
+    arr = np.asarray(samples)
+    if arr.ndim not in (1, 2):
+        raise InvalidAudioError(
+            f"audio must be 1-D (mono) or 2-D (channels, samples), got {arr.ndim}-D"
+        )
+    if arr.ndim == 2 and arr.shape[0] > MAX_CHANNELS and arr.shape[1] <= MAX_CHANNELS:
+        raise InvalidAudioError(
+            f"audio of shape {arr.shape} looks like (samples, channels); pass it as (channels, "
+            "samples), e.g. audio.T"
+        )
+    rate = float(sample_rate)
+    if not rate.is_integer():
+        raise InvalidAudioError(f"sample rate must be a whole number of Hz, got {sample_rate}")
+    audio = Audio.from_array(arr.astype(np.float32, copy=False), int(rate))
+    return audio, arr.ndim == 1
+
+
+def from_audio(audio: Audio, mono_1d: bool) -> np.ndarray:
+    out = np.array(audio.samples, dtype=np.float32)
+    return out[0] if mono_1d else out
+
+
+class Processor(ABC):
+    """A voicemend chain stage. Stages are data-describable: ``params()`` round-trips presets."""
+
+    type_name: str
+
+    def __call__(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
+        return self.process(audio, sample_rate, ChainContext())
+
+    def process(self, audio: np.ndarray, sample_rate: float, context: ChainContext) -> np.ndarray:
+        wrapped, mono_1d = to_audio(audio, sample_rate)
+        if wrapped.n_frames == 0:
+            return np.array(audio, dtype=np.float32)
+        return from_audio(self.apply(wrapped, context), mono_1d)
+
+    @abstractmethod
+    def apply(self, audio: Audio, context: ChainContext) -> Audio:
+        """Process one whole buffer."""
+
+    @abstractmethod
+    def params(self) -> dict[str, object]:
+        """Constructor arguments that rebuild this stage (JSON types only)."""
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class DetectDropouts(Processor):
+    """Finds dropouts; passes audio through unchanged and hands regions to later ``Inpaint``s."""
+
+    type_name = "voicemend.DetectDropouts"
+
+    def __init__(self, min_confidence: float = 0.5, kinds: Sequence[str] | None = None) -> None:
+        from voicemend.engine.detect import DropoutKind
+
+        try:
+            chosen = tuple(DropoutKind(k) for k in (kinds or [k.value for k in DropoutKind]))
+        except ValueError:
+            known = ", ".join(k.value for k in DropoutKind)
+            raise VoicemendError(
+                f"unknown dropout kind in {list(kinds or [])}; known: {known}"
+            ) from None
+        if not 0.0 <= float(min_confidence) <= 1.0:
+            raise VoicemendError(f"min_confidence must be within 0..1, got {min_confidence}")
+        self.min_confidence = float(min_confidence)
+        self.kinds = [k.value for k in chosen]
+        self.detector = DropoutDetector(
+            DetectorSettings(kinds=chosen, min_confidence=self.min_confidence)
+        )
+        self.detections: list[Detection] = []
+
+    def apply(self, audio: Audio, context: ChainContext) -> Audio:
+        self.detections = self.detector(audio)
+        sr = audio.sample_rate
+        context.detections += [d.to_dict(sr) for d in self.detections]
+        context.regions_s += [d.seconds(sr) for d in self.detections]
+        return audio
+
+    def params(self) -> dict[str, object]:
+        return {"min_confidence": self.min_confidence, "kinds": list(self.kinds)}
+
+
+class Inpaint(Processor):
+    """Repairs given regions (seconds), regions found upstream, or (``auto``) detected ones."""
+
+    type_name = "voicemend.Inpaint"
+
+    def __init__(
+        self,
+        regions: Sequence[Sequence[float]] | None = None,
+        auto: bool = False,
+        method: str = "auto",
+        device: str = "auto",
+    ) -> None:
+        if method not in INPAINTERS:
+            raise VoicemendError(
+                f"unknown repair method {method!r}; choose one of {', '.join(INPAINTERS)}"
+            )
+        self.regions_s = [(float(a), float(b)) for a, b in (regions or [])]
+        for start_s, end_s in self.regions_s:
+            Region.from_seconds(start_s, end_s, 1000)  # validates order and length early
+        self.auto = bool(auto)
+        self.method = method
+        self.device = device
+        self.inpainter = get_inpainter(method)
+
+    def apply(self, audio: Audio, context: ChainContext) -> Audio:
+        sr = audio.sample_rate
+        spans = [*self.regions_s, *context.regions_s]
+        if self.auto and not context.regions_s:
+            spans += [d.seconds(sr) for d in DropoutDetector()(audio)]
+        regions = []
+        for start_s, end_s in spans:
+            r = Region.from_seconds(start_s, min(end_s, audio.duration_s), sr)
+            regions.append(Region(r.start, min(r.end, audio.n_frames)))
+        regions = normalize_regions(regions, audio.n_frames)
+        result = self.inpainter.inpaint(audio, regions)
+        context.reports += [
+            {
+                "start_s": r.region.start / sr,
+                "end_s": r.region.end / sr,
+                "method": r.method,
+                "elapsed_s": r.elapsed_s,
+            }
+            for r in result.reports
+        ]
+        return result.audio
+
+    def params(self) -> dict[str, object]:
+        return {
+            "regions": [list(r) for r in self.regions_s],
+            "auto": self.auto,
+            "method": self.method,
+            "device": self.device,
+        }
+
+
+PROCESSORS: dict[str, type[Processor]] = {
+    DetectDropouts.type_name: DetectDropouts,
+    Inpaint.type_name: Inpaint,
+}

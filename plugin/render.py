@@ -1,0 +1,290 @@
+"""Offline and batch rendering through a chain, resumable from a run manifest.
+
+The manifest (``voicemend-render.json`` in the output folder) records each input, its output,
+status, error and timings, plus a fingerprint of the input file and of the chain. Running the
+same command again skips outputs that are complete and still match, so an interrupted batch
+resumes with nothing lost or rendered twice. Outputs are written atomically and never over inputs.
+Work runs in local processes, or as Ray tasks on a local or remote cluster.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from voicemend.engine.data import AUDIO_SUFFIXES
+from voicemend.engine.errors import VoicemendError
+from voicemend.engine.io import load, save, write_text_atomic
+from voicemend.plugin.labels import read_regions
+
+MANIFEST_NAME = "voicemend-render.json"
+MANIFEST_VERSION = 1
+FORMATS = {"wav": ".wav", "flac": ".flac"}
+
+
+@dataclass
+class RenderItem:
+    input: str
+    output: str
+    status: str = "pending"  # pending | done | failed
+    error: str = ""
+    input_fingerprint: str = ""
+    seconds: float = 0.0
+    audio_s: float = 0.0
+    regions_repaired: int = 0
+
+
+@dataclass
+class RenderJob:
+    """Everything a worker needs for one file (plain data, so it pickles to any process)."""
+
+    input: str
+    output: str
+    preset: dict
+    labels: str | None
+    fmt: str
+    fault_marker: str | None = None  # tests: crash the worker once, to prove retries work
+
+
+@dataclass
+class RenderSummary:
+    manifest: Path
+    items: list[RenderItem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RenderItem]:
+        return [i for i in self.items if i.status == "failed"]
+
+    @property
+    def done(self) -> list[RenderItem]:
+        return [i for i in self.items if i.status == "done"]
+
+
+def expand_inputs(specs: Iterable[str]) -> list[Path]:
+    """Files, folders (searched recursively for audio) and glob patterns, in a stable order."""
+    found: list[Path] = []
+    for spec in specs:
+        p = Path(spec)
+        if p.is_dir():
+            found += sorted(
+                q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file()
+            )
+        elif p.is_file():
+            found.append(p)
+        else:
+            matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                raise VoicemendError(f"{spec}: no such file, folder or matching pattern")
+            found += files
+    unique: dict[str, Path] = {}
+    for f in found:
+        unique.setdefault(str(f.resolve()), f)
+    return list(unique.values())
+
+
+def plan_outputs(inputs: Sequence[Path], out_dir: Path, fmt: str) -> list[tuple[Path, Path]]:
+    """Output paths that keep the inputs' folder structure below their common folder."""
+    if fmt not in FORMATS:
+        raise VoicemendError(f"unsupported render format {fmt!r}; use {' or '.join(FORMATS)}")
+    resolved = [p.resolve() for p in inputs]
+    root = Path(os.path.commonpath([str(p.parent) for p in resolved])) if resolved else Path()
+    pairs = []
+    for p in resolved:
+        out = (out_dir / p.relative_to(root)).with_suffix(FORMATS[fmt])
+        if out.resolve() in set(resolved):
+            raise VoicemendError(f"the output {out} would replace an input; choose another folder")
+        pairs.append((p, out))
+    return pairs
+
+
+def fingerprint_file(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}-{int(stat.st_mtime_ns)}"
+
+
+def fingerprint_preset(preset: dict) -> str:
+    return hashlib.sha256(json.dumps(preset, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def render_one(job: RenderJob) -> dict[str, object]:
+    """Load, run the chain, save atomically. Returns the manifest fields to update."""
+    from voicemend.plugin.presets import chain_from_preset
+    from voicemend.plugin.processors import ChainContext
+
+    if job.fault_marker and not Path(job.fault_marker).exists():
+        Path(job.fault_marker).write_text("crashed once\n")
+        os._exit(3)  # a hard worker death, as a killed or OOM-ed process would be
+    t0 = time.perf_counter()
+    audio = load(job.input)
+    chain = chain_from_preset(job.preset)
+    context = ChainContext()
+    if job.labels:
+        context.regions_s += [(r.start_s, r.end_s) for r in read_regions(job.labels)]
+    out = chain.process(audio.samples, audio.sample_rate, context)
+    result = audio.with_samples(out if out.ndim == 2 else out[None, :])
+    Path(job.output).parent.mkdir(parents=True, exist_ok=True)
+    save(result, job.output, overwrite=True)  # keeps the input's bit depth where the format can
+    return {
+        "seconds": time.perf_counter() - t0,
+        "audio_s": audio.duration_s,
+        "regions_repaired": len(context.reports),
+    }
+
+
+class Manifest:
+    """The run's record on disk; rewritten atomically after every file."""
+
+    def __init__(self, path: Path, preset: dict) -> None:
+        self.path = path
+        self.preset_id = fingerprint_preset(preset)
+        self.items: dict[str, RenderItem] = {}
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise VoicemendError(f"cannot read the run manifest {path}: {exc}") from None
+            if data.get("format_version") != MANIFEST_VERSION:
+                raise VoicemendError(f"{path} has an unsupported format_version")
+            if data.get("preset_id") == self.preset_id:
+                self.items = {i["input"]: RenderItem(**i) for i in data.get("items", [])}
+
+    def is_complete(self, src: Path, dst: Path) -> bool:
+        item = self.items.get(str(src))
+        return (
+            item is not None
+            and item.status == "done"
+            and item.output == str(dst)
+            and dst.exists()
+            and item.input_fingerprint == fingerprint_file(src)
+        )
+
+    def update(self, item: RenderItem) -> None:
+        self.items[item.input] = item
+        data = {
+            "format": "voicemend-render",
+            "format_version": MANIFEST_VERSION,
+            "preset_id": self.preset_id,
+            "items": [asdict(i) for i in self.items.values()],
+        }
+        write_text_atomic(self.path, json.dumps(data, indent=1) + "\n", overwrite=True)
+
+
+def render(
+    inputs: Sequence[str],
+    out_dir: Path,
+    preset: dict,
+    *,
+    labels: str | None = None,
+    fmt: str = "wav",
+    workers: int = 1,
+    ray_address: str | None = None,
+    use_ray: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    fault_marker: str | None = None,
+) -> RenderSummary:
+    """Render every input through the chain described by ``preset`` into ``out_dir``."""
+    from voicemend.plugin.presets import chain_from_preset
+
+    chain_from_preset(preset)  # validate before any work starts
+    files = expand_inputs(inputs)
+    if not files:
+        raise VoicemendError("no input files")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out_dir / MANIFEST_NAME, preset)
+    todo: list[RenderJob] = []
+    for src, dst in plan_outputs(files, out_dir, fmt):
+        if manifest.is_complete(src, dst):
+            continue
+        manifest.update(RenderItem(str(src), str(dst), input_fingerprint=fingerprint_file(src)))
+        todo.append(RenderJob(str(src), str(dst), preset, labels, fmt, fault_marker))
+    total = len(files)
+    done_before = total - len(todo)
+    if progress is not None:
+        progress(done_before, total)
+
+    def record(job: RenderJob, result: dict[str, object] | None, error: str) -> None:
+        item = manifest.items[job.input]
+        if result is not None:
+            item.status, item.error = "done", ""
+            item.seconds = float(result["seconds"])  # type: ignore[arg-type]
+            item.audio_s = float(result["audio_s"])  # type: ignore[arg-type]
+            item.regions_repaired = int(result["regions_repaired"])  # type: ignore[arg-type]
+        else:
+            item.status, item.error = "failed", error
+        manifest.update(item)
+
+    if use_ray:
+        _run_ray(todo, record, workers, ray_address, progress, done_before, total)
+    elif workers <= 1:
+        for n, job in enumerate(todo, start=1):
+            try:
+                record(job, render_one(job), "")
+            except Exception as exc:  # a failure in one file must not stop the batch
+                record(
+                    job,
+                    None,
+                    str(exc) if isinstance(exc, VoicemendError) else f"{type(exc).__name__}: {exc}",
+                )
+            if progress is not None:
+                progress(done_before + n, total)
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(render_one, job): job for job in todo}
+            for n, fut in enumerate(as_completed(futures), start=1):
+                job = futures[fut]
+                try:
+                    record(job, fut.result(), "")
+                except Exception as exc:  # a failure in one file must not stop the batch
+                    record(job, None, f"{type(exc).__name__}: {exc}")
+                if progress is not None:
+                    progress(done_before + n, total)
+    return RenderSummary(manifest.path, list(manifest.items.values()))
+
+
+def _run_ray(
+    todo: list[RenderJob],
+    record: Callable,
+    workers: int,
+    address: str | None,
+    progress: Callable[[int, int], None] | None,
+    done_before: int,
+    total: int,
+) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise VoicemendError("--ray needs Ray: pip install 'voicemend[ray]'") from None
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(1, workers), include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(max_retries=3, retry_exceptions=False)(render_one)
+        pending = {task.remote(job): job for job in todo}
+        n = 0
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            ref = ready[0]
+            job = pending.pop(ref)
+            try:
+                record(job, ray.get(ref), "")
+            except Exception as exc:  # the task's own error, after Ray's retries for crashes
+                cause = getattr(exc, "cause", None) or exc
+                record(job, None, f"{type(cause).__name__}: {str(cause).splitlines()[-1]}")
+            n += 1
+            if progress is not None:
+                progress(done_before + n, total)
+    finally:
+        if started_here:
+            ray.shutdown()

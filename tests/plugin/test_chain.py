@@ -1,0 +1,97 @@
+"""Chains of pedalboard effects and voicemend stages, and the processors' call shape."""
+
+import numpy as np
+import pedalboard
+import pytest
+
+from voicemend.engine.errors import InvalidAudioError, VoicemendError
+from voicemend.plugin.chain import Chain
+from voicemend.plugin.presets import BUILTINS
+from voicemend.plugin.processors import DetectDropouts, Inpaint
+
+from ..conftest import speech_like
+
+RATE = 48000
+GAP = slice(24000, 26400)  # 50 ms
+
+
+@pytest.fixture
+def damaged():
+    x = np.stack([speech_like(1.0, RATE, seed=1), speech_like(1.0, RATE, seed=2)])
+    x[:, GAP] = 0.0
+    return x
+
+
+def make_builtin(name, tmp_path):
+    if name == "Convolution":
+        ir = np.zeros(256, dtype=np.float32)
+        ir[0], ir[100] = 1.0, 0.3
+        return pedalboard.Convolution(ir, sample_rate=RATE)
+    return BUILTINS[name]()
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_every_builtin_effect_chains_around_inpaint(name, damaged, tmp_path):
+    effect = make_builtin(name, tmp_path)
+    chain = Chain(
+        [effect, DetectDropouts(), Inpaint(regions=[(0.5, 0.55)]), make_builtin(name, tmp_path)]
+    )
+    out = chain(damaged, RATE)
+    assert out.shape == damaged.shape and out.dtype == np.float32
+    assert np.all(np.isfinite(out))
+    assert len(chain.last_context.reports) >= 1  # the gap was repaired between the effects
+
+
+def test_inpaint_alone_matches_pedalboard_shapes(damaged):
+    mono = damaged[0].copy()
+    out = Inpaint(regions=[(0.5, 0.55)], method="lsar")(mono, RATE)
+    assert out.shape == mono.shape and out.dtype == np.float32
+    assert np.any(out[GAP] != 0)
+    np.testing.assert_array_equal(out[: GAP.start], mono[: GAP.start])
+    stereo = Inpaint(auto=True)(damaged, float(RATE))
+    assert stereo.shape == damaged.shape and np.any(stereo[:, GAP] != 0)
+
+
+def test_detect_feeds_inpaint_and_empty_chain_is_identity(damaged):
+    detect = DetectDropouts()
+    chain = Chain([detect, pedalboard.Gain(gain_db=0.0), Inpaint()])
+    out = chain(damaged, RATE)
+    assert len(detect.detections) == 1
+    assert np.any(out[:, GAP] != 0)
+    np.testing.assert_array_equal(Chain([])(damaged, RATE), damaged)
+
+
+def test_segments_group_native_plugins():
+    chain = Chain(
+        [pedalboard.Gain(), pedalboard.HighpassFilter(), Inpaint(), pedalboard.Compressor()]
+    )
+    kinds = [type(s).__name__ for s in chain.segments()]
+    assert kinds == ["Pedalboard", "Inpaint", "Pedalboard"]
+
+
+def test_tail_lets_a_reverb_ring_out():
+    x = np.zeros((1, 4800), dtype=np.float32)
+    x[0, 0] = 1.0
+    out = Chain([pedalboard.Reverb(room_size=0.9)], tail_s=0.5)(x, RATE)
+    assert out.shape == (1, 4800 + 24000)
+    assert np.abs(out[0, 4800:]).max() > 1e-4
+
+
+def test_latency_is_compensated():
+    # a plugin with latency (here a look-ahead limiter) must not shift the audio in time
+    x = np.zeros((1, RATE), dtype=np.float32)
+    x[0, 10000] = 0.5
+    out = Chain([pedalboard.Limiter(threshold_db=0.0)])(x, RATE)
+    assert abs(int(np.argmax(np.abs(out[0]))) - 10000) <= 2
+
+
+def test_layout_and_input_errors(damaged):
+    with pytest.raises(InvalidAudioError, match="looks like"):
+        Inpaint()(damaged.T.copy(), RATE)
+    with pytest.raises(InvalidAudioError, match="whole number"):
+        Inpaint()(damaged, 44100.5)
+    with pytest.raises(VoicemendError, match="not"):
+        Chain([object()])  # type: ignore[list-item]
+    with pytest.raises(VoicemendError, match="unknown repair method"):
+        Inpaint(method="magic")
+    assert Inpaint()(np.zeros((2, 0), dtype=np.float32), RATE).shape == (2, 0)
