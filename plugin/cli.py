@@ -177,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--dropouts", type=int, default=200)
     bs.add_argument("--name", default="speed", help="results go to bench/results/NAME")
     bs.add_argument("--results", type=Path, default=Path("bench/results"))
+    br = bench_sub.add_parser("render", help="batch throughput: 1 vs 2 workers and Ray")
+    br.add_argument("--data", type=Path, help="speech folder (default: ../shared/data/speech)")
+    br.add_argument("--split", default="dev")
+    br.add_argument("--minutes", type=float, default=30.0, help="total audio in the folder")
+    br.add_argument("--chain", default="podcast-dropout-repair", metavar="PRESET")
+    br.add_argument("--no-ray", action="store_true", help="skip the Ray configuration")
+    br.add_argument("--name", default="render", help="results go to bench/results/NAME")
+    br.add_argument("--results", type=Path, default=Path("bench/results"))
     bc = bench_sub.add_parser("compare", help="differences between two result folders")
     bc.add_argument("a", type=Path)
     bc.add_argument("b", type=Path)
@@ -446,6 +454,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return cmd_bench_compare(args)
     if args.bench_command == "speed":
         return cmd_bench_speed(args)
+    if args.bench_command == "render":
+        return cmd_bench_render(args)
     return cmd_bench_detection(args)
 
 
@@ -557,6 +567,40 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
     write_text_atomic(folder / "speed.md", header + table, overwrite=True)
     print(table, end="")
     print(f"wrote {folder / 'speed.json'}, {folder / 'speed.md'}")
+    return 0
+
+
+def cmd_bench_render(args: argparse.Namespace) -> int:
+    from voicemend.engine.data import list_speech
+    from voicemend.plugin.bench_render import render_markdown, run_render_bench
+    from voicemend.plugin.presets import load_preset
+
+    preset = load_preset(args.chain).to_dict()
+    files = list_speech(args.data, split=args.split)
+    if not files:
+        raise VoicemendError("no audio files found for the benchmark")
+    rows = run_render_bench(
+        files,
+        preset,
+        minutes=args.minutes,
+        with_ray=not args.no_ray,
+        progress=lambda label: print(f"rendering with {label}", file=sys.stderr),
+    )
+    folder = args.results / args.name
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {**_run_meta(sys.argv), "chain": args.chain}
+    table = render_markdown(rows)
+    write_text_atomic(
+        folder / "render.json",
+        json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n",
+        overwrite=True,
+    )
+    header = (
+        f"# Render bench: {args.name}\n\n- command: `{meta['command']}`\n- git commit: "
+        f"{meta['git_commit']}\n- machine: {meta['machine']}\n- date: {meta['date']}\n\n"
+    )
+    write_text_atomic(folder / "render.md", header + table, overwrite=True)
+    print(table, end="")
     return 0
 
 

@@ -128,3 +128,15 @@ def test_ray_retries_a_crashed_task_and_loses_nothing(tmp_path):
     for i in range(4):
         y, _ = sf.read(str(out / f"take{i}.wav"))
         assert y.shape == (16000,) and np.any(y[8000:8800] != 0)
+
+
+def test_render_bench_folder_and_table(tmp_path, dev_files):
+    from voicemend.plugin.bench_render import build_folder, render_markdown, run_render_bench
+
+    paths = build_folder(dev_files[:2], tmp_path, minutes=0.1, file_s=3.0)
+    assert len(paths) == 2 and sf.info(str(paths[0])).samplerate == 44100
+    rows = run_render_bench(
+        dev_files[:2], PRESET, minutes=0.1, file_s=3.0, workers=(1,), with_ray=False
+    )
+    assert rows[0]["files"] == 2 and rows[0]["failed"] == 0 and rows[0]["rtf"] > 0
+    assert "| 1 worker | 2 |" in render_markdown(rows)
