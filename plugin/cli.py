@@ -271,6 +271,8 @@ def _progress(desc: str, enabled: bool = True):
                 leave=False,
                 file=sys.stderr,
             )
+        if total != bar.total or done < bar.n:  # a new stage or file: start the bar again
+            bar.reset(total=total)
         bar.update(done - bar.n)
 
     try:
@@ -393,7 +395,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise VoicemendError("--workers must be at least 1")
     preset = load_preset(args.chain).to_dict()
-    with _progress("files") as bar:
+    with _progress("files") as bar, _progress("within file") as inner:
         summary = render(
             args.inputs,
             args.output,
@@ -404,6 +406,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             use_ray=args.ray is not None,
             ray_address=args.ray or None,
             progress=bar,
+            within_file=lambda stage, done, total: inner(done, total),
         )
     for item in summary.failed:
         print(f"{PROG}: failed: {item.input}: {item.error}", file=sys.stderr)

@@ -8,7 +8,7 @@ Arrays follow pedalboard's conventions: float32, 1-D for mono or 2-D channels-fi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +29,14 @@ class ChainContext:
     regions_s: list[tuple[float, float]] = field(default_factory=list)
     detections: list[dict[str, object]] = field(default_factory=list)
     reports: list[dict[str, object]] = field(default_factory=list)
+    # (stage name, done, total) within one file, for progress bars on long files
+    progress: Callable[[str, int, int], None] | None = None
+
+    def stage_progress(self, stage: str) -> Callable[[int, int], None] | None:
+        if self.progress is None:
+            return None
+        report = self.progress
+        return lambda done, total: report(stage, done, total)
 
 
 def to_audio(samples: np.ndarray, sample_rate: float) -> tuple[Audio, bool]:
@@ -107,7 +115,7 @@ class DetectDropouts(Processor):
         self.detections: list[Detection] = []
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
-        self.detections = self.detector(audio)
+        self.detections = self.detector(audio, progress=context.stage_progress("detect"))
         sr = audio.sample_rate
         context.detections += [d.to_dict(sr) for d in self.detections]
         context.regions_s += [d.seconds(sr) for d in self.detections]
@@ -145,13 +153,14 @@ class Inpaint(Processor):
         sr = audio.sample_rate
         spans = [*self.regions_s, *context.regions_s]
         if self.auto and not context.regions_s:
-            spans += [d.seconds(sr) for d in DropoutDetector()(audio)]
+            found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
+            spans += [d.seconds(sr) for d in found]
         regions = []
         for start_s, end_s in spans:
             r = Region.from_seconds(start_s, min(end_s, audio.duration_s), sr)
             regions.append(Region(r.start, min(r.end, audio.n_frames)))
         regions = normalize_regions(regions, audio.n_frames)
-        result = self.inpainter.inpaint(audio, regions)
+        result = self.inpainter.inpaint(audio, regions, progress=context.stage_progress("repair"))
         context.reports += [
             {
                 "start_s": r.region.start / sr,

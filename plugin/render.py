@@ -114,7 +114,9 @@ def fingerprint_preset(preset: dict) -> str:
     return hashlib.sha256(json.dumps(preset, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def render_one(job: RenderJob) -> dict[str, object]:
+def render_one(
+    job: RenderJob, within: Callable[[str, int, int], None] | None = None
+) -> dict[str, object]:
     """Load, run the chain, save atomically. Returns the manifest fields to update."""
     from voicemend.plugin.presets import chain_from_preset
     from voicemend.plugin.processors import ChainContext
@@ -125,7 +127,7 @@ def render_one(job: RenderJob) -> dict[str, object]:
     t0 = time.perf_counter()
     audio = load(job.input)
     chain = chain_from_preset(job.preset)
-    context = ChainContext()
+    context = ChainContext(progress=within)
     if job.labels:
         context.regions_s += [(r.start_s, r.end_s) for r in read_regions(job.labels)]
     out = chain.process(audio.samples, audio.sample_rate, context)
@@ -188,9 +190,14 @@ def render(
     ray_address: str | None = None,
     use_ray: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    within_file: Callable[[str, int, int], None] | None = None,
     fault_marker: str | None = None,
 ) -> RenderSummary:
-    """Render every input through the chain described by ``preset`` into ``out_dir``."""
+    """Render every input through the chain described by ``preset`` into ``out_dir``.
+
+    ``within_file`` reports (stage, done, total) inside each file; it is called only when files
+    are rendered in this process (one worker), since other processes cannot report back live.
+    """
     from voicemend.plugin.presets import chain_from_preset
 
     chain_from_preset(preset)  # validate before any work starts
@@ -226,7 +233,7 @@ def render(
     elif workers <= 1:
         for n, job in enumerate(todo, start=1):
             try:
-                record(job, render_one(job), "")
+                record(job, render_one(job, within_file), "")
             except Exception as exc:  # a failure in one file must not stop the batch
                 record(
                     job,

@@ -140,3 +140,13 @@ def test_render_bench_folder_and_table(tmp_path, dev_files):
     )
     assert rows[0]["files"] == 2 and rows[0]["failed"] == 0 and rows[0]["rtf"] > 0
     assert "| 1 worker | 2 |" in render_markdown(rows)
+
+
+def test_progress_within_a_file(tmp_path):
+    src = make_inputs(tmp_path / "in", n=1)
+    stages = []
+    render(
+        [str(src)], tmp_path / "out", PRESET, within_file=lambda s, d, t: stages.append((s, d, t))
+    )
+    assert {s for s, _, _ in stages} == {"detect", "repair"}
+    assert ("repair", 1, 1) in stages
