@@ -21,3 +21,7 @@ class RegionError(VoicemendError):
 
 class InpaintError(VoicemendError):
     """A region cannot be repaired (for example, no context around it)."""
+
+
+class CheckpointError(VoicemendError):
+    """A checkpoint is missing, malformed, tampered with, or not loadable safely."""

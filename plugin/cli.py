@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="repair method (default: auto, which picks per region)",
     )
+    rep.add_argument(
+        "--device",
+        default="auto",
+        help="for neural methods: auto (cuda, then mps, then cpu), cpu, cuda or mps",
+    )
     rep.add_argument("--in-place", action="store_true", help="allow writing over IN")
     rep.add_argument("--overwrite", action="store_true", help="allow replacing an existing OUT")
     rep.add_argument("--report", type=Path, metavar="JSON", help="write per-region details as JSON")
@@ -299,6 +304,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         method=args.method,
         in_place=args.in_place,
         overwrite=args.overwrite,
+        device=args.device,
     )
     t0 = time.perf_counter()
     with (

@@ -30,6 +30,7 @@ class RepairJob:
     method: str = "auto"
     in_place: bool = False
     overwrite: bool = False
+    device: str = "auto"
 
 
 @dataclass
@@ -82,7 +83,7 @@ def run_repair(
 ) -> RepairOutcome:
     """Load, find regions, repair, save atomically. Nothing is written if any step fails."""
     check_output_path(job)
-    inpainter = get_inpainter(job.method)
+    inpainter = get_inpainter(job.method, device=job.device)
     audio = load(job.input)
     regions, detections = collect_regions(job, audio, detect_progress=detect_progress)
     if not regions and not job.auto:

@@ -147,7 +147,7 @@ class Inpaint(Processor):
         self.auto = bool(auto)
         self.method = method
         self.device = device
-        self.inpainter = get_inpainter(method)
+        self.inpainter = get_inpainter(method, device=device)
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         sr = audio.sample_rate

@@ -14,6 +14,7 @@ from voicemend.engine.inpaint.base import (
 from voicemend.engine.inpaint.lsar import Lsar, LsarSettings, lsar_interpolate
 from voicemend.engine.inpaint.pattern import Pattern
 from voicemend.engine.inpaint.zero import ZeroFill
+from voicemend.engine.models import shipped
 
 INPAINTERS: dict[str, type[Inpainter]] = {
     "auto": Auto,
@@ -21,16 +22,21 @@ INPAINTERS: dict[str, type[Inpainter]] = {
     "pattern": Pattern,
     "zero": ZeroFill,
 }
+# The neural method is offered when its weights ship with the package (torch loads only then).
+if shipped.available("ift", "decoder"):
+    from voicemend.engine.inpaint.neural import ShippedNeural
+
+    INPAINTERS["neural"] = ShippedNeural
 
 
-def get_inpainter(name: str) -> Inpainter:
-    """A fresh inpainter by registry name; unknown names get a clear error."""
+def get_inpainter(name: str, device: str = "auto") -> Inpainter:
+    """A fresh inpainter by registry name; ``device`` applies to the neural methods."""
     try:
         cls = INPAINTERS[name]
     except KeyError:
         known = ", ".join(sorted(INPAINTERS))
         raise VoicemendError(f"unknown repair method {name!r}; choose one of {known}") from None
-    return cls()
+    return cls(device=device) if cls.uses_torch_device else cls()  # type: ignore[call-arg]
 
 
 __all__ = [

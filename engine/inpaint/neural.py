@@ -173,3 +173,13 @@ def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) ->
         mask[ctx.span] = 1.0
         out[ch] = mix * mask
     return out
+
+
+class ShippedNeural(Neural):
+    """The I_FT models that ship with voicemend (verified by sha256 before use)."""
+
+    def __init__(self, device: str = "auto") -> None:
+        from voicemend.engine.models.shipped import verified_folder
+
+        models = NeuralModels.from_folders(verified_folder("ift"), verified_folder("decoder"))
+        super().__init__(models, device=device)

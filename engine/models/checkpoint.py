@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
@@ -12,22 +11,11 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from voicemend.engine.errors import VoicemendError
+from voicemend.engine.errors import CheckpointError
+from voicemend.engine.models.shipped import sha256_of
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-
-
-class CheckpointError(VoicemendError):
-    """A checkpoint is missing, malformed, tampered with, or not loadable safely."""
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_state(

@@ -1,0 +1,94 @@
+"""The model weights shipped inside the package: one manifest, verified by sha256 on load.
+
+Each entry names a folder under ``engine/weights/`` holding ``config.json`` and
+``model.safetensors``. ``manifest.json`` beside them records every file's sha256, so a corrupt or
+altered file is refused instead of silently producing wrong audio.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from voicemend.engine.errors import CheckpointError
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str
+    folder: Path
+    kind: str  # "mel_inpainter", "vocos", "hubert", ...
+    sample_rate: int
+    files: dict[str, str]  # file name -> sha256
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest() -> dict[str, ShippedModel]:
+    if not MANIFEST.exists():
+        return {}
+    data = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {
+        name: ShippedModel(
+            name,
+            WEIGHTS_DIR / entry["folder"],
+            entry["kind"],
+            int(entry["sample_rate"]),
+            dict(entry["files"]),
+        )
+        for name, entry in data.get("models", {}).items()
+    }
+
+
+def available(*names: str) -> bool:
+    """True when every named model is listed and its files are present (not yet verified)."""
+    models = manifest()
+    return all(
+        n in models and all((models[n].folder / f).exists() for f in models[n].files) for n in names
+    )
+
+
+def verified_folder(name: str) -> Path:
+    """The model's folder after checking every file against its recorded sha256."""
+    models = manifest()
+    if name not in models:
+        raise CheckpointError(
+            f"no shipped model named {name!r}; the package has: {', '.join(models) or 'none'}"
+        )
+    model = models[name]
+    for file, digest in model.files.items():
+        path = model.folder / file
+        if not path.exists():
+            raise CheckpointError(f"shipped model file {path} is missing; reinstall voicemend")
+        if sha256_of(path) != digest:
+            raise CheckpointError(f"shipped model file {path} does not match its sha256; reinstall")
+    return model.folder
+
+
+def register(name: str, folder: Path, kind: str, sample_rate: int) -> None:
+    """Add (or refresh) a model folder in the manifest, recording its files' sha256."""
+    data = json.loads(MANIFEST.read_text(encoding="utf-8")) if MANIFEST.exists() else {"models": {}}
+    files = {
+        p.name: sha256_of(p)
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in {".json", ".safetensors"}
+    }
+    data.setdefault("models", {})[name] = {
+        "folder": str(folder.relative_to(WEIGHTS_DIR)),
+        "kind": kind,
+        "sample_rate": sample_rate,
+        "files": files,
+    }
+    MANIFEST.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
