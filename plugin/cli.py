@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
     tdec.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
+    tpre = train_sub.add_parser(
+        "pretrain-encoder", help="HuBERT masked-prediction pre-training (MFCC k-means targets)"
+    )
     tift = train_sub.add_parser("ift", help="I_FT: the encoder fine-tuned to predict mel frames")
     tift.add_argument(
         "--init-encoder",
@@ -204,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="start from a pre-trained encoder (HF/fairseq/voicemend checkpoint)",
     )
-    for recipe, default_out in ((tdec, "runs/decoder"), (tift, "runs/ift")):
+    for recipe, default_out in (
+        (tdec, "runs/decoder"),
+        (tift, "runs/ift"),
+        (tpre, "runs/pretrain"),
+    ):
         recipe.add_argument("--out", type=Path, default=Path(default_out), help="run folder")
         recipe.add_argument(
             "--data", type=Path, help="speech folder (default: ../shared/data/speech)"
@@ -666,6 +673,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
             )
             export = train_decoder(args.out, config, **common)
+        elif args.recipe == "pretrain-encoder":
+            from voicemend.engine.training.pretrain import PretrainConfig, train_pretrain
+
+            config = PretrainConfig(max_steps=args.steps, batch_size=args.batch_size)
+            export = train_pretrain(args.out, config, **common)
         else:
             from voicemend.engine.training.ift import IftTrainConfig, train_ift
 

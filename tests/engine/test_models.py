@@ -275,3 +275,26 @@ def test_frame_mask_covers_every_frame_that_hears_the_gap():
     frames = model.frame_mask(gap)[0]
     # frame t hears samples [320 t, 320 t + 400): frames 2 and 3 overlap 1000-1100
     assert frames.nonzero().flatten().tolist() == [2, 3]
+
+
+def test_pretrain_smoke_mfcc_and_masks(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.training.pretrain import Mfcc, PretrainConfig, span_mask, train_pretrain
+
+    from ..conftest import speech_like
+
+    mfcc = Mfcc()
+    feats = mfcc(torch.randn(2, 16000))
+    assert feats.shape == (2, 50, 39)
+    mask = span_mask(4, 100, 0.08, 10, np.random.default_rng(0))
+    assert 0.3 < mask.mean() < 0.8
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(5.0, 16000), 16000)
+    config = PretrainConfig(n_clusters=8, kmeans_frames=400, window_frames=32, batch_size=2,
+                            max_steps=2, log_every=1)
+    export = train_pretrain(tmp_path / "run", config, data_root=data,
+                            encoder_config=HubertConfig(**{**TINY, "num_hidden_layers": 1}))
+    assert HubertEncoder.from_pretrained(export).config.hidden_size == 32
+    assert (tmp_path / "run" / "codebook.safetensors").exists()
