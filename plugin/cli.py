@@ -200,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     tpre = train_sub.add_parser(
         "pretrain-encoder", help="HuBERT masked-prediction pre-training (MFCC k-means targets)"
     )
+    tipt = train_sub.add_parser("ipt", help="I_PT: a decoder on the frozen pre-trained encoder")
+    tipt.add_argument(
+        "--encoder",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the pre-trained encoder (e.g. runs/pretrain/export)",
+    )
+    tipt.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
     tift = train_sub.add_parser("ift", help="I_FT: the encoder fine-tuned to predict mel frames")
     tift.add_argument(
         "--init-encoder",
@@ -211,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         (tdec, "runs/decoder"),
         (tift, "runs/ift"),
         (tpre, "runs/pretrain"),
+        (tipt, "runs/ipt"),
     ):
         recipe.add_argument("--out", type=Path, default=Path(default_out), help="run folder")
         recipe.add_argument(
@@ -673,6 +683,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                 max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
             )
             export = train_decoder(args.out, config, **common)
+        elif args.recipe == "ipt":
+            from voicemend.engine.training.decoder import DecoderTrainConfig
+            from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
+
+            decoder = DecoderTrainConfig(max_steps=args.steps, gan_start_step=args.gan_start)
+            config = IptTrainConfig(decoder=decoder, batch_size=args.batch_size)
+            export = train_ipt(args.out, config, encoder_dir=args.encoder, **common)
         elif args.recipe == "pretrain-encoder":
             from voicemend.engine.training.pretrain import PretrainConfig, train_pretrain
 

@@ -82,15 +82,7 @@ class MelInpainter(nn.Module):
 
     def frame_mask(self, gap_mask: torch.Tensor) -> torch.Tensor:
         """Encoder frames whose receptive field touches a masked sample: (B, T) -> (B, frames)."""
-        c = self.config.encoder
-        n = self.encoder.n_frames(gap_mask.shape[-1])
-        field_len = c.conv_kernel[0] + sum(
-            (k - 1) * _prod(c.conv_stride[:i]) for i, k in enumerate(c.conv_kernel) if i > 0
-        )
-        starts = torch.arange(n, device=gap_mask.device) * c.frame_stride
-        csum = torch.nn.functional.pad(gap_mask.float().cumsum(-1), (1, 0))
-        ends = torch.clamp(starts + field_len, max=gap_mask.shape[-1])
-        return (csum[:, ends] - csum[:, starts]) > 0
+        return receptive_frame_mask(self.encoder, gap_mask)
 
     def forward(self, wave: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
         h = self.encoder(wave, frame_mask)
@@ -107,6 +99,19 @@ def mel_gap_frames(gap: torch.Tensor, n_frames: int, hop: int) -> torch.Tensor:
     lo = torch.clamp(centres - hop, 0, gap.shape[-1])
     hi = torch.clamp(centres + hop, 0, gap.shape[-1])
     return (csum[:, hi] - csum[:, lo]) > 0
+
+
+def receptive_frame_mask(encoder: HubertEncoder, gap_mask: torch.Tensor) -> torch.Tensor:
+    """Encoder frames whose receptive field touches a masked sample: (B, T) -> (B, frames)."""
+    c = encoder.config
+    n = encoder.n_frames(gap_mask.shape[-1])
+    field_len = c.conv_kernel[0] + sum(
+        (k - 1) * _prod(c.conv_stride[:i]) for i, k in enumerate(c.conv_kernel) if i > 0
+    )
+    starts = torch.arange(n, device=gap_mask.device) * c.frame_stride
+    csum = torch.nn.functional.pad(gap_mask.float().cumsum(-1), (1, 0))
+    ends = torch.clamp(starts + field_len, max=gap_mask.shape[-1])
+    return (csum[:, ends] - csum[:, starts]) > 0
 
 
 def _prod(values: tuple[int, ...]) -> int:

@@ -88,34 +88,13 @@ def train_decoder(
         wave = torch.from_numpy(batch).to(device)
         lr = config.learning_rate * config.lr_decay_per_1k ** (run.step / 1000)
         set_learning_rate((opt_g, opt_d), lr)
-        features = mel(wave)
-        y_hat = gen(features)
-        use_gan = run.step >= config.gan_start_step
-        metrics: dict[str, float] = {}
-        if use_gan:
-            real_scores, _ = disc(wave)
-            fake_scores, _ = disc(y_hat.detach())
-            loss_d = hinge_discriminator_loss(real_scores, fake_scores)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            metrics["loss_d"] = loss_d.item()
-        loss_mel = F.l1_loss(mel(y_hat), features)
-        loss_stft = multi_resolution_stft_loss(y_hat, wave)
-        loss_g = config.mel_weight * loss_mel + config.stft_weight * loss_stft
-        if use_gan:
-            fake_scores, fake_feats = disc(y_hat)
-            _, real_feats = disc(wave)
-            loss_adv = hinge_generator_loss(fake_scores)
-            loss_fm = feature_matching_loss(real_feats, fake_feats)
-            loss_g = loss_g + loss_adv + config.feature_weight * loss_fm
-            metrics.update(loss_adv=loss_adv.item(), loss_fm=float(loss_fm))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        torch.nn.utils.clip_grad_norm_(gen.parameters(), 10.0)
-        opt_g.step()
-        metrics.update(loss_mel=loss_mel.item(), loss_stft=loss_stft.item(), loss_g=loss_g.item())
-        return metrics
+        return vocoder_step(
+            VocoderParts(gen, disc, opt_g, opt_d, mel),
+            mel(wave),
+            wave,
+            run.step >= config.gan_start_step,
+            config,
+        )
 
     train_steps(
         run,
@@ -128,3 +107,55 @@ def train_decoder(
     export = out_dir / "export"
     gen.cpu().save_pretrained(export)
     return export
+
+
+@dataclass
+class VocoderParts:
+    """A waveform generator with its discriminator, optimisers and the mel used by the loss."""
+
+    generator: torch.nn.Module
+    discriminator: MultiResolutionDiscriminator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    mel: LogMel
+
+
+def vocoder_step(
+    parts: VocoderParts,
+    features: torch.Tensor,
+    wave: torch.Tensor,
+    use_gan: bool,
+    config: DecoderTrainConfig,
+) -> dict[str, float]:
+    """One update of a generator turning ``features`` into ``wave`` (decoder and I_PT recipes)."""
+    y_hat = parts.generator(features)
+    n = min(y_hat.shape[-1], wave.shape[-1])
+    y_hat, wave = y_hat[..., :n], wave[..., :n]
+    metrics: dict[str, float] = {}
+    disc = parts.discriminator
+    if use_gan:
+        real_scores, _ = disc(wave)
+        fake_scores, _ = disc(y_hat.detach())
+        loss_d = hinge_discriminator_loss(real_scores, fake_scores)
+        parts.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        parts.opt_d.step()
+        metrics["loss_d"] = loss_d.item()
+    with torch.no_grad():
+        target_mel = parts.mel(wave)
+    loss_mel = F.l1_loss(parts.mel(y_hat), target_mel)
+    loss_stft = multi_resolution_stft_loss(y_hat, wave)
+    loss_g = config.mel_weight * loss_mel + config.stft_weight * loss_stft
+    if use_gan:
+        fake_scores, fake_feats = disc(y_hat)
+        _, real_feats = disc(wave)
+        loss_adv = hinge_generator_loss(fake_scores)
+        loss_fm = feature_matching_loss(real_feats, fake_feats)
+        loss_g = loss_g + loss_adv + config.feature_weight * loss_fm
+        metrics.update(loss_adv=loss_adv.item(), loss_fm=float(loss_fm))
+    parts.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    torch.nn.utils.clip_grad_norm_(parts.generator.parameters(), 10.0)
+    parts.opt_g.step()
+    metrics.update(loss_mel=loss_mel.item(), loss_stft=loss_stft.item(), loss_g=loss_g.item())
+    return metrics

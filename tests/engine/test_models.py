@@ -292,9 +292,49 @@ def test_pretrain_smoke_mfcc_and_masks(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     sf.write(str(data / "a.wav"), speech_like(5.0, 16000), 16000)
-    config = PretrainConfig(n_clusters=8, kmeans_frames=400, window_frames=32, batch_size=2,
-                            max_steps=2, log_every=1)
-    export = train_pretrain(tmp_path / "run", config, data_root=data,
-                            encoder_config=HubertConfig(**{**TINY, "num_hidden_layers": 1}))
+    config = PretrainConfig(
+        n_clusters=8, kmeans_frames=400, window_frames=32, batch_size=2, max_steps=2, log_every=1
+    )
+    export = train_pretrain(
+        tmp_path / "run",
+        config,
+        data_root=data,
+        encoder_config=HubertConfig(**{**TINY, "num_hidden_layers": 1}),
+    )
     assert HubertEncoder.from_pretrained(export).config.hidden_size == 32
     assert (tmp_path / "run" / "codebook.safetensors").exists()
+
+
+def test_ipt_training_smoke(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.training.decoder import DecoderTrainConfig
+    from voicemend.engine.training.ift import IftTrainConfig
+    from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(2.0, 16000), 16000)
+    encoder = HubertEncoder(HubertConfig(**{**TINY, "num_hidden_layers": 1}))
+    encoder.save_pretrained(tmp_path / "encoder")
+    config = IptTrainConfig(
+        decoder=DecoderTrainConfig(max_steps=2, gan_start_step=1, log_every=1),
+        gaps=IftTrainConfig(max_gap_ms=100.0),
+        window_frames=24,
+        batch_size=2,
+    )
+    export = train_ipt(
+        tmp_path / "run",
+        config,
+        encoder_dir=tmp_path / "encoder",
+        data_root=data,
+        decoder_config=VocosConfig(
+            input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
+        ),
+    )
+    decoder = VocosDecoder.from_pretrained(export / "decoder")
+    with torch.no_grad():
+        feats = HubertEncoder.from_pretrained(export / "encoder")(torch.randn(1, 6400))
+        assert decoder(feats.transpose(1, 2)).shape[-1] == feats.shape[1] * 320
