@@ -27,6 +27,10 @@ if shipped.available("ift", "decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeural
 
     INPAINTERS["neural"] = ShippedNeural
+if shipped.available("ipt-encoder", "ipt-decoder"):
+    from voicemend.engine.inpaint.neural import ShippedNeuralIpt
+
+    INPAINTERS["neural-ipt"] = ShippedNeuralIpt
 
 
 def get_inpainter(name: str, device: str = "auto") -> Inpainter:

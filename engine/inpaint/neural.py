@@ -19,8 +19,13 @@ from scipy.signal import butter, resample_poly, sosfiltfilt
 from voicemend.engine.inpaint.base import GapContext, Inpainter
 from voicemend.engine.inpaint.pattern import noise_extension
 from voicemend.engine.models.device import resolve_device
+from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel
-from voicemend.engine.models.mel_inpainter import MelInpainter, mel_gap_frames
+from voicemend.engine.models.mel_inpainter import (
+    MelInpainter,
+    mel_gap_frames,
+    receptive_frame_mask,
+)
 from voicemend.engine.models.vocos import VocosDecoder
 
 MODEL_RATE = 16_000
@@ -43,18 +48,26 @@ class NeuralModels:
         )
 
 
-class Neural(Inpainter):
-    """I_FT inpainting with paste-back; runs on CUDA, MPS or the CPU."""
+class NeuralInpainter(Inpainter):
+    """What both neural configurations share: context at 16 kHz, masking, level match, paste-back.
 
-    name = "neural"
+    Subclasses turn the masked 16 kHz waveform into a resynthesis of the whole window.
+    """
+
     uses_torch_device = True
+    label = "neural"
 
-    def __init__(self, models: NeuralModels, device: str = "auto", context_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        modules: list[torch.nn.Module],
+        frame_stride: int,
+        device: str = "auto",
+        context_s: float = 1.0,
+    ) -> None:
         self.device = resolve_device(device)
-        self.models = models
-        self.models.inpainter.to(self.device).eval()
-        self.models.decoder.to(self.device).eval()
-        self.mel = LogMel(models.inpainter.config.mel).to(self.device)
+        for module in modules:
+            module.to(self.device).eval()
+        self.frame_stride = frame_stride
         self.context_s = context_s
 
     def context_frames(self, gap_frames: int, sample_rate: int) -> int:
@@ -71,7 +84,7 @@ class Neural(Inpainter):
         fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
         if fill.shape[1] < window.shape[1]:
             fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
-        note = f"I_FT on {self.device.type}"
+        note = f"{self.label} on {self.device.type}"
         if sr > 2 * HIGH_BAND_HZ + 1000:
             fill = fill + _high_band(window, ctx, np.random.default_rng(ctx.seed))
             note += " + high band"
@@ -79,28 +92,71 @@ class Neural(Inpainter):
 
     def _synthesise(self, low: np.ndarray, unknown: np.ndarray) -> np.ndarray:
         """(channels, n) at 16 kHz with ``unknown`` samples -> resynthesised (channels, n)."""
-        stride = self.models.inpainter.config.encoder.frame_stride
         n = low.shape[1]
-        padded = int(np.ceil(n / stride) * stride)
+        padded = int(np.ceil(n / self.frame_stride) * self.frame_stride)
         wave = torch.zeros((low.shape[0], padded), dtype=torch.float32)
         wave[:, :n] = torch.from_numpy(low.astype(np.float32))
         gap = torch.zeros((low.shape[0], padded), dtype=torch.bool)
         gap[:, :n] = torch.from_numpy(unknown)[None, :]
         wave, gap = wave.to(self.device), gap.to(self.device)
-        masked = wave.masked_fill(gap, 0.0)
         use_half = self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_half):
-            predicted = self.models.inpainter(masked, self.models.inpainter.frame_mask(gap)).float()
-            context_mel = self.mel(masked)
-            m = min(predicted.shape[-1], context_mel.shape[-1])
-            frames = mel_gap_frames(gap, context_mel.shape[-1], self.mel.config.hop_length)
-            frames[:, m:] = False
-            merged = context_mel.clone()
-            merged[..., :m] = torch.where(
-                frames[:, None, :m], predicted[..., :m], context_mel[..., :m]
-            )
-            audio = self.models.decoder(merged).float()
-        return audio[:, :n].cpu().numpy().astype(np.float64)
+            audio = self._decode(wave.masked_fill(gap, 0.0), gap).float()
+        out = np.zeros((low.shape[0], n))
+        m = min(n, audio.shape[-1])
+        out[:, :m] = audio[:, :m].cpu().numpy()
+        return out
+
+    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Neural(NeuralInpainter):
+    """I_FT: the fine-tuned encoder predicts the gap's mel frames; a frozen decoder voices them."""
+
+    name = "neural"
+    label = "I_FT"
+
+    def __init__(self, models: NeuralModels, device: str = "auto", context_s: float = 1.0) -> None:
+        self.models = models
+        super().__init__(
+            [models.inpainter, models.decoder],
+            models.inpainter.config.encoder.frame_stride,
+            device,
+            context_s,
+        )
+        self.mel = LogMel(models.inpainter.config.mel).to(self.device)
+
+    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+        predicted = self.models.inpainter(masked, self.models.inpainter.frame_mask(gap)).float()
+        context_mel = self.mel(masked)
+        m = min(predicted.shape[-1], context_mel.shape[-1])
+        frames = mel_gap_frames(gap, context_mel.shape[-1], self.mel.config.hop_length)
+        frames[:, m:] = False
+        merged = context_mel.clone()
+        merged[..., :m] = torch.where(frames[:, None, :m], predicted[..., :m], context_mel[..., :m])
+        return self.models.decoder(merged)
+
+
+class NeuralIpt(NeuralInpainter):
+    """I_PT: the frozen pre-trained encoder reads the masked context; a decoder voices it."""
+
+    name = "neural-ipt"
+    label = "I_PT"
+
+    def __init__(
+        self,
+        encoder: HubertEncoder,
+        decoder: VocosDecoder,
+        device: str = "auto",
+        context_s: float = 1.0,
+    ) -> None:
+        self.encoder, self.decoder = encoder, decoder
+        super().__init__([encoder, decoder], encoder.config.frame_stride, device, context_s)
+
+    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(masked, receptive_frame_mask(self.encoder, gap))
+        return self.decoder(features.transpose(1, 2))
 
 
 def _to_rate(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -183,3 +239,14 @@ class ShippedNeural(Neural):
 
         models = NeuralModels.from_folders(verified_folder("ift"), verified_folder("decoder"))
         super().__init__(models, device=device)
+
+
+class ShippedNeuralIpt(NeuralIpt):
+    """The I_PT models that ship with voicemend (verified by sha256 before use)."""
+
+    def __init__(self, device: str = "auto") -> None:
+        from voicemend.engine.models.shipped import verified_folder
+
+        encoder = HubertEncoder.from_pretrained(verified_folder("ipt-encoder"))
+        decoder = VocosDecoder.from_pretrained(verified_folder("ipt-decoder"))
+        super().__init__(encoder, decoder, device=device)

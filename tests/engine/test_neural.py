@@ -76,3 +76,33 @@ def test_unknown_device_is_a_clear_error(tiny_models):
     if not torch.cuda.is_available():
         with pytest.raises(VoicemendError, match="no CUDA GPU"):
             Neural(tiny_models, device="cuda")
+
+
+def test_ipt_configuration_keeps_the_contract():
+    from voicemend.engine.inpaint.neural import NeuralIpt
+    from voicemend.engine.models.hubert import HubertEncoder
+
+    torch.manual_seed(1)
+    encoder = HubertEncoder(
+        HubertConfig(
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=64,
+            conv_dim=(16,) * 7,
+            num_conv_pos_embeddings=16,
+            num_conv_pos_embedding_groups=4,
+        )
+    )
+    decoder = VocosDecoder(
+        VocosConfig(
+            input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
+        )
+    )
+    audio = Audio.from_array(speech_like(1.2, 22050), 22050)
+    gap = Region(11025, 13230)
+    result = NeuralIpt(encoder, decoder, device="cpu").inpaint(audio, [gap])
+    keep = np.ones(audio.n_frames, dtype=bool)
+    keep[gap.start - 220 : gap.end + 220] = False
+    np.testing.assert_array_equal(result.audio.samples[:, keep], audio.samples[:, keep])
+    assert result.reports[0].method == "neural-ipt" and "I_PT" in result.reports[0].notes
