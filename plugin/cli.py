@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the shipped chain presets")
 
+    mod = sub.add_parser("models", help="the neural models shipped in the package")
+    mod_sub = mod.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    mod_sub.add_parser("list", help="list shipped models and verify their files")
+    ship = mod_sub.add_parser("ship", help="copy an exported model into the package (developers)")
+    ship.add_argument("name", help="ift, decoder, ipt-encoder or ipt-decoder")
+    ship.add_argument("--from", dest="source", type=Path, required=True, metavar="EXPORT_DIR")
+    ship.add_argument("--kind", required=True, help="mel_inpainter, vocos or hubert")
+    ship.add_argument("--run", type=Path, metavar="RUN_DIR", help="the training run (for the card)")
+
     inf = sub.add_parser("info", help="show format, rate, channels, length and levels of a file")
     inf.add_argument("input", type=Path, metavar="IN")
 
@@ -257,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": cmd_train,
         "render": cmd_render,
         "presets": cmd_presets,
+        "models": cmd_models,
     }
     try:
         return handlers[args.command](args)
@@ -446,6 +456,22 @@ def cmd_presets(args: argparse.Namespace) -> int:
     for name in shipped_presets():
         chain = load_preset(name)
         print(f"{name:28s} {chain.description}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from voicemend.engine.models import shipped
+
+    if args.models_command == "ship":
+        target = shipped.ship(args.name, args.source, args.kind, args.run)
+        print(f"shipped {args.name} into {target}")
+        return 0
+    models = shipped.manifest()
+    if not models:
+        print("no neural models are shipped in this installation")
+    for name, model in models.items():
+        shipped.verified_folder(name)
+        print(f"{name:12s} {model.kind:14s} {model.sample_rate} Hz  {model.folder}  (sha256 ok)")
     return 0
 
 

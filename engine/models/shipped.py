@@ -92,3 +92,29 @@ def register(name: str, folder: Path, kind: str, sample_rate: int) -> None:
         "files": files,
     }
     MANIFEST.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def ship(
+    name: str,
+    export_dir: Path,
+    kind: str,
+    run_dir: Path | None = None,
+    sample_rate: int = 16_000,
+    bench_markdown: str = "",
+) -> Path:
+    """Copy an exported model into the package's weights folder, register it, write its card."""
+    import shutil
+
+    from voicemend.engine.models.card import training_summary, write_card
+
+    for needed in ("config.json", "model.safetensors"):
+        if not (export_dir / needed).exists():
+            raise CheckpointError(f"{export_dir / needed} is missing; export the model first")
+    target = WEIGHTS_DIR / name
+    target.mkdir(parents=True, exist_ok=True)
+    for needed in ("config.json", "model.safetensors"):
+        shutil.copyfile(export_dir / needed, target / needed)
+    summary = training_summary(run_dir) if run_dir is not None else {}
+    write_card(target, name, kind, summary, bench_markdown)
+    register(name, target, kind, sample_rate)
+    return target

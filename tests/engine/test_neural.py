@@ -106,3 +106,20 @@ def test_ipt_configuration_keeps_the_contract():
     keep[gap.start - 220 : gap.end + 220] = False
     np.testing.assert_array_equal(result.audio.samples[:, keep], audio.samples[:, keep])
     assert result.reports[0].method == "neural-ipt" and "I_PT" in result.reports[0].notes
+
+
+def test_ship_writes_card_and_manifest(tmp_path, monkeypatch, tiny_models):
+    from voicemend.engine.models import shipped
+
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(shipped, "MANIFEST", tmp_path / "weights" / "manifest.json")
+    export = tiny_models.decoder.save_pretrained(tmp_path / "export")
+    run = tmp_path / "run" / "checkpoint"
+    run.mkdir(parents=True)
+    (run / "state.json").write_text(
+        '{"step": 1234, "train_seconds": 7200, "config": {"recipe": "decoder"}}'
+    )
+    target = shipped.ship("decoder", export, "vocos", tmp_path / "run")
+    card = (target / "MODEL_CARD.md").read_text()
+    assert "steps: 1234" in card and "2.0 h" in card and "CC BY 4.0" in card
+    assert shipped.verified_folder("decoder") == target
