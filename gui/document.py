@@ -1,0 +1,285 @@
+"""The editor's document: the source audio plus an ordered list of patches. Plain Python, no Qt.
+
+The source stays as it was read: int16 in memory for 16-bit files (its own size), otherwise
+float32 in a memory-mapped temporary file, so an hour of 44.1 kHz stereo stays within about twice
+its 16-bit size. Each repair is a small patch (region, method, replacement samples); the edited
+audio is the source with the patches laid over it in order. Undo and redo are pure operations on
+the patch list, which the GUI wraps in QUndoCommands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.crossfade import MAX_CROSSFADE_MS
+from voicemend.engine.errors import AudioFileError, VoicemendError
+from voicemend.engine.inpaint import Inpainter
+from voicemend.engine.io import atomic_path, write_text_atomic
+from voicemend.engine.regions import Region
+
+PROJECT_FORMAT = "voicemend-project"
+PROJECT_VERSION = 1
+CONTEXT_S = 2.0
+BLOCK_FRAMES = 1 << 20
+
+
+@dataclass
+class Patch:
+    """One repair: ``samples`` (channels, end - start) replace the source over [start, end)."""
+
+    id: int
+    start: int
+    end: int
+    method: str
+    samples: np.ndarray
+    label: str = ""
+    region: tuple[int, int] = (0, 0)  # the repaired region itself, without crossfades
+
+
+@dataclass
+class Document:
+    path: Path
+    sample_rate: int
+    source: np.ndarray  # (frames, channels): int16, or float32 memmap
+    subtype: str
+    format: str
+    patches: list[Patch] = field(default_factory=list)
+    dirty: bool = False
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    # --- opening --------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Document:
+        p = Path(path)
+        if not p.exists():
+            raise AudioFileError(f"{p}: no such file")
+        try:
+            info = sf.info(str(p))
+            if info.frames == 0:
+                raise AudioFileError(f"{p} holds no audio frames (empty file)")
+            if info.subtype == "PCM_16":
+                data, _ = sf.read(str(p), dtype="int16", always_2d=True)
+            else:
+                data = _read_to_memmap(p, info.frames, info.channels)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(f"cannot read {p}: {exc}") from None
+        if data.dtype != np.int16 and not np.all(
+            np.isfinite(data[:: max(1, data.shape[0] // 100000)])
+        ):
+            raise AudioFileError(f"{p} contains NaN or Inf samples")
+        return cls(p, int(info.samplerate), data, info.subtype, info.format)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.source.shape[0])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.source.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.sample_rate
+
+    # --- reading ----------------------------------------------------------------------------
+    def original(self, start: int, end: int) -> np.ndarray:
+        """Source samples [start, end) as float32 (channels, n)."""
+        block = self.source[max(0, start) : min(self.n_frames, end)]
+        if block.dtype == np.int16:
+            return block.T.astype(np.float32) / 32768.0
+        return np.array(block.T, dtype=np.float32)
+
+    def edited(self, start: int, end: int) -> np.ndarray:
+        """The edited audio [start, end): the source with every patch laid over it, in order."""
+        start, end = max(0, start), min(self.n_frames, end)
+        out = self.original(start, end)
+        for patch in self.patches:
+            lo, hi = max(start, patch.start), min(end, patch.end)
+            if lo < hi:
+                out[:, lo - start : hi - start] = patch.samples[
+                    :, lo - patch.start : hi - patch.start
+                ]
+        return out
+
+    # --- editing (pure operations; the GUI's undo stack calls these) -------------------------
+    def add(self, patch: Patch) -> None:
+        self.patches.append(patch)
+        self.dirty = True
+
+    def remove(self, patch_id: int) -> Patch:
+        for i, p in enumerate(self.patches):
+            if p.id == patch_id:
+                self.dirty = True
+                return self.patches.pop(i)
+        raise VoicemendError(f"no edit with id {patch_id}")
+
+    def make_patch(
+        self,
+        region: Region,
+        inpainter: Inpainter,
+        progress: Callable[[int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> Patch:
+        """Repair ``region`` of the edited audio; returns the patch (not yet added)."""
+        if region.end > self.n_frames:
+            raise VoicemendError("the selection runs past the end of the file")
+        ctx = int(CONTEXT_S * self.sample_rate)
+        w0, w1 = max(0, region.start - ctx), min(self.n_frames, region.end + ctx)
+        window = Audio(self.edited(w0, w1), self.sample_rate)
+        local = Region(region.start - w0, region.end - w0)
+        result = inpainter.inpaint(window, [local], progress=progress, should_cancel=should_cancel)
+        xf = int(MAX_CROSSFADE_MS / 1000 * self.sample_rate)
+        lo, hi = max(0, local.start - xf), min(window.n_frames, local.end + xf)
+        report = result.reports[0]
+        return Patch(
+            next(self._ids),
+            w0 + lo,
+            w0 + hi,
+            report.method,
+            np.array(result.audio.samples[:, lo:hi]),
+            label=report.notes,
+            region=(region.start, region.end),
+        )
+
+    # --- writing ----------------------------------------------------------------------------
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        subtype: str | None = None,
+        overwrite: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Path:
+        """Write the edited audio block by block (atomically); the source needs ``overwrite``."""
+        out = Path(path)
+        if out.exists() and not overwrite:
+            raise AudioFileError(f"{out} exists; confirm to replace it")
+        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(out.suffix.lower())
+        if fmt is None:
+            raise AudioFileError("export writes .wav or .flac files")
+        chosen = subtype or (self.subtype if sf.check_format(fmt, self.subtype) else None)
+        with (
+            atomic_path(out) as tmp,
+            sf.SoundFile(
+                str(tmp), "w", self.sample_rate, self.n_channels, subtype=chosen, format=fmt
+            ) as f,
+        ):
+            for start in range(0, self.n_frames, BLOCK_FRAMES):
+                end = min(self.n_frames, start + BLOCK_FRAMES)
+                f.write(self.edited(start, end).T)
+                if progress is not None:
+                    progress(end, self.n_frames)
+        return out
+
+    def save_project(self, path: str | os.PathLike[str]) -> Path:
+        """``NAME.voicemend`` (JSON) plus ``NAME.voicemend.flac`` holding the patches' samples."""
+        project = Path(path)
+        sidecar = project.with_name(project.name + ".flac")
+        rows, offset = [], 0
+        for p in self.patches:
+            rows.append(
+                {
+                    "id": p.id,
+                    "start": p.start,
+                    "end": p.end,
+                    "method": p.method,
+                    "label": p.label,
+                    "region": list(p.region),
+                    "offset": offset,
+                }
+            )
+            offset += p.end - p.start
+        if self.patches:
+            stacked = np.concatenate([p.samples for p in self.patches], axis=1)
+            with atomic_path(sidecar) as tmp:
+                sf.write(str(tmp), stacked.T, self.sample_rate, subtype="PCM_24", format="FLAC")
+        stat = self.path.stat()
+        data = {
+            "format": PROJECT_FORMAT,
+            "format_version": PROJECT_VERSION,
+            "source": str(self.path.resolve()),
+            "source_size": stat.st_size,
+            "sample_rate": self.sample_rate,
+            "channels": self.n_channels,
+            "frames": self.n_frames,
+            "patches": rows,
+        }
+        write_text_atomic(project, json.dumps(data, indent=1) + "\n", overwrite=True)
+        self.dirty = False
+        return project
+
+    @classmethod
+    def load_project(cls, path: str | os.PathLike[str]) -> Document:
+        project = Path(path)
+        try:
+            data = json.loads(project.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise VoicemendError(f"cannot read project {project}: {exc}") from None
+        if data.get("format") != PROJECT_FORMAT:
+            raise VoicemendError(f"{project} is not a voicemend project")
+        if data.get("format_version") != PROJECT_VERSION:
+            raise VoicemendError(
+                f"{project}: unsupported format_version {data.get('format_version')}"
+            )
+        doc = cls.open(data["source"])
+        if (doc.n_frames, doc.n_channels, doc.sample_rate) != (
+            data["frames"],
+            data["channels"],
+            data["sample_rate"],
+        ):
+            raise VoicemendError(f"the source {data['source']} changed since the project was saved")
+        if data["patches"]:
+            stacked, _ = sf.read(
+                str(project.with_name(project.name + ".flac")), dtype="float32", always_2d=True
+            )
+            for row in data["patches"]:
+                n = row["end"] - row["start"]
+                samples = stacked[row["offset"] : row["offset"] + n].T.copy()
+                doc.patches.append(
+                    Patch(
+                        row["id"],
+                        row["start"],
+                        row["end"],
+                        row["method"],
+                        samples,
+                        row.get("label", ""),
+                        tuple(row.get("region", (0, 0))),
+                    )
+                )
+            doc._ids = itertools.count(max(p.id for p in doc.patches) + 1)
+        return doc
+
+    def recovery_path(self) -> Path:
+        """Where autosave writes: the user's cache folder, keyed by the source path."""
+        base = (
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+            / "voicemend"
+            / "recovery"
+        )
+        base.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:12]
+        return base / f"{self.path.stem}-{key}.voicemend"
+
+
+def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:
+    """Decode any file into a float32 memory-mapped temporary file, block by block."""
+    fd, name = tempfile.mkstemp(prefix="voicemend-source-", suffix=".f32")
+    os.close(fd)
+    data = np.memmap(name, dtype=np.float32, mode="w+", shape=(frames, channels))
+    os.unlink(name)  # the mapping stays valid; the disk space goes when it is closed
+    pos = 0
+    with sf.SoundFile(str(path)) as f:
+        for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
+            data[pos : pos + block.shape[0]] = block
+            pos += block.shape[0]
+    return data

@@ -1,0 +1,86 @@
+"""The editor's document model, driven without Qt."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicemend.engine import Region, get_inpainter
+from voicemend.engine.errors import VoicemendError
+from voicemend.gui.document import Document
+
+from ..conftest import speech_like
+
+
+@pytest.fixture
+def wav(tmp_path):
+    x = np.stack([speech_like(2.0, 16000, seed=1), speech_like(2.0, 16000, seed=2)], axis=1)
+    x[16000:17600] = 0.0
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), x, 16000, subtype="PCM_16")
+    return path
+
+
+def test_open_keeps_16_bit_source_as_int16_and_others_memory_mapped(wav, tmp_path):
+    doc = Document.open(wav)
+    assert doc.source.dtype == np.int16 and doc.n_channels == 2 and doc.duration_s == 2.0
+    flac = tmp_path / "t.flac"
+    sf.write(str(flac), np.zeros((1000, 1), np.float32) + 0.25, 16000, subtype="PCM_24")
+    doc24 = Document.open(flac)
+    assert isinstance(doc24.source, np.memmap) and doc24.source.dtype == np.float32
+    assert doc24.original(0, 10)[0, 0] == pytest.approx(0.25)
+
+
+def test_repair_undo_redo(wav):
+    doc = Document.open(wav)
+    before = doc.edited(0, doc.n_frames)
+    patch = doc.make_patch(Region(16000, 17600), get_inpainter("pattern"))
+    assert patch.start >= 16000 - 160 and patch.end <= 17600 + 160
+    doc.add(patch)
+    after = doc.edited(0, doc.n_frames)
+    assert np.any(after[:, 16000:17600] != 0) and doc.dirty
+    outside = np.ones(doc.n_frames, bool)
+    outside[patch.start : patch.end] = False
+    np.testing.assert_array_equal(after[:, outside], before[:, outside])
+    doc.remove(patch.id)  # undo
+    np.testing.assert_array_equal(doc.edited(0, doc.n_frames), before)
+    doc.add(patch)  # redo
+    np.testing.assert_array_equal(doc.edited(0, doc.n_frames), after)
+    np.testing.assert_array_equal(doc.original(0, doc.n_frames), before)  # A/B: source untouched
+    with pytest.raises(VoicemendError):
+        doc.remove(999)
+
+
+def test_export_and_project_round_trip(wav, tmp_path):
+    doc = Document.open(wav)
+    doc.add(doc.make_patch(Region(16000, 17600), get_inpainter("lsar")))
+    out = doc.export(tmp_path / "fixed.wav")
+    assert sf.info(str(out)).subtype == "PCM_16"
+    y, _ = sf.read(str(out), dtype="int16", always_2d=True)
+    x, _ = sf.read(str(wav), dtype="int16", always_2d=True)
+    p = doc.patches[0]
+    np.testing.assert_array_equal(y[: p.start], x[: p.start])
+    np.testing.assert_array_equal(y[p.end :], x[p.end :])
+    with pytest.raises(Exception, match="exists"):
+        doc.export(tmp_path / "fixed.wav")
+    project = doc.save_project(tmp_path / "session.voicemend")
+    assert not doc.dirty
+    again = Document.load_project(project)
+    assert [q.method for q in again.patches] == [p.method]
+    np.testing.assert_allclose(
+        again.edited(0, again.n_frames), doc.edited(0, doc.n_frames), atol=2e-7
+    )
+    new = again.make_patch(Region(100, 200), get_inpainter("lsar"))
+    assert new.id == p.id + 1
+
+
+def test_project_refuses_a_changed_source(wav, tmp_path):
+    doc = Document.open(wav)
+    project = doc.save_project(tmp_path / "s.voicemend")
+    sf.write(str(wav), np.zeros((100, 2), np.float32), 16000)
+    with pytest.raises(VoicemendError, match="changed"):
+        Document.load_project(project)
+
+
+def test_memory_of_a_16_bit_source_is_its_own_size(wav):
+    doc = Document.open(wav)
+    assert doc.source.nbytes == doc.n_frames * doc.n_channels * 2
