@@ -24,9 +24,17 @@ MAX_PERIODS = 3
 
 
 class Pattern(Inpainter):
-    """Periodic extension for voiced speech, from both edges, joined at the best-matching point."""
+    """Periodic extension for voiced speech, from both edges, joined at the best-matching point.
+
+    ``decay_db_per_10ms`` attenuates each extension after ``hold_ms`` (as G.711 Appendix I does),
+    so long gaps do not buzz with one repeated period.
+    """
 
     name = "pattern"
+
+    def __init__(self, hold_ms: float = 0.0, decay_db_per_10ms: float = 0.0) -> None:
+        self.hold_ms = hold_ms
+        self.decay_db_per_10ms = decay_db_per_10ms
 
     def context_frames(self, gap_frames: int, sample_rate: int) -> int:
         return int(HISTORY_MS / 1000 * sample_rate) + 2 * int(sample_rate / 60)
@@ -43,6 +51,12 @@ class Pattern(Inpainter):
             out[ch], note = self._fill_channel(x, ctx, n_span, rng)
             notes.append(note)
         return out, notes[0] if len(set(notes)) == 1 else "; ".join(notes)
+
+    def _envelope(self, n: int, offset: int, sample_rate: int) -> np.ndarray:
+        """1 for ``hold_ms`` into the gap, then falling by ``decay_db_per_10ms``."""
+        t_ms = (np.arange(n) - offset) * 1000.0 / sample_rate
+        over = np.maximum(t_ms - self.hold_ms, 0.0)
+        return 10 ** (-self.decay_db_per_10ms * over / 10.0 / 20.0)
 
     def _fill_channel(
         self, x: np.ndarray, ctx: GapContext, n_span: int, rng: np.random.Generator
@@ -65,6 +79,12 @@ class Pattern(Inpainter):
             ext_r, kind = extend(right[::-1], n_span, ctx.sample_rate, gap_ms, rng)
             ext_r = ext_r[::-1]
             kinds.append(kind)
+        if self.decay_db_per_10ms:
+            n_fade = ctx.fade_left
+            if ext_l is not None:
+                ext_l = ext_l * self._envelope(n_span, n_fade, ctx.sample_rate)
+            if ext_r is not None:
+                ext_r = ext_r * self._envelope(n_span, ctx.fade_right, ctx.sample_rate)[::-1]
         if ext_l is None:
             return ext_r, "right only: " + kinds[0]
         if ext_r is None:

@@ -99,7 +99,7 @@ def test_reports_and_progress_and_cancel(mono16k):
         progress=lambda d, t: seen.append((d, t)),
     )
     assert seen == [(1, 2), (2, 2)]
-    assert [r.method for r in result.reports] == ["lsar", "pattern"]
+    assert [r.method for r in result.reports] == ["lsar", "lsar"]  # auto follows AUTO_TABLE
     assert all(r.elapsed_s >= 0 for r in result.reports)
     with pytest.raises(Cancelled):
         get_inpainter("lsar").inpaint(mono16k, [Region(1000, 1100)], should_cancel=lambda: True)
@@ -140,3 +140,20 @@ def test_paste_back_invariant_property(starts, lengths, method):
     # up to sqrt(2) on top inside the (at most 10 ms) fade zones.
     bound = 1.5 * np.sqrt(2) * np.max(np.abs(audio.samples)) + 1e-6
     assert np.max(np.abs(result.audio.samples)) <= bound
+
+
+def test_auto_follows_its_table(mono16k):
+    from voicemend.engine.inpaint import Auto
+
+    auto = Auto(table=((40.0, "lsar"), (float("inf"), "pattern")))
+    result = auto.inpaint(mono16k, [Region(1000, 1320), Region(20000, 22400)])
+    assert [r.method for r in result.reports] == ["lsar", "pattern"]
+
+
+def test_pattern_decay_attenuates_long_fills(mono16k):
+    from voicemend.engine.inpaint import Pattern
+
+    gap = Region(12000, 12000 + 6400)
+    plain = Pattern()(mono16k, [gap]).samples[0, 14000:16000]
+    decayed = Pattern(hold_ms=20, decay_db_per_10ms=6)(mono16k, [gap]).samples[0, 14000:16000]
+    assert np.sqrt(np.mean(decayed**2)) < 0.5 * np.sqrt(np.mean(plain**2))
