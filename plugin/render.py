@@ -9,9 +9,11 @@ Work runs in local processes, or as Ray tasks on a local or remote cluster.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +27,7 @@ from voicemend.engine.io import load, save, write_text_atomic
 from voicemend.plugin.labels import read_regions
 
 MANIFEST_NAME = "voicemend-render.json"
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MANIFEST_VERSION = 1
 FORMATS = {"wav": ".wav", "flac": ".flac"}
 
@@ -243,7 +246,14 @@ def render(
             if progress is not None:
                 progress(done_before + n, total)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # Fresh (spawned) workers with one BLAS/OpenMP thread each: with two cores, several
+        # multi-threaded workers fight over them and run several times slower than one.
+        with (
+            _single_threaded_children(),
+            ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            ) as pool,
+        ):
             futures = {pool.submit(render_one, job): job for job in todo}
             for n, fut in enumerate(as_completed(futures), start=1):
                 job = futures[fut]
@@ -254,6 +264,21 @@ def render(
                 if progress is not None:
                     progress(done_before + n, total)
     return RenderSummary(manifest.path, list(manifest.items.values()))
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    """Environment for child processes started inside the block: one math-library thread."""
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _run_ray(
