@@ -89,12 +89,15 @@ class TrainingRun:
                 module.load_state_dict(load_file(str(path)))
             except Exception as exc:
                 raise CheckpointError(f"cannot resume from {path}: {exc}") from None
-        extra = torch.load(
-            str(self.checkpoint_dir / "optim.pt"), map_location="cpu", weights_only=True
-        )
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(extra["optimizers"][name])
-        torch.set_rng_state(extra["torch_rng"])
+        optim_path = self.checkpoint_dir / "optim.pt"
+        if optim_path.exists():
+            extra = torch.load(str(optim_path), map_location="cpu", weights_only=True)
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(extra["optimizers"][name])
+            torch.set_rng_state(extra["torch_rng"])
+        else:
+            # A committed checkpoint carries weights only: the optimiser starts afresh.
+            log.warning("%s has no optimiser state; continuing with a fresh optimiser", optim_path)
         self.rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))

@@ -338,3 +338,26 @@ def test_ipt_training_smoke(tmp_path):
     with torch.no_grad():
         feats = HubertEncoder.from_pretrained(export / "encoder")(torch.randn(1, 6400))
         assert decoder(feats.transpose(1, 2)).shape[-1] == feats.shape[1] * 320
+
+
+def test_training_continues_from_a_weights_only_checkpoint(tmp_path):
+    import shutil
+
+    import soundfile as sf
+
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(1.0, 16000), 16000)
+    small = VocosConfig(dim=16, intermediate_dim=32, num_layers=1)
+    first = DecoderTrainConfig(segment_frames=16, batch_size=2, max_steps=1, log_every=1)
+    train_decoder(tmp_path / "a", first, data_root=data, model_config=small)
+    committed = tmp_path / "committed"
+    shutil.copytree(tmp_path / "a" / "checkpoint", committed)
+    (committed / "optim.pt").unlink()  # what gets committed: weights and state only
+    second = DecoderTrainConfig(segment_frames=16, batch_size=2, max_steps=2, log_every=1)
+    train_decoder(tmp_path / "b", second, data_root=data, model_config=small, init_from=committed)
+    assert json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())["step"] == 2
