@@ -147,12 +147,22 @@ def atomic_path(out: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _final_mode(out))
         os.replace(tmp, out)
     except OSError as exc:
         raise AudioFileError(f"cannot write {out}: {exc.strerror or exc}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _final_mode(out: Path) -> int:
+    """The replaced file's mode, or what the umask gives a new file (mkstemp makes 0600)."""
+    if out.exists():
+        return out.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:

@@ -109,6 +109,9 @@ def plot(summary: dict, path: Path, mode: str) -> Path | None:
         ax.set_title(METRICS[metric].label, fontsize=9)
         ax.set_xlabel("gap (ms)", fontsize=8)
         ax.set_xscale("log")
+        all_gaps = sorted({int(g) for per in summary[mode][metric].values() for g in per})
+        ax.set_xticks(all_gaps, [str(g) for g in all_gaps])
+        ax.minorticks_off()
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")

@@ -96,3 +96,14 @@ def test_unsupported_output_extension(tmp_path, mono16k):
 def test_folder_is_not_a_file(tmp_path):
     with pytest.raises(AudioFileError, match="folder"):
         load(tmp_path)
+
+
+def test_outputs_get_normal_permissions(tmp_path, mono16k):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = save(mono16k, tmp_path / "x.wav")
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)
