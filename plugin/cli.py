@@ -603,22 +603,8 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
         raise VoicemendError("no audio files found for the benchmark")
     with _progress("runs") as bar:
         rows = run_speed(files, config, progress=bar)
-    folder = args.results / args.name
-    folder.mkdir(parents=True, exist_ok=True)
     meta = {**_run_meta(sys.argv), "config": config.to_dict()}
-    table = speed_markdown(rows)
-    write_text_atomic(
-        folder / "speed.json",
-        json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n",
-        overwrite=True,
-    )
-    header = (
-        f"# Speed bench: {args.name}\n\n- command: `{meta['command']}`\n- git commit: "
-        f"{meta['git_commit']}\n- machine: {meta['machine']}\n- date: {meta['date']}\n\n"
-    )
-    write_text_atomic(folder / "speed.md", header + table, overwrite=True)
-    print(table, end="")
-    print(f"wrote {folder / 'speed.json'}, {folder / 'speed.md'}")
+    _write_bench(args.results / args.name, "speed", meta, rows, speed_markdown(rows))
     return 0
 
 
@@ -638,22 +624,24 @@ def cmd_bench_render(args: argparse.Namespace) -> int:
         with_ray=not args.no_ray,
         progress=lambda label: print(f"rendering with {label}", file=sys.stderr),
     )
-    folder = args.results / args.name
-    folder.mkdir(parents=True, exist_ok=True)
     meta = {**_run_meta(sys.argv), "chain": args.chain}
-    table = render_markdown(rows)
-    write_text_atomic(
-        folder / "render.json",
-        json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n",
-        overwrite=True,
-    )
-    header = (
-        f"# Render bench: {args.name}\n\n- command: `{meta['command']}`\n- git commit: "
-        f"{meta['git_commit']}\n- machine: {meta['machine']}\n- date: {meta['date']}\n\n"
-    )
-    write_text_atomic(folder / "render.md", header + table, overwrite=True)
-    print(table, end="")
+    _write_bench(args.results / args.name, "render", meta, rows, render_markdown(rows))
     return 0
+
+
+def _write_bench(folder: Path, stem: str, meta: dict, rows: list, table: str) -> None:
+    """``STEM.json`` (every row and the run's facts) and ``STEM.md`` (the table) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n"
+    write_text_atomic(folder / f"{stem}.json", payload, overwrite=True)
+    header = (
+        f"# {stem.capitalize()} bench: {folder.name}\n\n- command: `{meta['command']}`\n"
+        f"- git commit: {meta['git_commit']}\n- machine: {meta['machine']}\n"
+        f"- date: {meta['date']}\n\n"
+    )
+    write_text_atomic(folder / f"{stem}.md", header + table, overwrite=True)
+    print(table, end="")
+    print(f"wrote {folder / (stem + '.json')}, {folder / (stem + '.md')}")
 
 
 def cmd_bench_compare(args: argparse.Namespace) -> int:
