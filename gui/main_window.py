@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.undo_stack = QUndoStack(self)
         self.job: Job | None = None
+        self._finished_job: Job | None = None
         self.progress: QProgressDialog | None = None
         self.last_error = ""
         self.waveform = WaveformView()
@@ -309,7 +310,14 @@ class MainWindow(QMainWindow):
         if self.progress is not None:
             self.progress.reset()
             self.progress = None
-        self.job = None
+        job, self.job = self.job, None
+        if job is not None:
+            # Let Qt delete the thread once its event loop is done; dropping the last Python
+            # reference inside its own finished() signal could destroy it mid-shutdown.
+            job.thread.wait()
+            job.deleteLater()
+            job.thread.deleteLater()
+            self._finished_job = job
 
     def _document_changed(self) -> None:
         self.waveform.refresh()
