@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the shipped chain presets")
 
+    edit = sub.add_parser("edit", help="open FILE in the desktop editor (voicemend-editor)")
+    edit.add_argument("input", type=Path, nargs="?", metavar="FILE")
+
     mod = sub.add_parser("models", help="the neural models shipped in the package")
     mod_sub = mod.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     mod_sub.add_parser("list", help="list shipped models and verify their files")
@@ -267,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "render": cmd_render,
         "presets": cmd_presets,
         "models": cmd_models,
+        "edit": cmd_edit,
     }
     try:
         return handlers[args.command](args)
@@ -457,6 +461,19 @@ def cmd_presets(args: argparse.Namespace) -> int:
         chain = load_preset(name)
         print(f"{name:28s} {chain.description}")
     return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    """Start the editor as its own process: the CLI (plugin layer) never imports the GUI."""
+    if args.input is not None and not args.input.exists():
+        raise VoicemendError(f"{args.input}: no such file")
+    command = [
+        sys.executable,
+        "-m",
+        "voicemend.gui.app",
+        *([str(args.input)] if args.input else []),
+    ]
+    return subprocess.call(command)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

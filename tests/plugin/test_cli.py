@@ -213,3 +213,8 @@ def test_detect_reaper_format_round_trips_into_repair(tmp_path, capsys, damaged_
     code, out, err = run(capsys, "repair", src, "-o", tmp_path / "fixed.wav", "--labels", markers)
     assert code == 0, err
     assert "repaired 1 region" in out
+
+
+def test_edit_checks_the_file_before_starting_the_editor(tmp_path, capsys):
+    code, _, err = run(capsys, "edit", tmp_path / "missing.wav")
+    assert code == 1 and "no such file" in err
