@@ -80,9 +80,8 @@ class Pattern(Inpainter):
             ext_r = ext_r[::-1]
             kinds.append(kind)
         if self.decay_db_per_10ms:
-            n_fade = ctx.fade_left
             if ext_l is not None:
-                ext_l = ext_l * self._envelope(n_span, n_fade, ctx.sample_rate)
+                ext_l = ext_l * self._envelope(n_span, ctx.fade_left, ctx.sample_rate)
             if ext_r is not None:
                 ext_r = ext_r * self._envelope(n_span, ctx.fade_right, ctx.sample_rate)[::-1]
         if ext_l is None:

@@ -15,19 +15,21 @@ from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
 
 from ..conftest import speech_like
 
+TINY_ENCODER = HubertConfig(
+    hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=4,
+    intermediate_size=64,
+    conv_dim=(16,) * 7,
+    num_conv_pos_embeddings=16,
+    num_conv_pos_embedding_groups=4,
+)
+
 
 @pytest.fixture(scope="module")
 def tiny_models():
     torch.manual_seed(0)
-    encoder = HubertConfig(
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=4,
-        intermediate_size=64,
-        conv_dim=(16,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-    )
+    encoder = TINY_ENCODER
     inpainter = MelInpainter(MelInpainterConfig(encoder=encoder))
     decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=1))
     return NeuralModels(inpainter, decoder)
@@ -83,17 +85,7 @@ def test_ipt_configuration_keeps_the_contract():
     from voicemend.engine.models.hubert import HubertEncoder
 
     torch.manual_seed(1)
-    encoder = HubertEncoder(
-        HubertConfig(
-            hidden_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            intermediate_size=64,
-            conv_dim=(16,) * 7,
-            num_conv_pos_embeddings=16,
-            num_conv_pos_embedding_groups=4,
-        )
-    )
+    encoder = HubertEncoder(TINY_ENCODER)
     decoder = VocosDecoder(
         VocosConfig(
             input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
