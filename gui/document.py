@@ -10,7 +10,6 @@ the patch list, which the GUI wraps in QUndoCommands.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import tempfile
@@ -56,7 +55,7 @@ class Document:
     format: str
     patches: list[Patch] = field(default_factory=list)
     dirty: bool = False
-    _ids: itertools.count = field(default_factory=lambda: itertools.count(1), repr=False)
+    _next_id: int = field(default=1, repr=False)
 
     # --- opening --------------------------------------------------------------------------
     @classmethod
@@ -114,8 +113,14 @@ class Document:
 
     # --- editing (pure operations; the GUI's undo stack calls these) -------------------------
     def add(self, patch: Patch) -> None:
+        if patch.id >= self._next_id:  # patches restored from a project or recovery file
+            self._next_id = patch.id + 1
         self.patches.append(patch)
         self.dirty = True
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
 
     def remove(self, patch_id: int) -> Patch:
         for i, p in enumerate(self.patches):
@@ -143,7 +148,7 @@ class Document:
         lo, hi = max(0, local.start - xf), min(window.n_frames, local.end + xf)
         report = result.reports[0]
         return Patch(
-            next(self._ids),
+            self._new_id(),
             w0 + lo,
             w0 + hi,
             report.method,
@@ -159,30 +164,50 @@ class Document:
         subtype: str | None = None,
         overwrite: bool = False,
         progress: Callable[[int, int], None] | None = None,
+        process: Callable[[np.ndarray, int], np.ndarray] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
     ) -> Path:
-        """Write the edited audio block by block (atomically); the source needs ``overwrite``."""
+        """Write the edited audio (atomically); an existing file, the source included, needs
+        ``overwrite``. ``process`` (an effects chain) runs over the whole edited audio first;
+        without it the audio streams out block by block. A cancelled export leaves no file.
+        """
         out = Path(path)
         if out.exists() and not overwrite:
             raise AudioFileError(f"{out} exists; confirm to replace it")
         fmt = {".wav": "WAV", ".flac": "FLAC"}.get(out.suffix.lower())
         if fmt is None:
             raise AudioFileError("export writes .wav or .flac files")
+        if subtype is not None and not sf.check_format(fmt, subtype):
+            raise AudioFileError(f"{fmt} cannot hold {subtype} samples")
         chosen = subtype or (self.subtype if sf.check_format(fmt, self.subtype) else None)
+        processed = None
+        if process is not None:
+            processed = np.atleast_2d(process(self.edited(0, self.n_frames), self.sample_rate))
+            if not np.all(np.isfinite(processed)):
+                raise VoicemendError("the effects chain produced NaN or Inf samples")
+        n_frames = self.n_frames if processed is None else processed.shape[1]
+        channels = self.n_channels if processed is None else processed.shape[0]
         with (
             atomic_path(out) as tmp,
             sf.SoundFile(
-                str(tmp), "w", self.sample_rate, self.n_channels, subtype=chosen, format=fmt
+                str(tmp), "w", self.sample_rate, channels, subtype=chosen, format=fmt
             ) as f,
         ):
-            for start in range(0, self.n_frames, BLOCK_FRAMES):
-                end = min(self.n_frames, start + BLOCK_FRAMES)
-                f.write(self.edited(start, end).T)
+            for start in range(0, n_frames, BLOCK_FRAMES):
+                if should_cancel is not None and should_cancel():
+                    raise VoicemendError("export cancelled; nothing was written")
+                end = min(n_frames, start + BLOCK_FRAMES)
+                block = self.edited(start, end) if processed is None else processed[:, start:end]
+                f.write(block.T)
                 if progress is not None:
-                    progress(end, self.n_frames)
+                    progress(end, n_frames)
         return out
 
-    def save_project(self, path: str | os.PathLike[str]) -> Path:
-        """``NAME.voicemend`` (JSON) plus ``NAME.voicemend.flac`` holding the patches' samples."""
+    def save_project(self, path: str | os.PathLike[str], mark_clean: bool = True) -> Path:
+        """``NAME.voicemend`` (JSON) plus ``NAME.voicemend.flac`` holding the patches' samples.
+
+        Autosave passes ``mark_clean=False``: a recovery copy is not a save the user made.
+        """
         project = Path(path)
         sidecar = project.with_name(project.name + ".flac")
         rows, offset = [], 0
@@ -215,7 +240,8 @@ class Document:
             "patches": rows,
         }
         write_text_atomic(project, json.dumps(data, indent=1) + "\n", overwrite=True)
-        self.dirty = False
+        if mark_clean:
+            self.dirty = False
         return project
 
     @classmethod
@@ -256,7 +282,7 @@ class Document:
                         tuple(row.get("region", (0, 0))),
                     )
                 )
-            doc._ids = itertools.count(max(p.id for p in doc.patches) + 1)
+            doc._next_id = max(p.id for p in doc.patches) + 1
         return doc
 
     def recovery_path(self) -> Path:

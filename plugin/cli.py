@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from voicemend.engine.detect import Detection
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS
 from voicemend.engine.inpaint import INPAINTERS, Cancelled
-from voicemend.engine.io import info, measure_levels, write_text_atomic
+from voicemend.engine.io import info, measure_levels, save, write_text_atomic
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
 from voicemend.plugin.labels import Label, format_audacity_labels, format_reaper_csv
@@ -202,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--no-ray", action="store_true", help="skip the Ray configuration")
     br.add_argument("--name", default="render", help="results go to bench/results/NAME")
     br.add_argument("--results", type=Path, default=Path("bench/results"))
+    be = bench_sub.add_parser("editor", help="editor open time, memory, UI repair latency")
+    be.add_argument("--data", type=Path, help="speech folder (default: ../shared/data/speech)")
+    be.add_argument("--minutes", type=float, default=60.0, help="length of the test file")
+    be.add_argument("--name", default="editor", help="results go to bench/results/NAME")
+    be.add_argument("--results", type=Path, default=Path("bench/results"))
     bc = bench_sub.add_parser("compare", help="differences between two result folders")
     bc.add_argument("a", type=Path)
     bc.add_argument("b", type=Path)
@@ -521,6 +527,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return cmd_bench_quality(args)
     if args.bench_command == "compare":
         return cmd_bench_compare(args)
+    if args.bench_command == "editor":
+        return cmd_bench_editor(args)
     if args.bench_command == "speed":
         return cmd_bench_speed(args)
     if args.bench_command == "render":
@@ -659,6 +667,33 @@ def _write_bench(folder: Path, stem: str, meta: dict, rows: list, table: str) ->
     write_text_atomic(folder / f"{stem}.md", header + table, overwrite=True)
     print(table, end="")
     print(f"wrote {folder / (stem + '.json')}, {folder / (stem + '.md')}")
+
+
+def cmd_bench_editor(args: argparse.Namespace) -> int:
+    """Write a long 44.1 kHz stereo 16-bit file, then time the editor on it in its own process."""
+    from voicemend.engine.data import list_speech
+    from voicemend.engine.evaluation.speed import _speech, build_podcast
+
+    files = list_speech(args.data, split="dev")
+    if not files:
+        raise VoicemendError("no audio files found for the benchmark")
+    with tempfile.TemporaryDirectory() as tmp:
+        audio, _ = build_podcast(_speech(files, 120.0), args.minutes, 50, seed=0)
+        path = save(audio, Path(tmp) / "podcast.wav", subtype="PCM_16")
+        del audio
+        print(f"measuring the editor on {path.name} ({args.minutes:g} min)…")
+        done = subprocess.run(
+            [sys.executable, "-m", "voicemend.gui.bench", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise VoicemendError(f"the editor benchmark failed:\n{done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    meta = _run_meta(sys.argv)
+    _write_bench(args.results / args.name, "editor", meta, [result["row"]], result["markdown"])
+    return 0
 
 
 def cmd_bench_compare(args: argparse.Namespace) -> int:

@@ -149,6 +149,7 @@ def _build_builtin(
         )
     converted = dict(params)
     for name, value in params.items():
+        _check_type(cls, name, value, what)
         enum_type = _enum_type(cls, name)
         if enum_type is not None and isinstance(value, str):
             try:
@@ -161,6 +162,17 @@ def _build_builtin(
         return cls(**converted)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise PresetError(f"{what}: {str(exc).splitlines()[0]}") from None
+
+
+def _check_type(cls: type[pedalboard.Plugin], name: str, value: Any, what: str) -> None:
+    """Numbers where the plugin's default is a number, so the error names the parameter."""
+    try:
+        default = getattr(cls(), name)
+    except Exception:  # built-ins that need arguments: their constructor will complain
+        return
+    number = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if number and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        raise PresetError(f"{what}: {name} must be a number, got {value!r}")
 
 
 def _enum_type(cls: type[pedalboard.Plugin], name: str) -> type | None:

@@ -42,7 +42,7 @@ def write_card(
 
 - kind: `{kind}`; parameters: {params:,}
 - recipe: `{config.get("recipe", "?")}`; steps: {summary.get("steps", "?")}; training time:
-  {summary.get("train_hours", "?")} h of optimiser steps on 2 CPU cores
+  {summary.get("train_hours", "?")} h of optimiser steps on one CPU thread (float16 weights)
 - sample rate: 16 kHz (other rates are resampled around it by the inpainter)
 - files: `config.json` (architecture), `model.safetensors` (weights; sha256 in `../manifest.json`)
 

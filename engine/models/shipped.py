@@ -101,8 +101,13 @@ def ship(
     run_dir: Path | None = None,
     sample_rate: int = 16_000,
     bench_markdown: str = "",
+    half: bool = True,
 ) -> Path:
-    """Copy an exported model into the package's weights folder, register it, write its card."""
+    """Copy an exported model into the package's weights folder, register it, write its card.
+
+    ``half`` stores float weights as float16 (half the size in the repository; loading casts
+    them back to the model's float32, and inference quality does not change measurably).
+    """
     import shutil
 
     from voicemend.engine.models.card import training_summary, write_card
@@ -112,9 +117,23 @@ def ship(
             raise CheckpointError(f"{export_dir / needed} is missing; export the model first")
     target = WEIGHTS_DIR / name
     target.mkdir(parents=True, exist_ok=True)
-    for needed in ("config.json", "model.safetensors"):
-        shutil.copyfile(export_dir / needed, target / needed)
+    shutil.copyfile(export_dir / "config.json", target / "config.json")
+    _copy_weights(export_dir / "model.safetensors", target / "model.safetensors", half)
     summary = training_summary(run_dir) if run_dir is not None else {}
     write_card(target, name, kind, summary, bench_markdown)
     register(name, target, kind, sample_rate)
     return target
+
+
+def _copy_weights(source: Path, target: Path, half: bool) -> None:
+    import shutil
+
+    if not half:
+        shutil.copyfile(source, target)
+        return
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(source))
+    save_file(
+        {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(target)
+    )

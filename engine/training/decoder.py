@@ -152,7 +152,7 @@ def vocoder_step(
         loss_adv = hinge_generator_loss(fake_scores)
         loss_fm = feature_matching_loss(real_feats, fake_feats)
         loss_g = loss_g + loss_adv + config.feature_weight * loss_fm
-        metrics.update(loss_adv=loss_adv.item(), loss_fm=float(loss_fm))
+        metrics.update(loss_adv=loss_adv.item(), loss_fm=float(loss_fm.detach()))
     parts.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     torch.nn.utils.clip_grad_norm_(parts.generator.parameters(), 10.0)

@@ -115,3 +115,16 @@ def test_ship_writes_card_and_manifest(tmp_path, monkeypatch, tiny_models):
     card = (target / "MODEL_CARD.md").read_text()
     assert "steps: 1234" in card and "2.0 h" in card and "CC BY 4.0" in card
     assert shipped.verified_folder("decoder") == target
+    from safetensors.torch import load_file
+
+    from voicemend.engine.models.vocos import VocosDecoder
+
+    assert all(
+        t.dtype == torch.float16 for t in load_file(str(target / "model.safetensors")).values()
+    )
+    loaded = VocosDecoder.from_pretrained(target)  # float16 on disk, float32 in the model
+    assert next(loaded.parameters()).dtype == torch.float32
+    x = torch.randn(1, loaded.config.input_channels, 20)
+    with torch.no_grad():
+        a, b = tiny_models.decoder.eval()(x), loaded(x)
+    assert torch.allclose(a, b, atol=1e-2 * float(a.abs().max()) + 1e-4)

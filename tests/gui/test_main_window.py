@@ -1,17 +1,19 @@
-"""pytest-qt drives the real widgets offscreen."""
-
-import os
+"""pytest-qt drives the real window offscreen: no audio device, sandboxed settings and cache."""
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("pytestqt")
 
-from voicemend.gui.main_window import MainWindow
+from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+
+from voicemend.gui.export_dialog import ExportChoice
 
 from ..conftest import speech_like
+
+WAIT_MS = 20000
 
 
 @pytest.fixture
@@ -24,22 +26,29 @@ def wav(tmp_path):
     return path
 
 
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow()
-    qtbot.addWidget(w)
-    return w
+def _idle(window, qtbot):
+    qtbot.waitUntil(lambda: window.job is None, timeout=WAIT_MS)
+
+
+def _repair(window, qtbot, start_s, end_s, method="lsar"):
+    n = len(window.document.patches)
+    window.waveform.select(start_s, end_s)
+    window.method.setCurrentText(method)
+    window.repair_selection()
+    qtbot.waitUntil(
+        lambda: window.job is None and len(window.document.patches) == n + 1, timeout=WAIT_MS
+    )
 
 
 def test_open_select_repair_undo_redo(window, qtbot, wav):
     assert window.open_file(wav)
     window.waveform.select(1.0, 1.1)
     assert "100.0 ms" in window.selection_label.text()
-    window.method.setCurrentText("lsar")
-    window.repair_selection()
-    qtbot.waitUntil(lambda: window.job is None and len(window.document.patches) == 1, timeout=10000)
+    _repair(window, qtbot, 1.0, 1.1)
     assert np.any(window.document.edited(16000, 17600) != 0)
     assert window.windowTitle().startswith("talk.wav *")
+    assert window.last_repair_s is not None and window.last_repair_s > 0
+    assert window.history.model().rowCount() == 2  # "opened file" + the repair
     window.undo_action.trigger()
     assert window.document.patches == []
     window.redo_action.trigger()
@@ -50,19 +59,66 @@ def test_detect_and_repair_all_then_export(window, qtbot, wav, tmp_path):
     window.open_file(wav)
     window.detect()
     qtbot.waitUntil(
-        lambda: window.job is None and window.dropouts.table.rowCount() == 2, timeout=10000
+        lambda: window.job is None and window.dropouts.table.rowCount() == 2, timeout=WAIT_MS
     )
+    assert len(window.waveform.overlays) == 2  # detections drawn
     window.jump_to_detection(0)
     assert window.waveform.selected() == pytest.approx((1.0, 1.1), abs=1e-3)
     window.repair_all()
-    qtbot.waitUntil(lambda: window.job is None and len(window.document.patches) == 2, timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.job is None and len(window.document.patches) == 2, timeout=WAIT_MS
+    )
     assert window.undo_stack.count() == 1  # repairing all is one undoable step
     out = tmp_path / "fixed.wav"
-    assert window.export_to(out)
+    window.export_to(out)
+    _idle(window, qtbot)
     y, _ = sf.read(str(out))
     assert np.any(y[16000:17600] != 0) and np.any(y[32000:33000] != 0)
-    assert not window.export_to(out)  # exists: refused without confirmation
+    assert window.undo_stack.isClean()  # exported: nothing left to lose
+    window.export_to(out)  # exists: refused without confirmation
     assert "exists" in window.last_error
+
+
+def test_export_through_the_chain_in_another_sample_type(window, qtbot, wav, tmp_path):
+    window.open_file(wav)
+    window.chain_panel.add_stage("Gain")
+    window.chain_panel.set_param(0, "gain_db", -20.0)
+    out = tmp_path / "quiet.flac"
+    window.export(ExportChoice(out, "PCM_24", True))
+    _idle(window, qtbot)
+    assert sf.info(str(out)).subtype == "PCM_24"
+    y, _ = sf.read(str(out))
+    x, _ = sf.read(str(wav))
+    assert np.abs(y).max() == pytest.approx(np.abs(x).max() / 10, rel=0.05)
+
+
+def test_saving_over_the_source_needs_confirmation(window, qtbot, wav, monkeypatch):
+    from voicemend.gui import main_window
+
+    window.open_file(wav)
+    _repair(window, qtbot, 1.0, 1.1)
+
+    class Dialog:
+        def __init__(self, *a, **k):
+            pass
+
+        def exec(self):
+            return main_window.QDialog.DialogCode.Accepted
+
+        def choice(self):
+            return ExportChoice(wav, "PCM_16", False)
+
+    monkeypatch.setattr(main_window, "ExportDialog", Dialog)
+    before = wav.read_bytes()
+    window.answers.replies = ["Cancel"]
+    window.export_dialog()
+    assert "original recording" in window.answers.questions[-1]
+    assert wav.read_bytes() == before
+    window.answers.replies = ["Replace"]
+    window.export_dialog()
+    _idle(window, qtbot)
+    y, _ = sf.read(str(wav))
+    assert np.any(y[16000:17600] != 0)
 
 
 def test_bad_file_shows_an_error_and_keeps_the_session(window, wav, tmp_path):
@@ -78,3 +134,136 @@ def test_repair_without_selection_explains(window, wav):
     window.open_file(wav)
     window.repair_selection()
     assert "select a region" in window.last_error
+
+
+def test_no_audio_device_play_says_unavailable(window, wav):
+    window.open_file(wav)
+    assert "playback unavailable" in window.playback_label.text()
+    window.play_action.trigger()  # Space
+    window.waveform.select(1.0, 1.5)
+    window.play_selection()
+    assert not window.player.playing
+    cursor = window.player.cursor
+    assert (cursor.start, cursor.end) == (16000, 24000)  # what would have played
+
+
+def test_ab_switches_view_and_playback_source(window, qtbot, wav):
+    window.open_file(wav)
+    _repair(window, qtbot, 1.0, 1.1)
+    window.zoom_to_selection()
+    window.waveform.select(1.0, 1.1)
+    window.play_selection()
+    out = np.empty((1600, 1), np.float32)
+    window.player.cursor.fill(out)
+    assert np.any(out != 0)  # repaired audio
+    window.ab_action.trigger()
+    window.player.cursor.seek(16000)
+    window.player.cursor.fill(out)
+    assert np.all(out == 0)  # the original dropout
+    assert window.waveform.show_original and window.spectrogram.show_original
+    window.ab_action.trigger()
+    assert not window.waveform.show_original
+
+
+def test_spectrogram_is_computed_in_the_background(window, qtbot, wav):
+    window.show()
+    window.open_file(wav)
+    qtbot.waitUntil(lambda: window.spectrogram.last is not None, timeout=WAIT_MS)
+    assert window.spectrogram.last.sample_rate == 16000
+    window.spectrogram_action.trigger()
+    assert not window.spectrogram.isVisible()
+
+
+def test_chain_preview_renders_the_selection(window, qtbot, wav):
+    window.open_file(wav)
+    window.chain_panel.add_stage("Gain")
+    window.waveform.select(0.5, 1.0)
+    window.chain_panel.preview_button.click()
+    qtbot.waitUntil(lambda: window.preview is not None, timeout=WAIT_MS)
+    assert window.preview.shape == (1, 8000)
+
+
+def test_autosave_recovery_after_a_crash(make_window, qtbot, wav):
+    first = make_window()
+    first.open_file(wav)
+    assert first.autosave() is None  # nothing unsaved yet
+    _repair(first, qtbot, 1.0, 1.1)
+    recovery = first.autosave()
+    assert recovery is not None and recovery.exists()
+    # "crash": a new window opens the same file; the edits are offered back
+    second = make_window()
+    second.answers.replies = ["Restore"]
+    assert second.open_file(wav)
+    assert "unsaved edits" in second.answers.questions[0]
+    assert len(second.document.patches) == 1 and not second.undo_stack.isClean()
+    np.testing.assert_allclose(
+        second.document.edited(16000, 17600), first.document.edited(16000, 17600), atol=2e-7
+    )
+    _repair(second, qtbot, 2.0, 2.05)
+    assert len({p.id for p in second.document.patches}) == 2  # ids do not collide
+    third = make_window()
+    third.answers.replies = ["Discard"]
+    third.open_file(wav)
+    assert third.document.patches == [] and not recovery.exists()
+    for w in (first, second):
+        w.undo_stack.setClean()
+
+
+def test_unsaved_changes_prompt_on_close(window, qtbot, wav, tmp_path):
+    window.open_file(wav)
+    _repair(window, qtbot, 1.0, 1.1)
+    window.answers.replies = ["Cancel"]
+    assert not window.close()
+    assert "unsaved edits" in window.answers.questions[-1]
+    window.project_path = tmp_path / "talk.voicemend"
+    window.answers.replies = ["Save project"]
+    assert window.close()
+    assert (tmp_path / "talk.voicemend").exists()
+
+
+def test_project_save_and_reopen(window, qtbot, wav, tmp_path, make_window):
+    window.open_file(wav)
+    _repair(window, qtbot, 1.0, 1.1)
+    assert window.save_project_to(tmp_path / "s.voicemend")
+    assert window.undo_stack.isClean()
+    other = make_window()
+    assert other.open_file(tmp_path / "s.voicemend")
+    assert len(other.document.patches) == 1 and other.undo_stack.isClean()
+    assert str((tmp_path / "s.voicemend").resolve()) in other.recent_files()
+
+
+def test_drag_and_drop_and_recent_files(window, wav):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(wav))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.document is not None and window.document.path == wav
+    assert window.recent_files()[0] == str(wav.resolve())
+    assert window.recent_menu.actions()[0].text() == str(wav.resolve())
+
+
+def test_zoom_keys_theme_and_about(window, wav):
+    window.open_file(wav)
+    (a0, b0), _ = window.waveform.getViewBox().viewRange()
+    window.zoom_in()
+    (a1, b1), _ = window.waveform.getViewBox().viewRange()
+    assert (b1 - a1) < (b0 - a0)
+    window.set_dark(True)
+    assert window.settings.value("dark", type=bool)
+    window.set_dark(False)
+    window.about()
+    assert "voicemend" in window.about_box.text()
+
+
+def test_a_long_file_draws_few_points(window, tmp_path):
+    path = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    sf.write(str(path), 0.1 * rng.standard_normal((16000 * 600, 2)), 16000, subtype="PCM_16")
+    window.open_file(path)  # `voicemend bench editor` times this for an hour of audio
+    assert 0 < window.waveform.trace_points() <= 2 * 2000
