@@ -211,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
     bc = bench_sub.add_parser("compare", help="differences between two result folders")
     bc.add_argument("a", type=Path)
     bc.add_argument("b", type=Path)
+    aud = sub.add_parser("audacity", help="work inside a running Audacity (mod-script-pipe)")
+    aud.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Audacity")
+    aud_sub = aud.add_subparsers(dest="audacity_command", required=True, metavar="ACTION")
+    aud_sub.add_parser("status", help="connection, Audacity version, tracks")
+    ars = aud_sub.add_parser("repair-selection", help="repair the selection of the selected tracks")
+    arl = aud_sub.add_parser("repair-labels", help="repair every region on a label track")
+    arl.add_argument("--track", help="the label track's name (default: voicemend's own)")
+    for p in (ars, arl):
+        p.add_argument("--method", default="auto", help="auto, lsar, pattern, ... (default auto)")
+        p.add_argument("--context", type=float, default=2.0, help="seconds of context each side")
+    adet = aud_sub.add_parser("detect", help="label the dropouts of the selected tracks")
+    adet.add_argument("--min-confidence", type=float, default=0.5)
     train = sub.add_parser("train", help="train models (resumable: run again to continue)")
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
@@ -272,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "info": cmd_info,
         "demo": cmd_demo,
         "bench": cmd_bench,
+        "audacity": cmd_audacity,
         "train": cmd_train,
         "render": cmd_render,
         "presets": cmd_presets,
@@ -473,13 +486,46 @@ def cmd_edit(args: argparse.Namespace) -> int:
     """Start the editor as its own process: the CLI (plugin layer) never imports the GUI."""
     if args.input is not None and not args.input.exists():
         raise VoicemendError(f"{args.input}: no such file")
-    command = [
-        sys.executable,
-        "-m",
-        "voicemend.gui.app",
-        *([str(args.input)] if args.input else []),
-    ]
-    return subprocess.call(command)
+    files = [str(args.input)] if args.input else []
+    if getattr(sys, "frozen", False):  # the desktop bundle: the editor is a sibling program
+        editor = Path(sys.executable).with_name("voicemend-editor" + Path(sys.executable).suffix)
+        return subprocess.call([str(editor), *files])
+    return subprocess.call([sys.executable, "-m", "voicemend.gui.app", *files])
+
+
+def cmd_audacity(args: argparse.Namespace) -> int:
+    from voicemend.plugin import audacity_ops as ops
+    from voicemend.plugin.audacity import AudacityPipe
+
+    # Every exchange with Audacity is logged (stderr), so a user can see what was done.
+    logging.getLogger("voicemend.plugin.audacity").setLevel(logging.INFO)
+    if args.audacity_command in ("repair-selection", "repair-labels") and (
+        args.method not in INPAINTERS
+    ):
+        raise VoicemendError(f"unknown method {args.method!r}; known: {', '.join(INPAINTERS)}")
+    echo = lambda text: print(text, flush=True)  # noqa: E731
+    with AudacityPipe(timeout_s=args.timeout) as pipe:
+        if args.audacity_command == "status":
+            info = ops.status(pipe)
+            print(f"connected to Audacity {info['audacity_version']} through {info['pipe']}")
+            print(f"project rate: {info['project_rate_hz'] or '-'} Hz")
+            for t in info["tracks"]:
+                extra = (
+                    f", {t['channels']} channel(s), {t['start_s']:.3f}-{t['end_s']:.3f} s"
+                    if t["kind"] == "wave"
+                    else ""
+                )
+                mark = "*" if t["selected"] else " "
+                print(f" {mark} {t['index']}: {t['name']!r} ({t['kind']}{extra})")
+        elif args.audacity_command == "repair-selection":
+            done = ops.repair_selection(pipe, args.method, args.context, echo=echo)
+            print(f"{len(done)} repair(s); Audacity's Edit > Undo takes back each one")
+        elif args.audacity_command == "repair-labels":
+            done = ops.repair_labels(pipe, args.track, args.method, args.context, echo=echo)
+            print(f"{len(done)} repair(s); Audacity's Edit > Undo takes back each one")
+        elif args.audacity_command == "detect":
+            ops.detect(pipe, args.min_confidence, echo=echo)
+    return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -1,0 +1,143 @@
+"""End to end against the real Audacity (Debian package `audacity`), headless under Xvfb.
+
+A fresh HOME, a first start that registers mod-script-pipe, the module enabled in the settings
+file, a second start, then the `voicemend audacity` commands as a user runs them. Skipped where
+no `audacity` binary exists, unless VOICEMEND_REQUIRE_AUDACITY=1 (set by CI), which makes a
+missing Audacity a failure.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicemend.engine.metrics import log_spectral_distance
+from voicemend.plugin.audacity import AudacityError, AudacityPipe
+from voicemend.plugin.audacity_headless import HeadlessAudacity
+from voicemend.plugin.audacity_ops import LABEL_TRACK_NAME
+
+REQUIRED = os.environ.get("VOICEMEND_REQUIRE_AUDACITY") == "1"
+if not REQUIRED and (shutil.which("audacity") is None or shutil.which("Xvfb") is None):
+    pytest.skip(
+        "the real Audacity and xvfb-run are needed (apt-get install audacity xvfb); "
+        "CI installs them and sets VOICEMEND_REQUIRE_AUDACITY=1",
+        allow_module_level=True,
+    )
+
+pytestmark = [pytest.mark.slow, pytest.mark.data]
+CROSSFADE = 160  # 10 ms at 16 kHz
+
+
+@pytest.fixture(scope="module")
+def audacity(tmp_path_factory):
+    home = tmp_path_factory.mktemp("audacity-home")
+    runner = HeadlessAudacity(home)
+    try:
+        pipe = runner.__enter__()
+    except AudacityError as exc:
+        if "another Audacity" in str(exc) and not REQUIRED:
+            pytest.skip(str(exc))
+        raise
+    yield {"pipe": pipe, "home": home, "runner": runner}
+    runner.__exit__()
+
+
+def _fresh_project(pipe: AudacityPipe, path: Path) -> None:
+    if pipe.tracks():
+        pipe.command("SelectAll")
+        pipe.command("RemoveTracks")
+    pipe.command("Import2", Filename=str(path))
+
+
+def _export(pipe: AudacityPipe, path: Path, seconds: float, channels: int) -> np.ndarray:
+    pipe.command("Select", Start=0.0, End=seconds, Track=0.0, TrackCount=1.0, Mode="Set")
+    pipe.command("Export2", Filename=str(path), NumChannels=channels)
+    return sf.read(str(path), dtype="int16", always_2d=True)[0]
+
+
+def _voicemend(*args: str, home: Path) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "voicemend.plugin.cli", "audacity", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HOME": str(home)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def speech(dev_utterance):
+    x, sr = sf.read(str(dev_utterance), dtype="int16")
+    assert sr == 16000
+    return x[: 5 * sr]
+
+
+def test_status_lists_the_tracks(audacity, speech, tmp_path):
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), speech, 16000, subtype="PCM_16")
+    _fresh_project(audacity["pipe"], path)
+    out = _voicemend("status", home=audacity["home"]).stdout
+    assert "connected to Audacity 3." in out and "'talk' (wave, 1 channel(s)" in out
+    assert "project rate: 16000 Hz" in out
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_repair_selection_fills_the_gap_in_place(audacity, speech, tmp_path, channels):
+    pipe = audacity["pipe"]
+    clean = np.stack([speech] * channels, axis=1)
+    damaged = clean.copy()
+    a, b = 2 * 16000, int(2.2 * 16000)
+    damaged[a:b] = 0
+    path = tmp_path / "gap.wav"
+    sf.write(str(path), damaged, 16000, subtype="PCM_16")
+    _fresh_project(pipe, path)
+    pipe.command("Select", Start=2.0, End=2.2, Track=0.0, TrackCount=1.0, Mode="Set")
+    out = _voicemend("repair-selection", "--method", "lsar", home=audacity["home"]).stdout
+    assert "repaired 'gap' 2.000-2.200 s (200 ms, lsar)" in out
+    repaired = _export(pipe, tmp_path / "out.wav", 5.0, channels)
+    assert repaired.shape == damaged.shape
+    outside = np.ones(len(damaged), bool)
+    outside[a - CROSSFADE : b + CROSSFADE] = False
+    np.testing.assert_array_equal(repaired[outside], damaged[outside])  # sample-exact
+    m0, m1 = a - 800, b + 800
+    for ch in range(channels):
+        before = log_spectral_distance(clean[m0:m1, ch] / 32768, damaged[m0:m1, ch] / 32768, 16000)
+        after = log_spectral_distance(clean[m0:m1, ch] / 32768, repaired[m0:m1, ch] / 32768, 16000)
+        assert after < before
+    pipe.command("Undo")  # one step takes the repair back
+    np.testing.assert_array_equal(_export(pipe, tmp_path / "undone.wav", 5.0, channels), damaged)
+
+
+def test_detect_labels_three_dropouts_then_repair_labels(audacity, speech, tmp_path):
+    pipe = audacity["pipe"]
+    damaged = speech.copy()
+    truth = [(1.0, 1.1), (2.5, 2.65), (3.8, 3.86)]
+    for s, e in truth:
+        damaged[round(s * 16000) : round(e * 16000)] = 0
+    path = tmp_path / "three.wav"
+    sf.write(str(path), damaged, 16000, subtype="PCM_16")
+    _fresh_project(pipe, path)
+    _voicemend("detect", home=audacity["home"])
+    if os.environ.get("VOICEMEND_AUDACITY_SCREENSHOT"):  # scripts/audacity_screenshot.sh
+        audacity["runner"].screenshot(Path(os.environ["VOICEMEND_AUDACITY_SCREENSHOT"]))
+    tracks = pipe.tracks()
+    label_track = next(t for t in tracks if t.kind == "label")
+    assert label_track.name == LABEL_TRACK_NAME
+    labels = pipe.labels()[label_track.index]
+    assert len(labels) == 3
+    for (s, e), (a, b, text) in zip(truth, labels, strict=True):
+        assert abs(a - s) <= 0.010 and abs(b - e) <= 0.010
+        assert text.startswith("digital_silence")
+    _voicemend("repair-labels", "--method", "lsar", home=audacity["home"])
+    repaired = _export(pipe, tmp_path / "fixed.wav", 5.0, 1)[:, 0]
+    for s, e in truth:
+        assert (
+            np.count_nonzero(repaired[round(s * 16000) : round(e * 16000)]) > 0.9 * (e - s) * 16000
+        )
