@@ -6,14 +6,18 @@ clean read speech.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfilt
 
-from voicemend.engine.data import SpeechFile
+from voicemend.engine.data import SpeechFile, list_speech
 from voicemend.engine.io import load
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
 
@@ -27,6 +31,13 @@ class AugmentConfig:
     rt60_s: tuple[float, float] = (0.1, 0.5)
     bandlimit_prob: float = 0.15
     cutoff_hz: tuple[float, float] = (3500.0, 7500.0)
+
+
+def train_pool(data_root: Path | None, sample_rate: int = SAMPLE_RATE) -> SpeechPool:
+    """The ``train`` split of the speech corpus (the dev split never trains anything)."""
+    pool = SpeechPool(list_speech(data_root, split="train"), sample_rate)
+    log.info("training audio: %.2f h", pool.hours)
+    return pool
 
 
 class SpeechPool:

@@ -14,11 +14,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from voicemend.engine.data import list_speech
 from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch
+from voicemend.engine.training.data import AugmentConfig, random_batch, train_pool
 from voicemend.engine.training.losses import (
     feature_matching_loss,
     hinge_discriminator_loss,
@@ -73,12 +72,8 @@ def train_decoder(
         {"generator": opt_g, "discriminator": opt_d},
         {"recipe": "decoder", "train": asdict(config), "model": model_config.to_dict()},
     )
-    if init_from is not None and run.seed_from(init_from):
-        log.info("seeded the run from %s", init_from)
-    if run.resume():
-        log.info("resumed at step %d", run.step)
-    pool = SpeechPool(list_speech(data_root, split="train"), model_config.mel.sample_rate)
-    log.info("training audio: %.2f h", pool.hours)
+    run.start(init_from)
+    pool = train_pool(data_root, model_config.mel.sample_rate)
     n_samples = config.segment_frames * model_config.hop_length
     budget = Budget(config.max_steps, max_hours)
     aug = AugmentConfig() if config.augment else None

@@ -17,11 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from voicemend.engine.data import list_speech
 from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig, mel_gap_frames
-from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch
+from voicemend.engine.training.data import AugmentConfig, random_batch, train_pool
 from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
 
 log = logging.getLogger(__name__)
@@ -113,12 +112,9 @@ def train_ift(
         {"model": opt},
         {"recipe": "ift", "train": asdict(config), "model": model_config.to_dict()},
     )
-    if init_from is not None and run.seed_from(init_from):
-        log.info("seeded the run from %s", init_from)
-    if run.resume():
-        log.info("resumed at step %d", run.step)
+    run.start(init_from)
     sr = model_config.mel.sample_rate
-    pool = SpeechPool(list_speech(data_root, split="train"), sr)
+    pool = train_pool(data_root, sr)
     n_samples = config.window_frames * model_config.encoder.frame_stride
     aug = AugmentConfig() if config.augment else None
     hop = model_config.mel.hop_length

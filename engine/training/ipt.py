@@ -15,13 +15,12 @@ from pathlib import Path
 
 import torch
 
-from voicemend.engine.data import list_speech
 from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel, MelConfig
 from voicemend.engine.models.mel_inpainter import receptive_frame_mask
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch
+from voicemend.engine.training.data import AugmentConfig, random_batch, train_pool
 from voicemend.engine.training.decoder import DecoderTrainConfig, VocoderParts, vocoder_step
 from voicemend.engine.training.ift import IftTrainConfig, gap_masks
 from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
@@ -82,11 +81,9 @@ def train_ipt(
             "encoder": str(encoder_dir),
         },
     )
-    if init_from is not None and run.seed_from(init_from):
-        log.info("seeded the run from %s", init_from)
-    run.resume()
+    run.start(init_from)
     sr = 16_000
-    pool = SpeechPool(list_speech(data_root, split="train"), sr)
+    pool = train_pool(data_root, sr)
     n_samples = config.window_frames * encoder.config.frame_stride
     parts = VocoderParts(gen, disc, opt_g, opt_d, LogMel(MelConfig()).to(device))
     aug = AugmentConfig() if d.augment else None

@@ -21,11 +21,10 @@ from safetensors.torch import load_file, save_file
 from scipy.cluster.vq import kmeans2
 from torch import nn
 
-from voicemend.engine.data import list_speech
 from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
 from voicemend.engine.models.mel import LogMel, MelConfig
 from voicemend.engine.models.mel_inpainter import small_encoder_config
-from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch
+from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch, train_pool
 from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
 
 log = logging.getLogger(__name__)
@@ -154,11 +153,9 @@ def train_pretrain(
         {"model": opt},
         {"recipe": "pretrain-encoder", "train": asdict(config), "model": encoder_config.to_dict()},
     )
-    if init_from is not None and run.seed_from(init_from):
-        log.info("seeded the run from %s", init_from)
-    run.resume()
+    run.start(init_from)
     sr = 16_000
-    pool = SpeechPool(list_speech(data_root, split="train"), sr)
+    pool = train_pool(data_root, sr)
     mfcc = Mfcc(encoder_config.frame_stride).to(device)
     codebook_path = out_dir / "codebook.safetensors"
     if codebook_path.exists():

@@ -77,6 +77,15 @@ class TrainingRun:
         shutil.copytree(folder, self.checkpoint_dir)
         return True
 
+    def start(self, init_from: str | os.PathLike[str] | None = None) -> TrainingRun:
+        """What every recipe does first: seed an empty run from a weights-only checkpoint (if
+        given), then resume from the run's own last checkpoint (if any)."""
+        if init_from is not None and self.seed_from(init_from):
+            log.info("seeded the run from %s", init_from)
+        if self.resume():
+            log.info("resumed at step %d", self.step)
+        return self
+
     def resume(self) -> bool:
         """Load the last checkpoint if there is one; True when resumed."""
         state_path = self.checkpoint_dir / "state.json"
