@@ -35,8 +35,9 @@ def measure(path: Path, repairs: int = 5, zooms: int = 30) -> dict[str, object]:
     from voicemend.gui.playback import Player
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    saved_cache = os.environ.get("XDG_CACHE_HOME")
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["XDG_CACHE_HOME"] = tmp
+        os.environ["XDG_CACHE_HOME"] = tmp  # recovery files of this run stay in the temp folder
         window = MainWindow(
             settings=QSettings(str(Path(tmp) / "b.ini"), QSettings.Format.IniFormat),
             player=Player(),
@@ -81,6 +82,10 @@ def measure(path: Path, repairs: int = 5, zooms: int = 30) -> dict[str, object]:
                 latencies.setdefault(method, []).append(1000 * (time.perf_counter() - t0))
         window.undo_stack.setClean()
         window.close()
+    if saved_cache is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved_cache
     size_16bit_mib = doc.n_frames * doc.n_channels * 2 / 2**20
     return {
         "file": str(path),
