@@ -267,3 +267,38 @@ def test_a_long_file_draws_few_points(window, tmp_path):
     sf.write(str(path), 0.1 * rng.standard_normal((16000 * 600, 2)), 16000, subtype="PCM_16")
     window.open_file(path)  # `voicemend bench editor` times this for an hour of audio
     assert 0 < window.waveform.trace_points() <= 2 * 2000
+
+
+@pytest.mark.parametrize(
+    ("suffix", "fmt", "subtype"), [(".ogg", "OGG", "VORBIS"), (".mp3", "MP3", "MPEG_LAYER_III")]
+)
+def test_opens_ogg_and_mp3(window, tmp_path, suffix, fmt, subtype):
+    path = tmp_path / f"talk{suffix}"
+    sf.write(str(path), speech_like(2.0, 16000), 16000, format=fmt, subtype=subtype)
+    assert window.open_file(path)
+    assert window.document.sample_rate == 16000 and window.document.duration_s > 1.9
+
+
+def test_cancel_stops_a_long_repair_and_keeps_the_document(window, qtbot, wav):
+    from voicemend.engine.regions import Region
+
+    window.open_file(wav)
+    window.method.setCurrentText("lsar")
+    regions = [Region(s, s + 1600) for s in range(1000, 40000, 2000)]
+    window.repair_regions(regions)
+    window.job.cancel()
+    _idle(window, qtbot)
+    assert len(window.document.patches) < len(regions)  # stopped early, nothing half-applied
+    assert window.undo_stack.count() <= 1
+
+
+def test_a_failed_export_shows_the_error_and_loses_nothing(window, qtbot, wav, tmp_path):
+    window.open_file(wav)
+    _repair(window, qtbot, 1.0, 1.1)
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file where a folder should be")
+    window.export_to(not_a_folder / "out.wav")  # fails for every user, root included
+    _idle(window, qtbot)
+    assert "cannot write" in window.last_error
+    assert len(window.document.patches) == 1 and not window.undo_stack.isClean()
+    assert window.autosave() is not None  # the edits are still there to save
