@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     ship.add_argument("--from", dest="source", type=Path, required=True, metavar="EXPORT_DIR")
     ship.add_argument("--kind", required=True, help="mel_inpainter, vocos or hubert")
     ship.add_argument("--run", type=Path, metavar="RUN_DIR", help="the training run (for the card)")
+    ship.add_argument(
+        "--bench", type=Path, metavar="MARKDOWN", help="bench tables for the model card"
+    )
 
     inf = sub.add_parser("info", help="show format, rate, channels, length and levels of a file")
     inf.add_argument("input", type=Path, metavar="IN")
@@ -532,7 +535,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     from voicemend.engine.models import shipped
 
     if args.models_command == "ship":
-        target = shipped.ship(args.name, args.source, args.kind, args.run)
+        bench = ""
+        if args.bench is not None:
+            if not args.bench.exists():
+                raise VoicemendError(f"{args.bench}: no such file")
+            bench = args.bench.read_text(encoding="utf-8")
+        target = shipped.ship(args.name, args.source, args.kind, args.run, bench_markdown=bench)
         print(f"shipped {args.name} into {target}")
         return 0
     models = shipped.manifest()

@@ -128,3 +128,35 @@ def test_ship_writes_card_and_manifest(tmp_path, monkeypatch, tiny_models):
     with torch.no_grad():
         a, b = tiny_models.decoder.eval()(x), loaded(x)
     assert torch.allclose(a, b, atol=1e-2 * float(a.abs().max()) + 1e-4)
+
+
+def test_cli_ships_a_model_with_its_bench_table(tmp_path, monkeypatch, tiny_models, capsys):
+    from voicemend.engine.models import shipped
+    from voicemend.plugin.cli import main
+
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(shipped, "MANIFEST", tmp_path / "weights" / "manifest.json")
+    export = tiny_models.decoder.save_pretrained(tmp_path / "export")
+    bench = tmp_path / "bench.md"
+    bench.write_text("| method | 200 ms |\n|---|---|\n| neural | 3.1 |\n")
+    assert (
+        main(
+            [
+                "models",
+                "ship",
+                "decoder",
+                "--from",
+                str(export),
+                "--kind",
+                "vocos",
+                "--bench",
+                str(bench),
+            ]
+        )
+        == 0
+    )
+    card = (tmp_path / "weights" / "decoder" / "MODEL_CARD.md").read_text()
+    assert "| neural | 3.1 |" in card
+    assert main(["models", "list"]) == 0 and "decoder" in capsys.readouterr().out
+    missing = ["models", "ship", "decoder", "--from", str(export), "--kind", "vocos"]
+    assert main([*missing, "--bench", str(tmp_path / "nope.md")]) != 0
