@@ -1,8 +1,9 @@
 """The neural inpainter (I_FT): the encoder predicts mel frames, the decoder voices them.
 
 Per region: the context window is resampled to the models' 16 kHz, the gap is zeroed and masked,
-the encoder predicts the mel frames of the gap, which replace those frames in the context's own
-mel, and the decoder turns that mel into audio. The result is level-matched to the context, put
+the encoder predicts the mel frames of the gap (every frame whose window hears it), corrected by
+the predictor's own bias measured on the clean frames beside the gap; they replace those frames
+in the context's own mel, and the decoder turns that mel into audio. The result is level-matched to the context, put
 back at the input rate and, above 8 kHz, completed with noise shaped like the context's high band
 so that no spectral hole remains. Only the gap (± crossfade) is pasted back.
 """
@@ -32,6 +33,7 @@ MODEL_RATE = 16_000
 LEVEL_MATCH_MS = 60.0
 MAX_LEVEL_CORRECTION = 2.0
 HIGH_BAND_HZ = 7_600.0
+CALIBRATION_FRAMES = 5  # clean mel frames each side that measure the predictor's local bias
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,25 @@ class Neural(NeuralInpainter):
             context_s,
         )
         self.mel = LogMel(models.inpainter.config.mel).to(self.device)
+        self.calibrate_frames = CALIBRATION_FRAMES
 
     def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
         predicted = self.models.inpainter(masked, self.models.inpainter.frame_mask(gap)).float()
         context_mel = self.mel(masked)
         m = min(predicted.shape[-1], context_mel.shape[-1])
-        frames = mel_gap_frames(gap, context_mel.shape[-1], self.mel.config.hop_length)
+        # Every frame whose analysis window hears the gap comes from the prediction: the
+        # context's own mel there is computed over the zeroed gap and would voice a dip.
+        frames = mel_gap_frames(
+            gap,
+            context_mel.shape[-1],
+            self.mel.config.hop_length,
+            reach=self.mel.config.win_length // 2,
+        )
         frames[:, m:] = False
+        if self.calibrate_frames:
+            predicted = _calibrated(
+                predicted[..., :m], context_mel[..., :m], frames[:, :m], self.calibrate_frames
+            )
         merged = context_mel.clone()
         merged[..., :m] = torch.where(frames[:, None, :m], predicted[..., :m], context_mel[..., :m])
         return self.models.decoder(merged)
@@ -157,6 +171,35 @@ class NeuralIpt(NeuralInpainter):
     def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
         features = self.encoder(masked, receptive_frame_mask(self.encoder, gap))
         return self.decoder(features.transpose(1, 2))
+
+
+def _calibrated(
+    predicted: torch.Tensor, context: torch.Tensor, gap: torch.Tensor, n: int
+) -> torch.Tensor:
+    """The prediction with its own error next to the gap taken out.
+
+    Where the context is clean, the model's prediction and the true mel are both known; their
+    per-band difference over ``n`` frames on each side is the model's local bias, and that
+    offset, interpolated across the gap, corrects the gap's frames. (B, n_mels, F) tensors,
+    ``gap`` (B, F) bool.
+    """
+    out = predicted.clone()
+    for b in range(predicted.shape[0]):
+        idx = torch.nonzero(gap[b]).flatten()
+        if idx.numel() == 0:
+            continue
+        g0, g1 = int(idx[0]), int(idx[-1]) + 1
+        left = slice(max(0, g0 - n), g0)
+        right = slice(g1, min(predicted.shape[-1], g1 + n))
+        diff = context[b] - predicted[b]
+        have_l, have_r = left.stop > left.start, right.stop > right.start
+        if not (have_l or have_r):
+            continue
+        off_l = diff[:, left].mean(dim=-1) if have_l else diff[:, right].mean(dim=-1)
+        off_r = diff[:, right].mean(dim=-1) if have_r else off_l
+        w = torch.linspace(0.0, 1.0, g1 - g0, device=predicted.device)
+        out[b, :, g0:g1] += (1 - w) * off_l[:, None] + w * off_r[:, None]
+    return out
 
 
 def _to_rate(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

@@ -92,12 +92,17 @@ class MelInpainter(nn.Module):
         return out.view(b, t, k, n_mels).reshape(b, t * k, n_mels).transpose(1, 2)
 
 
-def mel_gap_frames(gap: torch.Tensor, n_frames: int, hop: int) -> torch.Tensor:
-    """Mel frames whose centre lies within one hop of a masked sample: (B, T) -> (B, n_frames)."""
+def mel_gap_frames(
+    gap: torch.Tensor, n_frames: int, hop: int, reach: int | None = None
+) -> torch.Tensor:
+    """Mel frames whose centre lies within ``reach`` samples (default one hop) of a masked
+    sample: (B, T) -> (B, n_frames). With ``reach`` = half the analysis window these are all
+    the frames whose window hears the gap."""
+    reach = hop if reach is None else reach
     centres = torch.arange(n_frames, device=gap.device) * hop + hop // 2
     csum = torch.nn.functional.pad(gap.float().cumsum(-1), (1, 0))
-    lo = torch.clamp(centres - hop, 0, gap.shape[-1])
-    hi = torch.clamp(centres + hop, 0, gap.shape[-1])
+    lo = torch.clamp(centres - reach, 0, gap.shape[-1])
+    hi = torch.clamp(centres + reach, 0, gap.shape[-1])
     return (csum[:, hi] - csum[:, lo]) > 0
 
 

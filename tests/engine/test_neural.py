@@ -160,3 +160,19 @@ def test_cli_ships_a_model_with_its_bench_table(tmp_path, monkeypatch, tiny_mode
     assert main(["models", "list"]) == 0 and "decoder" in capsys.readouterr().out
     missing = ["models", "ship", "decoder", "--from", str(export), "--kind", "vocos"]
     assert main([*missing, "--bench", str(tmp_path / "nope.md")]) != 0
+
+
+def test_calibration_removes_the_model_s_own_bias_next_to_the_gap():
+    from voicemend.engine.inpaint.neural import _calibrated
+
+    torch.manual_seed(0)
+    truth = torch.randn(2, 80, 60)
+    bias = torch.linspace(-1.0, 2.0, 80)[None, :, None]  # per band, the same on both sides
+    predicted = truth - bias
+    gap = torch.zeros(2, 60, dtype=torch.bool)
+    gap[0, 20:30] = True
+    gap[1, 0:10] = True  # no context on the left: the right side alone calibrates
+    out = _calibrated(predicted, truth, gap, 5)
+    assert torch.allclose(out[0, :, 20:30], truth[0, :, 20:30], atol=1e-5)
+    assert torch.allclose(out[1, :, 0:10], truth[1, :, 0:10], atol=1e-5)
+    assert torch.equal(out[0, :, :20], predicted[0, :, :20])  # outside the gap: untouched
