@@ -3,9 +3,9 @@
 Per region: the context window is resampled to the models' 16 kHz, the gap is zeroed and masked,
 the encoder predicts the mel frames of the gap (every frame whose window hears it), corrected by
 the predictor's own bias measured on the clean frames beside the gap; they replace those frames
-in the context's own mel, and the decoder turns that mel into audio. The result is level-matched to the context, put
-back at the input rate and, above 8 kHz, completed with noise shaped like the context's high band
-so that no spectral hole remains. Only the gap (± crossfade) is pasted back.
+in the context's own mel, and the decoder turns that mel into audio. The result is level-matched
+to the context, put back at the input rate and, above 8 kHz, completed with noise shaped like the
+context's high band so that no spectral hole remains. Only the gap (± crossfade) is pasted back.
 """
 
 from __future__ import annotations
