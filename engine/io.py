@@ -31,6 +31,7 @@ EXTENSION_FORMATS = {
     ".caf": "CAF",
 }
 OPUS_EXTENSIONS = {".opus"}
+IO_BLOCK_FRAMES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -92,18 +93,31 @@ def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
     p = _existing_file(path)
     try:
         with sf.SoundFile(str(p)) as f:
-            data = f.read(dtype="float32", always_2d=True)
+            samples = _read_channels_first(f)
             fmt, subtype, rate = f.format, f.subtype, f.samplerate
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
-    if data.shape[0] == 0 and not allow_empty:
+    if samples.shape[1] == 0 and not allow_empty:
         raise AudioFileError(f"{p} holds no audio frames (empty file)")
-    samples = np.ascontiguousarray(data.T)
     try:
         check_finite(samples, rate)
     except Exception as exc:
         raise AudioFileError(f"{p}: {exc}") from None
     return Audio(samples, int(rate), SourceFormat(fmt, subtype, str(p)))
+
+
+def _read_channels_first(f: sf.SoundFile) -> np.ndarray:
+    """(channels, frames) float32, decoded block by block straight into place: no second
+    full-size copy for the transpose (an hour of 44.1 kHz stereo is 1.27 GB as float32)."""
+    out = np.empty((f.channels, max(0, f.frames)), dtype=np.float32)
+    pos = 0
+    for block in f.blocks(blocksize=IO_BLOCK_FRAMES, dtype="float32", always_2d=True):
+        n = block.shape[0]
+        if pos + n > out.shape[1]:  # a format whose header under-reports its length
+            out = np.concatenate([out[:, :pos], np.empty((f.channels, n), np.float32)], axis=1)
+        out[:, pos : pos + n] = block.T
+        pos += n
+    return out if pos == out.shape[1] else np.ascontiguousarray(out[:, :pos])
 
 
 def save(
@@ -129,8 +143,15 @@ def save(
     subtype = _subtype_for(audio, fmt, subtype, out)
     check_finite(audio.samples, audio.sample_rate)
     try:
-        with atomic_path(out) as tmp:
-            sf.write(str(tmp), audio.samples.T, audio.sample_rate, format=fmt, subtype=subtype)
+        with (
+            atomic_path(out) as tmp,
+            sf.SoundFile(
+                str(tmp), "w", audio.sample_rate, audio.n_channels, subtype, format=fmt
+            ) as f,
+        ):
+            # Block by block: writing the transposed whole would copy all of it first.
+            for start in range(0, audio.n_frames, IO_BLOCK_FRAMES):
+                f.write(audio.samples[:, start : start + IO_BLOCK_FRAMES].T)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
     return out

@@ -10,9 +10,11 @@ import itertools
 import multiprocessing as mp
 import resource
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from voicemend.engine.corrupt import packet_burst, packet_region, speech_positio
 from voicemend.engine.data import SpeechFile
 from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
-from voicemend.engine.io import load
+from voicemend.engine.io import load, save
 from voicemend.engine.regions import Region
 
 LATENCY_GAPS_MS = (20, 200, 400)
@@ -158,32 +160,42 @@ def build_podcast(
     return audio.with_samples(samples), sorted(truth)
 
 
-def throughput_run(
-    speech: np.ndarray, method: str, minutes: float, dropouts: int, seed: int
-) -> dict[str, object]:
-    """Detect + repair on the whole podcast; real-time factor = processing time / duration."""
+def throughput_run(path: str, method: str, injected: int) -> dict[str, object]:
+    """What `voicemend repair --auto` does to the podcast file: load, detect, repair, save.
+
+    Runs in its own process, so the peak memory is the pipeline's own (the synthetic podcast
+    is built once, in the parent). Real-time factor = (detect + repair) / duration; the
+    end-to-end factor adds reading and writing the file.
+    """
     import torch
 
     torch.set_num_threads(1)
-    audio, truth = build_podcast(speech, minutes, dropouts, seed)
     t0 = time.perf_counter()
-    detections = DropoutDetector()(audio)
+    audio = load(path)
     t1 = time.perf_counter()
-    get_inpainter(method).inpaint(audio, [d.region for d in detections])
+    detections = DropoutDetector()(audio)
     t2 = time.perf_counter()
+    result = get_inpainter(method).inpaint(audio, [d.region for d in detections])
+    t3 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        save(result.audio, Path(tmp) / "repaired.wav")
+    t4 = time.perf_counter()
     duration = audio.duration_s
     return {
         "kind": "throughput",
         "method": method,
-        "rate": PODCAST_RATE,
-        "channels": PODCAST_CHANNELS,
-        "minutes": minutes,
-        "injected": len(truth),
+        "rate": audio.sample_rate,
+        "channels": audio.n_channels,
+        "minutes": round(duration / 60, 3),
+        "injected": injected,
         "detected": len(detections),
-        "detect_s": t1 - t0,
-        "repair_s": t2 - t1,
-        "total_s": t2 - t0,
-        "rtf": (t2 - t0) / duration,
+        "load_s": t1 - t0,
+        "detect_s": t2 - t1,
+        "repair_s": t3 - t2,
+        "save_s": t4 - t3,
+        "total_s": t3 - t1,
+        "rtf": (t3 - t1) / duration,
+        "end_to_end_rtf": (t4 - t0) / duration,
     }
 
 
@@ -205,14 +217,19 @@ def run_speed(
                 for device in devices:
                     args = (speech, method, rate, channels, gap, config.repeats, device)
                     jobs.append((latency_run, args))
-        jobs.append(
-            (throughput_run, (speech, method, config.podcast_minutes, config.dropouts, config.seed))
-        )
+        jobs.append((throughput_run, (method,)))  # the podcast file is filled in below
     rows = []
-    for i, (fn, args) in enumerate(jobs, start=1):
-        rows.append(_in_child(fn, *args))
-        if progress is not None:
-            progress(i, len(jobs))
+    with tempfile.TemporaryDirectory() as tmp:
+        podcast = Path(tmp) / "podcast.wav"
+        audio, truth = build_podcast(speech, config.podcast_minutes, config.dropouts, config.seed)
+        save(audio, podcast, subtype="PCM_16")
+        del audio
+        for i, (fn, args) in enumerate(jobs, start=1):
+            if fn is throughput_run:
+                args = (str(podcast), args[0], len(truth))
+            rows.append(_in_child(fn, *args))
+            if progress is not None:
+                progress(i, len(jobs))
     add_ratios(rows)
     return rows
 
@@ -247,18 +264,22 @@ def speed_markdown(rows: Sequence[dict[str, object]]) -> str:
             )
     lines += [
         "",
-        "#### Throughput: detect + repair on a one-hour 44.1 kHz stereo podcast",
+        "#### Throughput: `repair --auto` on a 44.1 kHz stereo 16-bit podcast file",
         "",
-        "| method | minutes | dropouts injected / detected | detect | repair | total | "
-        "real-time factor | vs lsar | peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Load, detect, repair and save in one process; the real-time factor counts detect +",
+        "repair, the end-to-end one adds reading and writing the file. Peak RSS is that process's.",
+        "",
+        "| method | minutes | dropouts injected / detected | load | detect | repair | save | "
+        "real-time factor | end to end | vs lsar | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if r["kind"] == "throughput":
             lines.append(
                 f"| {r['method']} | {r['minutes']} | {r['injected']} / {r['detected']} | "
-                f"{float(r['detect_s']):.1f} s | {float(r['repair_s']):.1f} s | "
-                f"{float(r['total_s']):.1f} s | {float(r['rtf']):.4f} | {r['vs_lsar']} | "
-                f"{r['peak_rss_mib']} MiB |"
+                f"{float(r.get('load_s', 0)):.1f} s | {float(r['detect_s']):.1f} s | "
+                f"{float(r['repair_s']):.1f} s | {float(r.get('save_s', 0)):.1f} s | "
+                f"{float(r['rtf']):.4f} | {float(r.get('end_to_end_rtf', r['rtf'])):.4f} | "
+                f"{r['vs_lsar']} | {r['peak_rss_mib']} MiB |"
             )
     return "\n".join(lines) + "\n"

@@ -63,3 +63,18 @@ def test_latency_run_and_table():
     assert row["median_s"] > 0 and row["repeats"] == 2
     row.update(vs_lsar=1.0, peak_rss_mib=100.0)
     assert "| pattern | 16000 Hz | 1 | cpu | 20 ms |" in speed_markdown([row])
+
+
+def test_throughput_run_times_the_whole_repair_of_a_file(tmp_path):
+    from voicemend.engine.evaluation.speed import throughput_run
+    from voicemend.engine.io import save
+
+    speech = np.concatenate([speech_like(3.0, 16000, seed=s) for s in range(4)])
+    audio, truth = build_podcast(speech, minutes=0.1, dropouts=3, seed=0)
+    path = save(audio, tmp_path / "p.wav", subtype="PCM_16")
+    row = throughput_run(str(path), "pattern", len(truth))
+    assert row["channels"] == 2 and row["rate"] == PODCAST_RATE
+    assert row["detected"] >= 1 and row["injected"] == len(truth)
+    assert row["end_to_end_rtf"] >= row["rtf"] > 0
+    row.update(vs_lsar=1.0, peak_rss_mib=10.0)
+    assert "| pattern | 0.1 |" in speed_markdown([row])
