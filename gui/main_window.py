@@ -67,6 +67,8 @@ class MainWindow(QMainWindow):
         self.progress: QProgressDialog | None = None
         self.last_error = ""
         self.preview: np.ndarray | None = None
+        self.audacity = None  # an AudacityLink once something was fetched from Audacity
+        self.last_sent_to_audacity = 0
         self.last_repair_s: float | None = None
 
         self.waveform = WaveformView()
@@ -148,6 +150,14 @@ class MainWindow(QMainWindow):
         quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
         file_menu.addActions([self.save_project_action, self.save_project_as_action])
+        file_menu.addSeparator()
+        self.fetch_audacity_action = self._action(
+            "Fetch selection from Audacity", None, self.fetch_from_audacity
+        )
+        self.send_audacity_action = self._action(
+            "Send repairs to Audacity", None, self.send_to_audacity
+        )
+        file_menu.addActions([self.fetch_audacity_action, self.send_audacity_action])
         file_menu.addSeparator()
         file_menu.addActions([self.export_action, quit_action])
         self._fill_recent_menu()
@@ -484,6 +494,47 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+    # --- Audacity -----------------------------------------------------------------------------
+    def fetch_from_audacity(self) -> None:
+        """Open Audacity's current selection (in a worker: Audacity may take a moment)."""
+        if self.job is not None or not self._may_discard_changes():
+            return
+        from voicemend.gui.audacity_link import AudacityLink
+
+        self.audacity = self.audacity or AudacityLink()
+        link = self.audacity
+
+        def work(progress, should_cancel):
+            return link.fetch()
+
+        def done(origin) -> None:
+            self.undo_stack.setClean()  # the question was asked above
+            if self.open_file(origin.path):
+                self.statusBar().showMessage(
+                    f"fetched {origin.track.name!r} from {origin.start_s:.3f} s in Audacity", 5000
+                )
+
+        self._run(work, "Fetching from Audacity…", done)
+
+    def send_to_audacity(self) -> None:
+        document, link = self.document, self.audacity
+        if document is None or self.job is not None:
+            return
+        if link is None:
+            self.show_error("this file did not come from Audacity: use Fetch first")
+            return
+
+        def work(progress, should_cancel):
+            return link.send(document)
+
+        def done(count: int) -> None:
+            self.statusBar().showMessage(
+                f"sent {count} repair(s) to Audacity (Edit › Undo there takes each back)", 5000
+            )
+            self.last_sent_to_audacity = count
+
+        self._run(work, "Sending to Audacity…", done)
 
     # --- playback ---------------------------------------------------------------------------
     def _reader(self):

@@ -137,3 +137,4 @@ def _copy_weights(source: Path, target: Path, half: bool) -> None:
     save_file(
         {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(target)
     )
+    target.chmod(0o644)  # readable by everyone once installed, like the rest of the package

@@ -145,3 +145,38 @@ def test_detect_labels_three_dropouts_then_repair_labels(audacity, speech, tmp_p
         assert (
             np.count_nonzero(repaired[round(s * 16000) : round(e * 16000)]) > 0.9 * (e - s) * 16000
         )
+
+
+def test_editor_fetches_the_selection_and_sends_repairs_back(audacity, speech, tmp_path, qtbot):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtCore import QSettings
+
+    from voicemend.gui.main_window import MainWindow
+
+    pipe = audacity["pipe"]
+    damaged = speech.copy()
+    damaged[2 * 16000 : int(2.15 * 16000)] = 0
+    path = tmp_path / "edit.wav"
+    sf.write(str(path), damaged, 16000, subtype="PCM_16")
+    _fresh_project(pipe, path)
+    pipe.command("Select", Start=1.0, End=3.0, Track=0.0, TrackCount=1.0, Mode="Set")
+    window = MainWindow(settings=QSettings(str(tmp_path / "e.ini"), QSettings.Format.IniFormat))
+    window.ask = lambda _q, choices=("Yes", "No"): choices[-1]
+    qtbot.addWidget(window)
+    window.fetch_from_audacity()
+    qtbot.waitUntil(lambda: window.job is None and window.document is not None, timeout=60000)
+    assert window.document.duration_s == pytest.approx(2.0, abs=1e-3)
+    window.waveform.select(1.0, 1.15)  # the gap, in the fetched excerpt's own time
+    window.method.setCurrentText("lsar")
+    window.repair_selection()
+    qtbot.waitUntil(lambda: window.job is None and bool(window.document.patches), timeout=60000)
+    window.send_to_audacity()
+    qtbot.waitUntil(lambda: window.job is None, timeout=60000)
+    assert window.last_sent_to_audacity == 1, window.last_error
+    repaired = _export(pipe, tmp_path / "sent.wav", 5.0, 1)[:, 0]
+    a, b, xf = 2 * 16000, int(2.15 * 16000), 160
+    assert np.count_nonzero(repaired[a:b]) > 0.9 * (b - a)
+    outside = np.ones(len(damaged), bool)
+    outside[a - xf : b + xf] = False
+    np.testing.assert_array_equal(repaired[outside], damaged[outside])
+    window.undo_stack.setClean()
