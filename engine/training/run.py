@@ -75,6 +75,16 @@ class TrainingRun:
         if self.checkpoint_dir.exists():
             return False
         shutil.copytree(folder, self.checkpoint_dir)
+        # Weights that also ship as a model are kept once in the repository: ``links.json``
+        # maps a module name to that file, relative to the checkpoint folder.
+        links = self.checkpoint_dir / "links.json"
+        if links.exists():
+            for name, relative in json.loads(links.read_text(encoding="utf-8")).items():
+                source = Path(folder) / relative
+                if not source.exists():
+                    raise CheckpointError(f"{folder}: linked weights {source} are missing")
+                shutil.copyfile(source, self.checkpoint_dir / f"{name}.safetensors")
+            links.unlink()
         return True
 
     def start(self, init_from: str | os.PathLike[str] | None = None) -> TrainingRun:

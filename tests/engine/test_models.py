@@ -361,3 +361,11 @@ def test_training_continues_from_a_weights_only_checkpoint(tmp_path):
     second = DecoderTrainConfig(segment_frames=16, batch_size=2, max_steps=2, log_every=1)
     train_decoder(tmp_path / "b", second, data_root=data, model_config=small, init_from=committed)
     assert json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())["step"] == 2
+    # The generator may live with the shipped models instead, named in links.json.
+    shipped = tmp_path / "weights" / "decoder"
+    shipped.mkdir(parents=True)
+    (committed / "generator.safetensors").rename(shipped / "model.safetensors")
+    (committed / "links.json").write_text('{"generator": "../weights/decoder/model.safetensors"}')
+    train_decoder(tmp_path / "c", second, data_root=data, model_config=small, init_from=committed)
+    assert json.loads((tmp_path / "c" / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert not (tmp_path / "c" / "checkpoint" / "links.json").exists()
