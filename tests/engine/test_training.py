@@ -1,0 +1,161 @@
+"""Training recipes on tiny data: each runs, resumes, exports, and continues from a committed
+weights-only checkpoint."""
+
+import json
+
+import numpy as np
+import torch
+
+from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
+from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
+
+from .test_models import TINY
+
+
+def test_decoder_training_smoke_and_resume(tmp_path):
+    """One-step training on CPU from a plain folder of audio, then a resumed second step."""
+    import soundfile as sf
+
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        sf.write(str(data / f"{i}.wav"), speech_like(1.0, 16000, seed=i), 16000)
+    small = VocosConfig(dim=16, intermediate_dim=32, num_layers=1)
+    config = DecoderTrainConfig(
+        segment_frames=16, batch_size=2, max_steps=1, gan_start_step=1, log_every=1
+    )
+    out = tmp_path / "run"
+    export = train_decoder(out, config, data_root=data, model_config=small)
+    assert VocosDecoder.from_pretrained(export).config == small
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 1
+    first = (out / "checkpoint" / "generator.safetensors").read_bytes()
+    config2 = DecoderTrainConfig(
+        segment_frames=16, batch_size=2, max_steps=2, gan_start_step=1, log_every=1
+    )
+    train_decoder(out, config2, data_root=data, model_config=small)
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert (out / "checkpoint" / "generator.safetensors").read_bytes() != first
+    logged = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in logged] == [1, 2] and "loss_d" in logged[1]
+
+
+def test_ift_training_smoke_and_export(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig
+    from voicemend.engine.training.ift import IftTrainConfig, train_ift
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(2.0, 16000), 16000)
+    encoder = HubertConfig(**{**TINY, "num_hidden_layers": 1})
+    model_config = MelInpainterConfig(encoder=encoder)
+    config = IftTrainConfig(
+        window_frames=32, batch_size=2, max_steps=2, log_every=1, max_gap_ms=200.0
+    )
+    export = train_ift(tmp_path / "run", config, data_root=data, model_config=model_config)
+    model = MelInpainter.from_pretrained(export)
+    assert model.config == model_config
+    rows = [json.loads(r) for r in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(np.isfinite(r["loss"]) for r in rows)
+
+
+def test_pretrain_smoke_mfcc_and_masks(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.training.pretrain import Mfcc, PretrainConfig, span_mask, train_pretrain
+
+    from ..conftest import speech_like
+
+    mfcc = Mfcc()
+    feats = mfcc(torch.randn(2, 16000))
+    assert feats.shape == (2, 50, 39)
+    mask = span_mask(4, 100, 0.08, 10, np.random.default_rng(0))
+    assert 0.3 < mask.mean() < 0.8
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(5.0, 16000), 16000)
+    config = PretrainConfig(
+        n_clusters=8, kmeans_frames=400, window_frames=32, batch_size=2, max_steps=2, log_every=1
+    )
+    export = train_pretrain(
+        tmp_path / "run",
+        config,
+        data_root=data,
+        encoder_config=HubertConfig(**{**TINY, "num_hidden_layers": 1}),
+    )
+    assert HubertEncoder.from_pretrained(export).config.hidden_size == 32
+    assert (tmp_path / "run" / "codebook.safetensors").exists()
+
+
+def test_ipt_training_smoke(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.training.decoder import DecoderTrainConfig
+    from voicemend.engine.training.ift import IftTrainConfig
+    from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(2.0, 16000), 16000)
+    encoder = HubertEncoder(HubertConfig(**{**TINY, "num_hidden_layers": 1}))
+    encoder.save_pretrained(tmp_path / "encoder")
+    config = IptTrainConfig(
+        decoder=DecoderTrainConfig(max_steps=2, gan_start_step=1, log_every=1),
+        gaps=IftTrainConfig(max_gap_ms=100.0),
+        window_frames=24,
+        batch_size=2,
+    )
+    export = train_ipt(
+        tmp_path / "run",
+        config,
+        encoder_dir=tmp_path / "encoder",
+        data_root=data,
+        decoder_config=VocosConfig(
+            input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
+        ),
+    )
+    decoder = VocosDecoder.from_pretrained(export / "decoder")
+    with torch.no_grad():
+        feats = HubertEncoder.from_pretrained(export / "encoder")(torch.randn(1, 6400))
+        assert decoder(feats.transpose(1, 2)).shape[-1] == feats.shape[1] * 320
+
+
+def test_training_continues_from_a_weights_only_checkpoint(tmp_path):
+    import shutil
+
+    import soundfile as sf
+
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(1.0, 16000), 16000)
+    small = VocosConfig(dim=16, intermediate_dim=32, num_layers=1)
+    first = DecoderTrainConfig(segment_frames=16, batch_size=2, max_steps=1, log_every=1)
+    train_decoder(tmp_path / "a", first, data_root=data, model_config=small)
+    committed = tmp_path / "committed"
+    shutil.copytree(tmp_path / "a" / "checkpoint", committed)
+    (committed / "optim.pt").unlink()  # what gets committed: weights and state only
+    second = DecoderTrainConfig(segment_frames=16, batch_size=2, max_steps=2, log_every=1)
+    train_decoder(tmp_path / "b", second, data_root=data, model_config=small, init_from=committed)
+    assert json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())["step"] == 2
+    # The generator may live with the shipped models instead, named in links.json.
+    shipped = tmp_path / "weights" / "decoder"
+    shipped.mkdir(parents=True)
+    (committed / "generator.safetensors").rename(shipped / "model.safetensors")
+    (committed / "links.json").write_text('{"generator": "../weights/decoder/model.safetensors"}')
+    train_decoder(tmp_path / "c", second, data_root=data, model_config=small, init_from=committed)
+    assert json.loads((tmp_path / "c" / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert not (tmp_path / "c" / "checkpoint" / "links.json").exists()
