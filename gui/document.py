@@ -246,44 +246,51 @@ class Document:
 
     @classmethod
     def load_project(cls, path: str | os.PathLike[str]) -> Document:
-        project = Path(path)
-        try:
-            data = json.loads(project.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise VoicemendError(f"cannot read project {project}: {exc}") from None
-        if data.get("format") != PROJECT_FORMAT:
-            raise VoicemendError(f"{project} is not a voicemend project")
-        if data.get("format_version") != PROJECT_VERSION:
-            raise VoicemendError(
-                f"{project}: unsupported format_version {data.get('format_version')}"
-            )
+        """The source named by a ``.voicemend`` project, with the project's patches applied."""
+        data = _read_project(Path(path))
         doc = cls.open(data["source"])
-        if (doc.n_frames, doc.n_channels, doc.sample_rate) != (
+        for patch in doc.project_patches(path):
+            doc.add(patch)
+        doc.dirty = False
+        return doc
+
+    def project_patches(self, path: str | os.PathLike[str]) -> list[Patch]:
+        """The patches a project (or recovery file) holds for this document, without reading the
+        source again; refused if the project belongs to another or a changed source."""
+        project = Path(path)
+        data = _read_project(project)
+        if Path(data["source"]).resolve() != self.path.resolve():
+            raise VoicemendError(f"{project} belongs to {data['source']}, not {self.path}")
+        if (self.n_frames, self.n_channels, self.sample_rate) != (
             data["frames"],
             data["channels"],
             data["sample_rate"],
         ):
             raise VoicemendError(f"the source {data['source']} changed since the project was saved")
-        if data["patches"]:
+        if not data["patches"]:
+            return []
+        try:
             stacked, _ = sf.read(
                 str(project.with_name(project.name + ".flac")), dtype="float32", always_2d=True
             )
-            for row in data["patches"]:
-                n = row["end"] - row["start"]
-                samples = stacked[row["offset"] : row["offset"] + n].T.copy()
-                doc.patches.append(
-                    Patch(
-                        row["id"],
-                        row["start"],
-                        row["end"],
-                        row["method"],
-                        samples,
-                        row.get("label", ""),
-                        tuple(row.get("region", (0, 0))),
-                    )
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise VoicemendError(f"cannot read the repairs saved with {project}: {exc}") from None
+        patches = []
+        for row in data["patches"]:
+            n = row["end"] - row["start"]
+            samples = stacked[row["offset"] : row["offset"] + n].T.copy()
+            patches.append(
+                Patch(
+                    row["id"],
+                    row["start"],
+                    row["end"],
+                    row["method"],
+                    samples,
+                    row.get("label", ""),
+                    tuple(row.get("region", (0, 0))),
                 )
-            doc._next_id = max(p.id for p in doc.patches) + 1
-        return doc
+            )
+        return patches
 
     def recovery_path(self) -> Path:
         """Where autosave writes: the user's cache folder, keyed by the source path."""
@@ -295,6 +302,23 @@ class Document:
         base.mkdir(parents=True, exist_ok=True)
         key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:12]
         return base / f"{self.path.stem}-{key}.voicemend"
+
+
+def project_source(path: str | os.PathLike[str]) -> Path:
+    """The audio file a ``.voicemend`` project edits."""
+    return Path(_read_project(Path(path))["source"])
+
+
+def _read_project(project: Path) -> dict:
+    try:
+        data = json.loads(project.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise VoicemendError(f"cannot read project {project}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != PROJECT_FORMAT:
+        raise VoicemendError(f"{project} is not a voicemend project")
+    if data.get("format_version") != PROJECT_VERSION:
+        raise VoicemendError(f"{project}: unsupported format_version {data.get('format_version')}")
+    return data
 
 
 def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.regions import Region, format_time_s
 from voicemend.gui.chain_panel import ChainPanel
 from voicemend.gui.commands import ApplyPatch
-from voicemend.gui.document import Document
+from voicemend.gui.document import Document, project_source
 from voicemend.gui.dropout_list import DropoutList
 from voicemend.gui.export_dialog import ExportChoice, ExportDialog
 from voicemend.gui.playback import Cursor, Player
@@ -288,9 +288,8 @@ class MainWindow(QMainWindow):
         p = Path(path)
         try:
             if p.suffix == ".voicemend":
-                saved = Document.load_project(p)
-                document = Document.open(saved.path)
-                recovered = saved.patches
+                document = Document.open(project_source(p))
+                recovered = document.project_patches(p)
             else:
                 document = Document.open(p)
                 recovered = self._recovered_patches(document)
@@ -327,7 +326,7 @@ class MainWindow(QMainWindow):
             recovery.unlink(missing_ok=True)
             return []
         try:
-            return Document.load_project(recovery).patches
+            return document.project_patches(recovery)
         except VoicemendError as exc:
             self.show_error(f"the recovery file could not be read: {exc}")
             return []

@@ -130,6 +130,16 @@ def test_bad_file_shows_an_error_and_keeps_the_session(window, wav, tmp_path):
     assert window.document.path == wav
 
 
+def test_a_broken_project_file_is_refused_with_a_reason(window, tmp_path):
+    bad = tmp_path / "broken.voicemend"
+    bad.write_text("{not json")
+    assert not window.open_file(bad)
+    assert "cannot read project" in window.last_error
+    bad.write_text('{"format": "something-else"}')
+    assert not window.open_file(bad)
+    assert "not a voicemend project" in window.last_error
+
+
 def test_repair_without_selection_explains(window, wav):
     window.open_file(wav)
     window.repair_selection()
