@@ -592,16 +592,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_bench_quality(args: argparse.Namespace) -> int:
     from voicemend.engine.data import list_speech
+    from voicemend.engine.evaluation.peers import PEERS
     from voicemend.engine.evaluation.quality import ExternalMethod, QualityConfig, run_quality
     from voicemend.engine.evaluation.report import write_results
     from voicemend.engine.inpaint import INPAINTERS
 
     methods = tuple(m for m in args.methods.split(",") if m)
-    unknown = [m for m in methods if m not in INPAINTERS]
+    unknown = [m for m in methods if m not in INPAINTERS and m not in PEERS]
     if unknown:
         raise VoicemendError(
-            f"unknown method(s) {', '.join(unknown)}; known: {', '.join(INPAINTERS)}"
+            f"unknown method(s) {', '.join(unknown)}; known: {', '.join([*INPAINTERS, *PEERS])}"
         )
+    for peer in [m for m in methods if m in PEERS]:
+        PEERS[peer]()  # a missing model or runtime is reported now, not in every worker
     external = []
     for spec in args.cmd:
         name, sep, template = spec.partition("=")

@@ -30,7 +30,7 @@ from voicemend.engine.data import SpeechFile
 from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation import scores as S
-from voicemend.engine.inpaint import get_inpainter
+from voicemend.engine.evaluation.peers import get_method
 from voicemend.engine.io import load, save
 from voicemend.engine.regions import Region
 
@@ -194,7 +194,7 @@ def _repair(
         return run_external(method, damaged, regions[0] if mode == "informed" else None)
     if not regions:
         return damaged.samples[0].copy()
-    return get_inpainter(method)(damaged, regions).samples[0]
+    return get_method(method)(damaged, regions).samples[0]
 
 
 def _metrics(
