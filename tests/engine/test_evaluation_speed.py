@@ -78,3 +78,13 @@ def test_throughput_run_times_the_whole_repair_of_a_file(tmp_path):
     assert row["end_to_end_rtf"] >= row["rtf"] > 0
     row.update(vs_lsar=1.0, peak_rss_mib=10.0)
     assert "| pattern | 0.1 |" in speed_markdown([row])
+
+
+def test_peak_rss_is_the_child_s_own_not_the_parent_s():
+    from voicemend.engine.evaluation.speed import _in_child, peak_rss_mib
+
+    ballast = np.ones(300 * 2**20 // 8)  # the parent holds 300 MiB
+    assert peak_rss_mib() > 300
+    row = _in_child(dict, [("kind", "probe")])
+    assert row["kind"] == "probe" and 0 < row["peak_rss_mib"] < 300
+    del ballast
