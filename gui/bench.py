@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from voicemend.engine.evaluation.speed import peak_rss_mib, proc_status_mib
 
-def _proc_status_mib(field: str) -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+
+def _rss_mib() -> float:
+    rss = proc_status_mib("VmRSS")
+    return float("nan") if rss is None else rss
 
 
 def measure(path: Path, repairs: int = 5, zooms: int = 30) -> dict[str, object]:
@@ -46,13 +45,13 @@ def measure(path: Path, repairs: int = 5, zooms: int = 30) -> dict[str, object]:
         window.resize(1400, 800)
         window.show()
         app.processEvents()
-        rss_before = _proc_status_mib("VmRSS")
+        rss_before = _rss_mib()
         started = time.perf_counter()
         if not window.open_file(path):
             raise SystemExit(f"could not open {path}: {window.last_error}")
         app.processEvents()
         open_s = time.perf_counter() - started
-        rss_open = _proc_status_mib("VmRSS")
+        rss_open = _rss_mib()
         doc = window.document
         assert doc is not None
 
@@ -98,7 +97,7 @@ def measure(path: Path, repairs: int = 5, zooms: int = 30) -> dict[str, object]:
         "rss_after_open_mib": round(rss_open, 1),
         "open_memory_mib": round(rss_open - rss_before, 1),
         "open_memory_x_16bit": round((rss_open - rss_before) / size_16bit_mib, 2),
-        "peak_rss_mib": round(_proc_status_mib("VmHWM"), 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
         "redraw_ms_median": round(statistics.median(redraw_ms), 1),
         "redraw_ms_max": round(max(redraw_ms), 1),
         "trace_points_last": points,

@@ -73,17 +73,26 @@ def _measured(fn: Callable, *args) -> dict[str, object]:
     return result
 
 
+def proc_status_mib(field: str) -> float | None:
+    """A memory figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``...) in
+    MiB; None where there is no /proc (macOS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mib() -> float:
     """This process's own peak resident memory. ``ru_maxrss`` will not do for a spawned child:
     Linux carries the high-water mark across exec, so it reports the parent's peak if larger;
     ``VmHWM`` belongs to the new address space."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    peak = proc_status_mib("VmHWM")
+    if peak is not None:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS
 

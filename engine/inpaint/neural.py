@@ -128,7 +128,6 @@ class Neural(NeuralInpainter):
             context_s,
         )
         self.mel = LogMel(models.inpainter.config.mel).to(self.device)
-        self.calibrate_frames = CALIBRATION_FRAMES
 
     def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
         predicted = self.models.inpainter(masked, self.models.inpainter.frame_mask(gap)).float()
@@ -143,12 +142,11 @@ class Neural(NeuralInpainter):
             reach=self.mel.config.win_length // 2,
         )
         frames[:, m:] = False
-        if self.calibrate_frames:
-            predicted = _calibrated(
-                predicted[..., :m], context_mel[..., :m], frames[:, :m], self.calibrate_frames
-            )
+        predicted = _calibrated(
+            predicted[..., :m], context_mel[..., :m], frames[:, :m], CALIBRATION_FRAMES
+        )
         merged = context_mel.clone()
-        merged[..., :m] = torch.where(frames[:, None, :m], predicted[..., :m], context_mel[..., :m])
+        merged[..., :m] = torch.where(frames[:, None, :m], predicted, context_mel[..., :m])
         return self.models.decoder(merged)
 
 
