@@ -121,9 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     mod_sub = mod.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     mod_sub.add_parser("list", help="list shipped models and verify their files")
     ship = mod_sub.add_parser("ship", help="copy an exported model into the package (developers)")
-    ship.add_argument("name", help="ift, decoder, ipt-encoder or ipt-decoder")
+    ship.add_argument("name", help="ift, mel, decoder, ipt-encoder or ipt-decoder")
     ship.add_argument("--from", dest="source", type=Path, required=True, metavar="EXPORT_DIR")
-    ship.add_argument("--kind", required=True, help="mel_inpainter, vocos or hubert")
+    ship.add_argument(
+        "--kind", required=True, help="mel_inpainter, mel_transformer, vocos or hubert"
+    )
     ship.add_argument("--run", type=Path, metavar="RUN_DIR", help="the training run (for the card)")
     ship.add_argument(
         "--bench", type=Path, metavar="MARKDOWN", help="bench tables for the model card"
@@ -249,9 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="start from a pre-trained encoder (HF/fairseq/voicemend checkpoint)",
     )
+    tmel = train_sub.add_parser(
+        "mel", help="the mel-domain transformer inpainter (voicemend's own configuration)"
+    )
     for recipe, default_out in (
         (tdec, "runs/decoder"),
         (tift, "runs/ift"),
+        (tmel, "runs/mel"),
         (tpre, "runs/pretrain"),
         (tipt, "runs/ipt"),
     ):
@@ -263,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         recipe.add_argument(
             "--hours", type=float, help="stop after this many hours in this process"
         )
-        recipe.add_argument("--batch-size", type=int, default=8)
+        recipe.add_argument("--batch-size", type=int, default=16 if recipe is tmel else 8)
         recipe.add_argument("--threads", type=int, help="CPU threads for torch")
         recipe.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
         recipe.add_argument(
@@ -818,6 +824,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             config = PretrainConfig(max_steps=args.steps, batch_size=args.batch_size)
             export = train_pretrain(args.out, config, **common)
+        elif args.recipe == "mel":
+            from voicemend.engine.training.mel import MelTrainConfig, train_mel
+
+            config = MelTrainConfig(max_steps=args.steps, batch_size=args.batch_size)
+            export = train_mel(args.out, config, **common)
         else:
             from voicemend.engine.training.ift import IftTrainConfig, train_ift
 

@@ -27,6 +27,10 @@ if shipped.available("ift", "decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeural
 
     INPAINTERS["neural"] = ShippedNeural
+if shipped.available("mel", "decoder"):
+    from voicemend.engine.inpaint.neural import ShippedNeuralMel
+
+    INPAINTERS["neural-mel"] = ShippedNeuralMel
 if shipped.available("ipt-encoder", "ipt-decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeuralIpt
 

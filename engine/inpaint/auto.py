@@ -16,28 +16,44 @@ import math
 import numpy as np
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
-from voicemend.engine.inpaint.lsar import Lsar
-from voicemend.engine.inpaint.pattern import Pattern
 
 # (longest gap in ms, method name), in order.
 AUTO_TABLE: tuple[tuple[float, str], ...] = ((math.inf, "lsar"),)
 
 
 class Auto(Inpainter):
-    """Delegates each region to the method :data:`AUTO_TABLE` names for its length."""
+    """Delegates each region to the method :data:`AUTO_TABLE` names for its length.
+
+    Methods are created on first use, so a table that names a neural method loads its models
+    only when a gap of that length comes up; ``device`` is passed on to them.
+    """
 
     name = "auto"
+    uses_torch_device = True
 
-    def __init__(self, table: tuple[tuple[float, str], ...] = AUTO_TABLE) -> None:
+    def __init__(
+        self, table: tuple[tuple[float, str], ...] = AUTO_TABLE, device: str = "auto"
+    ) -> None:
         self.table = table
-        self.methods: dict[str, Inpainter] = {"lsar": Lsar(), "pattern": Pattern()}
+        self.device = device
+        self.methods: dict[str, Inpainter] = {}
+
+    def method(self, name: str) -> Inpainter:
+        """The named method; ``lsar`` where it is not installed (e.g. weights left out)."""
+        from voicemend.engine.inpaint import INPAINTERS, get_inpainter
+
+        if name not in INPAINTERS:
+            name = "lsar"
+        if name not in self.methods:
+            self.methods[name] = get_inpainter(name, device=self.device)
+        return self.methods[name]
 
     def choose(self, ctx: GapContext) -> Inpainter:
         gap_ms = 1000 * ctx.gap_frames / ctx.sample_rate
         for longest_ms, name in self.table:
             if gap_ms <= longest_ms:
-                return self.methods[name]
-        return self.methods[self.table[-1][1]]
+                return self.method(name)
+        return self.method(self.table[-1][1])
 
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
         return self.choose(ctx).fill(ctx)

@@ -27,6 +27,7 @@ from voicemend.engine.models.mel_inpainter import (
     mel_gap_frames,
     receptive_frame_mask,
 )
+from voicemend.engine.models.mel_transformer import MelTransformer
 from voicemend.engine.models.vocos import VocosDecoder
 
 MODEL_RATE = 16_000
@@ -148,6 +149,34 @@ class Neural(NeuralInpainter):
         merged = context_mel.clone()
         merged[..., :m] = torch.where(frames[:, None, :m], predicted, context_mel[..., :m])
         return self.models.decoder(merged)
+
+
+class NeuralMel(NeuralInpainter):
+    """The mel transformer predicts the gap's mel frames from the context's; the I_FT decoder
+    voices them. Every frame whose analysis window hears the gap is predicted."""
+
+    name = "neural-mel"
+    label = "mel transformer"
+
+    def __init__(
+        self,
+        predictor: MelTransformer,
+        decoder: VocosDecoder,
+        device: str = "auto",
+        context_s: float = 1.0,
+    ) -> None:
+        if predictor.config.mel != decoder.config.mel:
+            raise ValueError("the mel predictor and the decoder use different mel settings")
+        self.predictor, self.decoder = predictor, decoder
+        hop = predictor.config.mel.hop_length
+        super().__init__([predictor, decoder], hop, device, context_s)
+        self.mel = LogMel(predictor.config.mel).to(self.device)
+
+    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+        context_mel = self.mel(masked)
+        c = self.mel.config
+        hidden = mel_gap_frames(gap, context_mel.shape[-1], c.hop_length, reach=c.win_length // 2)
+        return self.decoder(self.predictor(context_mel, hidden))
 
 
 class NeuralIpt(NeuralInpainter):
@@ -280,6 +309,17 @@ class ShippedNeural(Neural):
 
         models = NeuralModels.from_folders(verified_folder("ift"), verified_folder("decoder"))
         super().__init__(models, device=device)
+
+
+class ShippedNeuralMel(NeuralMel):
+    """The mel transformer and decoder that ship with voicemend (verified by sha256 before use)."""
+
+    def __init__(self, device: str = "auto") -> None:
+        from voicemend.engine.models.shipped import verified_folder
+
+        predictor = MelTransformer.from_pretrained(verified_folder("mel"))
+        decoder = VocosDecoder.from_pretrained(verified_folder("decoder"))
+        super().__init__(predictor, decoder, device=device)
 
 
 class ShippedNeuralIpt(NeuralIpt):

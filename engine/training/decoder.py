@@ -7,7 +7,6 @@ spectrogram discriminator joins after ``gan_start_step`` for sharper harmonics a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,35 +16,28 @@ import torch.nn.functional as F
 from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import AugmentConfig, random_batch, train_pool
+from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.losses import (
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
     multi_resolution_stft_loss,
 )
-from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
-class DecoderTrainConfig:
-    segment_frames: int = 64  # 0.64 s at a 10 ms hop
-    batch_size: int = 8
-    learning_rate: float = 5e-4
+class DecoderTrainConfig(RecipeConfig):
+    warmup_steps: int = 0
     lr_decay_per_1k: float = 0.97
     betas: tuple[float, float] = (0.8, 0.99)
+    segment_frames: int = 64  # 0.64 s at a 10 ms hop
     mel_weight: float = 15.0
     stft_weight: float = 2.0
     gan_start_step: int = 3000
     feature_weight: float = 2.0
-    max_steps: int = 200_000
-    checkpoint_every_s: float = 300.0
-    log_every: int = 25
-    seed: int = 0
-    augment: bool = True
 
 
 def train_decoder(
@@ -64,8 +56,8 @@ def train_decoder(
     gen = VocosDecoder(model_config).to(device)
     disc = MultiResolutionDiscriminator().to(device)
     mel = LogMel(model_config.mel).to(device)
-    opt_g = torch.optim.AdamW(gen.parameters(), config.learning_rate, betas=config.betas)
-    opt_d = torch.optim.AdamW(disc.parameters(), config.learning_rate, betas=config.betas)
+    opt_g = config.optimizer(gen.parameters())
+    opt_d = config.optimizer(disc.parameters())
     run = TrainingRun(
         out_dir,
         {"generator": gen, "discriminator": disc},
@@ -75,14 +67,11 @@ def train_decoder(
     run.start(init_from)
     pool = train_pool(data_root, model_config.mel.sample_rate)
     n_samples = config.segment_frames * model_config.hop_length
-    budget = Budget(config.max_steps, max_hours)
-    aug = AugmentConfig() if config.augment else None
+    aug = config.augmentation()
 
     def step() -> dict[str, float]:
         batch = random_batch(pool, n_samples, config.batch_size, run.rng, aug)
         wave = torch.from_numpy(batch).to(device)
-        lr = config.learning_rate * config.lr_decay_per_1k ** (run.step / 1000)
-        set_learning_rate((opt_g, opt_d), lr)
         return vocoder_step(
             VocoderParts(gen, disc, opt_g, opt_d, mel),
             mel(wave),
@@ -91,14 +80,7 @@ def train_decoder(
             config,
         )
 
-    train_steps(
-        run,
-        budget,
-        step,
-        log_every=config.log_every,
-        checkpoint_every_s=config.checkpoint_every_s,
-        progress=progress,
-    )
+    run_recipe(run, config, step, max_hours, progress)
     export = out_dir / "export"
     gen.cpu().save_pretrained(export)
     return export

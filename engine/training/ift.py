@@ -9,7 +9,6 @@ stays anchored to the visible context.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,36 +19,30 @@ import torch.nn.functional as F
 from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig, mel_gap_frames
-from voicemend.engine.training.data import AugmentConfig, random_batch, train_pool
-from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
+from voicemend.engine.training.data import random_batch, train_pool
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
-class IftTrainConfig:
-    window_frames: int = 128  # encoder frames per example (2.56 s at 20 ms)
-    batch_size: int = 8
+class GapConfig:
+    """Where training gaps fall: one per example, anywhere with enough context on both sides."""
+
     min_gap_ms: float = 20.0
     max_gap_ms: float = 450.0
     min_context_s: float = 0.2
-    learning_rate: float = 5e-4
-    warmup_steps: int = 500
-    lr_decay_per_1k: float = 0.98
-    betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.01
+
+
+@dataclass(frozen=True)
+class IftTrainConfig(RecipeConfig, GapConfig):
+    window_frames: int = 128  # encoder frames per example (2.56 s at 20 ms)
     cosine_weight: float = 1.0
     context_weight: float = 0.1
-    max_steps: int = 200_000
-    checkpoint_every_s: float = 300.0
-    log_every: int = 25
-    seed: int = 0
-    augment: bool = True
 
 
 def gap_masks(
-    batch: int, n_samples: int, sample_rate: int, config: IftTrainConfig, rng: np.random.Generator
+    batch: int, n_samples: int, sample_rate: int, config: GapConfig, rng: np.random.Generator
 ) -> np.ndarray:
     """(batch, n_samples) bool: one random gap per example."""
     masks = np.zeros((batch, n_samples), dtype=bool)
@@ -100,12 +93,7 @@ def train_ift(
         log.info("encoder initialised from %s", init_encoder)
     model.to(device)
     mel = LogMel(model_config.mel).to(device)
-    opt = torch.optim.AdamW(
-        model.parameters(),
-        config.learning_rate,
-        betas=config.betas,
-        weight_decay=config.weight_decay,
-    )
+    opt = config.optimizer(model.parameters())
     run = TrainingRun(
         out_dir,
         {"model": model},
@@ -116,17 +104,13 @@ def train_ift(
     sr = model_config.mel.sample_rate
     pool = train_pool(data_root, sr)
     n_samples = config.window_frames * model_config.encoder.frame_stride
-    aug = AugmentConfig() if config.augment else None
+    aug = config.augmentation()
     hop = model_config.mel.hop_length
 
     def step() -> dict[str, float]:
         wave = torch.from_numpy(random_batch(pool, n_samples, config.batch_size, run.rng, aug))
         gap = torch.from_numpy(gap_masks(config.batch_size, n_samples, sr, config, run.rng))
         wave, gap = wave.to(device), gap.to(device)
-        warm = min(1.0, (run.step + 1) / config.warmup_steps)
-        set_learning_rate(
-            [opt], config.learning_rate * warm * config.lr_decay_per_1k ** (run.step / 1000)
-        )
         with torch.no_grad():
             target = mel(wave)
         pred = model(wave.masked_fill(gap, 0.0), model.frame_mask(gap))
@@ -141,14 +125,7 @@ def train_ift(
         opt.step()
         return {k: v.item() for k, v in losses.items()}
 
-    train_steps(
-        run,
-        Budget(config.max_steps, max_hours),
-        step,
-        log_every=config.log_every,
-        checkpoint_every_s=config.checkpoint_every_s,
-        progress=progress,
-    )
+    run_recipe(run, config, step, max_hours, progress)
     export = out_dir / "export"
     model.cpu().save_pretrained(export)
     return export

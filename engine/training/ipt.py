@@ -9,7 +9,6 @@ or speaker embedding from the clean signal (the authors' released I_PT took both
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,19 +19,18 @@ from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel, MelConfig
 from voicemend.engine.models.mel_inpainter import receptive_frame_mask
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import AugmentConfig, random_batch, train_pool
+from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.decoder import DecoderTrainConfig, VocoderParts, vocoder_step
-from voicemend.engine.training.ift import IftTrainConfig, gap_masks
-from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
+from voicemend.engine.training.ift import GapConfig, gap_masks
+from voicemend.engine.training.run import Progress, TrainingRun, run_recipe
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
 class IptTrainConfig:
     decoder: DecoderTrainConfig = field(default_factory=DecoderTrainConfig)
-    gaps: IftTrainConfig = field(default_factory=IftTrainConfig)
+    gaps: GapConfig = field(default_factory=GapConfig)
     window_frames: int = 64  # encoder frames per example (1.28 s)
     batch_size: int = 8
 
@@ -68,8 +66,8 @@ def train_ipt(
     gen = VocosDecoder(decoder_config).to(device)
     disc = MultiResolutionDiscriminator().to(device)
     d = config.decoder
-    opt_g = torch.optim.AdamW(gen.parameters(), d.learning_rate, betas=d.betas)
-    opt_d = torch.optim.AdamW(disc.parameters(), d.learning_rate, betas=d.betas)
+    opt_g = d.optimizer(gen.parameters())
+    opt_d = d.optimizer(disc.parameters())
     run = TrainingRun(
         out_dir,
         {"generator": gen, "discriminator": disc},
@@ -86,7 +84,7 @@ def train_ipt(
     pool = train_pool(data_root, sr)
     n_samples = config.window_frames * encoder.config.frame_stride
     parts = VocoderParts(gen, disc, opt_g, opt_d, LogMel(MelConfig()).to(device))
-    aug = AugmentConfig() if d.augment else None
+    aug = d.augmentation()
 
     def step() -> dict[str, float]:
         wave = torch.from_numpy(random_batch(pool, n_samples, config.batch_size, run.rng, aug)).to(
@@ -95,19 +93,11 @@ def train_ipt(
         gap = torch.from_numpy(
             gap_masks(config.batch_size, n_samples, sr, config.gaps, run.rng)
         ).to(device)
-        set_learning_rate((opt_g, opt_d), d.learning_rate * d.lr_decay_per_1k ** (run.step / 1000))
         with torch.no_grad():
             features = encoder(wave.masked_fill(gap, 0.0), receptive_frame_mask(encoder, gap))
         return vocoder_step(parts, features.transpose(1, 2), wave, run.step >= d.gan_start_step, d)
 
-    train_steps(
-        run,
-        Budget(d.max_steps, max_hours),
-        step,
-        log_every=d.log_every,
-        checkpoint_every_s=d.checkpoint_every_s,
-        progress=progress,
-    )
+    run_recipe(run, d, step, max_hours, progress)
     export = out_dir / "export"
     gen.cpu().save_pretrained(export / "decoder")
     encoder.cpu().save_pretrained(export / "encoder")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,30 +23,20 @@ from torch import nn
 from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
 from voicemend.engine.models.mel import LogMel, MelConfig
 from voicemend.engine.models.mel_inpainter import small_encoder_config
-from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch, train_pool
-from voicemend.engine.training.run import Budget, TrainingRun, set_learning_rate, train_steps
+from voicemend.engine.training.data import SpeechPool, random_batch, train_pool
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, dict[str, float]], None]
 N_MFCC = 13
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(RecipeConfig):
     n_clusters: int = 100
     kmeans_frames: int = 60_000
     window_frames: int = 128
-    batch_size: int = 8
     mask_prob: float = 0.08
     mask_length: int = 10
-    learning_rate: float = 5e-4
-    warmup_steps: int = 500
-    lr_decay_per_1k: float = 0.98
-    max_steps: int = 200_000
-    checkpoint_every_s: float = 300.0
-    log_every: int = 25
-    seed: int = 0
-    augment: bool = True
 
 
 class Mfcc(nn.Module):
@@ -146,7 +135,7 @@ def train_pretrain(
     encoder = HubertEncoder(encoder_config).to(device)
     head = PretrainHead(encoder_config.hidden_size, config.n_clusters).to(device)
     params = [*encoder.parameters(), *head.parameters()]
-    opt = torch.optim.AdamW(params, config.learning_rate, betas=(0.9, 0.98), weight_decay=0.01)
+    opt = config.optimizer(params)
     run = TrainingRun(
         out_dir,
         {"encoder": encoder, "head": head},
@@ -164,7 +153,7 @@ def train_pretrain(
         codebook = _fit_codebook(pool, mfcc, config, device)
         codebook.save(codebook_path)
     n_samples = config.window_frames * encoder_config.frame_stride
-    aug = AugmentConfig() if config.augment else None
+    aug = config.augmentation()
 
     def step() -> dict[str, float]:
         wave = torch.from_numpy(random_batch(pool, n_samples, config.batch_size, run.rng, aug)).to(
@@ -174,10 +163,6 @@ def train_pretrain(
         mask = torch.from_numpy(
             span_mask(config.batch_size, frames, config.mask_prob, config.mask_length, run.rng)
         ).to(device)
-        warm = min(1.0, (run.step + 1) / config.warmup_steps)
-        set_learning_rate(
-            [opt], config.learning_rate * warm * config.lr_decay_per_1k ** (run.step / 1000)
-        )
         with torch.no_grad():
             targets = codebook.labels(mfcc(wave))
         logits = head(encoder(wave, mask))
@@ -191,14 +176,7 @@ def train_pretrain(
         accuracy = (logits[:, :n][m].argmax(-1) == targets[:, :n][m]).float().mean()
         return {"loss": loss.item(), "masked_accuracy": accuracy.item()}
 
-    train_steps(
-        run,
-        Budget(config.max_steps, max_hours),
-        step,
-        log_every=config.log_every,
-        checkpoint_every_s=config.checkpoint_every_s,
-        progress=progress,
-    )
+    run_recipe(run, config, step, max_hours, progress)
     export = out_dir / "export"
     encoder.cpu().save_pretrained(export)
     return export

@@ -23,8 +23,39 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from voicemend.engine.models.checkpoint import CheckpointError
+from voicemend.engine.training.data import AugmentConfig
 
 log = logging.getLogger(__name__)
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class RecipeConfig:
+    """The optimiser schedule and loop settings every recipe shares; recipes extend it."""
+
+    batch_size: int = 8
+    learning_rate: float = 5e-4
+    warmup_steps: int = 500  # linear warm-up; 0 for none
+    lr_decay_per_1k: float = 0.98
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.01
+    max_steps: int = 200_000
+    checkpoint_every_s: float = 300.0
+    log_every: int = 25
+    seed: int = 0
+    augment: bool = True
+
+    def learning_rate_at(self, step: int) -> float:
+        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+        return self.learning_rate * warm * self.lr_decay_per_1k ** (step / 1000)
+
+    def optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.AdamW:
+        return torch.optim.AdamW(
+            params, self.learning_rate, betas=self.betas, weight_decay=self.weight_decay
+        )
+
+    def augmentation(self) -> AugmentConfig | None:
+        return AugmentConfig() if self.augment else None
 
 
 @dataclass
@@ -195,6 +226,30 @@ def train_steps(
             progress(run.step, budget.max_steps, metrics)
         run.maybe_save(checkpoint_every_s)
     run.save()
+
+
+def run_recipe(
+    run: TrainingRun,
+    config: RecipeConfig,
+    step: Callable[[], dict[str, float]],
+    max_hours: float | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Train until ``config.max_steps`` or ``max_hours``, setting every optimiser's learning
+    rate from the schedule before each step."""
+
+    def scheduled() -> dict[str, float]:
+        set_learning_rate(run.optimizers.values(), config.learning_rate_at(run.step))
+        return step()
+
+    train_steps(
+        run,
+        Budget(config.max_steps, max_hours),
+        scheduled,
+        log_every=config.log_every,
+        checkpoint_every_s=config.checkpoint_every_s,
+        progress=progress,
+    )
 
 
 def set_learning_rate(optimizers: Iterable[torch.optim.Optimizer], lr: float) -> None:

@@ -170,3 +170,11 @@ def test_auto_is_lsar_sample_for_sample_at_every_bench_length(mono16k):
         a = get_inpainter("auto")(mono16k, [gap])
         b = get_inpainter("lsar")(mono16k, [gap])
         np.testing.assert_array_equal(a.samples, b.samples)
+
+
+def test_auto_falls_back_to_lsar_for_a_method_not_installed(mono16k):
+    from voicemend.engine.inpaint import Auto
+
+    auto = Auto(table=((float("inf"), "not-installed"),), device="cpu")
+    result = auto.inpaint(mono16k, [Region(12000, 13600)])
+    assert [r.method for r in result.reports] == ["lsar"]

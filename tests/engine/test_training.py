@@ -4,6 +4,7 @@ weights-only checkpoint."""
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
@@ -99,7 +100,7 @@ def test_ipt_training_smoke(tmp_path):
     import soundfile as sf
 
     from voicemend.engine.training.decoder import DecoderTrainConfig
-    from voicemend.engine.training.ift import IftTrainConfig
+    from voicemend.engine.training.ift import GapConfig
     from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
 
     from ..conftest import speech_like
@@ -111,7 +112,7 @@ def test_ipt_training_smoke(tmp_path):
     encoder.save_pretrained(tmp_path / "encoder")
     config = IptTrainConfig(
         decoder=DecoderTrainConfig(max_steps=2, gan_start_step=1, log_every=1),
-        gaps=IftTrainConfig(max_gap_ms=100.0),
+        gaps=GapConfig(max_gap_ms=100.0),
         window_frames=24,
         batch_size=2,
     )
@@ -159,3 +160,17 @@ def test_training_continues_from_a_weights_only_checkpoint(tmp_path):
     train_decoder(tmp_path / "c", second, data_root=data, model_config=small, init_from=committed)
     assert json.loads((tmp_path / "c" / "checkpoint" / "state.json").read_text())["step"] == 2
     assert not (tmp_path / "c" / "checkpoint" / "links.json").exists()
+
+
+def test_recipe_schedule_warms_up_then_decays():
+    from voicemend.engine.training.decoder import DecoderTrainConfig
+    from voicemend.engine.training.run import RecipeConfig
+
+    config = RecipeConfig(learning_rate=1e-3, warmup_steps=100, lr_decay_per_1k=0.5)
+    assert config.learning_rate_at(0) == pytest.approx(1e-5)
+    assert config.learning_rate_at(49) == pytest.approx(5e-4 * 0.5**0.049)
+    assert config.learning_rate_at(2000) == pytest.approx(1e-3 * 0.25)
+    no_warmup = DecoderTrainConfig()  # the decoder starts at its full rate
+    assert no_warmup.learning_rate_at(0) == no_warmup.learning_rate
+    opt = config.optimizer([torch.nn.Parameter(torch.zeros(2))])
+    assert opt.defaults["betas"] == (0.9, 0.98) and opt.defaults["weight_decay"] == 0.01

@@ -1,0 +1,103 @@
+"""Recipe for the mel-domain transformer inpainter (voicemend's own configuration).
+
+Each example is a crop of training speech and one gap (20-500 ms, with at least
+``min_context_s`` on both sides). The hidden frames are every mel frame whose analysis window
+hears the gap, the same rule inference uses, so the model never sees a frame half-computed over
+silence. The loss is L1 on the hidden frames plus L1 on their frame-to-frame change, which keeps
+the prediction moving like speech instead of settling on the smoothest curve.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from voicemend.engine.models.mel import LogMel
+from voicemend.engine.models.mel_inpainter import mel_gap_frames
+from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
+from voicemend.engine.training.data import random_batch, train_pool
+from voicemend.engine.training.ift import GapConfig, gap_masks
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MelTrainConfig(RecipeConfig, GapConfig):
+    batch_size: int = 16
+    window_s: float = 3.0
+    max_gap_ms: float = 500.0
+    min_context_s: float = 0.3
+    delta_weight: float = 1.0
+
+
+def hidden_frames(gap: torch.Tensor, n_frames: int, mel: LogMel) -> torch.Tensor:
+    """Mel frames whose analysis window hears a gap sample: (B, T) -> (B, n_frames)."""
+    c = mel.config
+    return mel_gap_frames(gap, n_frames, c.hop_length, reach=c.win_length // 2)
+
+
+def mel_loss(
+    pred: torch.Tensor, target: torch.Tensor, hidden: torch.Tensor, delta_weight: float
+) -> dict[str, torch.Tensor]:
+    """L1 on hidden frames and on the change between consecutive frames that touch the gap."""
+    inside = hidden.float()[:, None, :]
+    l1 = ((pred - target).abs() * inside).sum() / (inside.sum() * pred.shape[1]).clamp(min=1)
+    pair = (hidden[:, 1:] | hidden[:, :-1]).float()[:, None, :]
+    d_pred, d_true = pred.diff(dim=-1), target.diff(dim=-1)
+    l1_delta = ((d_pred - d_true).abs() * pair).sum() / (pair.sum() * pred.shape[1]).clamp(min=1)
+    return {"loss": l1 + delta_weight * l1_delta, "l1_gap": l1, "l1_delta": l1_delta}
+
+
+def train_mel(
+    out_dir: Path,
+    config: MelTrainConfig,
+    max_hours: float | None = None,
+    data_root: Path | None = None,
+    model_config: MelTransformerConfig | None = None,
+    init_from: Path | None = None,
+    progress: Progress | None = None,
+    device: torch.device | None = None,
+) -> Path:
+    """Train (or resume) and export the mel transformer to ``out_dir / "export"``."""
+    device = device or torch.device("cpu")
+    model_config = model_config or MelTransformerConfig()
+    model = MelTransformer(model_config).to(device)
+    mel = LogMel(model_config.mel).to(device)
+    opt = config.optimizer(model.parameters())
+    run = TrainingRun(
+        out_dir,
+        {"model": model},
+        {"model": opt},
+        {"recipe": "mel", "train": asdict(config), "model": model_config.to_dict()},
+    )
+    run.start(init_from)
+    sr = model_config.mel.sample_rate
+    pool = train_pool(data_root, sr)
+    hop = model_config.mel.hop_length
+    n_samples = int(config.window_s * sr) // hop * hop
+    aug = config.augmentation()
+    model.train()
+
+    def step() -> dict[str, float]:
+        wave = torch.from_numpy(random_batch(pool, n_samples, config.batch_size, run.rng, aug))
+        gap = torch.from_numpy(gap_masks(config.batch_size, n_samples, sr, config, run.rng))
+        wave, gap = wave.to(device), gap.to(device)
+        with torch.no_grad():
+            target = mel(wave)
+        hidden = hidden_frames(gap, target.shape[-1], mel)
+        pred = model(target, hidden)
+        losses = mel_loss(pred, target, hidden, config.delta_weight)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        return {k: v.item() for k, v in losses.items()}
+
+    run_recipe(run, config, step, max_hours, progress)
+    export = out_dir / "export"
+    model.cpu().eval().save_pretrained(export)
+    return export
