@@ -735,13 +735,13 @@ def _write_bench(folder: Path, stem: str, meta: dict, rows: list, table: str) ->
 def cmd_bench_editor(args: argparse.Namespace) -> int:
     """Write a long 44.1 kHz stereo 16-bit file, then time the editor on it in its own process."""
     from voicemend.engine.data import list_speech
-    from voicemend.engine.evaluation.speed import _speech, build_podcast
+    from voicemend.engine.evaluation.speed import build_podcast, concatenated_speech
 
     files = list_speech(args.data, split="dev")
     if not files:
         raise VoicemendError("no audio files found for the benchmark")
     with tempfile.TemporaryDirectory() as tmp:
-        audio, _ = build_podcast(_speech(files, 120.0), args.minutes, 50, seed=0)
+        audio, _ = build_podcast(concatenated_speech(files, 120.0), args.minutes, 50, seed=0)
         path = save(audio, Path(tmp) / "podcast.wav", subtype="PCM_16")
         del audio
         print(f"measuring the editor on {path.name} ({args.minutes:g} min)…")

@@ -9,6 +9,7 @@ gap scores as unrepaired (and false detections are repaired too, as they would b
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -31,6 +32,7 @@ from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.peers import get_method
+from voicemend.engine.inpaint.base import Inpainter
 from voicemend.engine.io import load, save
 from voicemend.engine.regions import Region
 
@@ -194,7 +196,13 @@ def _repair(
         return run_external(method, damaged, regions[0] if mode == "informed" else None)
     if not regions:
         return damaged.samples[0].copy()
-    return get_method(method)(damaged, regions).samples[0]
+    return _method(method)(damaged, regions).samples[0]
+
+
+@functools.cache
+def _method(name: str) -> Inpainter:
+    """One instance per method in each worker process: neural models load once, not per case."""
+    return get_method(name)
 
 
 def _metrics(

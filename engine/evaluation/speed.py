@@ -48,7 +48,7 @@ class SpeedConfig:
         return asdict(self)
 
 
-def _speech(files: Sequence[SpeechFile], seconds: float) -> np.ndarray:
+def concatenated_speech(files: Sequence[SpeechFile], seconds: float) -> np.ndarray:
     """At least ``seconds`` of 16 kHz speech, concatenated from the files in order."""
     parts, total = [], 0
     for f in files:
@@ -231,7 +231,7 @@ def run_speed(
 ) -> list[dict[str, object]]:
     import torch
 
-    speech = _speech(files, 2 * CONTEXT_S + 1 + 600)
+    speech = concatenated_speech(files, 2 * CONTEXT_S + 1 + 600)
     gpu = ["cuda"] if torch.cuda.is_available() else []
     jobs: list[tuple[Callable, tuple]] = []
     for method in config.methods:
