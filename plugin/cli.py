@@ -216,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     bc = bench_sub.add_parser("compare", help="differences between two result folders")
     bc.add_argument("a", type=Path)
     bc.add_argument("b", type=Path)
+    bc.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if any difference lies beyond both 95%% CIs (for reproducing a run)",
+    )
     aud = sub.add_parser("audacity", help="work inside a running Audacity (mod-script-pipe)")
     aud.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for Audacity")
     aud_sub = aud.add_subparsers(dest="audacity_command", required=True, metavar="ACTION")
@@ -766,8 +771,13 @@ def cmd_bench_compare(args: argparse.Namespace) -> int:
         if not path.exists():
             raise VoicemendError(f"{path}: no such results folder or summary file")
     lines = compare(load_summary(args.a), load_summary(args.b))
-    print("\n".join(lines) if lines else "no common results to compare")
-    return 0
+    if not lines:
+        print("no common results to compare")
+        return 1 if args.check else 0
+    print("\n".join(lines))
+    beyond = sum(line.endswith(" *") for line in lines)
+    print(f"{beyond} of {len(lines)} results differ by more than their 95% CIs (marked *)")
+    return 1 if args.check and beyond else 0
 
 
 def cmd_bench_detection(args: argparse.Namespace) -> int:

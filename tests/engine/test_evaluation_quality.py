@@ -139,3 +139,30 @@ def test_external_command_through_the_cli_contract():
     assert out.shape == damaged.shape
     assert np.any(out[8000:8640] != 0)
     np.testing.assert_allclose(out[:8000], damaged[:8000], atol=1e-7)
+
+
+def test_cli_compare_check_fails_only_beyond_the_ci(tmp_path, capsys):
+    from voicemend.engine.evaluation.report import SUMMARY_NAME
+    from voicemend.plugin.cli import main
+
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "mode": "informed",
+            "method": "lsar",
+            "gap_ms": 20,
+            "plcmos": 4 + 0.1 * rng.standard_normal(),
+        }
+        for _ in range(20)
+    ]
+    folders = {}
+    for name, shift in (("a", 0.0), ("same", 0.001), ("worse", -1.0)):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        summary = summarise([{**r, "plcmos": r["plcmos"] + shift} for r in rows])
+        (folders[name] / SUMMARY_NAME).write_text(json.dumps({"meta": {}, "summary": summary}))
+    assert main(["bench", "compare", str(folders["a"]), str(folders["same"]), "--check"]) == 0
+    assert "0 of 1 results differ" in capsys.readouterr().out
+    assert main(["bench", "compare", str(folders["a"]), str(folders["worse"]), "--check"]) == 1
+    assert "1 of 1 results differ" in capsys.readouterr().out
+    assert main(["bench", "compare", str(folders["a"]), str(folders["worse"])]) == 0
