@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-run a committed quality bench from scratch and check it against the committed tables.
-#   bash scripts/reproduce_bench.sh [NAME]     (default: quality-dev-quick, about 40 min on 2 cores)
+#   bash scripts/reproduce_bench.sh [NAME]     (default: quality-dev-quick)
 # It runs the exact command recorded in bench/results/NAME/summary.json into NAME-repro (its own
 # cache, so nothing is reused), then `voicemend bench compare --check`: the exit status is 1 if any
 # mean differs from the committed one by more than their 95% confidence intervals.
