@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     ship.add_argument(
         "--bench", type=Path, metavar="MARKDOWN", help="bench tables for the model card"
     )
+    ship.add_argument(
+        "--hardware",
+        default="one CPU thread",
+        help="what it trained on, for the card (default: one CPU thread)",
+    )
 
     inf = sub.add_parser("info", help="show format, rate, channels, length and levels of a file")
     inf.add_argument("input", type=Path, metavar="IN")
@@ -551,7 +556,14 @@ def cmd_models(args: argparse.Namespace) -> int:
             if not args.bench.exists():
                 raise VoicemendError(f"{args.bench}: no such file")
             bench = args.bench.read_text(encoding="utf-8")
-        target = shipped.ship(args.name, args.source, args.kind, args.run, bench_markdown=bench)
+        target = shipped.ship(
+            args.name,
+            args.source,
+            args.kind,
+            args.run,
+            bench_markdown=bench,
+            hardware=args.hardware,
+        )
         print(f"shipped {args.name} into {target}")
         return 0
     models = shipped.manifest()

@@ -34,6 +34,7 @@ def write_card(
     summary: dict[str, object],
     bench_markdown: str = "",
     notes: str = "",
+    hardware: str = "one CPU thread",
 ) -> Path:
     """MODEL_CARD.md beside the weights."""
     config = summary.get("config", {}) if isinstance(summary.get("config"), dict) else {}
@@ -42,7 +43,7 @@ def write_card(
 
 - kind: `{kind}`; parameters: {params:,}
 - recipe: `{config.get("recipe", "?")}`; steps: {summary.get("steps", "?")}; training time:
-  {summary.get("train_hours", "?")} h of optimiser steps on one CPU thread (float16 weights)
+  {summary.get("train_hours", "?")} h of optimiser steps on {hardware} (float16 weights)
 - sample rate: 16 kHz (other rates are resampled around it by the inpainter)
 - files: `config.json` (architecture), `model.safetensors` (weights; sha256 in `../manifest.json`)
 

@@ -102,6 +102,7 @@ def ship(
     sample_rate: int = 16_000,
     bench_markdown: str = "",
     half: bool = True,
+    hardware: str = "one CPU thread",
 ) -> Path:
     """Copy an exported model into the package's weights folder, register it, write its card.
 
@@ -120,7 +121,7 @@ def ship(
     shutil.copyfile(export_dir / "config.json", target / "config.json")
     _copy_weights(export_dir / "model.safetensors", target / "model.safetensors", half)
     summary = training_summary(run_dir) if run_dir is not None else {}
-    write_card(target, name, kind, summary, bench_markdown)
+    write_card(target, name, kind, summary, bench_markdown, hardware=hardware)
     register(name, target, kind, sample_rate)
     return target
 

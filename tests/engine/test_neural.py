@@ -151,12 +151,14 @@ def test_cli_ships_a_model_with_its_bench_table(tmp_path, monkeypatch, tiny_mode
                 "vocos",
                 "--bench",
                 str(bench),
+                "--hardware",
+                "two CPU threads",
             ]
         )
         == 0
     )
     card = (tmp_path / "weights" / "decoder" / "MODEL_CARD.md").read_text()
-    assert "| neural | 3.1 |" in card
+    assert "| neural | 3.1 |" in card and "on two CPU threads" in card
     assert main(["models", "list"]) == 0 and "decoder" in capsys.readouterr().out
     missing = ["models", "ship", "decoder", "--from", str(export), "--kind", "vocos"]
     assert main([*missing, "--bench", str(tmp_path / "nope.md")]) != 0
