@@ -104,7 +104,8 @@ class MainWindow(QMainWindow):
         self.docks["Detected dropouts"].raise_()
 
         self.method = QComboBox()
-        self.method.addItems([m for m in ("auto", "neural", "lsar", "pattern") if m in INPAINTERS])
+        offered = ("auto", "lsar", "pattern", "neural-mel", "neural", "neural-ipt")
+        self.method.addItems([m for m in offered if m in INPAINTERS])
         self.selection_label = QLabel("no selection")
         self.position_label = QLabel("")
         self.playback_label = QLabel(self.player.unavailable_reason)

@@ -312,3 +312,10 @@ def test_a_failed_export_shows_the_error_and_loses_nothing(window, qtbot, wav, t
     assert "cannot write" in window.last_error
     assert len(window.document.patches) == 1 and not window.undo_stack.isClean()
     assert window.autosave() is not None  # the edits are still there to save
+
+
+def test_method_box_offers_every_installed_method_with_auto_first(window):
+    from voicemend.engine.inpaint import INPAINTERS
+
+    items = [window.method.itemText(i) for i in range(window.method.count())]
+    assert items[0] == "auto" and set(items) == set(INPAINTERS) - {"zero"}
