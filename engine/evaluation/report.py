@@ -185,3 +185,32 @@ def compare(a: dict, b: dict) -> list[str]:
                         f"{ma:8.3f} -> {mb:8.3f} ({diff:+.3f}){flag}"
                     )
     return out
+
+
+def auto_table(
+    summary: dict,
+    methods: Sequence[str],
+    metric: str = "plcmos",
+    mode: str = "informed",
+) -> tuple[tuple[float, str], ...]:
+    """The ``auto`` table a bench implies: per gap length, the candidate with the best mean
+    ``metric``; neighbouring lengths with the same winner share one entry, and the last entry
+    reaches to any length. Lengths lie between the bench's own, so the limit of each entry is the
+    midpoint to the next length (gaps of 150 ms follow the 100 ms winner, 151 ms the 200 ms one)."""
+    table = summary[mode][metric]
+    gaps = sorted({int(g) for m in methods if m in table for g in table[m]})
+    if not gaps:
+        raise ValueError(f"the bench has no {mode} {metric} scores for {', '.join(methods)}")
+    winners = []
+    for g in gaps:
+        scored = [(table[m][str(g)][0], m) for m in methods if str(g) in table.get(m, {})]
+        winners.append(max((s, m) for s, m in scored if not math.isnan(s))[1])
+    out: list[tuple[float, str]] = []
+    for i, (g, w) in enumerate(zip(gaps, winners, strict=True)):
+        limit = (g + gaps[i + 1]) / 2 if i + 1 < len(gaps) else math.inf
+        if out and out[-1][1] == w:
+            out[-1] = (limit, w)
+        else:
+            out.append((limit, w))
+    out[-1] = (math.inf, out[-1][1])
+    return tuple(out)

@@ -166,3 +166,25 @@ def test_cli_compare_check_fails_only_beyond_the_ci(tmp_path, capsys):
     assert main(["bench", "compare", str(folders["a"]), str(folders["worse"]), "--check"]) == 1
     assert "1 of 1 results differ" in capsys.readouterr().out
     assert main(["bench", "compare", str(folders["a"]), str(folders["worse"])]) == 0
+
+
+def test_auto_table_merges_winners_and_splits_between_lengths():
+    from voicemend.engine.evaluation.report import auto_table
+
+    def cell(v):
+        return [v, 0.1, 10]
+
+    summary = {
+        "informed": {
+            "plcmos": {
+                "lsar": {"20": cell(4.0), "100": cell(3.9), "200": cell(3.5), "400": cell(3.0)},
+                "neural": {"20": cell(3.9), "100": cell(3.8), "200": cell(3.7), "400": cell(3.2)},
+                "other": {"20": cell(5.0)},
+            }
+        }
+    }
+    table = auto_table(summary, ["lsar", "neural"])
+    assert table == ((150.0, "lsar"), (math.inf, "neural"))
+    assert auto_table(summary, ["lsar"]) == ((math.inf, "lsar"),)
+    with pytest.raises(ValueError, match="no informed plcmos"):
+        auto_table(summary, ["missing"])
