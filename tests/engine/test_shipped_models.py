@@ -1,0 +1,47 @@
+"""The models that ship in the package: they verify, load, and repair through the CLI as the
+README promises right after set-up (no download)."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicemend.engine import Audio, Region, load, save
+from voicemend.engine.corrupt import zero_gap
+from voicemend.engine.crossfade import MAX_CROSSFADE_MS
+from voicemend.engine.inpaint import INPAINTERS
+from voicemend.engine.models import shipped
+from voicemend.plugin.cli import main
+
+from ..conftest import speech_like
+
+NEURAL = [m for m in ("neural", "neural-ipt", "neural-mel") if m in INPAINTERS]
+
+
+def test_every_shipped_model_verifies_and_the_budget_holds():
+    models = shipped.manifest()
+    assert {"decoder", "ift", "ipt-encoder", "ipt-decoder"} <= set(models)
+    total = 0
+    for name in models:
+        folder = shipped.verified_folder(name)
+        total += sum(p.stat().st_size for p in folder.iterdir() if p.suffix == ".safetensors")
+        assert (folder / "MODEL_CARD.md").exists(), name
+    assert total <= 50 * 2**20  # the repository's budget for weights
+
+
+@pytest.mark.parametrize("method", NEURAL)
+def test_cli_repairs_with_each_shipped_neural_method(tmp_path, method, capsys):
+    rate = 44100
+    clean = Audio(np.stack([speech_like(2.0, rate, seed=s) for s in (0, 1)]), rate)
+    gap = Region(int(0.9 * rate), int(1.1 * rate))
+    src = save(zero_gap(clean, gap), tmp_path / "in.wav", subtype="PCM_24")
+    out = tmp_path / "out.wav"
+    code = main(["repair", str(src), "-o", str(out), "--region", "0.9:1.1", "--method", method])
+    assert code == 0, capsys.readouterr().err
+    before, after = load(src).samples, load(out).samples
+    xf = int(MAX_CROSSFADE_MS / 1000 * rate)
+    keep = np.ones(before.shape[1], dtype=bool)
+    keep[gap.start - xf : gap.end + xf] = False
+    np.testing.assert_array_equal(after[:, keep], before[:, keep])
+    filled = after[:, gap.start : gap.end]
+    assert np.sqrt(np.mean(filled**2)) > 0.1 * np.sqrt(np.mean(clean.samples**2))
+    assert sf.info(str(out)).subtype == "PCM_24"
