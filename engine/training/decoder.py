@@ -23,7 +23,7 @@ from voicemend.engine.training.losses import (
     hinge_generator_loss,
     multi_resolution_stft_loss,
 )
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,7 @@ def vocoder_step(
         real_scores, _ = disc(wave)
         fake_scores, _ = disc(y_hat.detach())
         loss_d = hinge_discriminator_loss(real_scores, fake_scores)
-        parts.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        parts.opt_d.step()
+        optimise(parts.opt_d, loss_d)
         metrics["loss_d"] = loss_d.item()
     with torch.no_grad():
         target_mel = parts.mel(wave)
@@ -130,9 +128,6 @@ def vocoder_step(
         loss_fm = feature_matching_loss(real_feats, fake_feats)
         loss_g = loss_g + loss_adv + config.feature_weight * loss_fm
         metrics.update(loss_adv=loss_adv.item(), loss_fm=float(loss_fm.detach()))
-    parts.opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    torch.nn.utils.clip_grad_norm_(parts.generator.parameters(), 10.0)
-    parts.opt_g.step()
+    optimise(parts.opt_g, loss_g, parts.generator.parameters())
     metrics.update(loss_mel=loss_mel.item(), loss_stft=loss_stft.item(), loss_g=loss_g.item())
     return metrics

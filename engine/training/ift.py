@@ -20,7 +20,7 @@ from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig, mel_gap_frames
 from voicemend.engine.training.data import random_batch, train_pool
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,7 @@ def train_ift(
         losses = inpainting_loss(
             pred[..., :n], target[..., :n], frames, config.cosine_weight, config.context_weight
         )
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
+        optimise(opt, losses["loss"], model.parameters())
         return {k: v.item() for k, v in losses.items()}
 
     run_recipe(run, config, step, max_hours, progress)

@@ -20,7 +20,7 @@ from voicemend.engine.models.mel_inpainter import mel_gap_frames
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,7 @@ def train_mel(
         hidden = hidden_frames(gap, target.shape[-1], mel)
         pred = model(target, hidden)
         losses = mel_loss(pred, target, hidden, config.delta_weight)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
+        optimise(opt, losses["loss"], model.parameters(), max_norm=5.0)
         return {k: v.item() for k, v in losses.items()}
 
     run_recipe(run, config, step, max_hours, progress)

@@ -24,7 +24,7 @@ from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
 from voicemend.engine.models.mel import LogMel, MelConfig
 from voicemend.engine.models.mel_inpainter import small_encoder_config
 from voicemend.engine.training.data import SpeechPool, random_batch, train_pool
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, run_recipe
+from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
 
 log = logging.getLogger(__name__)
 N_MFCC = 13
@@ -169,10 +169,7 @@ def train_pretrain(
         n = min(logits.shape[1], targets.shape[1])
         m = mask[:, :n]
         loss = F.cross_entropy(logits[:, :n][m], targets[:, :n][m])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
+        optimise(opt, loss, params)
         accuracy = (logits[:, :n][m].argmax(-1) == targets[:, :n][m]).float().mean()
         return {"loss": loss.item(), "masked_accuracy": accuracy.item()}
 

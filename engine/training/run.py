@@ -252,6 +252,20 @@ def run_recipe(
     )
 
 
+def optimise(
+    opt: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    params: Iterable[torch.Tensor] | None = None,
+    max_norm: float = 10.0,
+) -> None:
+    """One update: gradients of ``loss``, clipped to ``max_norm`` over ``params`` (if given)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if params is not None:
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+    opt.step()
+
+
 def set_learning_rate(optimizers: Iterable[torch.optim.Optimizer], lr: float) -> None:
     for opt in optimizers:
         for group in opt.param_groups:
