@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ import pytest
 
 from voicemend.engine import Audio
 from voicemend.engine.data import list_speech, speech_root
+
+# Qt windows in any test (the editor, its Audacity round trip) run offscreen even under plain
+# `pytest`; this must be set before pytest-qt creates the QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def speech_like(

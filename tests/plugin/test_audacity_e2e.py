@@ -148,7 +148,6 @@ def test_detect_labels_three_dropouts_then_repair_labels(audacity, speech, tmp_p
 
 
 def test_editor_fetches_the_selection_and_sends_repairs_back(audacity, speech, tmp_path, qtbot):
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtCore import QSettings
 
     from voicemend.gui.main_window import MainWindow
