@@ -24,7 +24,7 @@ from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import (
     MelInpainter,
-    mel_gap_frames,
+    heard_frames,
     receptive_frame_mask,
 )
 from voicemend.engine.models.mel_transformer import MelTransformer
@@ -136,12 +136,7 @@ class Neural(NeuralInpainter):
         m = min(predicted.shape[-1], context_mel.shape[-1])
         # Every frame whose analysis window hears the gap comes from the prediction: the
         # context's own mel there is computed over the zeroed gap and would voice a dip.
-        frames = mel_gap_frames(
-            gap,
-            context_mel.shape[-1],
-            self.mel.config.hop_length,
-            reach=self.mel.config.win_length // 2,
-        )
+        frames = heard_frames(gap, context_mel.shape[-1], self.mel.config)
         frames[:, m:] = False
         predicted = _calibrated(
             predicted[..., :m], context_mel[..., :m], frames[:, :m], CALIBRATION_FRAMES
@@ -174,8 +169,7 @@ class NeuralMel(NeuralInpainter):
 
     def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
         context_mel = self.mel(masked)
-        c = self.mel.config
-        hidden = mel_gap_frames(gap, context_mel.shape[-1], c.hop_length, reach=c.win_length // 2)
+        hidden = heard_frames(gap, context_mel.shape[-1], self.mel.config)
         return self.decoder(self.predictor(context_mel, hidden))
 
 

@@ -106,6 +106,12 @@ def mel_gap_frames(
     return (csum[:, hi] - csum[:, lo]) > 0
 
 
+def heard_frames(gap: torch.Tensor, n_frames: int, mel: MelConfig) -> torch.Tensor:
+    """Mel frames whose analysis window hears a gap sample: (B, T) -> (B, n_frames). These are
+    the frames a mel inpainter must predict, in training and at inference alike."""
+    return mel_gap_frames(gap, n_frames, mel.hop_length, reach=mel.win_length // 2)
+
+
 def receptive_frame_mask(encoder: HubertEncoder, gap_mask: torch.Tensor) -> torch.Tensor:
     """Encoder frames whose receptive field touches a masked sample: (B, T) -> (B, frames)."""
     c = encoder.config

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from voicemend.engine.models.mel import LogMel
-from voicemend.engine.models.mel_inpainter import mel_gap_frames
+from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
@@ -32,12 +32,6 @@ class MelTrainConfig(RecipeConfig, GapConfig):
     max_gap_ms: float = 500.0
     min_context_s: float = 0.3
     delta_weight: float = 1.0
-
-
-def hidden_frames(gap: torch.Tensor, n_frames: int, mel: LogMel) -> torch.Tensor:
-    """Mel frames whose analysis window hears a gap sample: (B, T) -> (B, n_frames)."""
-    c = mel.config
-    return mel_gap_frames(gap, n_frames, c.hop_length, reach=c.win_length // 2)
 
 
 def mel_loss(
@@ -88,7 +82,7 @@ def train_mel(
         wave, gap = wave.to(device), gap.to(device)
         with torch.no_grad():
             target = mel(wave)
-        hidden = hidden_frames(gap, target.shape[-1], mel)
+        hidden = heard_frames(gap, target.shape[-1], mel.config)
         pred = model(target, hidden)
         losses = mel_loss(pred, target, hidden, config.delta_weight)
         optimise(opt, losses["loss"], model.parameters(), max_norm=5.0)
