@@ -9,7 +9,7 @@ stays anchored to the visible context.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,13 @@ from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig, mel_gap_frames
 from voicemend.engine.training.data import random_batch, train_pool
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
+from voicemend.engine.training.run import (
+    Progress,
+    RecipeConfig,
+    optimise,
+    run_recipe,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +99,9 @@ def train_ift(
         log.info("encoder initialised from %s", init_encoder)
     model.to(device)
     mel = LogMel(model_config.mel).to(device)
-    opt = config.optimizer(model.parameters())
-    run = TrainingRun(
-        out_dir,
-        {"model": model},
-        {"model": opt},
-        {"recipe": "ift", "train": asdict(config), "model": model_config.to_dict()},
+    opt, run = start_run(
+        out_dir, "ift", config, {"model": model}, model_config.to_dict(), init_from
     )
-    run.start(init_from)
     sr = model_config.mel.sample_rate
     pool = train_pool(data_root, sr)
     n_samples = config.window_frames * model_config.encoder.frame_stride

@@ -10,7 +10,7 @@ the prediction moving like speech instead of settling on the smoothest curve.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -20,7 +20,13 @@ from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
+from voicemend.engine.training.run import (
+    Progress,
+    RecipeConfig,
+    optimise,
+    run_recipe,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +67,9 @@ def train_mel(
     model_config = model_config or MelTransformerConfig()
     model = MelTransformer(model_config).to(device)
     mel = LogMel(model_config.mel).to(device)
-    opt = config.optimizer(model.parameters())
-    run = TrainingRun(
-        out_dir,
-        {"model": model},
-        {"model": opt},
-        {"recipe": "mel", "train": asdict(config), "model": model_config.to_dict()},
+    opt, run = start_run(
+        out_dir, "mel", config, {"model": model}, model_config.to_dict(), init_from
     )
-    run.start(init_from)
     sr = model_config.mel.sample_rate
     pool = train_pool(data_root, sr)
     hop = model_config.mel.hop_length

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,13 @@ from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
 from voicemend.engine.models.mel import LogMel, MelConfig
 from voicemend.engine.models.mel_inpainter import small_encoder_config
 from voicemend.engine.training.data import SpeechPool, random_batch, train_pool
-from voicemend.engine.training.run import Progress, RecipeConfig, TrainingRun, optimise, run_recipe
+from voicemend.engine.training.run import (
+    Progress,
+    RecipeConfig,
+    optimise,
+    run_recipe,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 N_MFCC = 13
@@ -135,14 +141,14 @@ def train_pretrain(
     encoder = HubertEncoder(encoder_config).to(device)
     head = PretrainHead(encoder_config.hidden_size, config.n_clusters).to(device)
     params = [*encoder.parameters(), *head.parameters()]
-    opt = config.optimizer(params)
-    run = TrainingRun(
+    opt, run = start_run(
         out_dir,
+        "pretrain-encoder",
+        config,
         {"encoder": encoder, "head": head},
-        {"model": opt},
-        {"recipe": "pretrain-encoder", "train": asdict(config), "model": encoder_config.to_dict()},
+        encoder_config.to_dict(),
+        init_from,
     )
-    run.start(init_from)
     sr = 16_000
     pool = train_pool(data_root, sr)
     mfcc = Mfcc(encoder_config.frame_stride).to(device)

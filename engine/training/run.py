@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -226,6 +226,26 @@ def train_steps(
             progress(run.step, budget.max_steps, metrics)
         run.maybe_save(checkpoint_every_s)
     run.save()
+
+
+def start_run(
+    out_dir: str | os.PathLike[str],
+    recipe: str,
+    config: RecipeConfig,
+    modules: Mapping[str, nn.Module],
+    model_config: dict[str, Any],
+    init_from: str | os.PathLike[str] | None = None,
+) -> tuple[torch.optim.Optimizer, TrainingRun]:
+    """One optimiser over every module's parameters, in a run folder seeded from ``init_from``
+    and resumed from its own last checkpoint (the set-up of every single-optimiser recipe)."""
+    opt = config.optimizer([p for module in modules.values() for p in module.parameters()])
+    run = TrainingRun(
+        out_dir,
+        modules,
+        {"model": opt},
+        {"recipe": recipe, "train": asdict(config), "model": model_config},
+    )
+    return opt, run.start(init_from)
 
 
 def run_recipe(
