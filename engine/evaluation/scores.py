@@ -94,9 +94,22 @@ def plcmos(x: np.ndarray) -> float:
         np.random.set_state(state)
 
 
+DNSMOS_WINDOW_S = 9.01  # the model's input length
+
+
 def dnsmos_overall(x: np.ndarray) -> float:
-    """DNSMOS P.835 overall quality (16 kHz)."""
-    return float(_dnsmos_model()(_clip(x), METRIC_RATE, False)["ovrl_mos"])
+    """DNSMOS P.835 overall quality (16 kHz).
+
+    A clip shorter than the model's 9.01 s window is tiled to exactly one window. The reference
+    code tiles it by doubling until it passes 9.01 s and then averages every 1 s hop, which for a
+    2.2 s bench excerpt is 8 windows of cyclic shifts of the same audio: 7x the work for scores
+    that agreed with one window within 0.04 (mean 0.015) on 12 dev excerpts, with and without a gap.
+    """
+    window = int(DNSMOS_WINDOW_S * METRIC_RATE)
+    x = _clip(x)
+    if 0 < x.size < window:
+        x = np.resize(x, window)
+    return float(_dnsmos_model()(x, METRIC_RATE, False)["ovrl_mos"])
 
 
 def pesq_score(reference: np.ndarray, degraded: np.ndarray, sample_rate: int) -> float:

@@ -52,12 +52,15 @@ class Auto(Inpainter):
             self.methods[name] = get_inpainter(name, device=self.device)
         return self.methods[name]
 
+    def method_name(self, gap_ms: float) -> str:
+        """The installed method that repairs a gap of ``gap_ms``."""
+        from voicemend.engine.inpaint import INPAINTERS
+
+        name = next((n for longest_ms, n in self.table if gap_ms <= longest_ms), self.table[-1][1])
+        return name if name in INPAINTERS else "lsar"
+
     def choose(self, ctx: GapContext) -> Inpainter:
-        gap_ms = 1000 * ctx.gap_frames / ctx.sample_rate
-        for longest_ms, name in self.table:
-            if gap_ms <= longest_ms:
-                return self.method(name)
-        return self.method(self.table[-1][1])
+        return self.method(self.method_name(1000 * ctx.gap_frames / ctx.sample_rate))
 
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
         return self.choose(ctx).fill(ctx)

@@ -80,6 +80,35 @@ def test_metric_wrappers_on_known_signals(utterance):
     assert len(words.split()) >= 2
 
 
+def test_dnsmos_of_a_short_clip_matches_the_reference_tiling(utterance):
+    _, x = utterance
+    excerpt = x[16000:51200]  # a bench-sized 2.2 s excerpt
+    reference = float(S._dnsmos_model()(S._clip(excerpt), 16000, False)["ovrl_mos"])
+    assert S.dnsmos_overall(excerpt) == pytest.approx(reference, abs=0.1)
+    long = x[: int(9.5 * 16000)] if x.size >= 9.5 * 16000 else np.resize(x, int(9.5 * 16000))
+    assert S.dnsmos_overall(long) == float(
+        S._dnsmos_model()(S._clip(long), 16000, False)["ovrl_mos"]
+    )  # a clip past one window is scored exactly as the reference does
+
+
+def test_repairs_that_must_match_are_run_once():
+    from voicemend.engine import Region
+    from voicemend.engine.evaluation.quality import _repair_key
+
+    gap = [Region(1000, 2000)]
+    assert _repair_key("auto", gap, "informed", 16000) == _repair_key("lsar", gap, "blind", 16000)
+    assert _repair_key("lsar", gap, "informed", 16000) != _repair_key(
+        "lsar", [Region(1000, 2001)], "informed", 16000
+    )
+    assert _repair_key("pattern", gap, "informed", 16000) != _repair_key(
+        "lsar", gap, "informed", 16000
+    )
+    external = ExternalMethod("x", "true {input} {output}")
+    assert _repair_key(external, gap, "informed", 16000) != _repair_key(
+        external, gap, "blind", 16000
+    )
+
+
 def test_mean_ci():
     mean, ci, n = mean_ci([1.0, 2.0, 3.0, float("nan")])
     assert (mean, n) == (2.0, 3)
@@ -107,13 +136,15 @@ def test_summary_markdown_and_compare():
 def test_run_quality_scores_resumes_and_writes(tmp_path, utterance):
     f, _ = utterance
     config = QualityConfig(
-        gaps_ms=(40,), positions_short=1, methods=("zero", "lsar"), heavy_positions=0
+        gaps_ms=(40,), positions_short=1, methods=("zero", "lsar", "auto"), heavy_positions=0
     )
     rows = run_quality([f], config, tmp_path, workers=1)
     assert {(r["mode"], r["method"]) for r in rows} == {
-        (m, n) for m in ("informed", "blind") for n in ("zero", "lsar")
+        (m, n) for m in ("informed", "blind") for n in ("zero", "lsar", "auto")
     }
     by = {(r["mode"], r["method"]): r for r in rows}
+    same = {k: v for k, v in by[("informed", "auto")].items() if k != "method"}
+    assert same == {k: v for k, v in by[("informed", "lsar")].items() if k != "method"}
     assert by[("informed", "lsar")]["lsd_gap"] < by[("informed", "zero")]["lsd_gap"]
     assert by[("blind", "lsar")]["detected"] is True
     again = run_quality([f], config, tmp_path, workers=1)
