@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument(
         "--heavy-positions",
         type=int,
-        default=2,
+        default=1,
         help="positions per file and gap that also get DNSMOS and WER (-1: all)",
     )
     bq.add_argument("--methods", default="zero,lsar,pattern,auto", help="registered methods")

@@ -68,7 +68,7 @@ class QualityConfig:
     methods: tuple[str, ...] = ("zero", "lsar", "pattern", "auto")
     external: tuple[ExternalMethod, ...] = ()
     excerpt_context_s: float = 1.0
-    heavy_positions: int = 2  # positions per file and gap that also get DNSMOS and WER (-1: all)
+    heavy_positions: int = 1  # positions per file and gap that also get DNSMOS and WER (-1: all)
     seed: int = 0
 
     def positions(self, gap_ms: int) -> int:

@@ -54,7 +54,7 @@ def test_positions_are_inside_active_speech_and_seeded(utterance):
     assert [c.start for c in more if c.gap_ms == 20][:6] == [
         c.start for c in cases if c.gap_ms == 20
     ]
-    assert [c.heavy for c in cases if c.gap_ms == 20] == [True, True] + [False] * 4
+    assert [c.heavy for c in cases if c.gap_ms == 20] == [True] + [False] * 5
 
 
 def test_metric_wrappers_on_known_signals(utterance):
