@@ -13,7 +13,6 @@ import functools
 import gzip
 import hashlib
 import json
-import os
 import shlex
 import subprocess
 import tempfile
@@ -24,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import speech_positions
@@ -119,7 +119,11 @@ def plan_cases(
 
 def score_file(task: FileTask) -> list[dict[str, object]]:
     """All cases of one file, every method and mode not yet in ``task.done``."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with threadpool_limits(limits=1):  # one core per worker, and the same sums in any worker
+        return _score_file(task)
+
+
+def _score_file(task: FileTask) -> list[dict[str, object]]:
     config = task.config
     audio = load(task.path).to_mono().resampled(S.METRIC_RATE)
     x, sr = audio.samples[0], audio.sample_rate

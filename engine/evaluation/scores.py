@@ -153,8 +153,14 @@ def _decoder():
 
 
 def transcribe(x: np.ndarray) -> str:
-    """Offline ASR with pocketsphinx's bundled US-English model (16 kHz)."""
+    """Offline ASR with pocketsphinx's bundled US-English model (16 kHz).
+
+    The decoder is loaded once, but its feature front end (live cepstral mean normalisation)
+    is reset for every clip: otherwise each transcript depends on the clips decoded before it,
+    and so on the order the bench's workers happen to take files.
+    """
     decoder = _decoder()
+    decoder.reinit_feat()
     pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)

@@ -91,6 +91,13 @@ def test_dnsmos_of_a_short_clip_matches_the_reference_tiling(utterance):
     )  # a clip past one window is scored exactly as the reference does
 
 
+def test_transcripts_do_not_depend_on_what_was_decoded_before(dev_files):
+    clips = [load(f.path).samples[0][16000:51200] for f in dev_files[:30:3]]
+    forward = [S.transcribe(c) for c in clips]
+    backward = [S.transcribe(c) for c in reversed(clips)][::-1]
+    assert forward == backward
+
+
 def test_repairs_that_must_match_are_run_once():
     from voicemend.engine import Region
     from voicemend.engine.evaluation.quality import _repair_key
