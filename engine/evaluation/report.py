@@ -101,11 +101,22 @@ def plot(summary: dict, path: Path, mode: str) -> Path | None:
     rows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=False):
+        drawn: dict[tuple[float, ...], str] = {}
         for method, per in summary[mode][metric].items():
             gaps = sorted(int(g) for g in per)
             mean = [per[str(g)][0] for g in gaps]
             ci = [0.0 if math.isnan(per[str(g)][1]) else per[str(g)][1] for g in gaps]
-            ax.errorbar(gaps, mean, yerr=ci, marker="o", markersize=3, capsize=2, label=method)
+            same = drawn.setdefault((*gaps, *mean), method)  # e.g. auto, which hands all to lsar
+            style = {} if same == method else {"linestyle": "--", "marker": "x", "capsize": 0}
+            label = method if same == method else f"{method} (= {same})"
+            ax.errorbar(
+                gaps,
+                mean,
+                yerr=ci,
+                **{"marker": "o", "capsize": 2, **style},
+                markersize=3,
+                label=label,
+            )
         ax.set_title(METRICS[metric].label, fontsize=9)
         ax.set_xlabel("gap (ms)", fontsize=8)
         ax.set_xscale("log")
