@@ -44,17 +44,16 @@ class Auto(Inpainter):
         self.methods: dict[str, Inpainter] = {}
 
     def method(self, name: str) -> Inpainter:
-        """The named method; ``lsar`` where it is not installed (e.g. weights left out)."""
-        from voicemend.engine.inpaint import INPAINTERS, get_inpainter
+        """The named (installed) method, created on first use."""
+        from voicemend.engine.inpaint import get_inpainter
 
-        if name not in INPAINTERS:
-            name = "lsar"
         if name not in self.methods:
             self.methods[name] = get_inpainter(name, device=self.device)
         return self.methods[name]
 
     def method_name(self, gap_ms: float) -> str:
-        """The installed method that repairs a gap of ``gap_ms``."""
+        """The method for a gap of ``gap_ms``; ``lsar`` where the table's is not installed
+        (e.g. weights left out)."""
         from voicemend.engine.inpaint import INPAINTERS
 
         name = next((n for longest_ms, n in self.table if gap_ms <= longest_ms), self.table[-1][1])
