@@ -18,7 +18,7 @@ from pathlib import Path
 
 from voicemend.engine.detect import Detection
 from voicemend.engine.errors import VoicemendError
-from voicemend.engine.evaluation.quality import PAPER_GAPS_MS
+from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled
 from voicemend.engine.io import info, measure_levels, save, write_text_atomic
 from voicemend.engine.regions import format_time_s, parse_region_spec
@@ -166,18 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--limit", type=int, help="use only the first N files")
     bq.add_argument("--gaps", default=",".join(map(str, PAPER_GAPS_MS)), help="gap lengths, ms")
     bq.add_argument(
-        "--positions-short", type=int, default=20, help="positions per file, gaps <= 100 ms"
+        "--positions-short",
+        type=int,
+        default=QualityConfig.positions_short,
+        help="positions per file, gaps <= 100 ms",
     )
     bq.add_argument(
-        "--positions-long", type=int, default=10, help="positions per file, longer gaps"
+        "--positions-long",
+        type=int,
+        default=QualityConfig.positions_long,
+        help="positions per file, longer gaps",
     )
     bq.add_argument(
         "--heavy-positions",
         type=int,
-        default=1,
+        default=QualityConfig.heavy_positions,
         help="positions per file and gap that also get DNSMOS and WER (-1: all)",
     )
-    bq.add_argument("--methods", default="zero,lsar,pattern,auto", help="registered methods")
+    bq.add_argument("--methods", default=",".join(QualityConfig.methods), help="registered methods")
     bq.add_argument("--modes", default="informed,blind")
     bq.add_argument(
         "--cmd",
@@ -616,7 +622,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_bench_quality(args: argparse.Namespace) -> int:
     from voicemend.engine.data import list_speech
     from voicemend.engine.evaluation.peers import PEERS
-    from voicemend.engine.evaluation.quality import ExternalMethod, QualityConfig, run_quality
+    from voicemend.engine.evaluation.quality import ExternalMethod, run_quality
     from voicemend.engine.evaluation.report import write_results
     from voicemend.engine.inpaint import INPAINTERS
 

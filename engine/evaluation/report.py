@@ -107,16 +107,16 @@ def plot(summary: dict, path: Path, mode: str) -> Path | None:
             mean = [per[str(g)][0] for g in gaps]
             ci = [0.0 if math.isnan(per[str(g)][1]) else per[str(g)][1] for g in gaps]
             same = drawn.setdefault((*gaps, *mean), method)  # e.g. auto, which hands all to lsar
-            style = {} if same == method else {"linestyle": "--", "marker": "x", "capsize": 0}
-            label = method if same == method else f"{method} (= {same})"
-            ax.errorbar(
-                gaps,
-                mean,
-                yerr=ci,
-                **{"marker": "o", "capsize": 2, **style},
-                markersize=3,
-                label=label,
-            )
+            if same == method:
+                style = {"marker": "o", "capsize": 2, "label": method}
+            else:
+                style = {
+                    "marker": "x",
+                    "capsize": 0,
+                    "linestyle": "--",
+                    "label": f"{method} (= {same})",
+                }
+            ax.errorbar(gaps, mean, yerr=ci, markersize=3, **style)
         ax.set_title(METRICS[metric].label, fontsize=9)
         ax.set_xlabel("gap (ms)", fontsize=8)
         ax.set_xscale("log")
