@@ -248,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
     tdec.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
+    tdec.add_argument(
+        "--predictor",
+        type=Path,
+        metavar="DIR",
+        help="fine-tune on this mel predictor's gap frames (e.g. engine/weights/mel) instead of "
+        "the true mel",
+    )
     tpre = train_sub.add_parser(
         "pretrain-encoder", help="HuBERT masked-prediction pre-training (MFCC k-means targets)"
     )
@@ -839,7 +846,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             config = DecoderTrainConfig(
                 max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
             )
-            export = train_decoder(args.out, config, **common)
+            export = train_decoder(args.out, config, predictor_dir=args.predictor, **common)
         elif args.recipe == "ipt":
             from voicemend.engine.training.decoder import DecoderTrainConfig
             from voicemend.engine.training.ipt import IptTrainConfig, train_ipt

@@ -2,21 +2,30 @@
 
 Reconstruction losses (multi-resolution STFT + log-mel L1) from the start; a multi-resolution
 spectrogram discriminator joins after ``gan_start_step`` for sharper harmonics and phase.
+
+With a mel predictor, the decoder is fine-tuned on that predictor's output instead of the true
+mel ("ground-truth-aligned" training, as TTS vocoders are adapted to their acoustic model): each
+example is a window with one gap, the predictor fills the gap's frames, and the decoder learns to
+turn that averaged, over-smooth prediction into the real waveform, the GAN keeping it sharp.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.mel import LogMel
+from voicemend.engine.models.mel_inpainter import heard_frames
+from voicemend.engine.models.mel_transformer import MelTransformer
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import random_batch, train_pool
+from voicemend.engine.training.data import SpeechPool, random_batch, train_pool
+from voicemend.engine.training.ift import GapConfig, gap_masks
 from voicemend.engine.training.losses import (
     feature_matching_loss,
     hinge_discriminator_loss,
@@ -38,6 +47,12 @@ class DecoderTrainConfig(RecipeConfig):
     stft_weight: float = 2.0
     gan_start_step: int = 3000
     feature_weight: float = 2.0
+    # Ground-truth-aligned fine-tuning (with a predictor): the window the predictor reads and
+    # the gaps it fills, as in the mel recipe's training.
+    gta_window_s: float = 3.0
+    gta_gaps: GapConfig = field(
+        default_factory=lambda: GapConfig(min_gap_ms=20.0, max_gap_ms=500.0, min_context_s=0.3)
+    )
 
 
 def train_decoder(
@@ -49,10 +64,19 @@ def train_decoder(
     progress: Progress | None = None,
     device: torch.device | None = None,
     init_from: Path | None = None,
+    predictor_dir: Path | None = None,
 ) -> Path:
-    """Train (or resume) and export the decoder to ``out_dir / "export"``; returns that folder."""
+    """Train (or resume) and export the decoder to ``out_dir / "export"``; returns that folder.
+
+    ``predictor_dir``: a mel predictor (voicemend mel transformer) to fine-tune the decoder on.
+    """
     device = device or torch.device("cpu")
     model_config = model_config or VocosConfig()
+    predictor = None
+    if predictor_dir is not None:
+        predictor = MelTransformer.from_pretrained(predictor_dir).to(device).eval()
+        if predictor.config.mel != model_config.mel:
+            raise ValueError(f"{predictor_dir} uses other mel settings than the decoder")
     gen = VocosDecoder(model_config).to(device)
     disc = MultiResolutionDiscriminator().to(device)
     mel = LogMel(model_config.mel).to(device)
@@ -62,7 +86,12 @@ def train_decoder(
         out_dir,
         {"generator": gen, "discriminator": disc},
         {"generator": opt_g, "discriminator": opt_d},
-        {"recipe": "decoder", "train": asdict(config), "model": model_config.to_dict()},
+        {
+            "recipe": "decoder",
+            "train": asdict(config),
+            "model": model_config.to_dict(),
+            "predictor": None if predictor_dir is None else str(predictor_dir),
+        },
     )
     run.start(init_from)
     pool = train_pool(data_root, model_config.mel.sample_rate)
@@ -70,11 +99,15 @@ def train_decoder(
     aug = config.augmentation()
 
     def step() -> dict[str, float]:
-        batch = random_batch(pool, n_samples, config.batch_size, run.rng, aug)
-        wave = torch.from_numpy(batch).to(device)
+        if predictor is None:
+            batch = random_batch(pool, n_samples, config.batch_size, run.rng, aug)
+            wave = torch.from_numpy(batch).to(device)
+            features = mel(wave)
+        else:
+            features, wave = predicted_segments(predictor, mel, pool, config, run.rng, aug, device)
         return vocoder_step(
             VocoderParts(gen, disc, opt_g, opt_d, mel),
-            mel(wave),
+            features,
             wave,
             run.step >= config.gan_start_step,
             config,
@@ -84,6 +117,39 @@ def train_decoder(
     export = out_dir / "export"
     gen.cpu().save_pretrained(export)
     return export
+
+
+def predicted_segments(
+    predictor: MelTransformer,
+    mel: LogMel,
+    pool: SpeechPool,
+    config: DecoderTrainConfig,
+    rng: np.random.Generator,
+    aug: object,
+    device: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch for ground-truth-aligned training: (B, n_mels, segment_frames) mel whose gap
+    frames are the predictor's, and the (B, segment_frames * hop) clean waveform they stand
+    for. Each segment holds its example's whole gap where it fits, at a random offset."""
+    sr, hop = mel.config.sample_rate, mel.config.hop_length
+    seg = config.segment_frames
+    n_window = max(int(config.gta_window_s * sr) // hop * hop, seg * hop)
+    wave = torch.from_numpy(random_batch(pool, n_window, config.batch_size, rng, aug)).to(device)
+    gap = torch.from_numpy(gap_masks(config.batch_size, n_window, sr, config.gta_gaps, rng))
+    with torch.no_grad():
+        true_mel = mel(wave)
+        hidden = heard_frames(gap.to(device), true_mel.shape[-1], mel.config)
+        filled = predictor(true_mel, hidden)
+    n_frames = min(filled.shape[-1], wave.shape[-1] // hop)
+    features, targets = [], []
+    for b in range(config.batch_size):
+        idx = torch.nonzero(hidden[b]).flatten()
+        first, last = int(idx[0]), int(idx[-1])
+        lo, hi = max(0, last + 1 - seg), min(first, n_frames - seg)
+        start = int(rng.integers(lo, hi + 1)) if lo <= hi else max(0, min(first, n_frames - seg))
+        features.append(filled[b, :, start : start + seg])
+        targets.append(wave[b, start * hop : (start + seg) * hop])
+    return torch.stack(features), torch.stack(targets)
 
 
 @dataclass

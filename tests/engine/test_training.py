@@ -45,6 +45,110 @@ def test_decoder_training_smoke_and_resume(tmp_path):
     assert [row["step"] for row in logged] == [1, 2] and "loss_d" in logged[1]
 
 
+def _tiny_predictor(folder):
+    from voicemend.engine.models.mel_transformer import MelTransformer
+
+    from .test_mel_transformer import TINY as TINY_MEL
+
+    torch.manual_seed(0)
+    predictor = MelTransformer(TINY_MEL).eval()
+    # A visible output layer, so that the prediction differs from the straight line it starts at.
+    torch.nn.init.normal_(predictor.out.weight, std=0.5)
+    predictor.save_pretrained(folder)
+    return predictor
+
+
+def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
+    """Each segment holds its example's whole gap with the predictor's frames there, the true
+    mel elsewhere, and the clean waveform those frames were computed from."""
+    import soundfile as sf
+
+    from voicemend.engine.models.mel import LogMel
+    from voicemend.engine.training.data import train_pool
+    from voicemend.engine.training.decoder import DecoderTrainConfig, predicted_segments
+    from voicemend.engine.training.ift import GapConfig
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(3.0, 16000), 16000)
+    predictor = _tiny_predictor(tmp_path / "predictor")
+    mel = LogMel(predictor.config.mel)
+    config = DecoderTrainConfig(
+        segment_frames=48,
+        batch_size=4,
+        augment=False,
+        gta_window_s=1.5,
+        gta_gaps=GapConfig(min_gap_ms=100.0, max_gap_ms=300.0, min_context_s=0.3),
+    )
+    rng = np.random.default_rng(3)
+    features, wave = predicted_segments(
+        predictor, mel, train_pool(data), config, rng, None, torch.device("cpu")
+    )
+    assert features.shape == (4, 80, 48) and wave.shape == (4, 48 * 160)
+    true_mel = mel(wave)[..., :48]
+    err = (features - true_mel).abs().mean(dim=1)  # (B, frames)
+    for b in range(4):
+        # the frames whose window lies inside the segment and away from the gap match the
+        # true mel; somewhere a predicted gap frame does not
+        far = err[b, 3:-3]
+        assert float(far.min()) < 1e-3
+        assert float(far.max()) > 0.1
+        # the gap (silence in the damaged copy, speech here) is wholly inside: the edges of
+        # the segment are visible frames
+        assert float(err[b, 2]) < 1e-3 or float(err[b, -3]) < 1e-3
+
+
+def test_decoder_trains_on_a_predictor_and_records_it(tmp_path):
+    import soundfile as sf
+
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+    from voicemend.engine.training.ift import GapConfig
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(2.0, 16000), 16000)
+    _tiny_predictor(tmp_path / "predictor")
+    small = VocosConfig(dim=16, intermediate_dim=32, num_layers=1)
+    config = DecoderTrainConfig(
+        segment_frames=32,
+        batch_size=2,
+        max_steps=2,
+        gan_start_step=0,
+        log_every=1,
+        gta_window_s=1.2,
+        gta_gaps=GapConfig(min_gap_ms=20.0, max_gap_ms=200.0, min_context_s=0.3),
+    )
+    out = tmp_path / "run"
+    export = train_decoder(
+        out, config, data_root=data, model_config=small, predictor_dir=tmp_path / "predictor"
+    )
+    assert VocosDecoder.from_pretrained(export).config == small
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 2 and state["config"]["predictor"] == str(tmp_path / "predictor")
+    assert state["config"]["train"]["gta_gaps"]["max_gap_ms"] == 200.0
+    rows = [json.loads(r) for r in (out / "log.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss_g"]) and "loss_adv" in r for r in rows)
+
+
+def test_decoder_refuses_a_predictor_with_other_mel_settings(tmp_path):
+    from voicemend.engine.models.mel import MelConfig
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+
+    _tiny_predictor(tmp_path / "predictor")
+    other = VocosConfig(dim=16, intermediate_dim=32, num_layers=1, mel=MelConfig(n_mels=64))
+    with pytest.raises(ValueError, match="other mel settings"):
+        train_decoder(
+            tmp_path / "run",
+            DecoderTrainConfig(max_steps=1),
+            model_config=other,
+            predictor_dir=tmp_path / "predictor",
+        )
+
+
 def test_ift_training_smoke_and_export(tmp_path):
     import soundfile as sf
 
