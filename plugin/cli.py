@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     bq.add_argument("--name", default="quality-dev", help="results go to bench/results/NAME")
     bq.add_argument("--results", type=Path, default=Path("bench/results"))
     bq.add_argument(
+        "--rescore",
+        default="",
+        metavar="METHODS",
+        help="drop these methods' cached scores and score them again (after new weights)",
+    )
+    bq.add_argument(
         "--report-only",
         action="store_true",
         help="only rebuild the tables and plots from the scores cached so far",
@@ -655,6 +661,11 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         raise VoicemendError(
             f"--gaps must be whole milliseconds separated by commas: {args.gaps!r}"
         ) from None
+    rescore = {m for m in args.rescore.split(",") if m}
+    if not rescore <= set(methods) | {e.name for e in external}:
+        raise VoicemendError(
+            f"--rescore names methods this run does not bench: {', '.join(sorted(rescore))}"
+        )
     modes = tuple(m for m in args.modes.split(",") if m)
     if not set(modes) <= {"informed", "blind"}:
         raise VoicemendError("--modes takes informed and/or blind")
@@ -679,7 +690,9 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         rows = list(read_cache(folder / "scores.jsonl"))
     else:
         with _progress("files") as bar:
-            rows = run_quality(files, config, folder, workers=args.workers, progress=bar)
+            rows = run_quality(
+                files, config, folder, workers=args.workers, progress=bar, rescore=rescore
+            )
     names = {*methods, *(e.name for e in external)}
     stems = {f.path.stem for f in files}
     rows = [

@@ -17,7 +17,7 @@ import shlex
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -304,14 +304,23 @@ def run_quality(
     results_dir: Path,
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
+    rescore: Collection[str] = (),
 ) -> list[dict[str, object]]:
-    """Score every file (in parallel), appending rows to ``scores.jsonl``; resumes from it."""
+    """Score every file (in parallel), appending rows to ``scores.jsonl``; resumes from it.
+
+    ``rescore``: methods whose cached rows are dropped first and scored again (after new
+    weights: the cache knows a method by name only, not by the model behind it).
+    """
     results_dir.mkdir(parents=True, exist_ok=True)
     cache = results_dir / "scores.jsonl"
-    rows = list(read_cache(cache))
-    if rows and not cache.exists():  # resuming from the committed archive: unpack it first
-        with cache.open("w", encoding="utf-8") as f:
+    cached = list(read_cache(cache))
+    rows = [r for r in cached if r["method"] not in rescore]
+    if cached and (len(rows) < len(cached) or not cache.exists()):
+        # resuming from the committed archive, or dropping rows: write the cache afresh
+        part = cache.with_name(cache.name + ".part")
+        with part.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
+        part.replace(cache)
     done = frozenset(f"{r['case']}|{r['mode']}|{r['method']}" for r in rows)
     tasks = [FileTask(i, str(f.path), config, done) for i, f in enumerate(files)]
     if progress is not None:

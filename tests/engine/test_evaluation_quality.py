@@ -13,6 +13,7 @@ from voicemend.engine.evaluation.quality import (
     ExternalMethod,
     QualityConfig,
     plan_cases,
+    read_cache,
     run_external,
     run_quality,
 )
@@ -156,6 +157,16 @@ def test_run_quality_scores_resumes_and_writes(tmp_path, utterance):
     assert by[("blind", "lsar")]["detected"] is True
     again = run_quality([f], config, tmp_path, workers=1)
     assert len(again) == len(rows)  # resumed: nothing scored twice
+    # rescoring one method replaces its rows (and only its rows) in the cache
+    cache = tmp_path / "scores.jsonl"
+    marked = [{**r, "pesq": -1.0} if r["method"] in ("zero", "lsar") else r for r in rows]
+    cache.write_text("".join(json.dumps(r) + "\n" for r in marked))
+    fresh = run_quality([f], config, tmp_path, workers=1, rescore={"zero"})
+    assert len(fresh) == len(rows)
+    after = list(read_cache(cache))
+    assert len(after) == len(rows)
+    assert all(r["pesq"] != -1.0 for r in after if r["method"] == "zero")  # scored again
+    assert all(r["pesq"] == -1.0 for r in after if r["method"] == "lsar")  # kept as cached
     paths = write_results(rows, tmp_path, {"name": "t"})
     assert json.loads((tmp_path / "summary.json").read_text())["summary"]["informed"]
     assert all(p.exists() for p in paths)

@@ -218,3 +218,19 @@ def test_detect_reaper_format_round_trips_into_repair(tmp_path, capsys, damaged_
 def test_edit_checks_the_file_before_starting_the_editor(tmp_path, capsys):
     code, _, err = run(capsys, "edit", tmp_path / "missing.wav")
     assert code == 1 and "no such file" in err
+
+
+def test_bench_quality_rescore_must_name_benched_methods(tmp_path, capsys):
+    code, _, err = run(
+        capsys,
+        "bench",
+        "quality",
+        "--methods",
+        "zero,lsar",
+        "--rescore",
+        "pattern",
+        "--results",
+        tmp_path,
+    )
+    assert code == 1 and "--rescore names methods this run does not bench: pattern" in err
+    assert not any(tmp_path.iterdir())
