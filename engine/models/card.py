@@ -39,6 +39,13 @@ def write_card(
     """MODEL_CARD.md beside the weights."""
     config = summary.get("config", {}) if isinstance(summary.get("config"), dict) else {}
     params = _parameter_count(folder)
+    predictor = config.get("predictor")
+    tuned = (
+        f"- ground-truth-aligned: trained on the gap frames predicted by `{predictor}` "
+        "(frozen), so that it voices that predictor's output\n"
+        if predictor
+        else ""
+    )
     text = f"""# voicemend model: {name}
 
 - kind: `{kind}`; parameters: {params:,}
@@ -46,7 +53,7 @@ def write_card(
   {summary.get("train_hours", "?")} h of optimiser steps on {hardware} (float16 weights)
 - sample rate: 16 kHz (other rates are resampled around it by the inpainter)
 - files: `config.json` (architecture), `model.safetensors` (weights; sha256 in `../manifest.json`)
-
+{tuned}
 ## Training data
 
 {DATA_SOURCES}

@@ -114,6 +114,12 @@ def test_ship_writes_card_and_manifest(tmp_path, monkeypatch, tiny_models):
     target = shipped.ship("decoder", export, "vocos", tmp_path / "run")
     card = (target / "MODEL_CARD.md").read_text()
     assert "steps: 1234" in card and "2.0 h" in card and "CC BY 4.0" in card
+    assert "ground-truth-aligned" not in card
+    (run / "state.json").write_text(
+        '{"step": 9, "config": {"recipe": "decoder", "predictor": "engine/weights/mel"}}'
+    )
+    tuned = shipped.ship("mel-decoder", export, "vocos", tmp_path / "run")
+    assert "predicted by `engine/weights/mel`" in (tuned / "MODEL_CARD.md").read_text()
     assert shipped.verified_folder("decoder") == target
     from safetensors.torch import load_file
 
