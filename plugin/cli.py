@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     mod_sub = mod.add_subparsers(dest="models_command", required=True, metavar="ACTION")
     mod_sub.add_parser("list", help="list shipped models and verify their files")
     ship = mod_sub.add_parser("ship", help="copy an exported model into the package (developers)")
-    ship.add_argument("name", help="ift, mel, decoder, ipt-encoder or ipt-decoder")
+    ship.add_argument("name", help="ift, mel, mel-decoder, decoder, ipt-encoder or ipt-decoder")
     ship.add_argument("--from", dest="source", type=Path, required=True, metavar="EXPORT_DIR")
     ship.add_argument(
         "--kind", required=True, help="mel_inpainter, mel_transformer, vocos or hubert"

@@ -27,7 +27,7 @@ if shipped.available("ift", "decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeural
 
     INPAINTERS["neural"] = ShippedNeural
-if shipped.available("mel", "decoder"):
+if shipped.available("mel", "mel-decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeuralMel
 
     INPAINTERS["neural-mel"] = ShippedNeuralMel

@@ -147,8 +147,10 @@ class Neural(NeuralInpainter):
 
 
 class NeuralMel(NeuralInpainter):
-    """The mel transformer predicts the gap's mel frames from the context's; the I_FT decoder
-    voices them. Every frame whose analysis window hears the gap is predicted."""
+    """The mel transformer predicts the gap's mel frames from the context's; a decoder voices
+    them (the shipped one was fine-tuned on this predictor's output, since a decoder trained on
+    true mel renders the over-smooth prediction as a dull hum). Every frame whose analysis
+    window hears the gap is predicted."""
 
     name = "neural-mel"
     label = "mel transformer"
@@ -306,13 +308,14 @@ class ShippedNeural(Neural):
 
 
 class ShippedNeuralMel(NeuralMel):
-    """The mel transformer and decoder that ship with voicemend (verified by sha256 before use)."""
+    """The mel transformer and its decoder that ship with voicemend (verified by sha256 before
+    use); the decoder is the I_FT one fine-tuned on the transformer's predictions."""
 
     def __init__(self, device: str = "auto") -> None:
         from voicemend.engine.models.shipped import verified_folder
 
         predictor = MelTransformer.from_pretrained(verified_folder("mel"))
-        decoder = VocosDecoder.from_pretrained(verified_folder("decoder"))
+        decoder = VocosDecoder.from_pretrained(verified_folder("mel-decoder"))
         super().__init__(predictor, decoder, device=device)
 
 

@@ -19,7 +19,7 @@ NEURAL = [m for m in ("neural", "neural-ipt", "neural-mel") if m in INPAINTERS]
 
 def test_every_shipped_model_verifies_and_the_budget_holds():
     models = shipped.manifest()
-    assert {"decoder", "ift", "ipt-encoder", "ipt-decoder"} <= set(models)
+    assert {"decoder", "ift", "ipt-encoder", "ipt-decoder", "mel", "mel-decoder"} <= set(models)
     total = 0
     for name in models:
         folder = shipped.verified_folder(name)
