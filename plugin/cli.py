@@ -661,10 +661,11 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         raise VoicemendError(
             f"--gaps must be whole milliseconds separated by commas: {args.gaps!r}"
         ) from None
+    names = {*methods, *(e.name for e in external)}
     rescore = {m for m in args.rescore.split(",") if m}
-    if not rescore <= set(methods) | {e.name for e in external}:
+    if not rescore <= names:
         raise VoicemendError(
-            f"--rescore names methods this run does not bench: {', '.join(sorted(rescore))}"
+            f"--rescore names methods this run does not bench: {', '.join(sorted(rescore - names))}"
         )
     modes = tuple(m for m in args.modes.split(",") if m)
     if not set(modes) <= {"informed", "blind"}:
@@ -693,7 +694,6 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
             rows = run_quality(
                 files, config, folder, workers=args.workers, progress=bar, rescore=rescore
             )
-    names = {*methods, *(e.name for e in external)}
     stems = {f.path.stem for f in files}
     rows = [
         r

@@ -24,7 +24,7 @@ from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import MelTransformer
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
-from voicemend.engine.training.data import SpeechPool, random_batch, train_pool
+from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
 from voicemend.engine.training.losses import (
     feature_matching_loss,
@@ -125,7 +125,7 @@ def predicted_segments(
     pool: SpeechPool,
     config: DecoderTrainConfig,
     rng: np.random.Generator,
-    aug: object,
+    aug: AugmentConfig | None,
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch for ground-truth-aligned training: (B, n_mels, segment_frames) mel whose gap

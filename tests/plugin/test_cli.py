@@ -228,7 +228,7 @@ def test_bench_quality_rescore_must_name_benched_methods(tmp_path, capsys):
         "--methods",
         "zero,lsar",
         "--rescore",
-        "pattern",
+        "lsar,pattern",
         "--results",
         tmp_path,
     )
