@@ -337,6 +337,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:
+        # The reader went away (`voicemend info x.wav | head -3`): stop quietly, as Unix tools
+        # do. stdout is pointed at /dev/null so that Python's own flush at exit cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 def _region_arg(text: str) -> tuple[float, float]:

@@ -234,3 +234,22 @@ def test_bench_quality_rescore_must_name_benched_methods(tmp_path, capsys):
     )
     assert code == 1 and "--rescore names methods this run does not bench: pattern" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path, damaged_wav):
+    """`voicemend info x.wav | head -1`: no traceback when the reader stops early."""
+    import subprocess
+    import sys
+
+    src, _ = damaged_wav
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicemend.plugin.cli", "info", str(src)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1  # like an error: the output did not all arrive
+    proc.stderr.close()
+    assert "Traceback" not in err and "BrokenPipe" not in err
