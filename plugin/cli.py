@@ -740,6 +740,10 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
     with _progress("runs") as bar:
         rows = run_speed(files, config, progress=bar)
     meta = {**_run_meta(sys.argv), "config": config.to_dict()}
+    import torch
+
+    if torch.cuda.is_available():
+        meta["machine"] = f"{meta['machine']}, GPU: {torch.cuda.get_device_name(0)}"
     _write_bench(args.results / args.name, "speed", meta, rows, speed_markdown(rows))
     return 0
 

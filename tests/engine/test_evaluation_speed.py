@@ -41,9 +41,27 @@ def test_ratios_are_relative_to_lsar_in_the_same_setting():
             "median_s": 0.05,
         },
     ]
+    rows.append({**rows[1], "method": "neural", "device": "cuda", "median_s": 0.02})
     add_ratios(rows)
     assert rows[0]["vs_lsar"] == 1.0 and rows[1]["vs_lsar"] == 0.25
     assert rows[2]["vs_lsar"] is None  # no lsar figure for that setting
+    assert rows[3]["vs_lsar"] == 0.1  # a GPU row is compared with lsar on this machine's CPU
+
+
+def test_each_row_runs_on_the_device_it_reports(monkeypatch):
+    """The CPU rows of a GPU machine must not quietly run on the GPU."""
+    import voicemend.engine.evaluation.speed as speed
+
+    asked = []
+    real = speed.get_inpainter
+
+    def spy(method, device="auto"):
+        asked.append(device)
+        return real(method)
+
+    monkeypatch.setattr(speed, "get_inpainter", spy)
+    latency_run(speech_like(6.0, 16000), "pattern", 16000, 1, 20, repeats=1, device="cpu")
+    assert asked == ["cpu"]
 
 
 def test_podcast_has_the_dropouts_it_claims():
@@ -77,7 +95,7 @@ def test_throughput_run_times_the_whole_repair_of_a_file(tmp_path):
     assert row["detected"] >= 1 and row["injected"] == len(truth)
     assert row["end_to_end_rtf"] >= row["rtf"] > 0
     row.update(vs_lsar=1.0, peak_rss_mib=10.0)
-    assert "| pattern | 0.1 |" in speed_markdown([row])
+    assert "| pattern | cpu | 0.1 |" in speed_markdown([row])
 
 
 def test_peak_rss_is_the_child_s_own_not_the_parent_s():

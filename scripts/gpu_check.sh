@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The checks that need a CUDA GPU: the GPU tests, the speed bench with GPU rows, and a short
+# measure of training speed.
+#   bash scripts/gpu_check.sh [RESULTS_DIR] [SPEECH_DIR] [TRAIN_DIR]
+# RESULTS_DIR defaults to bench/results, SPEECH_DIR to ../shared/data/speech (its dev split feeds
+# the bench), TRAIN_DIR to SPEECH_DIR (its train split, or every file of a plain folder).
+# CI has no GPU; run this by hand on a machine that has one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+results=${1:-bench/results}
+speech=${2:-../shared/data/speech}
+train=${3:-$speech}
+py=${PYTHON:-python}
+export PYTHONUNBUFFERED=1
+
+"$py" -c "import torch; assert torch.cuda.is_available(), 'no CUDA GPU'; print(torch.__version__, torch.cuda.get_device_name(0))"
+status=0  # a failing test still lets the bench run; the script fails at the end
+"$py" -m pytest -q -p no:cacheprovider -m gpu tests/engine/test_gpu.py || status=1
+"$py" -m voicemend.plugin.cli bench speed --data "$speech" \
+    --methods lsar,neural,neural-ipt,neural-mel --repeats 7 --minutes 2 --dropouts 20 \
+    --name speed-gpu --results "$results"
+
+# Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
+# CPU on one thread).
+runs=$(mktemp -d)
+for device in ${DEVICES:-cuda}; do
+    timeout 75 "$py" -m voicemend.plugin.cli train mel --data "$train" --out "$runs/$device" \
+        --steps 100 --device "$device" --threads 1 >"$runs/$device.log" 2>&1 || true
+    "$py" - "$runs/$device/log.jsonl" "$device" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
+if len(rows) >= 2:
+    a, b = rows[0], rows[-1]
+    rate = (b["step"] - a["step"]) / ((b["train_hours"] - a["train_hours"]) * 3600)
+    print(f"train mel on {sys.argv[2]}: {rate:.2f} steps/s (steps {a['step']}..{b['step']})")
+else:
+    print(f"train mel on {sys.argv[2]}: too few logged steps to time")
+PY
+done
+exit $status
