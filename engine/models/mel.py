@@ -86,8 +86,10 @@ class LogMel(nn.Module):
             center=False,
             return_complex=True,
         )
-        mag = spec.abs()
-        return torch.log(torch.clamp(self.filterbank @ mag, min=LOG_FLOOR))
+        # float32 even under fp16 autocast: a loud frame's magnitudes overflow half precision.
+        with torch.autocast(wave.device.type, enabled=False):
+            mag = spec.abs().float()
+            return torch.log(torch.clamp(self.filterbank @ mag, min=LOG_FLOOR))
 
     def n_frames(self, n_samples: int) -> int:
         return n_samples // self.config.hop_length

@@ -96,10 +96,13 @@ class VocosDecoder(nn.Module):
         for block in self.blocks:
             x = block(x)
         x = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)
-        log_mag, phase = x.chunk(2, dim=1)
-        mag = torch.clamp(torch.exp(log_mag), max=1e2)
-        spec = torch.polar(mag, phase)
-        return istft_same(spec, c.n_fft, c.hop_length, self.window)
+        # The spectral head runs in float32 even under fp16 autocast: torch.polar takes no half
+        # tensors, and exp() of a log-magnitude overflows half precision.
+        with torch.autocast(x.device.type, enabled=False):
+            log_mag, phase = x.float().chunk(2, dim=1)
+            mag = torch.clamp(torch.exp(log_mag), max=1e2)
+            spec = torch.polar(mag, phase)
+            return istft_same(spec, c.n_fft, c.hop_length, self.window)
 
 
 def istft_same(spec: torch.Tensor, n_fft: int, hop: int, window: torch.Tensor) -> torch.Tensor:

@@ -220,3 +220,17 @@ def test_frame_mask_covers_every_frame_that_hears_the_gap():
     frames = model.frame_mask(gap)[0]
     # frame t hears samples [320 t, 320 t + 400): frames 2 and 3 overlap 1000-1100
     assert frames.nonzero().flatten().tolist() == [2, 3]
+
+
+def test_spectral_parts_stay_float32_under_autocast():
+    """GPU inference runs under fp16 autocast; the iSTFT head and the log-mel must not drop to
+    half precision (torch.polar refuses it, and loud frames overflow it). bf16 on the CPU shows
+    the same failure without a GPU."""
+    decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=1)).eval()
+    mel = LogMel(MelConfig())
+    wave = torch.randn(1, 16000)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        feats = mel(100.0 * wave)  # far louder than full scale
+        out = decoder(feats)
+    assert feats.dtype == torch.float32 and torch.isfinite(feats).all()
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
