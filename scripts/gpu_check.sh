@@ -19,6 +19,7 @@ status=0  # a failing test still lets the bench run; the script fails at the end
 "$py" -m voicemend.plugin.cli bench speed --data "$speech" \
     --methods lsar,neural,neural-ipt,neural-mel --repeats 7 --minutes 2 --dropouts 20 \
     --name speed-gpu --results "$results"
+"$py" scripts/gpu_agreement.py "$speech" | tee "$results/speed-gpu/agreement.txt"
 
 # Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
 # CPU on one thread).
