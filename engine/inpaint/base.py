@@ -2,7 +2,10 @@
 
 The base class owns everything that is the same for every method: validation, the context window
 around each region, the mask of samples still unknown, crossfade sizes, paste-back and timing.
-A method only implements :meth:`Inpainter.fill` for one gap.
+A method only implements :meth:`Inpainter.fill` for one gap. A method that gains from doing many
+gaps at once (a neural network on a GPU) also sets ``max_batch`` and implements
+:meth:`Inpainter.fill_many`; the engine then hands it runs of regions whose context windows share
+no sample, so each sees exactly the context it would have seen one at a time.
 """
 
 from __future__ import annotations
@@ -94,13 +97,14 @@ class Inpainter(ABC):
 
     name: ClassVar[str]
     uses_torch_device: ClassVar[bool] = False  # neural methods run on a chosen torch device
+    max_batch: int = 1  # regions per fill_many call; 1: one at a time
 
     def __call__(self, audio: Audio, regions: Sequence[Region]) -> Audio:
         return self.inpaint(audio, regions).audio
 
     # --- what a method may tune -------------------------------------------------------------
-    def context_frames(self, gap_frames: int, sample_rate: int) -> int:
-        """Frames of context wanted on each side of a gap."""
+    def context_frames(self, gap_frames: int, sample_rate: int) -> int | tuple[int, int]:
+        """Frames of context wanted on each side of a gap, or (before, after)."""
         return max(gap_frames, int(0.1 * sample_rate))
 
     def crossfade_frames(self, gap_frames: int, sample_rate: int) -> int:
@@ -110,6 +114,10 @@ class Inpainter(ABC):
     @abstractmethod
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
         """Return (fill shaped (channels, span length), a short note for the report)."""
+
+    def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
+        """:meth:`fill` for several gaps whose windows have the same shape (see ``max_batch``)."""
+        return [self.fill(ctx) for ctx in contexts]
 
     def choose(self, ctx: GapContext) -> Inpainter:
         """The inpainter that handles this gap; ``auto`` overrides it."""
@@ -137,37 +145,78 @@ class Inpainter(ABC):
             )
         # Fills are peak-limited against undamaged input only, so limits never compound.
         damaged = pending.copy()
-        reports = []
-        for index, region in enumerate(todo):
+        reports: list[RegionReport] = []
+        index = 0
+        while index < len(todo):
             if should_cancel is not None and should_cancel():
                 raise Cancelled("repair cancelled")
-            reports.append(
-                self._repair_one(
-                    audio.samples, out, pending, damaged, region, index, audio.sample_rate
+            t0 = time.perf_counter()
+            method, batch = self._next_batch(out, pending, todo, index, audio.sample_rate)
+            fills = method.fill_many(batch)
+            share = (time.perf_counter() - t0) / len(batch)
+            for ctx, (fill, note) in zip(batch, fills, strict=True):
+                region = todo[index]
+                if len(batch) > 1:
+                    note = f"{note}; batch of {len(batch)}"
+                reports.append(
+                    self._paste_fill(
+                        audio.samples, out, damaged, region, ctx, (fill, note), method, share
+                    )
                 )
-            )
-            pending[region.start : region.end] = False
-            if progress is not None:
-                progress(index + 1, len(todo))
+                pending[region.start : region.end] = False
+                index += 1
+                if progress is not None:
+                    progress(index, len(todo))
         return InpaintResult(audio.with_samples(out), reports)
 
-    def _repair_one(
+    def _next_batch(
         self,
-        source: np.ndarray,
         out: np.ndarray,
         pending: np.ndarray,
-        damaged: np.ndarray,
-        region: Region,
-        index: int,
+        todo: Sequence[Region],
+        first: int,
         sample_rate: int,
-    ) -> RegionReport:
-        t0 = time.perf_counter()
-        ctx = self._context(out, pending, region, sample_rate, self, index)
+    ) -> tuple[Inpainter, list[GapContext]]:
+        """The method for region ``first`` and the contexts of the regions it can fill together.
+
+        Regions join while they follow in order, go to the same method, have windows of the same
+        length, and their windows share no sample with the earlier ones: then no region of the
+        batch can see another's repair, and each context is the one a region-by-region pass
+        would build.
+        """
+        ctx = self._context(out, pending, todo[first], sample_rate, self, first)
         method = self.choose(ctx)
         if method is not self:
-            ctx = self._context(out, pending, region, sample_rate, method, index)
-        fill, note = method.fill(ctx)
-        fill = np.asarray(fill, dtype=np.float64)
+            ctx = self._context(out, pending, todo[first], sample_rate, method, first)
+        batch = [ctx]
+        window_end = ctx.window_start + ctx.window.shape[1]
+        for index in range(first + 1, min(len(todo), first + method.max_batch)):
+            probe = self._context(out, pending, todo[index], sample_rate, self, index)
+            if self.choose(probe) is not method:
+                break
+            if method is not self:
+                probe = self._context(out, pending, todo[index], sample_rate, method, index)
+            if probe.window_start < window_end or probe.window.shape != ctx.window.shape:
+                break
+            batch.append(probe)
+            window_end = probe.window_start + probe.window.shape[1]
+        return method, batch
+
+    @staticmethod
+    def _paste_fill(
+        source: np.ndarray,
+        out: np.ndarray,
+        damaged: np.ndarray,
+        region: Region,
+        ctx: GapContext,
+        filled: tuple[np.ndarray, str],
+        method: Inpainter,
+        fill_s: float,
+    ) -> RegionReport:
+        """Peak-limit the fill and crossfade it in; ``fill_s`` is this region's share of the
+        time its batch took to fill."""
+        t0 = time.perf_counter()
+        fill, note = np.asarray(filled[0], dtype=np.float64), filled[1]
         w0 = ctx.window_start
         w1 = w0 + ctx.window.shape[1]
         peak = float(np.abs(source[:, w0:w1][:, ~damaged[w0:w1]]).max(initial=0.0))
@@ -175,11 +224,10 @@ class Inpainter(ABC):
         if limited:
             note = f"{note}; peak-limited".lstrip("; ")
         paste(out, fill, region.start, region.end, ctx.fade_left, ctx.fade_right)
-        elapsed = time.perf_counter() - t0
         return RegionReport(
             region=region,
             method=method.name,
-            elapsed_s=elapsed,
+            elapsed_s=fill_s + time.perf_counter() - t0,
             context_frames=(ctx.gap_start, ctx.window.shape[1] - ctx.gap_end),
             crossfade_frames=(ctx.fade_left, ctx.fade_right),
             notes=note,
@@ -197,8 +245,9 @@ class Inpainter(ABC):
         gap = region.n_frames
         n_total = out.shape[1]
         want = method.context_frames(gap, sample_rate)
-        w0 = max(0, region.start - want)
-        w1 = min(n_total, region.end + want)
+        before, after = want if isinstance(want, tuple) else (want, want)
+        w0 = max(0, region.start - before)
+        w1 = min(n_total, region.end + after)
         known = ~pending[w0:w1]
         gap_start, gap_end = region.start - w0, region.end - w0
         ctx = GapContext(

@@ -10,6 +10,7 @@ context's high band so that no spectral hole remains. Only the gap (± crossfade
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,10 @@ LEVEL_MATCH_MS = 60.0
 MAX_LEVEL_CORRECTION = 2.0
 HIGH_BAND_HZ = 7_600.0
 CALIBRATION_FRAMES = 5  # clean mel frames each side that measure the predictor's local bias
+# Windows are a whole number of these: gaps of similar length get windows of one length, which
+# go through the network together without padding (10-400 ms dropouts all get 2.5 s windows).
+WINDOW_BUCKET_S = 0.5
+MAX_BATCH_REGIONS = 16
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class NeuralInpainter(Inpainter):
 
     uses_torch_device = True
     label = "neural"
+    max_batch = MAX_BATCH_REGIONS
 
     def __init__(
         self,
@@ -73,16 +79,42 @@ class NeuralInpainter(Inpainter):
         self.frame_stride = frame_stride
         self.context_s = context_s
 
-    def context_frames(self, gap_frames: int, sample_rate: int) -> int:
-        return int(self.context_s * sample_rate)
+    def context_frames(self, gap_frames: int, sample_rate: int) -> tuple[int, int]:
+        """At least ``context_s`` each side; the window rounded up to whole buckets."""
+        bucket = int(WINDOW_BUCKET_S * sample_rate)
+        least = gap_frames + 2 * int(self.context_s * sample_rate)
+        total = -(-least // bucket) * bucket
+        before = (total - gap_frames) // 2
+        return before, total - gap_frames - before
 
     @torch.inference_mode()
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
+        return self.fill_many([ctx])[0]
+
+    @torch.inference_mode()
+    def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
+        """Every window through the network in one batch (they have one length: see
+        :meth:`context_frames`); resampling and level matching per window."""
+        lows, unknowns = [], []
+        for ctx in contexts:
+            low = _to_rate(ctx.window, ctx.sample_rate, MODEL_RATE)
+            unknown16 = _mask_to_rate(~ctx.known, ctx.sample_rate, MODEL_RATE, low.shape[1])
+            lows.append(low)
+            unknowns.append(np.broadcast_to(unknown16, low.shape))
+        voiced_all = self._synthesise(np.concatenate(lows), np.concatenate(unknowns))
+        out, row = [], 0
+        for ctx, low, unknown in zip(contexts, lows, unknowns, strict=True):
+            voiced = voiced_all[row : row + low.shape[0]]
+            row += low.shape[0]
+            out.append(self._finish(ctx, voiced, low, unknown[0]))
+        return out
+
+    def _finish(
+        self, ctx: GapContext, voiced: np.ndarray, low: np.ndarray, unknown16: np.ndarray
+    ) -> tuple[np.ndarray, str]:
+        """Level-match the 16 kHz resynthesis, bring it to the input rate, add the high band."""
         sr = ctx.sample_rate
         window = ctx.window
-        low = _to_rate(window, sr, MODEL_RATE)
-        unknown16 = _mask_to_rate(~ctx.known, sr, MODEL_RATE, low.shape[1])
-        voiced = self._synthesise(low, unknown16)
         voiced = _level_match(voiced, low, unknown16)
         fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
         if fill.shape[1] < window.shape[1]:
@@ -94,13 +126,13 @@ class NeuralInpainter(Inpainter):
         return fill[:, ctx.span], note
 
     def _synthesise(self, low: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-        """(channels, n) at 16 kHz with ``unknown`` samples -> resynthesised (channels, n)."""
+        """(rows, n) at 16 kHz with ``unknown`` (rows, n) samples -> resynthesised (rows, n)."""
         n = low.shape[1]
         padded = int(np.ceil(n / self.frame_stride) * self.frame_stride)
         wave = torch.zeros((low.shape[0], padded), dtype=torch.float32)
         wave[:, :n] = torch.from_numpy(low.astype(np.float32))
         gap = torch.zeros((low.shape[0], padded), dtype=torch.bool)
-        gap[:, :n] = torch.from_numpy(unknown)[None, :]
+        gap[:, :n] = torch.from_numpy(np.ascontiguousarray(unknown))
         wave, gap = wave.to(self.device), gap.to(self.device)
         use_half = self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_half):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from voicemend.engine import INPAINTERS, Audio, InpaintError, Region, get_inpainter
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.errors import VoicemendError
-from voicemend.engine.inpaint import Cancelled
+from voicemend.engine.inpaint import Cancelled, Inpainter
 from voicemend.engine.metrics import log_spectral_distance
 
 from ..conftest import speech_like
@@ -187,3 +187,48 @@ def test_auto_falls_back_to_lsar_for_a_method_not_installed(mono16k):
     auto = Auto(table=((float("inf"), "not-installed"),), device="cpu")
     result = auto.inpaint(mono16k, [Region(12000, 13600)])
     assert [r.method for r in result.reports] == ["lsar"]
+
+
+class _Recording(Inpainter):
+    """A deterministic method that fills with its window's mean level and records its calls."""
+
+    name = "recording"
+
+    def __init__(self, max_batch: int) -> None:
+        self.max_batch = max_batch
+        self.calls: list[int] = []
+
+    def context_frames(self, gap_frames: int, sample_rate: int) -> int:
+        return int(0.25 * sample_rate)
+
+    def fill(self, ctx):
+        level = np.sqrt(np.mean(ctx.window[:, ctx.known] ** 2))
+        n = ctx.span.stop - ctx.span.start
+        return np.full((ctx.window.shape[0], n), level), "filled"
+
+    def fill_many(self, contexts):
+        self.calls.append(len(contexts))
+        return [self.fill(ctx) for ctx in contexts]
+
+
+def test_regions_batch_only_when_their_windows_share_no_sample(mono16k):
+    """Far-apart regions go to the method together; a region whose window holds another
+    region's repair waits for it. Either way the result is the one-at-a-time result."""
+    rate = mono16k.sample_rate
+    far = [Region(int(s * rate), int(s * rate) + 800) for s in (0.3, 0.9, 1.5)]
+    near = [Region(int(0.3 * rate), int(0.3 * rate) + 800), Region(int(0.45 * rate), 7600)]
+    batched = _Recording(max_batch=8)
+    single = _Recording(max_batch=1)
+    for regions, sizes in ((far, [3]), (near, [1, 1])):
+        batched.calls.clear()
+        result = batched.inpaint(mono16k, regions)
+        assert batched.calls == sizes
+        assert all(("batch of 3" in r.notes) == (sizes == [3]) for r in result.reports)
+        np.testing.assert_array_equal(
+            result.audio.samples, single.inpaint(mono16k, regions).audio.samples
+        )
+    progress = []
+    batched.inpaint(mono16k, far, progress=lambda i, n: progress.append((i, n)))
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    with pytest.raises(Cancelled):
+        batched.inpaint(mono16k, far, should_cancel=lambda: True)

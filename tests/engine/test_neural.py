@@ -184,3 +184,32 @@ def test_calibration_removes_the_model_s_own_bias_next_to_the_gap():
     assert torch.allclose(out[0, :, 20:30], truth[0, :, 20:30], atol=1e-5)
     assert torch.allclose(out[1, :, 0:10], truth[1, :, 0:10], atol=1e-5)
     assert torch.equal(out[0, :, :20], predicted[0, :, :20])  # outside the gap: untouched
+
+
+def test_many_regions_go_through_the_network_together(tiny_models):
+    """Dropouts of different lengths get windows of one length, so one forward pass serves
+    them; the fills match a region-by-region pass up to float rounding."""
+    rate = 44100
+    x = np.stack([speech_like(9.0, rate, seed=c) for c in range(2)])
+    starts_s, lengths_ms = (1.5, 4.0, 6.5), (40, 150, 380)
+    regions = [
+        Region(int(s * rate), int(s * rate) + int(ms * rate / 1000))
+        for s, ms in zip(starts_s, lengths_ms, strict=True)
+    ]
+    damaged = x.copy()
+    for r in regions:
+        damaged[:, r.start : r.end] = 0
+    audio = Audio(damaged, rate)
+    inpainter = Neural(tiny_models, device="cpu")
+    windows = {sum(inpainter.context_frames(r.n_frames, rate)) + r.n_frames for r in regions}
+    assert windows == {int(2.5 * rate)}
+    batched = inpainter.inpaint(audio, regions)
+    assert all("batch of 3" in r.notes for r in batched.reports)
+    inpainter.max_batch = 1
+    single = inpainter.inpaint(audio, regions)
+    assert not any("batch" in r.notes for r in single.reports)
+    np.testing.assert_allclose(batched.audio.samples, single.audio.samples, atol=1e-5)
+    keep = np.ones(audio.n_frames, dtype=bool)
+    for r in regions:
+        keep[r.start - 441 : r.end + 441] = False
+    np.testing.assert_array_equal(batched.audio.samples[:, keep], damaged[:, keep])
