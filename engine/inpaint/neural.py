@@ -36,6 +36,7 @@ LEVEL_MATCH_MS = 60.0
 MAX_LEVEL_CORRECTION = 2.0
 HIGH_BAND_HZ = 7_600.0
 CALIBRATION_FRAMES = 5  # clean mel frames each side that measure the predictor's local bias
+HIGH_BAND_REACH_MS = 60.0  # context filtered for the high band: the noise model's 30 ms + settling
 # Windows are a whole number of these: gaps of similar length get windows of one length, which
 # go through the network together without padding (10-400 ms dropouts all get 2.5 s windows).
 WINDOW_BUCKET_S = 0.5
@@ -119,11 +120,12 @@ class NeuralInpainter(Inpainter):
         fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
         if fill.shape[1] < window.shape[1]:
             fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
+        fill = fill[:, ctx.span]
         note = f"{self.label} on {self.device.type}"
         if sr > 2 * HIGH_BAND_HZ + 1000:
             fill = fill + _high_band(window, ctx, np.random.default_rng(ctx.seed))
             note += " + high band"
-        return fill[:, ctx.span], note
+        return fill, note
 
     def _synthesise(self, low: np.ndarray, unknown: np.ndarray) -> np.ndarray:
         """(rows, n) at 16 kHz with ``unknown`` (rows, n) samples -> resynthesised (rows, n)."""
@@ -304,28 +306,40 @@ def _level_match(voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray)
 
 
 def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) -> np.ndarray:
-    """Noise shaped like the context's band above ~8 kHz, faded from the left to the right edge."""
-    sos = butter(8, HIGH_BAND_HZ, btype="highpass", fs=ctx.sample_rate, output="sos")
-    out = np.zeros_like(window)
-    n = window.shape[1]
-    left_run, right_run = ctx.known_run_before(), ctx.known_run_after()
+    """Noise shaped like the context's band above ~8 kHz on each side of the gap, faded from the
+    left edge's to the right edge's across the gap: (channels, span length).
+
+    Only the context next to the gap is filtered (``HIGH_BAND_REACH_MS``): the noise model reads
+    its last 30 ms, and a filter over the whole window would cost more than the network.
+    """
+    sr = ctx.sample_rate
+    sos = butter(8, HIGH_BAND_HZ, btype="highpass", fs=sr, output="sos")
+    padlen = 3 * (2 * len(sos) + 1)
+    reach = int(HIGH_BAND_REACH_MS / 1000 * sr)
+    left_run = min(ctx.known_run_before(), reach)
+    right_run = min(ctx.known_run_after(), reach)
+    n = ctx.span.stop - ctx.span.start
+    g0 = ctx.fade_left
     fade = np.zeros(n)
-    fade[ctx.gap_end :] = 1.0
-    fade[ctx.gap_start : ctx.gap_end] = np.linspace(0.0, 1.0, ctx.gap_frames)
+    fade[g0 + ctx.gap_frames :] = 1.0
+    fade[g0 : g0 + ctx.gap_frames] = np.linspace(0.0, 1.0, ctx.gap_frames)
+    out = np.zeros((window.shape[0], n))
+
+    def high(segment: np.ndarray) -> np.ndarray:
+        return sosfiltfilt(sos, segment, padlen=min(padlen, segment.size - 1))
+
     for ch in range(window.shape[0]):
-        high = sosfiltfilt(sos, window[ch])
-        left = high[ctx.gap_start - left_run : ctx.gap_start] if left_run > 16 else None
-        right = high[ctx.gap_end : ctx.gap_end + right_run][::-1] if right_run > 16 else None
-        from_left = noise_extension(left, n, ctx.sample_rate, rng) if left is not None else None
-        from_right = noise_extension(right, n, ctx.sample_rate, rng) if right is not None else None
+        before = window[ch, ctx.gap_start - left_run : ctx.gap_start]
+        after = window[ch, ctx.gap_end : ctx.gap_end + right_run][::-1]
+        left = high(before) if left_run > 16 else None
+        right = high(after) if right_run > 16 else None
+        from_left = noise_extension(left, n, sr, rng) if left is not None else None
+        from_right = noise_extension(right, n, sr, rng) if right is not None else None
         if from_left is None and from_right is None:
             continue
         from_left = from_left if from_left is not None else from_right
         from_right = from_right if from_right is not None else from_left
-        mix = (1 - fade) * from_left + fade * from_right
-        mask = np.zeros(n)
-        mask[ctx.span] = 1.0
-        out[ch] = mix * mask
+        out[ch] = (1 - fade) * from_left + fade * from_right
     return out
 
 
