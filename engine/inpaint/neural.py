@@ -36,6 +36,7 @@ LEVEL_MATCH_MS = 60.0
 MAX_LEVEL_CORRECTION = 2.0
 HIGH_BAND_HZ = 7_600.0
 CALIBRATION_FRAMES = 5  # clean mel frames each side that measure the predictor's local bias
+DC_MS = 50.0  # context each side whose mean is the DC the fill continues
 HIGH_BAND_REACH_MS = 60.0  # context filtered for the high band: the noise model's 30 ms + settling
 # Windows are a whole number of these: gaps of similar length get windows of one length, which
 # go through the network together without padding (10-400 ms dropouts all get 2.5 s windows).
@@ -96,31 +97,38 @@ class NeuralInpainter(Inpainter):
     def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
         """Every window through the network in one batch (they have one length: see
         :meth:`context_frames`); resampling and level matching per window."""
-        lows, unknowns = [], []
+        lows, unknowns, baselines = [], [], []
         for ctx in contexts:
-            low = _to_rate(ctx.window, ctx.sample_rate, MODEL_RATE)
+            baselines.append(_baseline(ctx))
+            low = _to_rate(ctx.window - baselines[-1], ctx.sample_rate, MODEL_RATE)
             unknown16 = _mask_to_rate(~ctx.known, ctx.sample_rate, MODEL_RATE, low.shape[1])
             lows.append(low)
             unknowns.append(np.broadcast_to(unknown16, low.shape))
         voiced_all = self._synthesise(np.concatenate(lows), np.concatenate(unknowns))
         out, row = [], 0
-        for ctx, low, unknown in zip(contexts, lows, unknowns, strict=True):
+        for ctx, low, unknown, baseline in zip(contexts, lows, unknowns, baselines, strict=True):
             voiced = voiced_all[row : row + low.shape[0]]
             row += low.shape[0]
-            out.append(self._finish(ctx, voiced, low, unknown[0]))
+            out.append(self._finish(ctx, voiced, low, unknown[0], baseline))
         return out
 
     def _finish(
-        self, ctx: GapContext, voiced: np.ndarray, low: np.ndarray, unknown16: np.ndarray
+        self,
+        ctx: GapContext,
+        voiced: np.ndarray,
+        low: np.ndarray,
+        unknown16: np.ndarray,
+        baseline: np.ndarray,
     ) -> tuple[np.ndarray, str]:
-        """Level-match the 16 kHz resynthesis, bring it to the input rate, add the high band."""
+        """Level-match the 16 kHz resynthesis, bring it to the input rate, put the context's
+        DC back, add the high band."""
         sr = ctx.sample_rate
         window = ctx.window
         voiced = _level_match(voiced, low, unknown16)
         fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
         if fill.shape[1] < window.shape[1]:
             fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
-        fill = fill[:, ctx.span]
+        fill = fill[:, ctx.span] + baseline[:, ctx.span]
         note = f"{self.label} on {self.device.type}"
         if sr > 2 * HIGH_BAND_HZ + 1000:
             fill = fill + _high_band(window, ctx, np.random.default_rng(ctx.seed))
@@ -284,25 +292,68 @@ def _mask_to_rate(mask: np.ndarray, from_rate: int, to_rate: int, n_out: int) ->
     return out
 
 
-def _level_match(voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-    """Scale each channel so the resynthesis matches the original level next to the gap."""
-    n = int(LEVEL_MATCH_MS / 1000 * MODEL_RATE)
+def _edge_runs(unknown: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the known samples within ``n`` before the first and after the last unknown."""
     idx = np.flatnonzero(unknown)
-    if idx.size == 0:
-        return voiced
-    near = np.zeros(unknown.size, dtype=bool)
-    near[max(0, idx[0] - n) : idx[0]] = True
-    near[idx[-1] + 1 : idx[-1] + 1 + n] = True
-    near &= ~unknown
-    if not near.any():
-        return voiced
-    out = voiced.copy()
-    for ch in range(voiced.shape[0]):
-        ref = np.sqrt(np.mean(reference[ch, near] ** 2))
-        got = np.sqrt(np.mean(voiced[ch, near] ** 2))
-        if got > 0 and ref > 0:
-            out[ch] *= float(np.clip(ref / got, 1 / MAX_LEVEL_CORRECTION, MAX_LEVEL_CORRECTION))
+    left = np.zeros(unknown.size, dtype=bool)
+    right = np.zeros(unknown.size, dtype=bool)
+    if idx.size:
+        left[max(0, idx[0] - n) : idx[0]] = True
+        right[idx[-1] + 1 : idx[-1] + 1 + n] = True
+    return left & ~unknown, right & ~unknown
+
+
+def _across_gap(left: np.ndarray, right: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """(channels,) values at the two edges -> (channels, n): ``left`` up to the first unknown
+    sample, a straight line across the gap, ``right`` after the last."""
+    idx = np.flatnonzero(unknown)
+    n = unknown.size
+    out = np.repeat(left[:, None], n, axis=1)
+    if idx.size:
+        g0, g1 = idx[0], idx[-1] + 1
+        out[:, g1:] = right[:, None]
+        w = (np.arange(g1 - g0) + 0.5) / (g1 - g0)
+        out[:, g0:g1] = left[:, None] * (1 - w) + right[:, None] * w
     return out
+
+
+def _baseline(ctx: GapContext) -> np.ndarray:
+    """The context's DC on each side of the gap, joined by a straight line across it.
+
+    The models neither see nor make DC (a vocoder's output has none), so it is taken out of the
+    window before them and put back under the fill: an offset then continues through the gap
+    instead of stepping at its edges.
+    """
+    n = int(DC_MS / 1000 * ctx.sample_rate)
+    unknown = ~ctx.known
+    left, right = _edge_runs(unknown, n)
+    if not left.any() and not right.any():
+        return np.zeros_like(ctx.window)
+    left = left if left.any() else right
+    right = right if right.any() else left
+    at_left = ctx.window[:, left].mean(axis=1)
+    at_right = ctx.window[:, right].mean(axis=1)
+    return _across_gap(at_left, at_right, unknown)
+
+
+def _level_match(voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """Scale each channel so the resynthesis matches the original level next to each edge; the
+    gain moves in a straight line across the gap, so a level that differs between the two
+    sides (a fader move, a cut between takes) is met at both edges."""
+    n = int(LEVEL_MATCH_MS / 1000 * MODEL_RATE)
+    left, right = _edge_runs(unknown, n)
+    if not left.any() and not right.any():
+        return voiced
+
+    def gain(near: np.ndarray) -> np.ndarray:
+        ref = np.sqrt(np.mean(reference[:, near] ** 2, axis=1))
+        got = np.sqrt(np.mean(voiced[:, near] ** 2, axis=1))
+        ratio = np.where((got > 0) & (ref > 0), ref / np.maximum(got, 1e-12), 1.0)
+        return np.clip(ratio, 1 / MAX_LEVEL_CORRECTION, MAX_LEVEL_CORRECTION)
+
+    at_left = gain(left if left.any() else right)
+    at_right = gain(right if right.any() else left)
+    return voiced * _across_gap(at_left, at_right, unknown)
 
 
 def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) -> np.ndarray:

@@ -213,3 +213,47 @@ def test_many_regions_go_through_the_network_together(tiny_models):
     for r in regions:
         keep[r.start - 441 : r.end + 441] = False
     np.testing.assert_array_equal(batched.audio.samples[:, keep], damaged[:, keep])
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)))
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_dc_offset_continues_through_the_gap(tiny_models, rate):
+    """The vocoder makes no DC; the fill must carry the context's offset, not step at the edges."""
+    x = speech_like(2.0, rate) + 0.2
+    gap = Region(int(0.9 * rate), int(1.15 * rate))
+    x[gap.start : gap.end] = 0
+    out = Neural(tiny_models, device="cpu")(Audio.from_array(x, rate), [gap]).samples[0]
+    edge = int(0.01 * rate)
+    for part in (
+        out[gap.start : gap.end],
+        out[gap.start : gap.start + edge],
+        out[gap.end - edge : gap.end],
+    ):
+        assert abs(part.mean() - 0.2) < 0.03
+
+
+def test_a_level_change_across_the_gap_is_met_at_both_edges():
+    """Quiet before the gap, four times louder after it (a cut between takes): the gain moves
+    across the gap, so the resynthesis meets each side at that side's level."""
+    from voicemend.engine.inpaint.neural import _level_match
+
+    rng = np.random.default_rng(0)
+    n, g0, g1 = 16000, 7000, 10000
+    reference = rng.standard_normal((1, n))
+    reference[:, :g0] *= 0.25
+    unknown = np.zeros(n, dtype=bool)
+    unknown[g0:g1] = True
+    reference[:, unknown] = 0
+    voiced = 0.5 * rng.standard_normal((1, n))  # a resynthesis at one level throughout
+    out = _level_match(voiced, reference, unknown)[0]
+    w = 800
+    assert abs(_rms(out[g0 - w : g0]) / 0.25 - 1) < 0.1
+    assert abs(_rms(out[g1 : g1 + w]) / 1.0 - 1) < 0.1
+    assert (
+        _rms(out[g0 : g0 + w])
+        < _rms(out[(g0 + g1) // 2 : (g0 + g1) // 2 + w])
+        < _rms(out[g1 - w : g1])
+    )
