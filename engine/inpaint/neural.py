@@ -37,7 +37,7 @@ MAX_LEVEL_CORRECTION = 2.0
 HIGH_BAND_HZ = 7_600.0
 CALIBRATION_FRAMES = 5  # clean mel frames each side that measure the predictor's local bias
 DC_MS = 50.0  # context each side whose mean is the DC the fill continues
-HIGH_BAND_REACH_MS = 60.0  # context filtered for the high band: the noise model's 30 ms + settling
+HIGH_BAND_LEVEL_MS = 100.0  # context each side whose high band sets the level of the gap's
 # Windows are a whole number of these: gaps of similar length get windows of one length, which
 # go through the network together without padding (10-400 ms dropouts all get 2.5 s windows).
 WINDOW_BUCKET_S = 0.5
@@ -360,13 +360,14 @@ def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) ->
     """Noise shaped like the context's band above ~8 kHz on each side of the gap, faded from the
     left edge's to the right edge's across the gap: (channels, span length).
 
-    Only the context next to the gap is filtered (``HIGH_BAND_REACH_MS``): the noise model reads
-    its last 30 ms, and a filter over the whole window would cost more than the network.
+    The shape comes from the 30 ms next to each edge, the level from the nearest 100 ms on that
+    side, so the gap's high band meets the energy of the 200 ms around it even where the few
+    milliseconds at an edge happen to be quiet. Only that context is filtered, not the window.
     """
     sr = ctx.sample_rate
     sos = butter(8, HIGH_BAND_HZ, btype="highpass", fs=sr, output="sos")
     padlen = 3 * (2 * len(sos) + 1)
-    reach = int(HIGH_BAND_REACH_MS / 1000 * sr)
+    reach = int(HIGH_BAND_LEVEL_MS / 1000 * sr)
     left_run = min(ctx.known_run_before(), reach)
     right_run = min(ctx.known_run_after(), reach)
     n = ctx.span.stop - ctx.span.start
@@ -376,21 +377,24 @@ def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) ->
     fade[g0 : g0 + ctx.gap_frames] = np.linspace(0.0, 1.0, ctx.gap_frames)
     out = np.zeros((window.shape[0], n))
 
-    def high(segment: np.ndarray) -> np.ndarray:
-        return sosfiltfilt(sos, segment, padlen=min(padlen, segment.size - 1))
+    def extension(side: np.ndarray) -> np.ndarray | None:
+        """``side`` runs towards the gap; noise like its end, at its whole level."""
+        if side.size <= 16:
+            return None
+        high = sosfiltfilt(sos, side, padlen=min(padlen, side.size - 1))
+        noise = noise_extension(high, n, sr, rng)
+        got = float(np.sqrt(np.mean(noise**2)))
+        return noise * (float(np.sqrt(np.mean(high**2))) / got) if got > 0 else noise
 
     for ch in range(window.shape[0]):
-        before = window[ch, ctx.gap_start - left_run : ctx.gap_start]
-        after = window[ch, ctx.gap_end : ctx.gap_end + right_run][::-1]
-        left = high(before) if left_run > 16 else None
-        right = high(after) if right_run > 16 else None
-        from_left = noise_extension(left, n, sr, rng) if left is not None else None
-        from_right = noise_extension(right, n, sr, rng) if right is not None else None
+        from_left = extension(window[ch, ctx.gap_start - left_run : ctx.gap_start])
+        from_right = extension(window[ch, ctx.gap_end : ctx.gap_end + right_run][::-1])
         if from_left is None and from_right is None:
             continue
         from_left = from_left if from_left is not None else from_right
         from_right = from_right if from_right is not None else from_left
-        out[ch] = (1 - fade) * from_left + fade * from_right
+        # Equal power: the two noises are independent, so a linear fade would dip 3 dB midway.
+        out[ch] = np.cos(0.5 * np.pi * fade) * from_left + np.sin(0.5 * np.pi * fade) * from_right
     return out
 
 
