@@ -153,13 +153,12 @@ def test_encoder_recipes_train_on_cuda(tmp_path):
     """Pretraining (k-means on the GPU), I_FT fine-tuning and I_PT decoder training."""
     from voicemend.engine.models.hubert import HubertConfig, HubertEncoder
     from voicemend.engine.models.mel_inpainter import MelInpainter, MelInpainterConfig
-    from voicemend.engine.models.vocos import VocosConfig
-    from voicemend.engine.training.decoder import DecoderTrainConfig
-    from voicemend.engine.training.ift import GapConfig, IftTrainConfig, train_ift
-    from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
+    from voicemend.engine.training.ift import IftTrainConfig, train_ift
+    from voicemend.engine.training.ipt import train_ipt
     from voicemend.engine.training.pretrain import PretrainConfig, train_pretrain
 
     from .test_models import TINY
+    from .test_training import TINY_IPT_DECODER, tiny_ipt_config
 
     data = tmp_path / "data"
     _write_speech(data)
@@ -179,21 +178,12 @@ def test_encoder_recipes_train_on_cuda(tmp_path):
     )
     assert MelInpainter.from_pretrained(export).config == model_config
 
-    ipt = IptTrainConfig(
-        decoder=DecoderTrainConfig(max_steps=2, gan_start_step=1, log_every=1),
-        gaps=GapConfig(max_gap_ms=100.0),
-        window_frames=24,
-        batch_size=2,
-    )
-    decoder_config = VocosConfig(
-        input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
-    )
     out = train_ipt(
         tmp_path / "ipt",
-        ipt,
+        tiny_ipt_config(),
         encoder_dir=encoder_dir,
         data_root=data,
-        decoder_config=decoder_config,
+        decoder_config=TINY_IPT_DECODER,
         device=CUDA,
     )
     assert (out / "decoder" / "config.json").exists()

@@ -12,6 +12,25 @@ from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
 
 from .test_models import TINY
 
+# I_PT's decoder reads 32-dim encoder features at the encoder's 20 ms stride.
+TINY_IPT_DECODER = VocosConfig(
+    input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
+)
+
+
+def tiny_ipt_config():
+    """Two I_PT steps on 24-frame windows, the GAN from the second."""
+    from voicemend.engine.training.decoder import DecoderTrainConfig
+    from voicemend.engine.training.ift import GapConfig
+    from voicemend.engine.training.ipt import IptTrainConfig
+
+    return IptTrainConfig(
+        decoder=DecoderTrainConfig(max_steps=2, gan_start_step=1, log_every=1),
+        gaps=GapConfig(max_gap_ms=100.0),
+        window_frames=24,
+        batch_size=2,
+    )
+
 
 def test_decoder_training_smoke_and_resume(tmp_path):
     """One-step training on CPU from a plain folder of audio, then a resumed second step."""
@@ -203,9 +222,7 @@ def test_pretrain_smoke_mfcc_and_masks(tmp_path):
 def test_ipt_training_smoke(tmp_path):
     import soundfile as sf
 
-    from voicemend.engine.training.decoder import DecoderTrainConfig
-    from voicemend.engine.training.ift import GapConfig
-    from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
+    from voicemend.engine.training.ipt import train_ipt
 
     from ..conftest import speech_like
 
@@ -214,20 +231,12 @@ def test_ipt_training_smoke(tmp_path):
     sf.write(str(data / "a.wav"), speech_like(2.0, 16000), 16000)
     encoder = HubertEncoder(HubertConfig(**{**TINY, "num_hidden_layers": 1}))
     encoder.save_pretrained(tmp_path / "encoder")
-    config = IptTrainConfig(
-        decoder=DecoderTrainConfig(max_steps=2, gan_start_step=1, log_every=1),
-        gaps=GapConfig(max_gap_ms=100.0),
-        window_frames=24,
-        batch_size=2,
-    )
     export = train_ipt(
         tmp_path / "run",
-        config,
+        tiny_ipt_config(),
         encoder_dir=tmp_path / "encoder",
         data_root=data,
-        decoder_config=VocosConfig(
-            input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
-        ),
+        decoder_config=TINY_IPT_DECODER,
     )
     decoder = VocosDecoder.from_pretrained(export / "decoder")
     with torch.no_grad():
