@@ -124,7 +124,11 @@ class NeuralInpainter(Inpainter):
         DC back, add the high band."""
         sr = ctx.sample_rate
         window = ctx.window
-        voiced = _level_match(voiced, low, unknown16)
+        gap16 = (
+            int(np.floor(ctx.gap_start * MODEL_RATE / sr)),
+            min(low.shape[1], int(np.ceil(ctx.gap_end * MODEL_RATE / sr))),
+        )
+        voiced = _level_match(voiced, low, unknown16, gap16)
         fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
         if fill.shape[1] < window.shape[1]:
             fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
@@ -292,28 +296,25 @@ def _mask_to_rate(mask: np.ndarray, from_rate: int, to_rate: int, n_out: int) ->
     return out
 
 
-def _edge_runs(unknown: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the known samples within ``n`` before the first and after the last unknown."""
-    idx = np.flatnonzero(unknown)
+def _edge_runs(unknown: np.ndarray, gap: tuple[int, int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the known samples within ``n`` before and after ``gap`` (start, end). Another
+    region not yet repaired may lie in the window; only this gap's edges count."""
+    g0, g1 = gap
     left = np.zeros(unknown.size, dtype=bool)
     right = np.zeros(unknown.size, dtype=bool)
-    if idx.size:
-        left[max(0, idx[0] - n) : idx[0]] = True
-        right[idx[-1] + 1 : idx[-1] + 1 + n] = True
+    left[max(0, g0 - n) : g0] = True
+    right[g1 : g1 + n] = True
     return left & ~unknown, right & ~unknown
 
 
-def _across_gap(left: np.ndarray, right: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-    """(channels,) values at the two edges -> (channels, n): ``left`` up to the first unknown
-    sample, a straight line across the gap, ``right`` after the last."""
-    idx = np.flatnonzero(unknown)
-    n = unknown.size
+def _across_gap(left: np.ndarray, right: np.ndarray, gap: tuple[int, int], n: int) -> np.ndarray:
+    """(channels,) values at the two edges -> (channels, n): ``left`` up to the gap, a straight
+    line across it, ``right`` after it."""
+    g0, g1 = gap
     out = np.repeat(left[:, None], n, axis=1)
-    if idx.size:
-        g0, g1 = idx[0], idx[-1] + 1
-        out[:, g1:] = right[:, None]
-        w = (np.arange(g1 - g0) + 0.5) / (g1 - g0)
-        out[:, g0:g1] = left[:, None] * (1 - w) + right[:, None] * w
+    out[:, g1:] = right[:, None]
+    w = (np.arange(g1 - g0) + 0.5) / max(g1 - g0, 1)
+    out[:, g0:g1] = left[:, None] * (1 - w) + right[:, None] * w
     return out
 
 
@@ -325,23 +326,25 @@ def _baseline(ctx: GapContext) -> np.ndarray:
     instead of stepping at its edges.
     """
     n = int(DC_MS / 1000 * ctx.sample_rate)
-    unknown = ~ctx.known
-    left, right = _edge_runs(unknown, n)
+    gap = (ctx.gap_start, ctx.gap_end)
+    left, right = _edge_runs(~ctx.known, gap, n)
     if not left.any() and not right.any():
         return np.zeros_like(ctx.window)
     left = left if left.any() else right
     right = right if right.any() else left
     at_left = ctx.window[:, left].mean(axis=1)
     at_right = ctx.window[:, right].mean(axis=1)
-    return _across_gap(at_left, at_right, unknown)
+    return _across_gap(at_left, at_right, gap, ctx.window.shape[1])
 
 
-def _level_match(voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-    """Scale each channel so the resynthesis matches the original level next to each edge; the
-    gain moves in a straight line across the gap, so a level that differs between the two
-    sides (a fader move, a cut between takes) is met at both edges."""
+def _level_match(
+    voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray, gap: tuple[int, int]
+) -> np.ndarray:
+    """Scale each channel so the resynthesis matches the original level next to each edge of
+    ``gap``; the gain moves in a straight line across it, so a level that differs between the
+    two sides (a fader move, a cut between takes) is met at both edges."""
     n = int(LEVEL_MATCH_MS / 1000 * MODEL_RATE)
-    left, right = _edge_runs(unknown, n)
+    left, right = _edge_runs(unknown, gap, n)
     if not left.any() and not right.any():
         return voiced
 
@@ -353,7 +356,7 @@ def _level_match(voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray)
 
     at_left = gain(left if left.any() else right)
     at_right = gain(right if right.any() else left)
-    return voiced * _across_gap(at_left, at_right, unknown)
+    return voiced * _across_gap(at_left, at_right, gap, voiced.shape[1])
 
 
 def _high_band(window: np.ndarray, ctx: GapContext, rng: np.random.Generator) -> np.ndarray:
