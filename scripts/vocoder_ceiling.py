@@ -49,7 +49,7 @@ def main(decoder_dir: str, n_files: int = 12) -> None:
             y = np.pad(y, (0, max(0, clean.size - y.size)))[: clean.size]
             unknown = np.zeros(clean.size, bool)
             unknown[g0:g1] = True
-            y = _level_match(y[None], damaged[None], unknown)[0]
+            y = _level_match(y[None], damaged[None], unknown, (g0, g1))[0]
             out = damaged[None].copy()
             paste(out, y[None, g0 - CROSSFADE : g1 + CROSSFADE], g0, g1, CROSSFADE, CROSSFADE)
             scores[("plcmos", case.gap_ms)].append(S.plcmos(out[0]))
