@@ -86,7 +86,7 @@ def main(decoder_dir: str, n_files: int = 12, blur_ms: tuple[int, ...] = ()) -> 
                     scores[("full_resynth_pesq", case.gap_ms)].append(S.pesq_score(clean, y, SR))
     print("| measure | " + " | ".join(f"{g} ms" for g in GAPS_MS) + " |")
     print("|---|" + "---|" * len(GAPS_MS))
-    for key in sorted({k for k, _ in scores}, key=lambda k: (k != "plcmos", k)):
+    for key in dict.fromkeys(k for k, _ in scores):  # in the order first scored
         cells = " | ".join(f"{np.mean(scores[(key, g)]):.2f}" for g in GAPS_MS)
         print(f"| {key} | {cells} |")
 
