@@ -34,7 +34,7 @@ from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.peers import get_method
 from voicemend.engine.inpaint.auto import Auto
 from voicemend.engine.inpaint.base import Inpainter
-from voicemend.engine.io import load, save
+from voicemend.engine.io import atomic_path, load, save
 from voicemend.engine.regions import Region
 
 PAPER_GAPS_MS = (20, 40, 60, 80, 100, 200, 300, 400)
@@ -317,10 +317,8 @@ def run_quality(
     rows = [r for r in cached if r["method"] not in rescore]
     if cached and (len(rows) < len(cached) or not cache.exists()):
         # resuming from the committed archive, or dropping rows: write the cache afresh
-        part = cache.with_name(cache.name + ".part")
-        with part.open("w", encoding="utf-8") as f:
+        with atomic_path(cache) as part, part.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
-        part.replace(cache)
     done = frozenset(f"{r['case']}|{r['mode']}|{r['method']}" for r in rows)
     tasks = [FileTask(i, str(f.path), config, done) for i, f in enumerate(files)]
     if progress is not None:

@@ -89,7 +89,6 @@ class NeuralInpainter(Inpainter):
         before = (total - gap_frames) // 2
         return before, total - gap_frames - before
 
-    @torch.inference_mode()
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
         return self.fill_many([ctx])[0]
 
