@@ -1,5 +1,6 @@
 """Dependencies point one way (gui -> plugin -> engine), and packaging lists every package."""
 
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
@@ -32,14 +33,59 @@ def test_dependencies_point_one_way(modules, forbidden):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_pyproject_lists_every_package_folder():
+def _setuptools_config() -> dict:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed = set(config["packages"])
-    mapping = config["package-dir"]
-    found = set()
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def _folders(mapping: dict[str, str]) -> dict[str, Path]:
+    """Every folder under the mapped ones with an importable dotted name -> its path."""
+    found = {}
     for package, folder in mapping.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(ROOT / folder)
-            found.add(".".join([package, *rel.parts]) if rel.parts else package)
-    assert found == listed
+        base = ROOT / folder
+        for d in [base, *[p for p in base.rglob("*") if p.is_dir()]]:
+            rel = d.relative_to(base).parts
+            if "__pycache__" in rel or not all(part.isidentifier() for part in rel):
+                continue
+            found[".".join([package, *rel])] = d
+    return found
+
+
+def _tracked(folder: Path) -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--", str(folder)], cwd=ROOT, capture_output=True, check=True
+    ).stdout.decode()
+    return [ROOT / p for p in out.split("\0") if p]
+
+
+def test_pyproject_lists_every_package_folder():
+    """Code packages and importable-named data folders alike (setuptools warns of the latter)."""
+    config = _setuptools_config()
+    folders = _folders(config["package-dir"])
+    wanted = {name for name, d in folders.items() if any(f.is_file() for f in d.iterdir())}
+    wanted -= {name for name, d in folders.items() if not _tracked(d)}
+    assert wanted == set(config["packages"])
+
+
+def test_package_data_covers_every_shipped_file():
+    """Weights, presets, the demo clip and icons reach the wheel: each tracked non-Python file
+    matches a package-data glob of the nearest listed package above it."""
+    config = _setuptools_config()
+    folders = _folders(config["package-dir"])
+    listed = {name: folders[name] for name in config["packages"]}
+    globs = config["package-data"]
+    missing = []
+    for folder in {ROOT / f for f in config["package-dir"].values()}:
+        for f in _tracked(folder):
+            if f.suffix == ".py":
+                continue
+            owner = max(
+                (n for n, d in listed.items() if d in f.parents), key=lambda n: len(listed[n].parts)
+            )
+            rel = f.relative_to(listed[owner]).as_posix()
+            if not any(
+                fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/")
+                for g in globs.get(owner, [])
+            ):
+                missing.append(f"{owner}: {rel}")
+    assert not missing, missing
