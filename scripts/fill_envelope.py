@@ -18,10 +18,9 @@ import numpy as np
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.data import list_speech
-from voicemend.engine.evaluation.quality import QualityConfig, plan_cases
+from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
-from voicemend.engine.io import atomic_path, load
-from voicemend.engine.regions import Region
+from voicemend.engine.io import atomic_path
 
 RATE = 16_000
 PARTS = 8
@@ -35,26 +34,23 @@ def envelopes(files: int, gap_ms: int, methods: list[str]) -> dict[str, np.ndarr
     config = QualityConfig(gaps_ms=(gap_ms,), positions_short=1, positions_long=1)
     ctx_n = int(CONTEXT_MS * RATE / 1000)
     levels: dict[str, list[np.ndarray]] = {"true speech": [], **{m: [] for m in methods}}
-    for i, f in enumerate(list_speech(split="dev")[:files]):
-        x = load(f.path).to_mono().resampled(RATE).samples[0]
-        for case in plan_cases(x, RATE, f.path.stem, i, config):
-            a, b = max(0, case.start - RATE), min(x.size, case.end + RATE)
-            clean = x[a:b].astype(np.float64)
-            g0, g1 = case.start - a, case.end - a
-            damaged = clean.copy()
-            damaged[g0:g1] = 0.0
-            context = np.concatenate([clean[max(0, g0 - ctx_n) : g0], clean[g1 : g1 + ctx_n]])
-            ref = float(np.mean(context**2))
-            if ref <= 0:
-                continue
-            outs = {"true speech": clean}
-            for m, inp in inpainters.items():
-                outs[m] = inp(Audio.from_array(damaged, RATE), [Region(g0, g1)]).samples[0]
-            usable = (g1 - g0) // PARTS * PARTS
-            for name, y in outs.items():
-                parts = y[g0 : g0 + usable].reshape(PARTS, -1)
-                power = np.mean(parts**2, axis=1) / ref
-                levels[name].append(np.maximum(FLOOR_DB, 10 * np.log10(power + 1e-20)))
+    for _, clean, gap in iter_excerpts(list_speech(split="dev")[:files], RATE, config):
+        g0, g1 = gap.start, gap.end
+        clean = clean.astype(np.float64)
+        damaged = clean.copy()
+        damaged[g0:g1] = 0.0
+        context = np.concatenate([clean[max(0, g0 - ctx_n) : g0], clean[g1 : g1 + ctx_n]])
+        ref = float(np.mean(context**2))
+        if ref <= 0:
+            continue
+        outs = {"true speech": clean}
+        for m, inp in inpainters.items():
+            outs[m] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]
+        usable = (g1 - g0) // PARTS * PARTS
+        for name, y in outs.items():
+            parts = y[g0 : g0 + usable].reshape(PARTS, -1)
+            power = np.mean(parts**2, axis=1) / ref
+            levels[name].append(np.maximum(FLOOR_DB, 10 * np.log10(power + 1e-20)))
     return {k: np.array(v) for k, v in levels.items() if v}
 
 

@@ -24,9 +24,8 @@ import torch
 from voicemend.engine.crossfade import paste
 from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation import scores as S
-from voicemend.engine.evaluation.quality import QualityConfig, plan_cases
+from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint.neural import _level_match
-from voicemend.engine.io import load
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import interpolate_gaps
@@ -59,31 +58,28 @@ def main(decoder_dir: str, n_files: int = 12, blur_ms: tuple[int, ...] = ()) -> 
     mel = LogMel(decoder.config.mel)
     config = QualityConfig(gaps_ms=GAPS_MS, positions_short=1, positions_long=1)
     scores = collections.defaultdict(list)
-    for i, f in enumerate(list_speech(split="dev")[:n_files]):
-        x = load(f.path).to_mono().resampled(SR).samples[0]
-        for case in plan_cases(x, SR, f.path.stem, i, config):
-            s0, s1 = max(0, case.start - SR), min(x.size, case.end + SR)
-            clean = x[s0:s1].astype(np.float64)
-            g0, g1 = case.start - s0, case.end - s0
-            damaged = clean.copy()
-            damaged[g0:g1] = 0.0
-            unknown = np.zeros(clean.size, bool)
-            unknown[g0:g1] = True
-            with torch.no_grad():
-                true_mel = mel(torch.from_numpy(clean)[None].float())
-                gap = torch.from_numpy(unknown)[None]
-                hidden = heard_frames(gap, true_mel.shape[-1], mel.config)
-                variants = gap_variants(true_mel, hidden, blur_ms, mel.config.hop_length)
-                decoded = {k: decoder(m)[0].double().numpy() for k, m in variants.items()}
-            for label, y in decoded.items():
-                y = np.pad(y, (0, max(0, clean.size - y.size)))[: clean.size]
-                y = _level_match(y[None], damaged[None], unknown, (g0, g1))[0]
-                out = damaged[None].copy()
-                paste(out, y[None, g0 - CROSSFADE : g1 + CROSSFADE], g0, g1, CROSSFADE, CROSSFADE)
-                scores[("plcmos" + label, case.gap_ms)].append(S.plcmos(out[0]))
-                scores[("pesq" + label, case.gap_ms)].append(S.pesq_score(clean, out[0], SR))
-                if not label:
-                    scores[("full_resynth_pesq", case.gap_ms)].append(S.pesq_score(clean, y, SR))
+    for case, clean, region in iter_excerpts(list_speech(split="dev")[:n_files], SR, config):
+        clean = clean.astype(np.float64)
+        g0, g1 = region.start, region.end
+        damaged = clean.copy()
+        damaged[g0:g1] = 0.0
+        unknown = np.zeros(clean.size, bool)
+        unknown[g0:g1] = True
+        with torch.no_grad():
+            true_mel = mel(torch.from_numpy(clean)[None].float())
+            gap = torch.from_numpy(unknown)[None]
+            hidden = heard_frames(gap, true_mel.shape[-1], mel.config)
+            variants = gap_variants(true_mel, hidden, blur_ms, mel.config.hop_length)
+            decoded = {k: decoder(m)[0].double().numpy() for k, m in variants.items()}
+        for label, y in decoded.items():
+            y = np.pad(y, (0, max(0, clean.size - y.size)))[: clean.size]
+            y = _level_match(y[None], damaged[None], unknown, (g0, g1))[0]
+            out = damaged[None].copy()
+            paste(out, y[None, g0 - CROSSFADE : g1 + CROSSFADE], g0, g1, CROSSFADE, CROSSFADE)
+            scores[("plcmos" + label, case.gap_ms)].append(S.plcmos(out[0]))
+            scores[("pesq" + label, case.gap_ms)].append(S.pesq_score(clean, out[0], SR))
+            if not label:
+                scores[("full_resynth_pesq", case.gap_ms)].append(S.pesq_score(clean, y, SR))
     print("| measure | " + " | ".join(f"{g} ms" for g in GAPS_MS) + " |")
     print("|---|" + "---|" * len(GAPS_MS))
     for key in dict.fromkeys(k for k, _ in scores):  # in the order first scored

@@ -117,6 +117,24 @@ def plan_cases(
     return cases
 
 
+def excerpt(x: np.ndarray, case: Case, context_frames: int) -> tuple[np.ndarray, Region]:
+    """The clean stretch a case is scored on (its gap ± ``context_frames``) and the gap in it."""
+    a, b = max(0, case.start - context_frames), min(x.size, case.end + context_frames)
+    return x[a:b].copy(), Region(case.start - a, case.end - a)
+
+
+def iter_excerpts(
+    files: Sequence[SpeechFile], sample_rate: int, config: QualityConfig
+) -> Iterator[tuple[Case, np.ndarray, Region]]:
+    """Every planned case of ``files`` (mono at ``sample_rate``) with its clean excerpt and gap,
+    as the bench plans them: for diagnostics that score other things on the same cases."""
+    ctx = int(config.excerpt_context_s * sample_rate)
+    for index, f in enumerate(files):
+        x = load(f.path).to_mono().resampled(sample_rate).samples[0]
+        for case in plan_cases(x, sample_rate, Path(f.path).stem, index, config):
+            yield (case, *excerpt(x, case, ctx))
+
+
 def score_file(task: FileTask) -> list[dict[str, object]]:
     """All cases of one file, every method and mode not yet in ``task.done``."""
     with threadpool_limits(limits=1):  # one core per worker, and the same sums in any worker
@@ -143,10 +161,7 @@ def _score_case(
     detector: DropoutDetector,
     done: frozenset[str],
 ) -> list[dict[str, object]]:
-    ctx = int(config.excerpt_context_s * sr)
-    a, b = max(0, case.start - ctx), min(x.size, case.end + ctx)
-    clean = x[a:b].copy()
-    gap = Region(case.start - a, case.end - a)
+    clean, gap = excerpt(x, case, int(config.excerpt_context_s * sr))
     damaged = clean.copy()
     damaged[gap.start : gap.end] = 0.0
     damaged_audio = Audio.from_array(damaged, sr)

@@ -10,8 +10,10 @@ import pytest
 from voicemend.engine.corrupt import active_mask
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.quality import (
+    Case,
     ExternalMethod,
     QualityConfig,
+    excerpt,
     plan_cases,
     read_cache,
     run_external,
@@ -237,3 +239,14 @@ def test_auto_table_merges_winners_and_splits_between_lengths():
     assert auto_table(summary, ["lsar"]) == ((math.inf, "lsar"),)
     with pytest.raises(ValueError, match="no informed plcmos"):
         auto_table(summary, ["missing"])
+
+
+def test_excerpt_is_clipped_at_the_file_edges_and_keeps_the_gap_aligned():
+    x = np.arange(1000, dtype=np.float32)
+    clean, gap = excerpt(x, Case("f", 10, 0, 30, 40, False), 100)
+    assert clean.size == 140 and (gap.start, gap.end) == (30, 40)
+    assert np.array_equal(clean[gap.start : gap.end], x[30:40])
+    clean, gap = excerpt(x, Case("f", 10, 0, 950, 960, False), 100)
+    assert clean[0] == 850 and clean.size == 150 and clean[gap.start] == 950
+    clean[:] = 0  # a copy: the caller may damage it without touching the file's samples
+    assert x[900] == 900
