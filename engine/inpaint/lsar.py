@@ -5,7 +5,13 @@ forward and backward prediction error ``||A x||² + ||B x||²`` over the window,
 ``B`` are the banded convolution matrices of ``c`` and of ``c`` reversed. (Inside the window both
 give the same equations; the backward term keeps gaps at a file edge well determined.) The normal
 equations ``(A_uᵀA_u + B_uᵀB_u) x_u = -(A_uᵀA_k + B_uᵀB_k) x_k`` have a symmetric band matrix of
-half-bandwidth ``p`` (the AR order), solved with LAPACK's banded Cholesky in O(M p²).
+half-bandwidth ``p`` (the AR order). For one gap at least ``p`` samples from the window's ends (the
+usual case) that matrix is Toeplitz, twice the autocorrelation of ``c``, and Levinson recursion
+solves it in O(M²); otherwise LAPACK's banded Cholesky does, in O(M p²).
+
+The AR model is re-estimated from the filled window and the gap solved again, ``iterations``
+times in all. The first model, fitted to the context alone, is too damped to carry a voice across
+a long gap; re-fitting lets the fill keep its level (see :class:`LsarSettings`).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, solveh_banded
+from scipy.linalg import LinAlgError, solve_toeplitz, solveh_banded
 from scipy.signal import oaconvolve
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
@@ -22,6 +28,8 @@ from voicemend.engine.runs import true_runs
 
 # Ridge added to the band matrix diagonal, relative to its main value, for numerical safety.
 RIDGE = 1e-9
+# Levinson's answer is kept when it solves the system to this relative residual; else Cholesky.
+TOEPLITZ_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,11 @@ class LsarSettings:
 
     A long order (up to 25 ms) spans several pitch periods, which keeps voiced fills from decaying
     in long gaps; the frame cap bounds the O(M p²) solve at high sample rates.
+
+    Ten iterations rather than two: on 80 train-split cases per length (never the dev files the
+    bench uses) they raised PLCMOS at every length from 20 to 400 ms (by 0.01 at 20 ms up to 0.13
+    at 400 ms) and PESQ by 0.05-0.14 from 20 to 80 ms (within 0.04 at 200-400 ms), because the
+    middle of a 200 ms fill no longer sinks 17 dB under the speech around it but about 5 dB.
     """
 
     min_order_ms: float = 1.0
@@ -39,7 +52,7 @@ class LsarSettings:
     min_context_ms: float = 20.0
     max_context_ms: float = 300.0
     context_per_order: float = 6.0
-    iterations: int = 2
+    iterations: int = 10
 
 
 class Lsar(Inpainter):
@@ -108,13 +121,41 @@ def _solve(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, coeffs: np.nda
         rhs -= _apply_transpose(e0, h, n)[unknown]
         band += _band(h, unknown, n)
     band[0] += RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
-    try:
-        values = solveh_banded(band, rhs, lower=True, check_finite=False)
-    except (LinAlgError, ValueError):
-        values = np.zeros(unknown.size)
+    values = _solve_toeplitz(band, rhs) if _is_toeplitz(unknown, coeffs.size - 1, n) else None
+    if values is None:
+        try:
+            values = solveh_banded(band, rhs, lower=True, check_finite=False)
+        except (LinAlgError, ValueError):
+            values = np.zeros(unknown.size)
     out = x0
     out[unknown] = values
     return out
+
+
+def _is_toeplitz(unknown: np.ndarray, p: int, n: int) -> bool:
+    """One run of unknowns, each at least ``p`` from the window's ends: every row of the
+    normal matrix then sees the whole filter, so its band is constant along each diagonal."""
+    m = unknown.size
+    return bool(unknown[-1] - unknown[0] + 1 == m and unknown[0] >= p and unknown[-1] <= n - 1 - p)
+
+
+def _solve_toeplitz(band: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+    """Levinson on the band's first column; None when it fails or misses the residual bar."""
+    m = rhs.size
+    column = np.zeros(m)
+    k = min(band.shape[0], m)
+    column[:k] = band[:k, 0]
+    try:
+        values = solve_toeplitz(column, rhs, check_finite=False)
+    except (LinAlgError, ValueError):
+        return None
+    if not np.all(np.isfinite(values)):
+        return None
+    kernel = np.concatenate((column[1:k][::-1], column[:k]))
+    residual = oaconvolve(values, kernel, mode="same") - rhs
+    if np.linalg.norm(residual) > TOEPLITZ_TOLERANCE * max(np.linalg.norm(rhs), 1e-300):
+        return None
+    return values
 
 
 def _apply_transpose(e: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:

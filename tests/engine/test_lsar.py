@@ -50,3 +50,79 @@ def test_known_samples_are_returned_unchanged():
     known[400:450] = False
     y = lsar_interpolate(x, known, 20)
     np.testing.assert_array_equal(y[known], x[known])
+
+
+def _speechy_gap(gap_ms: float = 200.0, sr: int = 16_000):
+    from ..conftest import speech_like
+
+    x = speech_like(1.0, sr, seed=4).astype(np.float64)
+    known = np.ones(x.size, dtype=bool)
+    start = x.size // 2 - int(gap_ms * sr / 2000)
+    known[start : start + int(gap_ms * sr / 1000)] = False
+    return x, known
+
+
+def test_toeplitz_path_matches_banded_cholesky(monkeypatch):
+    import voicemend.engine.inpaint.lsar as lsar
+
+    x, known = _speechy_gap()
+    taken = []
+    real = lsar._solve_toeplitz
+    monkeypatch.setattr(lsar, "_solve_toeplitz", lambda *a: taken.append(1) or real(*a))
+    fast = lsar.lsar_interpolate(x, known, order=400, iterations=3)
+    assert len(taken) == 3  # one interior gap: every iteration went through Levinson
+    monkeypatch.setattr(lsar, "_is_toeplitz", lambda *a: False)
+    banded = lsar.lsar_interpolate(x, known, order=400, iterations=3)
+    np.testing.assert_allclose(fast[~known], banded[~known], rtol=0, atol=1e-6 * np.abs(x).max())
+
+
+def test_a_failed_levinson_falls_back_to_cholesky(monkeypatch):
+    import voicemend.engine.inpaint.lsar as lsar
+
+    x, known = _speechy_gap(60.0)
+    expected = lsar.lsar_interpolate(x, known, order=200, iterations=2)
+
+    def broken(*args, **kwargs):
+        raise np.linalg.LinAlgError("singular principal minor")
+
+    monkeypatch.setattr(lsar, "solve_toeplitz", broken)
+    got = lsar.lsar_interpolate(x, known, order=200, iterations=2)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6 * np.abs(x).max())
+
+
+def test_gaps_near_the_window_ends_are_not_toeplitz():
+    from voicemend.engine.inpaint.lsar import _is_toeplitz
+
+    assert _is_toeplitz(np.arange(100, 200), 50, 400)
+    assert not _is_toeplitz(np.arange(30, 130), 50, 400)  # starts within p of the window start
+    assert not _is_toeplitz(np.arange(300, 370), 50, 400)  # ends within p of the window end
+    assert not _is_toeplitz(np.r_[100:120, 150:170], 50, 400)  # two gaps
+
+
+def test_more_iterations_keep_a_long_fill_near_the_speech_level():
+    """Nine 200 ms gaps in the bundled LJ Speech clip: the middle half of LSAR's fill, in dB
+    re the true speech there. Two iterations sink far under it; ten stay near it."""
+    from pathlib import Path
+
+    from voicemend.engine.io import load
+
+    clip = Path(__file__).resolve().parents[2] / "plugin" / "examples" / "LJ001-0001.flac"
+    x = load(clip).to_mono().samples[0].astype(np.float64)
+    sr, ctx = 16_000, 2400
+    n = int(0.2 * sr)
+
+    def median_level_db(iterations):
+        levels = []
+        for start_s in np.arange(1.0, 8.5, 0.9):
+            s = int(start_s * sr)
+            seg = x[s - ctx : s + n + ctx].copy()
+            known = np.ones(seg.size, dtype=bool)
+            known[ctx : ctx + n] = False
+            y = lsar_interpolate(seg, known, order=400, iterations=iterations)
+            mid = slice(ctx + n // 4, ctx + n - n // 4)
+            levels.append(10 * np.log10(np.mean(y[mid] ** 2) / np.mean(seg[mid] ** 2)))
+        return float(np.median(levels))
+
+    two, ten = median_level_db(2), median_level_db(10)
+    assert two < -12.0
+    assert -8.0 < ten < 3.0
