@@ -11,7 +11,9 @@ solves it in O(M²); otherwise LAPACK's banded Cholesky does, in O(M p²).
 
 The AR model is re-estimated from the filled window and the gap solved again, ``iterations``
 times in all. The first model, fitted to the context alone, is too damped to carry a voice across
-a long gap; re-fitting lets the fill keep its level (see :class:`LsarSettings`).
+a long gap; re-fitting lets the fill keep its level (see :class:`LsarSettings`). Above 24 kHz
+those iterations run on the window taken to 16 kHz, where a solve costs about a ninth, and the
+full-rate fill starts from their result (see :meth:`Lsar.fill`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from scipy.signal import oaconvolve
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
 from voicemend.engine.inpaint.lpc import estimate_ar
+from voicemend.engine.rates import mask_to_rate, to_rate
 from voicemend.engine.runs import true_runs
 
 # Ridge added to the band matrix diagonal, relative to its main value, for numerical safety.
 RIDGE = 1e-9
 # Levinson's answer is kept when it solves the system to this relative residual; else Cholesky.
 TOEPLITZ_TOLERANCE = 1e-6
+# Above this rate the iterations run at LOW_RATE_HZ first (a solve costs O(M²) or O(M p²)).
+MULTIRATE_ABOVE_HZ = 24_000
+LOW_RATE_HZ = 16_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class LsarSettings:
     max_context_ms: float = 300.0
     context_per_order: float = 6.0
     iterations: int = 10
+    full_rate_iterations: int = 2  # above MULTIRATE_ABOVE_HZ, after the low-rate iterations
 
 
 class Lsar(Inpainter):
@@ -80,19 +87,48 @@ class Lsar(Inpainter):
         return 0
 
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
-        order = self.order(ctx.gap_frames, ctx.sample_rate)
+        """Per channel. Above 24 kHz the AR re-estimation iterations run on the window at
+        16 kHz, and a few more at the full rate start from that fill (upsampled): at 48 kHz a
+        200 ms gap then costs about what two full-rate iterations did, instead of ten."""
+        sr = ctx.sample_rate
+        order = self.order(ctx.gap_frames, sr)
         filled = np.empty((ctx.window.shape[0], ctx.gap_frames))
+        multirate = sr > MULTIRATE_ABOVE_HZ
         for ch, x in enumerate(ctx.window):
-            filled[ch] = lsar_interpolate(x, ctx.known, order, self.settings.iterations)[
-                ctx.gap_start : ctx.gap_end
-            ]
-        return filled, f"order {order}"
+            if multirate:
+                guess = self._low_rate_fill(x, ctx.known, sr)
+                y = lsar_interpolate(
+                    x, ctx.known, order, self.settings.full_rate_iterations, initial=guess
+                )
+            else:
+                y = lsar_interpolate(x, ctx.known, order, self.settings.iterations)
+            filled[ch] = y[ctx.gap_start : ctx.gap_end]
+        note = f"order {order}"
+        return filled, (f"{note} (iterations at {LOW_RATE_HZ // 1000} kHz)" if multirate else note)
+
+    def _low_rate_fill(self, x: np.ndarray, known: np.ndarray, sample_rate: int) -> np.ndarray:
+        """The window with its unknowns filled by LSAR run at LOW_RATE_HZ, back at the full rate."""
+        low = to_rate(np.where(known, x, 0.0), sample_rate, LOW_RATE_HZ)
+        unknown = mask_to_rate(~known, sample_rate, LOW_RATE_HZ, low.size)
+        gap = int(unknown.sum())
+        order = self.order(max(1, gap), LOW_RATE_HZ)
+        low = lsar_interpolate(low, ~unknown, order, self.settings.iterations)
+        back = to_rate(low, LOW_RATE_HZ, sample_rate)[: x.size]
+        back = np.pad(back, (0, x.size - back.size))
+        return np.where(known, x, back)
 
 
 def lsar_interpolate(
-    x: np.ndarray, known: np.ndarray, order: int, iterations: int = 1
+    x: np.ndarray,
+    known: np.ndarray,
+    order: int,
+    iterations: int = 1,
+    initial: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return ``x`` with every sample where ``known`` is False replaced by the LSAR estimate."""
+    """Return ``x`` with every sample where ``known`` is False replaced by the LSAR estimate.
+
+    ``initial``, a whole window with the unknowns already filled, makes the first AR model come
+    from it (as later iterations do) instead of from the known runs alone."""
     x = np.asarray(x, dtype=np.float64)
     unknown = np.flatnonzero(~known)
     if unknown.size == 0:
@@ -102,27 +138,37 @@ def lsar_interpolate(
     if n_known == 0 or x.size <= order:
         return np.where(known, x, 0.0)
     estimate = np.where(known, x, 0.0)
+    if initial is not None:
+        estimate = np.where(known, x, np.asarray(initial, dtype=np.float64))
     for iteration in range(max(1, iterations)):
-        segments = [x[a:b] for a, b in true_runs(known)] if iteration == 0 else [estimate]
+        first = iteration == 0 and initial is None
+        segments = [x[a:b] for a, b in true_runs(known)] if first else [estimate]
         coeffs = estimate_ar(segments, order)
         estimate = _solve(x, known, unknown, coeffs)
     return estimate
 
 
 def _solve(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
-    n = x.size
+    n, p = x.size, coeffs.size - 1
     x0 = np.where(known, x, 0.0)
     rhs = np.zeros(unknown.size)
-    band = np.zeros((coeffs.size, unknown.size))
     # Row k of the forward matrix: e_k = sum_l h[l] x[k + l] with h = c reversed; the backward
     # matrix is the same with h = c.
     for h in (coeffs[::-1], coeffs):
         e0 = oaconvolve(x0, h[::-1], mode="valid")  # the error with unknowns set to zero
         rhs -= _apply_transpose(e0, h, n)[unknown]
-        band += _band(h, unknown, n)
-    band[0] += RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
-    values = _solve_toeplitz(band, rhs) if _is_toeplitz(unknown, coeffs.size - 1, n) else None
+    ridge = RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
+    values = None
+    if _is_toeplitz(unknown, p, n):
+        # Each diagonal is twice the autocorrelation of c (c and its reverse share it).
+        lags = min(p + 1, unknown.size)
+        column = np.zeros(unknown.size)
+        column[:lags] = 2.0 * np.correlate(coeffs, coeffs, mode="full")[p : p + lags]
+        column[0] += ridge
+        values = _solve_toeplitz(column, rhs)
     if values is None:
+        band = _band(coeffs[::-1], unknown, n) + _band(coeffs, unknown, n)
+        band[0] += ridge
         try:
             values = solveh_banded(band, rhs, lower=True, check_finite=False)
         except (LinAlgError, ValueError):
@@ -139,18 +185,16 @@ def _is_toeplitz(unknown: np.ndarray, p: int, n: int) -> bool:
     return bool(unknown[-1] - unknown[0] + 1 == m and unknown[0] >= p and unknown[-1] <= n - 1 - p)
 
 
-def _solve_toeplitz(band: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
-    """Levinson on the band's first column; None when it fails or misses the residual bar."""
-    m = rhs.size
-    column = np.zeros(m)
-    k = min(band.shape[0], m)
-    column[:k] = band[:k, 0]
+def _solve_toeplitz(column: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+    """Levinson on the symmetric Toeplitz matrix with first ``column`` (zero beyond the band);
+    None when it fails or misses the residual bar."""
     try:
         values = solve_toeplitz(column, rhs, check_finite=False)
     except (LinAlgError, ValueError):
         return None
     if not np.all(np.isfinite(values)):
         return None
+    k = int(np.flatnonzero(column)[-1]) + 1 if np.any(column) else 1
     kernel = np.concatenate((column[1:k][::-1], column[:k]))
     residual = oaconvolve(values, kernel, mode="same") - rhs
     if np.linalg.norm(residual) > TOEPLITZ_TOLERANCE * max(np.linalg.norm(rhs), 1e-300):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import butter, resample_poly, sosfiltfilt
+from scipy.signal import butter, sosfiltfilt
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
 from voicemend.engine.inpaint.pattern import noise_extension
@@ -30,6 +30,7 @@ from voicemend.engine.models.mel_inpainter import (
 )
 from voicemend.engine.models.mel_transformer import MelTransformer
 from voicemend.engine.models.vocos import VocosDecoder
+from voicemend.engine.rates import mask_to_rate, to_rate
 
 MODEL_RATE = 16_000
 LEVEL_MATCH_MS = 60.0
@@ -99,8 +100,8 @@ class NeuralInpainter(Inpainter):
         lows, unknowns, baselines = [], [], []
         for ctx in contexts:
             baselines.append(_baseline(ctx))
-            low = _to_rate(ctx.window - baselines[-1], ctx.sample_rate, MODEL_RATE)
-            unknown16 = _mask_to_rate(~ctx.known, ctx.sample_rate, MODEL_RATE, low.shape[1])
+            low = to_rate(ctx.window - baselines[-1], ctx.sample_rate, MODEL_RATE)
+            unknown16 = mask_to_rate(~ctx.known, ctx.sample_rate, MODEL_RATE, low.shape[1])
             lows.append(low)
             unknowns.append(np.broadcast_to(unknown16, low.shape))
         voiced_all = self._synthesise(np.concatenate(lows), np.concatenate(unknowns))
@@ -128,7 +129,7 @@ class NeuralInpainter(Inpainter):
             min(low.shape[1], int(np.ceil(ctx.gap_end * MODEL_RATE / sr))),
         )
         voiced = _level_match(voiced, low, unknown16, gap16)
-        fill = _to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
+        fill = to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
         if fill.shape[1] < window.shape[1]:
             fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
         fill = fill[:, ctx.span] + baseline[:, ctx.span]
@@ -267,31 +268,6 @@ def _calibrated(
         off_r = diff[:, right].mean(dim=-1) if have_r else off_l
         w = torch.linspace(0.0, 1.0, g1 - g0, device=predicted.device)
         out[b, :, g0:g1] += (1 - w) * off_l[:, None] + w * off_r[:, None]
-    return out
-
-
-def _to_rate(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    if from_rate == to_rate:
-        return np.asarray(x, dtype=np.float64)
-    from fractions import Fraction
-
-    ratio = Fraction(to_rate, from_rate).limit_denominator(1000)
-    return resample_poly(
-        np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, axis=-1
-    )
-
-
-def _mask_to_rate(mask: np.ndarray, from_rate: int, to_rate: int, n_out: int) -> np.ndarray:
-    """A boolean mask at another rate, rounded outwards so every unknown sample stays unknown."""
-    idx = np.flatnonzero(mask)
-    out = np.zeros(n_out, dtype=bool)
-    if idx.size:
-        lo = np.floor(idx * to_rate / from_rate).astype(int)
-        hi = np.ceil((idx + 1) * to_rate / from_rate).astype(int)
-        diff = np.zeros(n_out + 1, dtype=np.int64)
-        np.add.at(diff, np.clip(lo, 0, n_out), 1)
-        np.add.at(diff, np.clip(hi, 0, n_out), -1)
-        out = np.cumsum(diff[:-1]) > 0
     return out
 
 

@@ -126,3 +126,33 @@ def test_more_iterations_keep_a_long_fill_near_the_speech_level():
     two, ten = median_level_db(2), median_level_db(10)
     assert two < -12.0
     assert -8.0 < ten < 3.0
+
+
+def test_high_rates_iterate_at_16k_first_and_keep_more_level():
+    """At 48 kHz the iterations run at 16 kHz, then two at the full rate: the fill's middle
+    stays louder than two full-rate iterations alone leave it."""
+    import dataclasses
+    from pathlib import Path
+
+    from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
+    from voicemend.engine.io import load
+    from voicemend.engine.regions import Region
+
+    clip = Path(__file__).resolve().parents[2] / "plugin" / "examples" / "LJ001-0001.flac"
+    audio = load(clip).resampled(48_000)
+    n = int(0.2 * 48_000)
+    two = Lsar(dataclasses.replace(LsarSettings(), iterations=2))
+    levels = {"two": [], "multirate": []}
+    for start_s in (2.5, 4.0, 5.5):
+        s = int(start_s * 48_000)
+        damaged = audio.samples.copy()
+        damaged[:, s : s + n] = 0.0
+        mid = slice(s + n // 4, s + n - n // 4)
+        truth = float(np.mean(audio.samples[0, mid].astype(np.float64) ** 2))
+        for name, method in (("two", two), ("multirate", Lsar())):
+            result = method.inpaint(audio.with_samples(damaged), [Region(s, s + n)])
+            y = result.audio.samples[0, mid].astype(np.float64)
+            levels[name].append(10 * np.log10(np.mean(y**2) / truth))
+            if name == "multirate":
+                assert "iterations at 16 kHz" in result.reports[0].notes
+    assert np.median(levels["multirate"]) > np.median(levels["two"]) + 3.0
