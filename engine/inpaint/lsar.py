@@ -46,9 +46,10 @@ class LsarSettings:
     in long gaps; the frame cap bounds the O(M p²) solve at high sample rates.
 
     Ten iterations rather than two: on 80 train-split cases per length (never the dev files the
-    bench uses) they raised PLCMOS at every length from 20 to 400 ms (by 0.01 at 20 ms up to 0.13
-    at 400 ms) and PESQ by 0.05-0.14 from 20 to 80 ms (within 0.04 at 200-400 ms), because the
-    middle of a 200 ms fill no longer sinks 17 dB under the speech around it but about 5 dB.
+    bench uses) they raised PLCMOS at every length from 20 to 400 ms (0.01-0.03 up to 80 ms,
+    0.11-0.13 at 200-400 ms) and PESQ by 0.01-0.14 at 20-80 ms (even at 200 ms, 0.03-0.04 lower
+    at 400 ms): the middle of a 200 ms fill no longer sinks 17 dB under the speech it replaces
+    but stays about 5 dB under.
     """
 
     min_order_ms: float = 1.0
