@@ -51,19 +51,23 @@ def _folders(mapping: dict[str, str]) -> dict[str, Path]:
     return found
 
 
-def _tracked(folder: Path) -> list[Path]:
+def _tracked(mapping: dict[str, str]) -> list[Path]:
+    """Every file git tracks under the mapped folders (one ``git ls-files``)."""
     out = subprocess.run(
-        ["git", "ls-files", "-z", "--", str(folder)], cwd=ROOT, capture_output=True, check=True
+        ["git", "ls-files", "-z", "--", *mapping.values()],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     return [ROOT / p for p in out.split("\0") if p]
 
 
 def test_pyproject_lists_every_package_folder():
-    """Code packages and importable-named data folders alike (setuptools warns of the latter)."""
+    """Code packages and importable-named data folders alike (setuptools warns of the latter):
+    every importable-named folder that holds a tracked file."""
     config = _setuptools_config()
-    folders = _folders(config["package-dir"])
-    wanted = {name for name, d in folders.items() if any(f.is_file() for f in d.iterdir())}
-    wanted -= {name for name, d in folders.items() if not _tracked(d)}
+    name_of = {d: name for name, d in _folders(config["package-dir"]).items()}
+    wanted = {name_of[f.parent] for f in _tracked(config["package-dir"]) if f.parent in name_of}
     assert wanted == set(config["packages"])
 
 
@@ -75,17 +79,15 @@ def test_package_data_covers_every_shipped_file():
     listed = {name: folders[name] for name in config["packages"]}
     globs = config["package-data"]
     missing = []
-    for folder in {ROOT / f for f in config["package-dir"].values()}:
-        for f in _tracked(folder):
-            if f.suffix == ".py":
-                continue
-            owner = max(
-                (n for n, d in listed.items() if d in f.parents), key=lambda n: len(listed[n].parts)
-            )
-            rel = f.relative_to(listed[owner]).as_posix()
-            if not any(
-                fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/")
-                for g in globs.get(owner, [])
-            ):
-                missing.append(f"{owner}: {rel}")
+    for f in _tracked(config["package-dir"]):
+        if f.suffix == ".py":
+            continue
+        owner = max(
+            (n for n, d in listed.items() if d in f.parents), key=lambda n: len(listed[n].parts)
+        )
+        rel = f.relative_to(listed[owner]).as_posix()
+        if not any(
+            fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs.get(owner, [])
+        ):
+            missing.append(f"{owner}: {rel}")
     assert not missing, missing
