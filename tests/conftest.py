@@ -55,3 +55,9 @@ def dev_files():
 def dev_utterance(dev_files) -> Path:
     """A dev-split utterance of at least 6 s."""
     return next(f.path for f in dev_files if f.duration_s >= 6.0)
+
+
+@pytest.fixture(scope="session")
+def example_clip() -> Path:
+    """The bundled LJ Speech clip (public domain; plugin/examples/ATTRIBUTION.md), 16 kHz."""
+    return Path(__file__).resolve().parents[1] / "plugin" / "examples" / "LJ001-0001.flac"

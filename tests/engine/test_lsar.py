@@ -99,15 +99,12 @@ def test_gaps_near_the_window_ends_are_not_toeplitz():
     assert not _is_toeplitz(np.r_[100:120, 150:170], 50, 400)  # two gaps
 
 
-def test_more_iterations_keep_a_long_fill_near_the_speech_level():
+def test_more_iterations_keep_a_long_fill_near_the_speech_level(example_clip):
     """Nine 200 ms gaps in the bundled LJ Speech clip: the middle half of LSAR's fill, in dB
     re the true speech there. Two iterations sink far under it; ten stay near it."""
-    from pathlib import Path
-
     from voicemend.engine.io import load
 
-    clip = Path(__file__).resolve().parents[2] / "plugin" / "examples" / "LJ001-0001.flac"
-    x = load(clip).to_mono().samples[0].astype(np.float64)
+    x = load(example_clip).to_mono().samples[0].astype(np.float64)
     sr, ctx = 16_000, 2400
     n = int(0.2 * sr)
 
@@ -128,18 +125,16 @@ def test_more_iterations_keep_a_long_fill_near_the_speech_level():
     assert -8.0 < ten < 3.0
 
 
-def test_high_rates_iterate_at_16k_first_and_keep_more_level():
+def test_high_rates_iterate_at_16k_first_and_keep_more_level(example_clip):
     """At 48 kHz the iterations run at 16 kHz, then two at the full rate: the fill's middle
     stays louder than two full-rate iterations alone leave it."""
     import dataclasses
-    from pathlib import Path
 
     from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
     from voicemend.engine.io import load
     from voicemend.engine.regions import Region
 
-    clip = Path(__file__).resolve().parents[2] / "plugin" / "examples" / "LJ001-0001.flac"
-    audio = load(clip).resampled(48_000)
+    audio = load(example_clip).resampled(48_000)
     n = int(0.2 * 48_000)
     two = Lsar(dataclasses.replace(LsarSettings(), iterations=2))
     levels = {"two": [], "multirate": []}
