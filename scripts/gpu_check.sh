@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The checks that need a CUDA GPU: the GPU tests, the speed bench with GPU rows, and a short
-# measure of training speed.
+# The checks that need a CUDA GPU: the GPU tests, the speed bench with GPU rows, CPU/GPU
+# agreement, batched vs single-region repair, and a short measure of training speed.
 #   bash scripts/gpu_check.sh [RESULTS_DIR] [SPEECH_DIR] [TRAIN_DIR]
 # RESULTS_DIR defaults to bench/results, SPEECH_DIR to ../shared/data/speech (its dev split feeds
 # the bench), TRAIN_DIR to SPEECH_DIR (its train split, or every file of a plain folder).
@@ -20,6 +20,7 @@ status=0  # a failing test still lets the bench run; the script fails at the end
     --methods lsar,neural,neural-ipt,neural-mel --repeats 7 --minutes 2 --dropouts 20 \
     --name speed-gpu --results "$results"
 "$py" scripts/gpu_agreement.py "$speech" | tee "$results/speed-gpu/agreement.txt"
+"$py" scripts/gpu_batching.py "$speech" | tee "$results/speed-gpu/batching.txt"
 
 # Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
 # CPU on one thread).
@@ -27,7 +28,7 @@ runs=$(mktemp -d)
 for device in ${DEVICES:-cuda}; do
     timeout 75 "$py" -m voicemend.plugin.cli train mel --data "$train" --out "$runs/$device" \
         --steps 100 --device "$device" --threads 1 >"$runs/$device.log" 2>&1 || true
-    "$py" - "$runs/$device/log.jsonl" "$device" <<'PY'
+    if "$py" - "$runs/$device/log.jsonl" "$device" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])] if __import__("os").path.exists(sys.argv[1]) else []
 if len(rows) >= 2:
@@ -35,7 +36,9 @@ if len(rows) >= 2:
     rate = (b["step"] - a["step"]) / ((b["train_hours"] - a["train_hours"]) * 3600)
     print(f"train mel on {sys.argv[2]}: {rate:.2f} steps/s (steps {a['step']}..{b['step']})")
 else:
-    print(f"train mel on {sys.argv[2]}: too few logged steps to time")
+    print(f"train mel on {sys.argv[2]}: too few logged steps to time; the end of its output:")
+    sys.exit(1)
 PY
+    then :; else tail -n 5 "$runs/$device.log"; status=1; fi
 done
 exit $status

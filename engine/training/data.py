@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfilt
 
-from voicemend.engine.data import SpeechFile, list_speech
+from voicemend.engine.data import SpeechFile, list_speech, speech_root
+from voicemend.engine.errors import VoicemendError
 from voicemend.engine.io import load
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,17 @@ class AugmentConfig:
 
 def train_pool(data_root: Path | None, sample_rate: int = SAMPLE_RATE) -> SpeechPool:
     """The ``train`` split of the speech corpus (the dev split never trains anything)."""
-    pool = SpeechPool(list_speech(data_root, split="train"), sample_rate)
+    files = list_speech(data_root, split="train")
+    if not files:
+        folder = Path(data_root) if data_root is not None else speech_root()
+        if (folder / "manifest.csv").exists():
+            raise VoicemendError(
+                f"no training audio in {folder}: its manifest.csv lists no file of the train "
+                "split (the dev split is held out); give a folder with train rows, or a plain "
+                "folder of audio files without a manifest"
+            )
+        raise VoicemendError(f"no training audio in {folder}: it holds no audio files")
+    pool = SpeechPool(files, sample_rate)
     log.info("training audio: %.2f h", pool.hours)
     return pool
 

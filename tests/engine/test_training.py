@@ -287,3 +287,17 @@ def test_recipe_schedule_warms_up_then_decays():
     assert no_warmup.learning_rate_at(0) == no_warmup.learning_rate
     opt = config.optimizer([torch.nn.Parameter(torch.zeros(2))])
     assert opt.defaults["betas"] == (0.9, 0.98) and opt.defaults["weight_decay"] == 0.01
+
+
+def test_train_pool_names_the_folder_when_it_holds_no_training_audio(tmp_path):
+    """A corpus with only dev rows, or an empty folder, fails before training, saying why."""
+    from voicemend.engine.errors import VoicemendError
+    from voicemend.engine.training.data import train_pool
+
+    (tmp_path / "manifest.csv").write_text("path,speaker,split\na.flac,s1,dev\n")
+    with pytest.raises(VoicemendError, match=r"no training audio in .*train split"):
+        train_pool(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(VoicemendError, match=r"no training audio in .*empty: it holds no audio"):
+        train_pool(empty)
