@@ -283,6 +283,23 @@ def build_parser() -> argparse.ArgumentParser:
     tmel = train_sub.add_parser(
         "mel", help="the mel-domain transformer inpainter (voicemend's own configuration)"
     )
+    tmel.add_argument(
+        "--adversarial",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="weight of a mel-patch critic's hinge loss beside L1 (0: L1 only)",
+    )
+    tmel.add_argument(
+        "--adversarial-start",
+        type=int,
+        default=0,
+        metavar="STEP",
+        help="step from which the predictor heeds the critic (the critic trains from the start)",
+    )
+    tmel.add_argument(
+        "--learning-rate", type=float, default=5e-4, help="peak learning rate (lower to fine-tune)"
+    )
     for recipe, default_out in (
         (tdec, "runs/decoder"),
         (tift, "runs/ift"),
@@ -884,7 +901,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif args.recipe == "mel":
             from voicemend.engine.training.mel import MelTrainConfig, train_mel
 
-            config = MelTrainConfig(max_steps=args.steps, batch_size=args.batch_size)
+            config = MelTrainConfig(
+                max_steps=args.steps,
+                batch_size=args.batch_size,
+                learning_rate=args.learning_rate,
+                adversarial_weight=args.adversarial,
+                adversarial_start_step=args.adversarial_start,
+            )
             export = train_mel(args.out, config, **common)
         else:
             from voicemend.engine.training.ift import IftTrainConfig, train_ift

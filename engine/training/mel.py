@@ -5,24 +5,31 @@ Each example is a crop of training speech and one gap (20-500 ms, with at least
 hears the gap, the same rule inference uses, so the model never sees a frame half-computed over
 silence. The loss is L1 on the hidden frames plus L1 on their frame-to-frame change, which keeps
 the prediction moving like speech instead of settling on the smoothest curve.
+
+With ``adversarial_weight`` above zero, a mel-patch critic (hinge loss) joins from
+``adversarial_start_step``: L1 alone rewards the mean of every way a long gap could be filled,
+which voices as a smooth buzz; the critic rewards frames that look like speech around the gap.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from voicemend.engine.models.discriminators import MelPatchDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
+from voicemend.engine.training.losses import hinge_discriminator_loss, hinge_generator_loss
 from voicemend.engine.training.run import (
     Progress,
     RecipeConfig,
+    TrainingRun,
     optimise,
     run_recipe,
     start_run,
@@ -38,6 +45,13 @@ class MelTrainConfig(RecipeConfig, GapConfig):
     max_gap_ms: float = 500.0
     min_context_s: float = 0.3
     delta_weight: float = 1.0
+    adversarial_weight: float = 0.0  # 0: L1 only (the shipped model's recipe)
+    adversarial_start_step: int = (
+        0  # the critic trains from the start, the predictor heeds it from here
+    )
+    critic_reach_frames: int = (
+        5  # the critic's scores count on the gap's frames and this many around
+    )
 
 
 def mel_loss(
@@ -67,9 +81,23 @@ def train_mel(
     model_config = model_config or MelTransformerConfig()
     model = MelTransformer(model_config).to(device)
     mel = LogMel(model_config.mel).to(device)
-    opt, run = start_run(
-        out_dir, "mel", config, {"model": model}, model_config.to_dict(), init_from
-    )
+    critic = None
+    if config.adversarial_weight > 0:
+        critic = MelPatchDiscriminator(model_config.mel.n_mels).to(device)
+        opt, opt_critic = (
+            config.optimizer(model.parameters()),
+            config.optimizer(critic.parameters()),
+        )
+        run = TrainingRun(
+            out_dir,
+            {"model": model, "discriminator": critic},
+            {"model": opt, "discriminator": opt_critic},
+            {"recipe": "mel", "train": asdict(config), "model": model_config.to_dict()},
+        ).start(init_from)
+    else:
+        opt, run = start_run(
+            out_dir, "mel", config, {"model": model}, model_config.to_dict(), init_from
+        )
     sr = model_config.mel.sample_rate
     pool = train_pool(data_root, sr)
     hop = model_config.mel.hop_length
@@ -86,6 +114,16 @@ def train_mel(
         hidden = heard_frames(gap, target.shape[-1], mel.config)
         pred = model(target, hidden)
         losses = mel_loss(pred, target, hidden, config.delta_weight)
+        if critic is not None:
+            near = _dilate(hidden, config.critic_reach_frames)
+            real, fake = critic(target, hidden)[near], critic(pred.detach(), hidden)[near]
+            loss_d = hinge_discriminator_loss([real], [fake])
+            optimise(opt_critic, loss_d, critic.parameters(), max_norm=5.0)
+            losses["critic"] = loss_d.detach()
+            if run.step >= config.adversarial_start_step:
+                adversarial = hinge_generator_loss([critic(pred, hidden)[near]])
+                losses["adversarial"] = adversarial.detach()
+                losses["loss"] = losses["loss"] + config.adversarial_weight * adversarial
         optimise(opt, losses["loss"], model.parameters(), max_norm=5.0)
         return {k: v.item() for k, v in losses.items()}
 
@@ -93,3 +131,11 @@ def train_mel(
     export = out_dir / "export"
     model.cpu().eval().save_pretrained(export)
     return export
+
+
+def _dilate(mask: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, F) bool, widened by ``frames`` on each side."""
+    if frames <= 0:
+        return mask
+    kernel = torch.ones(1, 1, 2 * frames + 1, device=mask.device)
+    return torch.nn.functional.conv1d(mask[:, None].float(), kernel, padding=frames)[:, 0] > 0

@@ -133,13 +133,20 @@ class TrainingRun:
         if not state_path.exists():
             return False
         state = json.loads(state_path.read_text(encoding="utf-8"))
+        optim_path = self.checkpoint_dir / "optim.pt"
         for name, module in self.modules.items():
             path = self.checkpoint_dir / f"{name}.safetensors"
+            if not path.exists() and not optim_path.exists():
+                # A weights-only checkpoint seeds what it has: a module it lacks (a critic that
+                # fine-tuning adds, say) starts from its initialisation.
+                log.warning(
+                    "%s has no %s weights; %s starts fresh", self.checkpoint_dir, name, name
+                )
+                continue
             try:
                 module.load_state_dict(load_file(str(path)))
             except Exception as exc:
                 raise CheckpointError(f"cannot resume from {path}: {exc}") from None
-        optim_path = self.checkpoint_dir / "optim.pt"
         if optim_path.exists():
             extra = torch.load(str(optim_path), map_location="cpu", weights_only=True)
             for name, opt in self.optimizers.items():

@@ -103,6 +103,66 @@ def test_mel_training_smoke_resume_and_export(tmp_path):
     assert all(np.isfinite(r["l1_gap"]) and r["l1_gap"] > 0 for r in rows)
 
 
+def test_adversarial_fine_tuning_seeds_from_an_l1_checkpoint_and_resumes(tmp_path):
+    """An L1 model's weights-only checkpoint seeds an adversarial run: the predictor keeps its
+    weights, the critic starts fresh, both train, the predictor heeds the critic from the start
+    step on, and the run resumes with both optimisers."""
+    import shutil
+
+    import soundfile as sf
+    from safetensors.torch import load_file
+
+    from voicemend.engine.training.mel import MelTrainConfig, train_mel
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(2.5, 16000), 16000)
+    small = {"window_s": 1.0, "batch_size": 2, "log_every": 1, "max_gap_ms": 200}
+    l1_run = tmp_path / "l1"
+    train_mel(l1_run, MelTrainConfig(max_steps=2, **small), data_root=data, model_config=TINY)
+    seed = tmp_path / "seed"  # weights only, as a committed checkpoint
+    seed.mkdir()
+    for name in ("model.safetensors", "state.json"):
+        shutil.copy(l1_run / "checkpoint" / name, seed / name)
+    seeded = load_file(str(seed / "model.safetensors"))
+
+    adv = {"adversarial_weight": 0.5, "adversarial_start_step": 3, **small}
+    run = tmp_path / "adv"
+    train_mel(
+        run, MelTrainConfig(max_steps=3, **adv), data_root=data, model_config=TINY, init_from=seed
+    )
+    assert (run / "checkpoint" / "discriminator.safetensors").exists()
+    trained = load_file(str(run / "checkpoint" / "model.safetensors"))
+    assert any(not torch.equal(trained[k], seeded[k]) for k in seeded)
+    train_mel(run, MelTrainConfig(max_steps=4, **adv), data_root=data, model_config=TINY)
+    rows = [json.loads(r) for r in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 4]  # continued from the seed's step 2
+    assert all(np.isfinite(r["critic"]) for r in rows)
+    assert "adversarial" not in rows[0] and np.isfinite(rows[1]["adversarial"])
+
+
+def test_mel_critic_scores_each_frame_from_its_neighbourhood_and_the_mask():
+    from voicemend.engine.models.discriminators import MelPatchDiscriminator
+
+    torch.manual_seed(0)
+    critic = MelPatchDiscriminator(n_mels=80)
+    x = torch.randn(2, 80, 200)
+    gap = _gap(2, 200, [(90, 110)])
+    scores = critic(x, gap)
+    assert scores.shape == (2, 200)
+    far = x.clone()
+    far[..., :10] += 3.0  # a change 70+ frames before the gap, beyond the critic's reach,
+    far[..., 10:20] -= 3.0  # that leaves the context's level (which it removes) as it was
+    assert torch.allclose(critic(far, gap)[:, 90:110], scores[:, 90:110], atol=1e-5)
+    near = x.clone()
+    near[..., 95:105] += 3.0
+    assert not torch.allclose(critic(near, gap)[:, 90:110], scores[:, 90:110])
+    moved = _gap(2, 200, [(120, 140)])
+    assert not torch.allclose(critic(x, moved), scores)  # it reads the mask
+
+
 def test_mel_loss_counts_only_the_gap():
     from voicemend.engine.training.mel import mel_loss
 
