@@ -70,10 +70,58 @@ def test_toeplitz_path_matches_banded_cholesky(monkeypatch):
     real = lsar._solve_toeplitz
     monkeypatch.setattr(lsar, "_solve_toeplitz", lambda *a: taken.append(1) or real(*a))
     fast = lsar.lsar_interpolate(x, known, order=400, iterations=3)
-    assert len(taken) == 3  # one interior gap: every iteration went through Levinson
+    assert len(taken) == 3  # one interior gap: every iteration took the Toeplitz path
     monkeypatch.setattr(lsar, "_is_toeplitz", lambda *a: False)
     banded = lsar.lsar_interpolate(x, known, order=400, iterations=3)
     np.testing.assert_allclose(fast[~known], banded[~known], rtol=0, atol=1e-6 * np.abs(x).max())
+
+
+def test_conjugate_gradients_match_levinson(monkeypatch):
+    """3 200 unknowns go through conjugate gradients; forced onto Levinson, the fill is the same."""
+    import voicemend.engine.inpaint.lsar as lsar
+
+    x, known = _speechy_gap()
+    steps = []
+    real_cg = lsar._toeplitz_cg
+    monkeypatch.setattr(lsar, "_toeplitz_cg", lambda *a: steps.append(1) or real_cg(*a))
+    cg = lsar.lsar_interpolate(x, known, order=400, iterations=3)
+    assert len(steps) == 3
+    monkeypatch.setattr(lsar, "CG_MIN_UNKNOWNS", 10**9)
+    levinson = lsar.lsar_interpolate(x, known, order=400, iterations=3)
+    np.testing.assert_allclose(cg[~known], levinson[~known], rtol=0, atol=1e-6 * np.abs(x).max())
+
+
+def test_stalled_conjugate_gradients_fall_back_to_levinson(monkeypatch):
+    import voicemend.engine.inpaint.lsar as lsar
+
+    x, known = _speechy_gap()
+    expected = lsar.lsar_interpolate(x, known, order=400, iterations=2)
+    monkeypatch.setattr(lsar, "CG_MAX_STEPS", 2)
+    calls = []
+    real = lsar.solve_toeplitz
+    monkeypatch.setattr(lsar, "solve_toeplitz", lambda *a, **k: calls.append(1) or real(*a, **k))
+    got = lsar.lsar_interpolate(x, known, order=400, iterations=2)
+    assert len(calls) == 2
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6 * np.abs(x).max())
+
+
+def test_toeplitz_cg_solves_a_banded_system_from_any_start():
+    from scipy.linalg import toeplitz
+
+    from voicemend.engine.inpaint.lsar import CG_TOLERANCE, _toeplitz_cg
+
+    rng = np.random.default_rng(5)
+    c = np.r_[1.0, -1.6, 0.9, 0.1 * rng.standard_normal(30)]  # a resonant AR filter
+    band = 2.0 * np.correlate(c, c, mode="full")[c.size - 1 :]
+    column = np.zeros(3000)
+    column[: band.size] = band
+    rhs = rng.standard_normal(3000)
+    matrix = toeplitz(column)
+    for guess in (None, rng.standard_normal(3000)):
+        values = _toeplitz_cg(band, rhs, guess)
+        assert values is not None
+        residual = np.linalg.norm(matrix @ values - rhs) / np.linalg.norm(rhs)
+        assert residual < 10 * CG_TOLERANCE
 
 
 def test_a_failed_levinson_falls_back_to_cholesky(monkeypatch):
