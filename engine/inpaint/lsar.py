@@ -8,7 +8,7 @@ equations ``(A_uᵀA_u + B_uᵀB_u) x_u = -(A_uᵀA_k + B_uᵀB_k) x_k`` have a 
 half-bandwidth ``p`` (the AR order). For one gap at least ``p`` samples from the window's ends (the
 usual case) that matrix is Toeplitz, twice the autocorrelation of ``c``. Conjugate gradients
 preconditioned by its circulant (Strang) approximation solve it in O(M log M) per step, with FFTs,
-in some 30-80 steps, which beats Levinson recursion's O(M²) from a few thousand unknowns; Levinson
+in some 30-100 steps, which beats Levinson recursion's O(M²) from a few thousand unknowns; Levinson
 is the fallback, and LAPACK's banded Cholesky (O(M p²)) solves every other case.
 
 The AR model is re-estimated from the filled window and the gap solved again, ``iterations``

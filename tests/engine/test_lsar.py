@@ -62,33 +62,27 @@ def _speechy_gap(gap_ms: float = 200.0, sr: int = 16_000):
     return x, known
 
 
-def test_toeplitz_path_matches_banded_cholesky(monkeypatch):
+@pytest.mark.parametrize(
+    ("fast_path", "reference", "forced"),
+    [
+        ("_solve_toeplitz", "_is_toeplitz", lambda *a: False),  # banded Cholesky instead
+        ("_toeplitz_cg", "CG_MIN_UNKNOWNS", 10**9),  # Levinson instead
+    ],
+)
+def test_fast_solvers_match_their_reference(monkeypatch, fast_path, reference, forced):
+    """A 200 ms interior gap (3 200 unknowns) takes the Toeplitz path, through conjugate
+    gradients; forced onto banded Cholesky, or onto Levinson, the fill is the same."""
     import voicemend.engine.inpaint.lsar as lsar
 
     x, known = _speechy_gap()
     taken = []
-    real = lsar._solve_toeplitz
-    monkeypatch.setattr(lsar, "_solve_toeplitz", lambda *a: taken.append(1) or real(*a))
+    real = getattr(lsar, fast_path)
+    monkeypatch.setattr(lsar, fast_path, lambda *a: taken.append(1) or real(*a))
     fast = lsar.lsar_interpolate(x, known, order=400, iterations=3)
-    assert len(taken) == 3  # one interior gap: every iteration took the Toeplitz path
-    monkeypatch.setattr(lsar, "_is_toeplitz", lambda *a: False)
-    banded = lsar.lsar_interpolate(x, known, order=400, iterations=3)
-    np.testing.assert_allclose(fast[~known], banded[~known], rtol=0, atol=1e-6 * np.abs(x).max())
-
-
-def test_conjugate_gradients_match_levinson(monkeypatch):
-    """3 200 unknowns go through conjugate gradients; forced onto Levinson, the fill is the same."""
-    import voicemend.engine.inpaint.lsar as lsar
-
-    x, known = _speechy_gap()
-    steps = []
-    real_cg = lsar._toeplitz_cg
-    monkeypatch.setattr(lsar, "_toeplitz_cg", lambda *a: steps.append(1) or real_cg(*a))
-    cg = lsar.lsar_interpolate(x, known, order=400, iterations=3)
-    assert len(steps) == 3
-    monkeypatch.setattr(lsar, "CG_MIN_UNKNOWNS", 10**9)
-    levinson = lsar.lsar_interpolate(x, known, order=400, iterations=3)
-    np.testing.assert_allclose(cg[~known], levinson[~known], rtol=0, atol=1e-6 * np.abs(x).max())
+    assert len(taken) == 3  # every iteration
+    monkeypatch.setattr(lsar, reference, forced)
+    slow = lsar.lsar_interpolate(x, known, order=400, iterations=3)
+    np.testing.assert_allclose(fast[~known], slow[~known], rtol=0, atol=1e-6 * np.abs(x).max())
 
 
 def test_stalled_conjugate_gradients_fall_back_to_levinson(monkeypatch):
