@@ -44,7 +44,8 @@ CG_MAX_STEPS = 400
 # Conjugate gradients stop at this relative residual, far below TOEPLITZ_TOLERANCE, so that their
 # answer matches Levinson's to float32 precision despite the system's conditioning.
 CG_TOLERANCE = 1e-10
-# Above this rate the iterations run at LOW_RATE_HZ first (a solve costs O(M²) or O(M p²)).
+# Above this rate the iterations run at LOW_RATE_HZ first (a solve costs O(M log M) per CG step,
+# O(M²) by Levinson or O(M p²) by Cholesky, all growing with the rate).
 MULTIRATE_ABOVE_HZ = 24_000
 LOW_RATE_HZ = 16_000
 
@@ -100,9 +101,8 @@ class Lsar(Inpainter):
 
     def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
         """Per channel. Above 24 kHz the AR re-estimation iterations run on the window at
-        16 kHz, and a few more at the full rate start from that fill (upsampled): at 48 kHz a
-        200 ms gap then costs under twice what two full-rate iterations did, where ten full-rate
-        iterations cost over four times as much."""
+        16 kHz, where a solve has a third of the unknowns, and a few more at the full rate start
+        from that fill (upsampled)."""
         sr = ctx.sample_rate
         order = self.order(ctx.gap_frames, sr)
         filled = np.empty((ctx.window.shape[0], ctx.gap_frames))
