@@ -108,3 +108,30 @@ def test_fill_envelope_writes_table_and_plot(dev_files, tmp_path):
     zero_row = next(line for line in text.splitlines() if line.startswith("| zero |"))
     assert zero_row.count("-80.0") == 8  # an unrepaired gap is silent in every part
     assert (tmp_path / "envelope.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_compare_mel_predictor_scores_the_shipped_weights_like_the_shipped_method(
+    dev_files, tmp_path
+):
+    """A candidate that is the shipped predictor scores exactly as `neural-mel` does."""
+    import shutil
+
+    pytest.importorskip("pesq")
+    module = runpy.run_path(str(SCRIPTS / "compare_mel_predictor.py"))
+    weights = Path(__file__).resolve().parents[1] / "engine" / "weights" / "mel"
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir()
+    shutil.copy(weights / "model.safetensors", checkpoint / "model.safetensors")
+    out = tmp_path / "table.md"
+    table = module["main"](
+        [str(checkpoint), "--files", "0:1", "--gap-ms", "200", "--out", str(out)]
+    )
+    body = table.splitlines()[2:6]  # under the header and its rule
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in body}
+    assert set(rows) == {"lsar", "pattern", "neural-mel (shipped)", "candidate (mel-decoder)"}
+    assert rows["candidate (mel-decoder)"] == rows["neural-mel (shipped)"]
+    assert out.read_text() == table
+    with pytest.raises(SystemExit):  # never overwrites an earlier table
+        module["main"]([str(checkpoint), "--out", str(out)])

@@ -124,12 +124,13 @@ def excerpt(x: np.ndarray, case: Case, context_frames: int) -> tuple[np.ndarray,
 
 
 def iter_excerpts(
-    files: Sequence[SpeechFile], sample_rate: int, config: QualityConfig
+    files: Sequence[SpeechFile], sample_rate: int, config: QualityConfig, first_index: int = 0
 ) -> Iterator[tuple[Case, np.ndarray, Region]]:
     """Every planned case of ``files`` (mono at ``sample_rate``) with its clean excerpt and gap,
-    as the bench plans them: for diagnostics that score other things on the same cases."""
+    as the bench plans them: for diagnostics that score other things on the same cases.
+    ``first_index`` is the first file's place in the bench's list (it seeds the positions)."""
     ctx = int(config.excerpt_context_s * sample_rate)
-    for index, f in enumerate(files):
+    for index, f in enumerate(files, start=first_index):
         x = load(f.path).to_mono().resampled(sample_rate).samples[0]
         for case in plan_cases(x, sample_rate, Path(f.path).stem, index, config):
             yield (case, *excerpt(x, case, ctx))
