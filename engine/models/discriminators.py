@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from voicemend.engine.models.mel_transformer import context_level
+
 RESOLUTIONS = ((1024, 256, 1024), (512, 128, 512), (256, 64, 256))
 
 
@@ -83,10 +85,7 @@ class MelPatchDiscriminator(nn.Module):
 
     def forward(self, log_mel: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
         """(B, n_mels, F), (B, F) bool -> (B, F) scores (the mean over the frequency axis)."""
-        visible = (~gap).float()[:, None, :]
-        level = (log_mel * visible).sum((1, 2), keepdim=True) / (
-            visible.sum((1, 2), keepdim=True) * log_mel.shape[1]
-        ).clamp(min=1)
+        level = context_level(log_mel, gap)[:, None, None]
         x = (log_mel - level) / self.level_scale
         mask = gap[:, None, :].to(x.dtype).expand_as(x)
         h = torch.stack([x, mask], dim=1)  # (B, 2, n_mels, F)

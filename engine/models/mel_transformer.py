@@ -93,9 +93,7 @@ class MelTransformer(nn.Module):
     def forward(self, log_mel: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
         c = self.config
         hidden = gap[:, None, :]
-        visible = (~gap).float()
-        n_visible = (visible.sum(-1) * log_mel.shape[1]).clamp(min=1)
-        level = (log_mel * visible[:, None, :]).sum((1, 2)) / n_visible  # (B,)
+        level = context_level(log_mel, gap)
         line = interpolate_gaps(log_mel, gap)
         x = (line - level[:, None, None]) / c.level_scale
         x = torch.cat([x, hidden.to(x.dtype)], dim=1)  # (B, n_mels + 1, F)
@@ -110,6 +108,14 @@ class MelTransformer(nn.Module):
         out = self.out(self.norm(h)).view(b, tokens, k, -1)  # (B, tokens, k, n_mels)
         correction = out.reshape(b, tokens * k, -1).transpose(1, 2)[..., :n] * c.level_scale
         return torch.where(hidden, line + correction, log_mel)
+
+
+def context_level(log_mel: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+    """The mean log-mel of the visible frames, per example: (B, n_mels, F), (B, F) -> (B,).
+    Models take it out so that they see the shape of speech, not its recording level."""
+    visible = (~gap).float()
+    n_visible = (visible.sum(-1) * log_mel.shape[1]).clamp(min=1)
+    return (log_mel * visible[:, None, :]).sum((1, 2)) / n_visible
 
 
 def interpolate_gaps(log_mel: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:

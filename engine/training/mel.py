@@ -32,7 +32,6 @@ from voicemend.engine.training.run import (
     TrainingRun,
     optimise,
     run_recipe,
-    start_run,
 )
 
 log = logging.getLogger(__name__)
@@ -46,12 +45,10 @@ class MelTrainConfig(RecipeConfig, GapConfig):
     min_context_s: float = 0.3
     delta_weight: float = 1.0
     adversarial_weight: float = 0.0  # 0: L1 only (the shipped model's recipe)
-    adversarial_start_step: int = (
-        0  # the critic trains from the start, the predictor heeds it from here
-    )
-    critic_reach_frames: int = (
-        5  # the critic's scores count on the gap's frames and this many around
-    )
+    # The critic trains from the start; the predictor heeds it from this step.
+    adversarial_start_step: int = 0
+    # The critic's scores count on the gap's frames and this many on each side.
+    critic_reach_frames: int = 5
 
 
 def mel_loss(
@@ -81,23 +78,19 @@ def train_mel(
     model_config = model_config or MelTransformerConfig()
     model = MelTransformer(model_config).to(device)
     mel = LogMel(model_config.mel).to(device)
+    modules: dict[str, torch.nn.Module] = {"model": model}
     critic = None
     if config.adversarial_weight > 0:
         critic = MelPatchDiscriminator(model_config.mel.n_mels).to(device)
-        opt, opt_critic = (
-            config.optimizer(model.parameters()),
-            config.optimizer(critic.parameters()),
-        )
-        run = TrainingRun(
-            out_dir,
-            {"model": model, "discriminator": critic},
-            {"model": opt, "discriminator": opt_critic},
-            {"recipe": "mel", "train": asdict(config), "model": model_config.to_dict()},
-        ).start(init_from)
-    else:
-        opt, run = start_run(
-            out_dir, "mel", config, {"model": model}, model_config.to_dict(), init_from
-        )
+        modules["discriminator"] = critic
+    optimizers = {name: config.optimizer(module.parameters()) for name, module in modules.items()}
+    opt, opt_critic = optimizers["model"], optimizers.get("discriminator")
+    run = TrainingRun(
+        out_dir,
+        modules,
+        optimizers,
+        {"recipe": "mel", "train": asdict(config), "model": model_config.to_dict()},
+    ).start(init_from)
     sr = model_config.mel.sample_rate
     pool = train_pool(data_root, sr)
     hop = model_config.mel.hop_length
@@ -114,7 +107,7 @@ def train_mel(
         hidden = heard_frames(gap, target.shape[-1], mel.config)
         pred = model(target, hidden)
         losses = mel_loss(pred, target, hidden, config.delta_weight)
-        if critic is not None:
+        if critic is not None and opt_critic is not None:
             near = _dilate(hidden, config.critic_reach_frames)
             real, fake = critic(target, hidden)[near], critic(pred.detach(), hidden)[near]
             loss_d = hinge_discriminator_loss([real], [fake])
