@@ -298,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="step from which the predictor heeds the critic (the critic trains from the start)",
     )
     tmel.add_argument(
-        "--learning-rate", type=float, default=5e-4, help="peak learning rate (lower to fine-tune)"
+        "--learning-rate",
+        type=float,
+        help="peak learning rate (default: the recipe's; lower to fine-tune)",
     )
     for recipe, default_out in (
         (tdec, "runs/decoder"),
@@ -901,12 +903,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif args.recipe == "mel":
             from voicemend.engine.training.mel import MelTrainConfig, train_mel
 
+            rate = {} if args.learning_rate is None else {"learning_rate": args.learning_rate}
             config = MelTrainConfig(
                 max_steps=args.steps,
                 batch_size=args.batch_size,
-                learning_rate=args.learning_rate,
                 adversarial_weight=args.adversarial,
                 adversarial_start_step=args.adversarial_start,
+                **rate,
             )
             export = train_mel(args.out, config, **common)
         else:

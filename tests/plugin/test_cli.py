@@ -253,3 +253,24 @@ def test_a_closed_pipe_ends_quietly(tmp_path, damaged_wav):
     assert proc.wait(timeout=60) == 1  # like an error: the output did not all arrive
     proc.stderr.close()
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "weight", "rate"),
+    [([], 0.0, None), (["--adversarial", "0.3", "--learning-rate", "1e-4"], 0.3, 1e-4)],
+)
+def test_train_mel_passes_the_adversarial_and_rate_options_to_the_recipe(
+    tmp_path, extra, weight, rate
+):
+    from voicemend.engine.training.mel import MelTrainConfig
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(4.0, 16000), 16000)
+    out = tmp_path / "run"
+    argv = ["train", "mel", "--data", data, "--out", out, "--steps", 1, "--batch-size", 1]
+    assert main([str(a) for a in [*argv, "--device", "cpu", *extra]]) == 0
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["config"]["train"]["adversarial_weight"] == weight
+    assert state["config"]["train"]["learning_rate"] == (rate or MelTrainConfig.learning_rate)
+    assert (out / "checkpoint" / "discriminator.safetensors").exists() == (weight > 0)
