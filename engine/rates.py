@@ -13,14 +13,18 @@ import numpy as np
 from scipy.signal import resample_poly
 
 
-def to_rate(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """``x`` (..., n) resampled along its last axis, as float64 (polyphase, scipy)."""
-    if from_rate == to_rate:
-        return np.asarray(x, dtype=np.float64)
-    ratio = Fraction(to_rate, from_rate).limit_denominator(1000)
-    return resample_poly(
-        np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, axis=-1
-    )
+def to_rate(x: np.ndarray, from_rate: int, to_rate: int, n_out: int | None = None) -> np.ndarray:
+    """``x`` (..., n) resampled along its last axis, as float64 (polyphase, scipy); with
+    ``n_out``, cut or zero-padded to that length (a round trip can be a sample off)."""
+    y = np.asarray(x, dtype=np.float64)
+    if from_rate != to_rate:
+        ratio = Fraction(to_rate, from_rate).limit_denominator(1000)
+        y = resample_poly(y, ratio.numerator, ratio.denominator, axis=-1)
+    if n_out is None:
+        return y
+    y = y[..., :n_out]
+    pad = [(0, 0)] * (y.ndim - 1) + [(0, n_out - y.shape[-1])]
+    return np.pad(y, pad)
 
 
 def mask_to_rate(mask: np.ndarray, from_rate: int, to_rate: int, n_out: int) -> np.ndarray:

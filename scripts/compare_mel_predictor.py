@@ -29,7 +29,8 @@ from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.inpaint.neural import NeuralMel
 from voicemend.engine.io import write_text_atomic
-from voicemend.engine.models.mel_transformer import MelTransformer
+from voicemend.engine.models.checkpoint import load_config
+from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 from voicemend.engine.models.shipped import verified_folder
 from voicemend.engine.models.vocos import VocosDecoder
 
@@ -38,8 +39,8 @@ RATE = 16_000
 
 def candidate(checkpoint: Path, decoder: str) -> NeuralMel:
     """The checkpoint's predictor (with the shipped predictor's config) and the named decoder."""
-    shipped = MelTransformer.from_pretrained(verified_folder("mel"))
-    predictor = MelTransformer(shipped.config)
+    config = MelTransformerConfig.from_dict(load_config(verified_folder("mel")))
+    predictor = MelTransformer(config)
     predictor.load_state_dict(load_file(str(checkpoint / "model.safetensors")))
     folder = Path(decoder) if Path(decoder).is_dir() else verified_folder(decoder)
     return NeuralMel(predictor.eval(), VocosDecoder.from_pretrained(folder), device="cpu")

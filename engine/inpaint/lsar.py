@@ -14,8 +14,8 @@ is the fallback, and LAPACK's banded Cholesky (O(M p²)) solves every other case
 The AR model is re-estimated from the filled window and the gap solved again, ``iterations``
 times in all. The first model, fitted to the context alone, is too damped to carry a voice across
 a long gap; re-fitting lets the fill keep its level (see :class:`LsarSettings`). Above 24 kHz
-those iterations run on the window taken to 16 kHz, where a solve costs about a ninth, and the
-full-rate fill starts from their result (see :meth:`Lsar.fill`).
+those iterations run on the window taken to 16 kHz, where a solve has a third of the unknowns,
+and the full-rate fill starts from their result (see :meth:`Lsar.fill`).
 """
 
 from __future__ import annotations
@@ -126,8 +126,7 @@ class Lsar(Inpainter):
         order = self.order(max(1, int(unknown.sum())), LOW_RATE_HZ)
         for ch in range(low.shape[0]):
             low[ch] = lsar_interpolate(low[ch], ~unknown, order, self.settings.iterations)
-        back = to_rate(low, LOW_RATE_HZ, sample_rate)[:, : window.shape[1]]
-        back = np.pad(back, ((0, 0), (0, window.shape[1] - back.shape[1])))
+        back = to_rate(low, LOW_RATE_HZ, sample_rate, n_out=window.shape[1])
         return np.where(known, window, back)
 
 

@@ -129,9 +129,7 @@ class NeuralInpainter(Inpainter):
             min(low.shape[1], int(np.ceil(ctx.gap_end * MODEL_RATE / sr))),
         )
         voiced = _level_match(voiced, low, unknown16, gap16)
-        fill = to_rate(voiced, MODEL_RATE, sr)[:, : window.shape[1]]
-        if fill.shape[1] < window.shape[1]:
-            fill = np.pad(fill, ((0, 0), (0, window.shape[1] - fill.shape[1])))
+        fill = to_rate(voiced, MODEL_RATE, sr, n_out=window.shape[1])
         fill = fill[:, ctx.span] + baseline[:, ctx.span]
         note = f"{self.label} on {self.device.type}"
         if sr > 2 * HIGH_BAND_HZ + 1000:
