@@ -135,3 +135,143 @@ def test_compare_mel_predictor_scores_the_shipped_weights_like_the_shipped_metho
     assert out.read_text() == table
     with pytest.raises(SystemExit):  # never overwrites an earlier table
         module["main"]([str(checkpoint), "--out", str(out)])
+
+
+def _fill_variants():
+    return runpy.run_path(str(SCRIPTS / "fill_variants.py"))
+
+
+def _voiced(n: int, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 16_000
+    tone = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 12))
+    return 0.2 * tone + 0.01 * rng.standard_normal(n)
+
+
+def test_two_model_solve_is_lsar_with_one_model_and_flat_weights():
+    import numpy as np
+
+    from voicemend.engine.inpaint.lpc import estimate_ar
+    from voicemend.engine.inpaint.lsar import _solve
+
+    module = _fill_variants()
+    x = _voiced(3000)
+    known = np.ones(x.size, bool)
+    known[1200:1500] = False
+    c = estimate_ar([x[:1200], x[1500:]], 30)
+    want = _solve(x, known, np.flatnonzero(~known), c)
+    got = module["two_model_solve"](x, 1200, 1500, c, c, ramp=False)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    ramped = module["two_model_solve"](x, 1200, 1500, c, c)
+    assert np.max(np.abs(ramped - want)) > 1e-6  # the ramp is a different problem
+
+
+def test_two_model_lsar_reads_nothing_from_inside_the_gap():
+    import numpy as np
+
+    from voicemend.engine.regions import Region
+
+    module = _fill_variants()
+    x = _voiced(16_000)
+    gap = Region(7000, 8600)
+    zeroed, garbage = x.copy(), x.copy()
+    zeroed[gap.start : gap.end] = 0.0
+    garbage[gap.start : gap.end] = np.random.default_rng(1).standard_normal(gap.end - gap.start)
+    a = module["two_model_lsar"](zeroed, gap, iterations=3)
+    b = module["two_model_lsar"](garbage, gap, iterations=3)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[: gap.start], x[: gap.start])
+    np.testing.assert_array_equal(a[gap.end :], x[gap.end :])
+    middle = a[gap.start + 400 : gap.end - 400]
+    assert np.sqrt(np.mean(middle**2)) > 0.1 * np.sqrt(np.mean(x**2))  # carries the voice
+
+
+def test_envelope_transfer_moves_the_gap_towards_the_target_shape_only():
+    import numpy as np
+    from scipy.signal import butter, sosfilt
+
+    from voicemend.engine.regions import Region
+
+    module = _fill_variants()
+    fill = np.random.default_rng(2).standard_normal(16_000)
+    gap = Region(6000, 10_000)
+    same = module["envelope_transfer"](fill, fill, gap, strength=1.0)
+    np.testing.assert_allclose(same, fill, atol=1e-6)
+    dull = sosfilt(butter(4, 1000, fs=16_000, output="sos"), fill)
+    moved = module["envelope_transfer"](fill, dull, gap, strength=1.0)
+    np.testing.assert_array_equal(moved[: gap.start], fill[: gap.start])
+    np.testing.assert_array_equal(moved[gap.end :], fill[gap.end :])
+    inside = slice(gap.start + 800, gap.end - 800)
+
+    def high_share(v):
+        spec = np.abs(np.fft.rfft(v[inside])) ** 2
+        return spec[spec.size // 4 :].sum() / spec.sum()
+
+    assert high_share(moved) < 0.3 * high_share(fill)  # duller, like the target
+    level = np.sqrt(np.mean(moved[inside] ** 2) / np.mean(fill[inside] ** 2))
+    assert 0.7 < level < 1.4  # the frame energy is kept
+
+
+def test_relevel_limiter_only_lowers_and_level_up_only_raises():
+    import numpy as np
+
+    from voicemend.engine.regions import Region
+
+    module = _fill_variants()
+    x = _voiced(16_000)
+    gap = Region(6000, 10_000)
+    quiet, loud = x.copy(), x.copy()
+    quiet[gap.start : gap.end] *= 0.5
+    loud[gap.start : gap.end] *= 2.0
+    mid = slice(gap.start + 1000, gap.end - 1000)
+    for fill in (quiet, loud):
+        down = module["relevel"](fill, gap, "down")
+        up = module["relevel"](fill, gap, "up")
+        for y in (down, up):
+            np.testing.assert_array_equal(y[: gap.start], fill[: gap.start])
+            np.testing.assert_array_equal(y[gap.end :], fill[gap.end :])
+        assert np.all(np.abs(down) <= np.abs(fill) + 1e-12)
+        assert np.all(np.abs(up) >= np.abs(fill) - 1e-12)
+    ratio = np.std(module["relevel"](loud, gap, "down")[mid]) / np.std(x[mid])
+    assert 0.7 < ratio < 1.4  # the limiter takes a 6 dB overshoot back to the context's level
+    ratio = np.std(module["relevel"](quiet, gap, "up")[mid]) / np.std(x[mid])
+    assert 0.7 < ratio < 1.4
+    capped = module["relevel"](x * np.where(np.arange(x.size) < gap.start, 1.0, 0.1), gap, "up")
+    assert np.max(np.abs(capped[mid])) <= 10 ** (9 / 20) * 0.1 * np.max(np.abs(x[mid])) + 1e-9
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_fill_variants_scores_train_cases_and_writes_table_and_plot(dev_files, tmp_path, capsys):
+    import gzip
+    import json
+
+    pytest.importorskip("pesq")
+    module = _fill_variants()
+    out = tmp_path / "out"
+    variants = "lsar,pattern,limiter,two-model-lsar"
+    args = ["--files", "1", "--gap-ms", "200", "--variants", variants, "--workers", "1"]
+    assert module["main"]([*args, "--out", str(out)]) == 0
+    with gzip.open(out / "variants.json.gz", "rt", encoding="utf-8") as f:
+        record = json.load(f)
+    assert record["split"] == "train" and record["variants"] == variants.split(",")
+    assert {r["variant"] for r in record["cases"]} == set(variants.split(","))
+    train = {f.path.name for f in module["list_speech"](split="train")}
+    assert set(record["files"]) <= train  # never the dev files the bench reports
+    text = (out / "variants.md").read_text(encoding="utf-8")
+    assert text.startswith("| variant | 200 ms |") and "| two-model-lsar |" in text
+    assert (out / "variants.png").stat().st_size > 1000
+    again = tmp_path / "again"
+    assert (
+        module["main"](["--from-scores", str(out / "variants.json.gz"), "--out", str(again)]) == 0
+    )
+    assert (again / "variants.md").read_text(encoding="utf-8") == text
+    (tmp_path / "junk.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(SystemExit):
+        module["main"](["--from-scores", str(tmp_path / "junk.json.gz")])
+    assert "cannot read" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module["main"](["--variants", "lsar,wishful"])
+    assert "unknown variant(s) wishful" in capsys.readouterr().err

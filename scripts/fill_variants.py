@@ -1,0 +1,505 @@
+"""Experimental fills beside lsar and pattern: does one keep lsar's PLCMOS and reach pattern's PESQ?
+
+Issue #5 asks `auto` to be no worse than either `lsar` (which leads PLCMOS at every length) or
+`pattern` (which leads PESQ-WB at 200-400 ms). No per-gap choice among the shipped methods gets
+there at 300-400 ms (`selection_bound.py`), so it takes a different fill. This scores candidate
+fills on the quality bench's informed cases, drawn from TRAIN-split files so that trying many
+ideas does not tune them to the dev files the bench reports, and writes:
+- `variants.json.gz`: every case's PLCMOS and PESQ-WB per variant, and the settings;
+- `variants.md`: means per gap length and whether a variant clears both bars;
+- `variants.png`: PLCMOS against PESQ per gap length, with the bar's corner drawn in.
+
+Variants (each is a function of the damaged excerpt and its gap, nothing from inside the gap):
+- `two-model-lsar`: Etter's interpolation, with the left context's AR model predicting forwards
+  and the right's backwards, weighted by a ramp across the gap, re-fitted on the fill as lsar is.
+- `envelope-transfer`: lsar's fill with neural-mel's spectral shape imposed by STFT band gains
+  (half strength, frame energy kept): lsar's fine structure, the prediction's formants.
+- `level-up` / `limiter`: lsar's fill's 20 ms level pulled up to / capped at the context's level,
+  interpolated across the gap.
+- `pattern-edges-20ms` / `-40ms`: pattern's periodic extension for the first and last k ms,
+  lsar across the rest with those extensions as its known edges.
+- `lsar+0.1-neural-mel`: lsar's fill plus a tenth of neural-mel's.
+
+Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
+       [--workers 2] [--out DIR]
+       fill_variants.py --from-scores DIR/variants.json.gz [--out DIR]   (table and plot again)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import scipy.fft as sfft
+from scipy.linalg import LinAlgError, solveh_banded
+from scipy.signal import istft, stft
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.data import list_speech
+from voicemend.engine.errors import VoicemendError
+from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
+from voicemend.engine.inpaint import get_inpainter
+from voicemend.engine.inpaint.lpc import estimate_ar
+from voicemend.engine.inpaint.lsar import Lsar
+from voicemend.engine.io import atomic_path
+from voicemend.engine.regions import Region
+
+RATE = 16_000
+FILE_ORDER_SEED = 5  # the train files are shuffled so that the first N span the corpora
+BASELINES = ("lsar", "pattern")
+N_FFT, HOP = 512, 128
+N_BANDS = 40
+LEVEL_WINDOW_MS = 20.0
+LEVEL_REFERENCE_MS = 100.0
+EDGE_TAPER_MS = 10.0
+MAX_GAIN_DB = 9.0
+
+Fill = Callable[[np.ndarray, Region], np.ndarray]
+
+
+# --- two-model LSAR -------------------------------------------------------------------------
+
+
+def weighted_normal_band(h: np.ndarray, row_weights: np.ndarray, n: int) -> np.ndarray:
+    """(p+1, n): entry [d, i] = sum_j w_j h[i-j] h[i+d-j], the band of AᵀWA for the convolution
+    matrix A whose row j holds ``h`` from column j. Each diagonal is the row weights convolved with
+    the products h[k] h[k+d], so all of them come from one batch of FFTs."""
+    p = h.size - 1
+    products = np.zeros((p + 1, p + 1))
+    for d in range(p + 1):
+        products[d, : p + 1 - d] = h[: p + 1 - d] * h[d:]
+    n_fft = sfft.next_fast_len(n + p, real=True)
+    spectrum = sfft.rfft(products, n_fft, axis=1) * sfft.rfft(row_weights, n_fft)[None]
+    return sfft.irfft(spectrum, n_fft, axis=1)[:, :n]
+
+
+def two_model_solve(
+    x: np.ndarray, g0: int, g1: int, left: np.ndarray, right: np.ndarray, ramp: bool = True
+) -> np.ndarray:
+    """The gap's samples minimising the left model's forward prediction error weighted by a ramp
+    that falls from 1 to 0 across the gap, plus the right model's backward error weighted by the
+    rising ramp. With one model for both sides and ``ramp=False`` (every row weighted 1) this is
+    Janssen's LSAR."""
+    n, p, m = x.size, left.size - 1, g1 - g0
+    t = np.arange(n, dtype=np.float64)
+    falling = np.clip((g1 - 0.5 - t) / m, 0.0, 1.0) if ramp else np.full(n, 0.5)
+    rows = np.arange(n - p)
+    forward_w = np.zeros(n)
+    forward_w[rows] = falling[rows + p]  # forward row j predicts sample j + p
+    backward_w = np.zeros(n)
+    backward_w[rows] = 1.0 - falling[rows]  # backward row j predicts sample j
+    if not ramp:
+        forward_w[rows] = backward_w[rows] = 1.0
+    known = x.copy()
+    known[g0:g1] = 0.0
+    band = np.zeros((p + 1, n))
+    rhs = np.zeros(n)
+    for h, w in ((left[::-1], forward_w), (right, backward_w)):
+        band += weighted_normal_band(h, w, n)
+        error = np.convolve(known, h[::-1], mode="valid") * w[: n - p]
+        rhs -= np.convolve(error, h, mode="full")[:n]
+    lower = np.zeros((p + 1, m))
+    for d in range(min(p + 1, m)):
+        lower[d, : m - d] = band[d, g0 : g1 - d]
+    lower[0] += 1e-9 * max(float(lower[0].max()), 1e-300)
+    try:
+        values = solveh_banded(lower, rhs[g0:g1], lower=True, check_finite=False)
+    except (LinAlgError, ValueError):
+        values = np.zeros(m)
+    known[g0:g1] = values
+    return known
+
+
+def two_model_lsar(damaged: np.ndarray, gap: Region, iterations: int = 10) -> np.ndarray:
+    lsar = Lsar()
+    g0, g1 = gap.start, gap.end
+    order = lsar.order(g1 - g0, RATE)
+    ctx = lsar.context_frames(g1 - g0, RATE)
+    a, b = max(0, g0 - ctx), min(damaged.size, g1 + ctx)
+    x = damaged[a:b].astype(np.float64)
+    h0, h1 = g0 - a, g1 - a
+    order = min(order, max(2, min(h0, x.size - h1) // 3))
+    estimate = x.copy()
+    for it in range(iterations):
+        if it == 0:
+            left, right = estimate_ar([x[:h0]], order), estimate_ar([x[h1:]], order)
+        else:  # each side's model from its context and the half of the fill next to it
+            mid = (h0 + h1) // 2
+            left, right = estimate_ar([estimate[:mid]], order), estimate_ar([estimate[mid:]], order)
+        estimate = two_model_solve(x, h0, h1, left, right)
+    out = damaged.astype(np.float64).copy()
+    out[g0:g1] = estimate[h0:h1]
+    return out
+
+
+# --- fills shaped from lsar's ---------------------------------------------------------------
+
+
+def _edge_taper(n: int) -> np.ndarray:
+    """0 at both edges of the gap rising to 1 over EDGE_TAPER_MS: lsar's fill joins its context
+    seamlessly, so changes start only inside."""
+    edge = max(1, int(EDGE_TAPER_MS * RATE / 1000))
+    d = np.minimum(np.arange(n), n - 1 - np.arange(n))
+    return np.sin(0.5 * np.pi * np.clip(d / edge, 0.0, 1.0)) ** 2
+
+
+def envelope_transfer(fill: np.ndarray, target: np.ndarray, gap: Region, strength: float = 0.5):
+    """``fill`` with the band shape of ``target`` imposed inside the gap (frame energy kept)."""
+    import librosa
+
+    bands = librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_BANDS, norm=None)
+    to_bins = bands / np.maximum(bands.sum(0, keepdims=True), 1e-12)
+    uncovered = 1.0 - to_bins.sum(0)
+    kw = {"nperseg": N_FFT, "noverlap": N_FFT - HOP, "window": "hann"}
+    _, _, spec_f = stft(fill, **kw)
+    _, _, spec_t = stft(target, **kw)
+    power_f = bands @ np.abs(spec_f) ** 2 + 1e-10
+    power_t = bands @ np.abs(spec_t) ** 2 + 1e-10
+    gain = np.sqrt(power_t / power_f)
+    gain *= np.sqrt(power_f.sum(0) / (gain**2 * power_f).sum(0))  # shape only
+    limit = 10 ** (MAX_GAIN_DB / 20)
+    gain = np.clip(gain, 1 / limit, limit) ** strength
+    centres = np.arange(spec_f.shape[1]) * HOP
+    inside = np.minimum(centres - gap.start, gap.end - centres) - N_FFT // 2
+    weight = np.clip(inside / (EDGE_TAPER_MS * RATE / 1000), 0.0, 1.0)
+    gain = np.exp(np.log(gain) * weight[None])
+    _, y = istft(spec_f * (to_bins.T @ gain + uncovered[:, None]), **kw)
+    out = fill.copy()
+    out[gap.start : gap.end] = y[gap.start : gap.end]
+    return out
+
+
+def relevel(fill: np.ndarray, gap: Region, direction: str) -> np.ndarray:
+    """``fill`` with its 20 ms level inside the gap moved to the context's (the 100 ms each side,
+    interpolated in dB): ``up`` only raises it, ``down`` only lowers it (a limiter)."""
+    win = int(LEVEL_WINDOW_MS * RATE / 1000)
+    ref = int(LEVEL_REFERENCE_MS * RATE / 1000)
+    g0, g1 = gap.start, gap.end
+    left = np.sqrt(np.mean(fill[max(0, g0 - ref) : g0] ** 2) + 1e-12)
+    right = np.sqrt(np.mean(fill[g1 : g1 + ref] ** 2) + 1e-12)
+    n = g1 - g0
+    t = (np.arange(n) + 0.5) / n
+    target = np.exp((1 - t) * np.log(left) + t * np.log(right))
+    level = np.sqrt(np.convolve(fill**2, np.ones(win) / win, mode="same")[g0:g1] + 1e-12)
+    gain = target / level
+    gain = np.maximum(gain, 1.0) if direction == "up" else np.minimum(gain, 1.0)
+    limit = 10 ** (MAX_GAIN_DB / 20)
+    gain = np.exp(np.log(np.clip(gain, 1 / limit, limit)) * _edge_taper(n))
+    gain = np.convolve(np.pad(gain, win // 2, mode="edge"), np.ones(win) / win, mode="valid")[:n]
+    out = fill.copy()
+    out[g0:g1] *= gain
+    return out
+
+
+def pattern_edges(damaged: np.ndarray, gap: Region, edge_ms: float) -> np.ndarray:
+    """pattern's fill for the first and last ``edge_ms``, lsar across the middle."""
+    pattern, lsar = get_inpainter("pattern"), get_inpainter("lsar")
+    y = pattern(Audio.from_array(damaged, RATE), [gap]).samples[0]
+    k = int(edge_ms * RATE / 1000)
+    if gap.end - gap.start - 2 * k < RATE // 1000:
+        return y
+    middle = Region(gap.start + k, gap.end - k)
+    y = y.copy()
+    y[middle.start : middle.end] = 0.0
+    return lsar(Audio.from_array(y, RATE), [middle]).samples[0]
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+class Fills:
+    """Each variant as ``fill(damaged, gap) -> repaired``; shared fills computed once per case."""
+
+    def __init__(self) -> None:
+        self._inpainters: dict[str, object] = {}
+        self._memo: dict[str, np.ndarray] = {}
+
+    def method(self, name: str, damaged: np.ndarray, gap: Region) -> np.ndarray:
+        if name not in self._memo:
+            if name not in self._inpainters:
+                self._inpainters[name] = get_inpainter(name, device="cpu")
+            inp = self._inpainters[name]
+            self._memo[name] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
+        return self._memo[name]
+
+    def variants(self) -> dict[str, Fill]:
+        m = self.method
+        return {
+            "lsar": lambda d, g: m("lsar", d, g),
+            "pattern": lambda d, g: m("pattern", d, g),
+            "neural-mel": lambda d, g: m("neural-mel", d, g),
+            "two-model-lsar": two_model_lsar,
+            "envelope-transfer": lambda d, g: envelope_transfer(
+                m("lsar", d, g), m("neural-mel", d, g), g
+            ),
+            "level-up": lambda d, g: relevel(m("lsar", d, g), g, "up"),
+            "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),
+            "pattern-edges-20ms": lambda d, g: pattern_edges(d, g, 20.0),
+            "pattern-edges-40ms": lambda d, g: pattern_edges(d, g, 40.0),
+            "lsar+0.1-neural-mel": lambda d, g: _add(
+                m("lsar", d, g), m("neural-mel", d, g), g, 0.1
+            ),
+        }
+
+    def reset(self) -> None:
+        self._memo.clear()
+
+
+def _add(fill: np.ndarray, other: np.ndarray, gap: Region, gain: float) -> np.ndarray:
+    out = fill.copy()
+    out[gap.start : gap.end] += gain * other[gap.start : gap.end]
+    return out
+
+
+VARIANTS = tuple(Fills().variants())
+
+
+# --- scoring --------------------------------------------------------------------------------
+
+
+def train_files(count: int) -> list:
+    files = list_speech(split="train")
+    order = np.random.default_rng(FILE_ORDER_SEED).permutation(len(files))
+    return [files[i] for i in order[:count]]
+
+
+def score_file(job: tuple[object, int, tuple[int, ...], tuple[str, ...]]) -> list[dict]:
+    """Every case of one file: {file, gap_ms, variant, plcmos, pesq}."""
+    from threadpoolctl import threadpool_limits
+
+    from voicemend.engine.evaluation import scores
+
+    speech_file, index, gaps, names = job
+    config = QualityConfig(gaps_ms=gaps, positions_short=1, positions_long=1)
+    fills = Fills()
+    table = fills.variants()
+    rows = []
+    with threadpool_limits(limits=1):
+        for case, clean, gap in iter_excerpts([speech_file], RATE, config, first_index=index):
+            damaged = clean.astype(np.float64).copy()
+            damaged[gap.start : gap.end] = 0.0
+            fills.reset()
+            for name in names:
+                y = table[name](damaged, gap)
+                rows.append(
+                    {
+                        "file": case.file,
+                        "gap_ms": case.gap_ms,
+                        "variant": name,
+                        "plcmos": scores.plcmos(y),
+                        "pesq": scores.pesq_score(clean, y, RATE),
+                    }
+                )
+    return rows
+
+
+def summarise(rows: Sequence[dict], names: Sequence[str]) -> dict[int, dict[str, tuple]]:
+    """gap -> variant -> (cases, mean PLCMOS, mean PESQ), NaN PESQ cases left out of its mean."""
+    out: dict[int, dict[str, tuple]] = {}
+    for gap in sorted({r["gap_ms"] for r in rows}):
+        out[gap] = {}
+        for name in names:
+            sel = [r for r in rows if r["gap_ms"] == gap and r["variant"] == name]
+            if sel:
+                out[gap][name] = (
+                    len(sel),
+                    float(np.mean([r["plcmos"] for r in sel])),
+                    float(np.nanmean([r["pesq"] for r in sel])),
+                )
+    return out
+
+
+def clears_bar(summary: dict[str, tuple], name: str) -> bool | None:
+    """PLCMOS ≥ the better baseline's and PESQ ≥ the better baseline's; None without both."""
+    if not all(b in summary for b in BASELINES):
+        return None
+    plcmos_bar = max(summary[b][1] for b in BASELINES)
+    pesq_bar = max(summary[b][2] for b in BASELINES)
+    return summary[name][1] >= plcmos_bar and summary[name][2] >= pesq_bar
+
+
+def markdown(summary: dict[int, dict[str, tuple]], names: Sequence[str]) -> str:
+    gaps = list(summary)
+    head = " | ".join(f"{g} ms" for g in gaps)
+    lines = [
+        f"| variant | {head} |",
+        "|---|" + "---|" * len(gaps),
+    ]
+    for name in names:
+        cells = []
+        for g in gaps:
+            if name not in summary[g]:
+                cells.append("–")
+                continue
+            _, pl, pe = summary[g][name]
+            ok = clears_bar(summary[g], name)
+            mark = " ✓" if ok and name not in BASELINES else ""
+            cells.append(f"{pl:.3f} / {pe:.3f}{mark}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    n = {g: next(iter(summary[g].values()))[0] for g in gaps}
+    counts = ", ".join(f"{c} at {g} ms" for g, c in n.items())
+    return (
+        "\n".join(lines)
+        + f"\n\nMean PLCMOS v2 / PESQ-WB per gap length (cases: {counts}); ✓ marks a variant that"
+        " reaches both the better baseline's PLCMOS and the better baseline's PESQ."
+    )
+
+
+def paired_markdown(rows: Sequence[dict], names: Sequence[str]) -> str:
+    """Per case, each variant's PLCMOS minus lsar's and PESQ minus pattern's (the bar at 200-400
+    ms): the mean and its 95% interval, which pairing makes far narrower than the means'."""
+    cases: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        cases.setdefault((r["file"], r["gap_ms"]), {})[r["variant"]] = r
+    gaps = sorted({g for _, g in cases})
+    lines = [
+        "| variant | " + " | ".join(f"{g} ms" for g in gaps) + " |",
+        "|---|" + "---|" * len(gaps),
+    ]
+    for name in names:
+        cells = []
+        for g in gaps:
+            both = [c for (_, gg), c in cases.items() if gg == g and {name, *BASELINES} <= set(c)]
+            d_plcmos = np.array([c[name]["plcmos"] - c["lsar"]["plcmos"] for c in both])
+            d_pesq = np.array([c[name]["pesq"] - c["pattern"]["pesq"] for c in both], float)
+            d_pesq = d_pesq[np.isfinite(d_pesq)]
+            if d_plcmos.size < 2 or d_pesq.size < 2:
+                cells.append("–")
+                continue
+            half = [1.96 * d.std(ddof=1) / np.sqrt(d.size) for d in (d_plcmos, d_pesq)]
+            cells.append(
+                f"{d_plcmos.mean():+.3f} ± {half[0]:.3f} / {d_pesq.mean():+.3f} ± {half[1]:.3f}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + (
+        "\n\nPaired per case: PLCMOS minus `lsar`'s / PESQ-WB minus `pattern`'s, mean ± 95%"
+        " interval. Clearing the bar at a length needs both at or above zero."
+    )
+
+
+def plot(summary: dict[int, dict[str, tuple]], names: Sequence[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gaps = list(summary)
+    fig, axes = plt.subplots(1, len(gaps), figsize=(4.2 * len(gaps), 4.2), squeeze=False)
+    markers = "osD^v<>phX*"
+    for ax, gap in zip(axes[0], gaps, strict=True):
+        s = summary[gap]
+        for k, name in enumerate(n for n in names if n in s):
+            _, pl, pe = s[name]
+            ax.scatter(pe, pl, marker=markers[k % len(markers)], s=46, label=name, zorder=3)
+        if all(b in s for b in BASELINES):
+            pl_bar = max(s[b][1] for b in BASELINES)
+            pe_bar = max(s[b][2] for b in BASELINES)
+            ax.axhline(pl_bar, color="grey", lw=0.8, ls="--")
+            ax.axvline(pe_bar, color="grey", lw=0.8, ls="--")
+            (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+            x1, y1 = max(x1, pe_bar + 0.02 * (x1 - x0)), max(y1, pl_bar + 0.02 * (y1 - y0))
+            ax.fill_between([pe_bar, x1], pl_bar, y1, color="green", alpha=0.12, zorder=0)
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+        ax.set_title(f"{gap} ms gap")
+        ax.set_xlabel("PESQ-WB (mean)")
+        ax.set_ylabel("PLCMOS v2 (mean)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Fills vs the bar (shaded: ≥ both baselines on both metrics)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--files", type=int, default=40, help="train-split files (1 case per length)")
+    p.add_argument("--gap-ms", default="100,200,300,400", help="comma-separated gap lengths")
+    p.add_argument("--variants", default=",".join(VARIANTS), help=f"from {','.join(VARIANTS)}")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", type=Path, default=None, help="folder for variants.json.gz/.md/.png")
+    p.add_argument("--from-scores", type=Path, default=None, help="re-tabulate a saved run")
+    a = p.parse_args(argv)
+    if a.from_scores is not None:
+        try:
+            record = read_record(a.from_scores)
+        except (OSError, ValueError, KeyError) as exc:
+            p.error(f"cannot read {a.from_scores}: {exc}")
+        return report(record, a.out)
+    try:
+        gaps = tuple(int(g) for g in a.gap_ms.split(",") if g)
+    except ValueError:
+        p.error(f"--gap-ms takes whole milliseconds separated by commas, not {a.gap_ms!r}")
+    names = tuple(n for n in a.variants.split(",") if n)
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        p.error(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    if a.files < 1 or not gaps or min(gaps) < 5 or a.workers < 1:
+        p.error("--files and --workers must be at least 1 and every --gap-ms at least 5")
+    try:
+        files = train_files(a.files)
+    except VoicemendError as exc:
+        p.error(str(exc))
+    from tqdm import tqdm
+
+    jobs = [(f, i, gaps, names) for i, f in enumerate(files)]
+    rows: list[dict] = []
+    if a.workers == 1:
+        for job in tqdm(jobs, desc="files", unit="file"):
+            rows += score_file(job)
+    else:
+        with ProcessPoolExecutor(a.workers) as pool:
+            for part in tqdm(
+                pool.map(score_file, jobs), total=len(jobs), desc="files", unit="file"
+            ):
+                rows += part
+    record = {
+        "files": [Path(f.path).name for f in files],
+        "split": "train",
+        "gaps_ms": list(gaps),
+        "variants": list(names),
+        "cases": rows,
+    }
+    if a.out is not None:
+        a.out.mkdir(parents=True, exist_ok=True)
+        with (
+            atomic_path(a.out / "variants.json.gz") as tmp,
+            gzip.open(tmp, "wt", encoding="utf-8") as f,
+        ):
+            json.dump(record, f)
+    return report(record, a.out)
+
+
+def read_record(path: Path) -> dict:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        record = json.load(f)
+    if not isinstance(record.get("cases"), list) or not record.get("variants"):
+        raise ValueError("not a fill_variants.py record")
+    return record
+
+
+def report(record: dict, out: Path | None) -> int:
+    """Print the table; with ``out``, write it and the plot there."""
+    names = record["variants"]
+    summary = summarise(record["cases"], names)
+    text = markdown(summary, names)
+    if all(b in names for b in BASELINES):
+        text += "\n\n" + paired_markdown(record["cases"], names)
+    print(text)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "variants.md") as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+        plot(summary, names, out / "variants.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
