@@ -18,6 +18,7 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   interpolated across the gap.
 - `pattern-edges-20ms` / `-40ms`: pattern's periodic extension for the first and last k ms,
   lsar across the rest with those extensions as its known edges.
+- `long-loop-120ms`: pattern looping the whole pitch periods of the last 120 ms of each side.
 - `lsar+0.1-neural-mel`: lsar's fill plus a tenth of neural-mel's.
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
@@ -209,6 +210,20 @@ def pattern_edges(damaged: np.ndarray, gap: Region, edge_ms: float) -> np.ndarra
     return lsar(Audio.from_array(y, RATE), [middle]).samples[0]
 
 
+def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
+    """pattern, looping the whole periods in the last ``loop_ms`` of each side (a syllable) instead
+    of one to three periods (a buzz). pattern reads its history and loop length from module
+    constants, patched here for the one call."""
+    from unittest import mock
+
+    import voicemend.engine.inpaint.pattern as pattern_module
+
+    with mock.patch.multiple(
+        pattern_module, HISTORY_MS=loop_ms + 20.0, MAX_PERIODS=10_000, PERIODS_BY_GAP_MS=()
+    ):
+        return pattern_module.Pattern()(Audio.from_array(damaged, RATE), [gap]).samples[0]
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 
@@ -241,6 +256,7 @@ class Fills:
             "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),
             "pattern-edges-20ms": lambda d, g: pattern_edges(d, g, 20.0),
             "pattern-edges-40ms": lambda d, g: pattern_edges(d, g, 40.0),
+            "long-loop-120ms": lambda d, g: long_loop(d, g, 120.0),
             "lsar+0.1-neural-mel": lambda d, g: _add(
                 m("lsar", d, g), m("neural-mel", d, g), g, 0.1
             ),

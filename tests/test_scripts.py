@@ -242,6 +242,41 @@ def test_relevel_limiter_only_lowers_and_level_up_only_raises():
     assert np.max(np.abs(capped[mid])) <= 10 ** (9 / 20) * 0.1 * np.max(np.abs(x[mid])) + 1e-9
 
 
+def test_long_loop_repeats_more_than_pattern_and_leaves_pattern_as_it_was():
+    import numpy as np
+
+    import voicemend.engine.inpaint.pattern as pattern_module
+    from voicemend.engine.audio import Audio
+    from voicemend.engine.regions import Region
+
+    module = _fill_variants()
+    rng = np.random.default_rng(4)
+    x = np.convolve(rng.standard_normal(16_000), np.ones(8) / 8, mode="same")
+    t = np.arange(x.size) / 16_000
+    x = x + np.sin(2 * np.pi * 125 * t)  # voiced, with a texture that does not repeat
+    gap = Region(8000, 11_200)
+    damaged = x.copy()
+    damaged[gap.start : gap.end] = 0.0
+    before = (pattern_module.HISTORY_MS, pattern_module.MAX_PERIODS)
+    looped = module["long_loop"](damaged, gap, 120.0)
+    assert before == (pattern_module.HISTORY_MS, pattern_module.MAX_PERIODS)
+    plain = pattern_module.Pattern()(Audio.from_array(damaged, 16_000), [gap]).samples[0]
+    np.testing.assert_allclose(looped[: gap.start - 80], x[: gap.start - 80], atol=1e-6)
+    first = slice(gap.start, gap.start + 1600)
+
+    def best_repeat(y, lags=range(100, 420)):
+        """The highest normalised correlation of the fill with itself shifted by 1-3 periods."""
+        v = y[first].astype(np.float64)
+        return max(
+            float(np.dot(v[k:], v[:-k]) / np.sqrt(np.dot(v[k:], v[k:]) * np.dot(v[:-k], v[:-k])))
+            for k in lags
+        )
+
+    # pattern repeats at most three 8 ms periods; the long loop replays 120 ms of real context
+    assert best_repeat(plain) > 0.9
+    assert best_repeat(looped) < best_repeat(plain) - 0.08
+
+
 @pytest.mark.slow
 @pytest.mark.data
 def test_fill_variants_scores_train_cases_and_writes_table_and_plot(dev_files, tmp_path, capsys):
