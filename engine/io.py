@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -195,6 +196,20 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: boo
         raise AudioFileError(f"output folder {out.parent} does not exist")
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return out
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Save a matplotlib figure atomically (its format from the name's suffix) and close it, so
+    that an interrupted plot never leaves a truncated image where an old one was."""
+    out = Path(path)
+    try:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=out.suffix.lstrip(".").lower() or "png", dpi=dpi)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return out
 
 

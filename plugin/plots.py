@@ -9,6 +9,7 @@ import numpy as np
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect import Detection
+from voicemend.engine.io import save_figure
 from voicemend.engine.regions import Region
 
 KIND_COLOURS = {"digital_silence": "tab:red", "packet_loss": "tab:orange", "clipping": "tab:purple"}
@@ -65,10 +66,7 @@ def plot_before_after(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def plot_detections(audio: Audio, detections: Sequence[Detection], path: str | Path) -> Path:
@@ -101,7 +99,4 @@ def plot_detections(audio: Audio, detections: Sequence[Detection], path: str | P
     if seen:
         ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)

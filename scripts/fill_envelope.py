@@ -20,7 +20,7 @@ from voicemend.engine.audio import Audio
 from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
-from voicemend.engine.io import atomic_path
+from voicemend.engine.io import atomic_path, save_figure
 
 RATE = 16_000
 PARTS = 8
@@ -82,9 +82,7 @@ def plot(by_gap: dict[int, dict[str, np.ndarray]], path: Path) -> None:
         ax.set_title(f"Level across a {gap_ms} ms gap")
         ax.legend()
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

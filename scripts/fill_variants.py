@@ -47,7 +47,7 @@ from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.inpaint.lpc import estimate_ar
 from voicemend.engine.inpaint.lsar import Lsar
-from voicemend.engine.io import atomic_path
+from voicemend.engine.io import atomic_path, save_figure
 from voicemend.engine.regions import Region
 
 RATE = 16_000
@@ -429,9 +429,7 @@ def plot(summary: dict[int, dict[str, tuple]], names: Sequence[str], path: Path)
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.suptitle("Fills vs the bar (shaded: ≥ both baselines on both metrics)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import packet_burst, packet_region, speech_positions, zero_gap
 from voicemend.engine.data import SpeechFile
 from voicemend.engine.detect import DropoutDetector
-from voicemend.engine.io import load, write_text_atomic
+from voicemend.engine.io import load, save_figure, write_text_atomic
 from voicemend.engine.regions import Region
 
 TOLERANCE_MS = 10.0
@@ -209,8 +209,7 @@ def _plot(report: DetectionReport, path: Path) -> None:
     )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _median(values: list[float]) -> float:

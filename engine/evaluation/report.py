@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from voicemend.engine.evaluation.scores import METRICS
-from voicemend.engine.io import write_text_atomic
+from voicemend.engine.io import save_figure, write_text_atomic
 
 SUMMARY_NAME = "summary.json"
 
@@ -129,9 +129,7 @@ def plot(summary: dict, path: Path, mode: str) -> Path | None:
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"voicemend quality bench ({mode})")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def write_results(

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -107,3 +109,34 @@ def test_outputs_get_normal_permissions(tmp_path, mono16k):
         assert path.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(umask)
+
+
+def test_save_figure_is_atomic_and_closes_the_figure(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from voicemend.engine.io import save_figure
+
+    out = tmp_path / "plot.png"
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    assert save_figure(fig, out) == out
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+    old = out.read_bytes()
+
+    def half_written(path, **kwargs):
+        Path(path).write_bytes(b"half a png")
+        raise OSError("disk full")
+
+    broken = plt.figure()
+    broken.savefig = half_written
+    with pytest.raises(AudioFileError, match="cannot write"):
+        save_figure(broken, out)
+    assert not plt.fignum_exists(broken.number)
+    assert out.read_bytes() == old  # the earlier plot survives a failed one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
+    svg = save_figure(plt.figure(), tmp_path / "plot.svg")
+    assert b"<svg" in svg.read_bytes()[:400]
