@@ -310,3 +310,25 @@ def test_fill_variants_scores_train_cases_and_writes_table_and_plot(dev_files, t
     with pytest.raises(SystemExit):
         module["main"](["--variants", "lsar,wishful"])
     assert "unknown variant(s) wishful" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_mel_fit_compares_predictors_with_the_straight_line_on_both_splits(dev_files, tmp_path):
+    module = runpy.run_path(str(SCRIPTS / "mel_fit.py"))
+    shipped = Path(__file__).resolve().parents[1] / "engine" / "weights" / "mel"
+    out = tmp_path / "fit.md"
+    text = module["main"]([str(shipped), "--batches", "2", "--files", "3", "--out", str(out)])
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines()[2:5]}
+    assert rows["straight line"].endswith("| 0.0% | 0.0% |")
+    assert rows["shipped"].split(" | ")[1:] == rows[str(shipped)].split(" | ")[1:]  # same crops
+
+    def train_l1(row):
+        return float(row.split(" | ")[1].split(" ± ")[0])
+
+    assert train_l1(rows["shipped"]) < train_l1(rows["straight line"])
+    assert out.read_text(encoding="utf-8") == text + "\n"
+    with pytest.raises(SystemExit):  # never overwrites
+        module["main"](["--batches", "2", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        module["main"]([str(tmp_path), "--batches", "2"])
