@@ -87,14 +87,13 @@ def two_model_solve(
     rising ramp. With one model for both sides and ``ramp=False`` (every row weighted 1) this is
     Janssen's LSAR."""
     n, p, m = x.size, left.size - 1, g1 - g0
-    t = np.arange(n, dtype=np.float64)
-    falling = np.clip((g1 - 0.5 - t) / m, 0.0, 1.0) if ramp else np.full(n, 0.5)
     rows = np.arange(n - p)
-    forward_w = np.zeros(n)
-    forward_w[rows] = falling[rows + p]  # forward row j predicts sample j + p
-    backward_w = np.zeros(n)
-    backward_w[rows] = 1.0 - falling[rows]  # backward row j predicts sample j
-    if not ramp:
+    forward_w, backward_w = np.zeros(n), np.zeros(n)
+    if ramp:
+        falling = np.clip((g1 - 0.5 - np.arange(n)) / m, 0.0, 1.0)
+        forward_w[rows] = falling[rows + p]  # forward row j predicts sample j + p
+        backward_w[rows] = 1.0 - falling[rows]  # backward row j predicts sample j
+    else:
         forward_w[rows] = backward_w[rows] = 1.0
     known = x.copy()
     known[g0:g1] = 0.0
@@ -197,17 +196,15 @@ def relevel(fill: np.ndarray, gap: Region, direction: str) -> np.ndarray:
     return out
 
 
-def pattern_edges(damaged: np.ndarray, gap: Region, edge_ms: float) -> np.ndarray:
+def pattern_edges(pattern_fill: np.ndarray, gap: Region, edge_ms: float) -> np.ndarray:
     """pattern's fill for the first and last ``edge_ms``, lsar across the middle."""
-    pattern, lsar = get_inpainter("pattern"), get_inpainter("lsar")
-    y = pattern(Audio.from_array(damaged, RATE), [gap]).samples[0]
     k = int(edge_ms * RATE / 1000)
     if gap.end - gap.start - 2 * k < RATE // 1000:
-        return y
+        return pattern_fill
     middle = Region(gap.start + k, gap.end - k)
-    y = y.copy()
+    y = pattern_fill.copy()
     y[middle.start : middle.end] = 0.0
-    return lsar(Audio.from_array(y, RATE), [middle]).samples[0]
+    return get_inpainter("lsar")(Audio.from_array(y, RATE), [middle]).samples[0]
 
 
 def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
@@ -254,8 +251,8 @@ class Fills:
             ),
             "level-up": lambda d, g: relevel(m("lsar", d, g), g, "up"),
             "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),
-            "pattern-edges-20ms": lambda d, g: pattern_edges(d, g, 20.0),
-            "pattern-edges-40ms": lambda d, g: pattern_edges(d, g, 40.0),
+            "pattern-edges-20ms": lambda d, g: pattern_edges(m("pattern", d, g), g, 20.0),
+            "pattern-edges-40ms": lambda d, g: pattern_edges(m("pattern", d, g), g, 40.0),
             "long-loop-120ms": lambda d, g: long_loop(d, g, 120.0),
             "lsar+0.1-neural-mel": lambda d, g: _add(
                 m("lsar", d, g), m("neural-mel", d, g), g, 0.1
