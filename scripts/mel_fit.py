@@ -14,30 +14,29 @@ limited by what it has learnt, not by the data it has seen.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from voicemend.engine.data import list_speech
 from voicemend.engine.io import write_text_atomic
+from voicemend.engine.models.checkpoint import WEIGHTS_NAME, load_weights
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
+from voicemend.engine.models.shipped import verified_folder
 from voicemend.engine.training.data import SpeechPool, random_batch
 from voicemend.engine.training.ift import gap_masks
 from voicemend.engine.training.mel import MelTrainConfig, mel_loss
 
-SHIPPED = Path(__file__).resolve().parents[1] / "engine" / "weights" / "mel"
 SEED = 11
 
 
 def load_predictor(folder: Path, config: MelTransformerConfig) -> MelTransformer:
+    """A ``train mel`` checkpoint's weights (it may hold no config) in the shipped architecture."""
     model = MelTransformer(config)
-    weights = load_file(str(folder / "model.safetensors"))
-    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    model.load_state_dict(load_weights(folder / WEIGHTS_NAME))
     return model.eval()
 
 
@@ -105,14 +104,15 @@ def main(argv: list[str] | None = None) -> str:
     if a.batches < 2 or (a.files is not None and a.files < 1):
         p.error("--batches must be at least 2 and --files at least 1")
     for folder in a.checkpoints:
-        if not (folder / "model.safetensors").is_file():
+        if not (folder / WEIGHTS_NAME).is_file():
             p.error(f"{folder} holds no model.safetensors")
     if a.out is not None and a.out.exists():
         p.error(f"{a.out} exists; choose a new file")
     torch.manual_seed(0)
-    config = MelTransformerConfig.from_dict(json.loads((SHIPPED / "config.json").read_text()))
+    shipped = MelTransformer.from_pretrained(verified_folder("mel"))
+    config = shipped.config
     models = {"straight line": MelTransformer(config).eval()}  # zero output layer: the line
-    models["shipped"] = load_predictor(SHIPPED, config)
+    models["shipped"] = shipped
     for folder in a.checkpoints:
         models[str(folder)] = load_predictor(folder, config)
     results = {s: gap_l1(models, s, a.batches, config, a.files) for s in ("train", "dev")}

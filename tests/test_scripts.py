@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import speech_like
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -141,15 +143,6 @@ def _fill_variants():
     return runpy.run_path(str(SCRIPTS / "fill_variants.py"))
 
 
-def _voiced(n: int, seed: int = 0):
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / 16_000
-    tone = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 12))
-    return 0.2 * tone + 0.01 * rng.standard_normal(n)
-
-
 def test_two_model_solve_is_lsar_with_one_model_and_flat_weights():
     import numpy as np
 
@@ -157,7 +150,7 @@ def test_two_model_solve_is_lsar_with_one_model_and_flat_weights():
     from voicemend.engine.inpaint.lsar import _solve
 
     module = _fill_variants()
-    x = _voiced(3000)
+    x = speech_like(3000 / 16_000, 16_000).astype(np.float64)
     known = np.ones(x.size, bool)
     known[1200:1500] = False
     c = estimate_ar([x[:1200], x[1500:]], 30)
@@ -174,7 +167,7 @@ def test_two_model_lsar_reads_nothing_from_inside_the_gap():
     from voicemend.engine.regions import Region
 
     module = _fill_variants()
-    x = _voiced(16_000)
+    x = speech_like(1.0, 16_000).astype(np.float64)
     gap = Region(7000, 8600)
     zeroed, garbage = x.copy(), x.copy()
     zeroed[gap.start : gap.end] = 0.0
@@ -220,7 +213,7 @@ def test_relevel_limiter_only_lowers_and_level_up_only_raises():
     from voicemend.engine.regions import Region
 
     module = _fill_variants()
-    x = _voiced(16_000)
+    x = speech_like(1.0, 16_000).astype(np.float64)
     gap = Region(6000, 10_000)
     quiet, loud = x.copy(), x.copy()
     quiet[gap.start : gap.end] *= 0.5
