@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="one CPU thread",
         help="what it trained on, for the card (default: one CPU thread)",
     )
+    ship.add_argument(
+        "--storage",
+        choices=("float16", "int8", "float32"),
+        default="float16",
+        help="how weights are written: float16 (default; half the size), int8 (large matrices "
+        "as int8 with a scale per row, a quarter of the size) or float32",
+    )
 
     inf = sub.add_parser("info", help="show format, rate, channels, length and levels of a file")
     inf.add_argument("input", type=Path, metavar="IN")
@@ -296,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="STEP",
         help="step from which the predictor heeds the critic (the critic trains from the start)",
+    )
+    tmel.add_argument(
+        "--size",
+        choices=("small", "base", "large"),
+        help="model size: small (5.1 M parameters, the shipped one), base (14.9 M) or large "
+        "(38.8 M, for a GPU); default: the checkpoint's when continuing one, else small",
     )
     tmel.add_argument(
         "--learning-rate",
@@ -605,6 +618,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             args.kind,
             args.run,
             bench_markdown=bench,
+            storage=args.storage,
             hardware=args.hardware,
         )
         print(f"shipped {args.name} into {target}")
@@ -911,7 +925,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 adversarial_start_step=args.adversarial_start,
                 **rate,
             )
-            export = train_mel(args.out, config, **common)
+            export = train_mel(args.out, config, size=args.size, **common)
         else:
             from voicemend.engine.training.ift import IftTrainConfig, train_ift
 

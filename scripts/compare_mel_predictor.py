@@ -4,7 +4,8 @@
         [--gap-ms 100,200,300,400] [--decoder mel-decoder|decoder|DIR] [--out FILE]
 
 CHECKPOINT is a run's ``checkpoint/`` (or ``export/``) folder from ``voicemend train mel``: its
-``model.safetensors`` is read with the shipped predictor's config. The cases are the quality
+``model.safetensors`` is read with the model settings the checkpoint records (any
+``--size``), or the shipped predictor's when it records none. The cases are the quality
 bench's (one seeded position per gap length) on dev files START..START+COUNT; each gap is
 repaired by ``lsar``, ``pattern``, the shipped ``neural-mel`` and the candidate (voiced by the
 shipped ``mel-decoder`` unless ``--decoder`` names another), and scored with PLCMOS and PESQ-WB.
@@ -20,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.data import list_speech
@@ -29,19 +29,24 @@ from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.inpaint.neural import NeuralMel
 from voicemend.engine.io import write_text_atomic
-from voicemend.engine.models.checkpoint import load_config
+from voicemend.engine.models.checkpoint import load_config, load_weights
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 from voicemend.engine.models.shipped import verified_folder
 from voicemend.engine.models.vocos import VocosDecoder
+from voicemend.engine.training.mel import recorded_model
 
 RATE = 16_000
 
 
 def candidate(checkpoint: Path, decoder: str) -> NeuralMel:
-    """The checkpoint's predictor (with the shipped predictor's config) and the named decoder."""
-    config = MelTransformerConfig.from_dict(load_config(verified_folder("mel")))
+    """The checkpoint's predictor and the named decoder. The model is the one the checkpoint
+    records (a run's ``state.json`` or an export's ``config.json``: any ``--size``), else the
+    shipped predictor's."""
+    config = recorded_model(checkpoint) or MelTransformerConfig.from_dict(
+        load_config(verified_folder("mel"))
+    )
     predictor = MelTransformer(config)
-    predictor.load_state_dict(load_file(str(checkpoint / "model.safetensors")))
+    predictor.load_state_dict(load_weights(checkpoint / "model.safetensors"))
     folder = Path(decoder) if Path(decoder).is_dir() else verified_folder(decoder)
     return NeuralMel(predictor.eval(), VocosDecoder.from_pretrained(folder), device="cpu")
 

@@ -14,12 +14,17 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   and the right's backwards, weighted by a ramp across the gap, re-fitted on the fill as lsar is.
 - `envelope-transfer`: lsar's fill with neural-mel's spectral shape imposed by STFT band gains
   (half strength, frame energy kept): lsar's fine structure, the prediction's formants.
+- `envelope-transfer-full`: the same at full strength with the prediction's level too (gains up
+  to 20 dB): lsar's fine structure, neural-mel's band energies.
 - `level-up` / `limiter`: lsar's fill's 20 ms level pulled up to / capped at the context's level,
   interpolated across the gap.
 - `pattern-edges-20ms` / `-40ms`: pattern's periodic extension for the first and last k ms,
   lsar across the rest with those extensions as its known edges.
 - `long-loop-120ms`: pattern looping the whole pitch periods of the last 120 ms of each side.
 - `lsar+0.1-neural-mel`: lsar's fill plus a tenth of neural-mel's.
+- `exemplar-units` / `exemplar-copy`: the context's own audio, chosen frame by frame by unit
+  selection against the mel predictor's prediction and overlap-added (no vocoder); a jump
+  between stretches costs 3 (many short stretches) or 30 (about one copied stretch).
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -37,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft as sfft
+import torch
 from scipy.linalg import LinAlgError, solveh_banded
 from scipy.signal import istft, stft
 
@@ -47,6 +53,7 @@ from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.inpaint.lpc import estimate_ar
 from voicemend.engine.inpaint.lsar import Lsar
+from voicemend.engine.inpaint.neural import NeuralInpainter
 from voicemend.engine.io import atomic_path, save_figure
 from voicemend.engine.regions import Region
 
@@ -148,8 +155,16 @@ def _edge_taper(n: int) -> np.ndarray:
     return np.sin(0.5 * np.pi * np.clip(d / edge, 0.0, 1.0)) ** 2
 
 
-def envelope_transfer(fill: np.ndarray, target: np.ndarray, gap: Region, strength: float = 0.5):
-    """``fill`` with the band shape of ``target`` imposed inside the gap (frame energy kept)."""
+def envelope_transfer(
+    fill: np.ndarray,
+    target: np.ndarray,
+    gap: Region,
+    strength: float = 0.5,
+    keep_energy: bool = True,
+    max_gain_db: float = MAX_GAIN_DB,
+):
+    """``fill`` with the band energies of ``target`` imposed inside the gap: only their shape
+    (each frame's energy kept) or, with ``keep_energy=False``, their level too."""
     import librosa
 
     bands = librosa.filters.mel(sr=RATE, n_fft=N_FFT, n_mels=N_BANDS, norm=None)
@@ -161,8 +176,9 @@ def envelope_transfer(fill: np.ndarray, target: np.ndarray, gap: Region, strengt
     power_f = bands @ np.abs(spec_f) ** 2 + 1e-10
     power_t = bands @ np.abs(spec_t) ** 2 + 1e-10
     gain = np.sqrt(power_t / power_f)
-    gain *= np.sqrt(power_f.sum(0) / (gain**2 * power_f).sum(0))  # shape only
-    limit = 10 ** (MAX_GAIN_DB / 20)
+    if keep_energy:
+        gain *= np.sqrt(power_f.sum(0) / (gain**2 * power_f).sum(0))
+    limit = 10 ** (max_gain_db / 20)
     gain = np.clip(gain, 1 / limit, limit) ** strength
     centres = np.arange(spec_f.shape[1]) * HOP
     inside = np.minimum(centres - gap.start, gap.end - centres) - N_FFT // 2
@@ -221,6 +237,90 @@ def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
         return pattern_module.Pattern()(Audio.from_array(damaged, RATE), [gap]).samples[0]
 
 
+# --- exemplar fills: the context's own audio, picked by the mel prediction ------------------
+
+
+def unit_path(
+    target: np.ndarray, pool: np.ndarray, candidates: np.ndarray, jump: float
+) -> np.ndarray:
+    """Unit selection (Hunt & Black, 1996) by Viterbi: for each predicted frame in ``target``
+    (T, n_mels) one frame of ``pool`` (F, n_mels) out of ``candidates`` (sorted indices),
+    minimising the mean absolute log-mel distance to the prediction plus ``jump`` for every
+    pick that does not continue the previous one (so a large ``jump`` copies one stretch)."""
+    units = pool[candidates]
+    target_cost = np.abs(target[:, None, :] - units[None]).mean(-1)  # (T, U)
+    join = np.full((units.shape[0], units.shape[0]), jump)
+    join[candidates[:, None] + 1 == candidates[None, :]] = 0.0
+    acc = target_cost[0].copy()
+    back = np.zeros(target_cost.shape, dtype=np.int64)
+    for t in range(1, target_cost.shape[0]):
+        total = acc[:, None] + join
+        back[t] = total.argmin(0)
+        acc = total[back[t], np.arange(units.shape[0])] + target_cost[t]
+    path = np.zeros(target_cost.shape[0], dtype=np.int64)
+    path[-1] = int(acc.argmin())
+    for t in range(target_cost.shape[0] - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return candidates[path]
+
+
+def overlap_add_units(x: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:
+    """``x`` rebuilt frame by frame, frame t (centred on sample t*hop + hop/2) taken from the
+    place of frame ``source[t]``, with periodic Hann windows of two hops (they sum to 1), so
+    frames with ``source[t] == t`` give back ``x`` exactly (all but the first and last half
+    hop) and picked runs join with a one-hop cross-fade."""
+    window = np.hanning(2 * hop + 1)[:-1]
+    padded = np.pad(x, (2 * hop, 2 * hop))
+    out = np.zeros_like(padded)
+    for t, u in enumerate(source):
+        lo_out, lo_src = t * hop + hop + hop // 2, u * hop + hop + hop // 2
+        seg = padded[lo_src : lo_src + 2 * hop]
+        out[lo_out : lo_out + seg.size] += window[: seg.size] * seg
+    return out[2 * hop : 2 * hop + x.size]
+
+
+class ExemplarUnits(NeuralInpainter):
+    """The gap filled with the context's own audio: the shipped mel predictor says what the
+    gap's frames should look like, unit selection picks the clean context frames closest to
+    that, and their waveforms are overlap-added (no vocoder). What a user does by hand when they
+    paste the same sound from elsewhere, guided by the prediction."""
+
+    name = "exemplar"
+    label = "exemplar units"
+
+    def __init__(self, jump: float) -> None:
+        from voicemend.engine.models.mel import LogMel
+        from voicemend.engine.models.mel_transformer import MelTransformer
+        from voicemend.engine.models.shipped import verified_folder
+
+        self.predictor = MelTransformer.from_pretrained(verified_folder("mel"))
+        self.jump = jump
+        hop = self.predictor.config.mel.hop_length
+        super().__init__([self.predictor], hop, device="cpu")
+        self.mel = LogMel(self.predictor.config.mel)
+
+    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+        from voicemend.engine.models.mel_inpainter import heard_frames
+
+        log_mel = self.mel(masked)
+        hidden = heard_frames(gap, log_mel.shape[-1], self.mel.config)
+        predicted = self.predictor(log_mel, hidden)
+        out = []
+        for row in range(masked.shape[0]):
+            h = hidden[row].numpy()
+            pool = log_mel[row].T.numpy()
+            candidates = np.flatnonzero(~h)
+            candidates = candidates[(candidates >= 1) & (candidates < h.size - 2)]
+            source = np.arange(h.size)
+            idx = np.flatnonzero(h)
+            if idx.size and candidates.size:
+                target = predicted[row].T.numpy()[idx]
+                source[idx] = unit_path(target, pool, candidates, self.jump)
+            x = masked[row].numpy().astype(np.float64)
+            out.append(torch.from_numpy(overlap_add_units(x, source, self.frame_stride)))
+        return torch.stack(out)
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 
@@ -239,6 +339,13 @@ class Fills:
             self._memo[name] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
         return self._memo[name]
 
+    def exemplar(self, jump: float, damaged: np.ndarray, gap: Region) -> np.ndarray:
+        key = f"exemplar-{jump}"
+        if key not in self._inpainters:
+            self._inpainters[key] = ExemplarUnits(jump)
+        inp = self._inpainters[key]
+        return inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
+
     def variants(self) -> dict[str, Fill]:
         m = self.method
         return {
@@ -249,6 +356,9 @@ class Fills:
             "envelope-transfer": lambda d, g: envelope_transfer(
                 m("lsar", d, g), m("neural-mel", d, g), g
             ),
+            "envelope-transfer-full": lambda d, g: envelope_transfer(
+                m("lsar", d, g), m("neural-mel", d, g), g, 1.0, keep_energy=False, max_gain_db=20.0
+            ),
             "level-up": lambda d, g: relevel(m("lsar", d, g), g, "up"),
             "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),
             "pattern-edges-20ms": lambda d, g: pattern_edges(m("pattern", d, g), g, 20.0),
@@ -257,6 +367,8 @@ class Fills:
             "lsar+0.1-neural-mel": lambda d, g: _add(
                 m("lsar", d, g), m("neural-mel", d, g), g, 0.1
             ),
+            "exemplar-units": lambda d, g: self.exemplar(3.0, d, g),
+            "exemplar-copy": lambda d, g: self.exemplar(30.0, d, g),
         }
 
     def reset(self) -> None:

@@ -28,14 +28,15 @@ from voicemend.engine.models.mel_transformer import MelTransformer, MelTransform
 from voicemend.engine.models.shipped import verified_folder
 from voicemend.engine.training.data import SpeechPool, random_batch
 from voicemend.engine.training.ift import gap_masks
-from voicemend.engine.training.mel import MelTrainConfig, mel_loss
+from voicemend.engine.training.mel import MelTrainConfig, mel_loss, recorded_model
 
 SEED = 11
 
 
 def load_predictor(folder: Path, config: MelTransformerConfig) -> MelTransformer:
-    """A ``train mel`` checkpoint's weights (it may hold no config) in the shipped architecture."""
-    model = MelTransformer(config)
+    """A ``train mel`` checkpoint's weights, as the model its ``state.json`` records (any
+    ``--size``), else in ``config`` (the shipped architecture)."""
+    model = MelTransformer(recorded_model(folder) or config)
     model.load_state_dict(load_weights(folder / WEIGHTS_NAME))
     return model.eval()
 

@@ -139,6 +139,46 @@ def test_compare_mel_predictor_scores_the_shipped_weights_like_the_shipped_metho
         module["main"]([str(checkpoint), "--out", str(out)])
 
 
+def test_compare_mel_predictor_reads_a_checkpoint_of_another_size(tmp_path):
+    """A run trained with ``--size`` records its model; the candidate is built as that model."""
+    import json
+
+    import torch
+
+    from voicemend.engine.models.mel_transformer import MelTransformer, sized_config
+
+    module = runpy.run_path(str(SCRIPTS / "compare_mel_predictor.py"))
+    checkpoint = tmp_path / "checkpoint"
+    base = MelTransformer(sized_config("base"))
+    torch.nn.init.normal_(base.out.weight, std=0.01)
+    base.save_pretrained(checkpoint)  # config.json + model.safetensors, as an export
+    method = module["candidate"](checkpoint, "mel-decoder")
+    assert method.predictor.config == sized_config("base")
+    assert torch.equal(method.predictor.out.weight, base.out.weight)
+    (checkpoint / "config.json").unlink()  # a run's checkpoint: state.json instead
+    state = {"step": 1, "config": {"model": base.config.to_dict()}}
+    (checkpoint / "state.json").write_text(json.dumps(state))
+    assert module["candidate"](checkpoint, "mel-decoder").predictor.config == sized_config("base")
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_weight_storage_compares_int8_with_the_shipped_weights(dev_files, tmp_path):
+    pytest.importorskip("pesq")
+    module = runpy.run_path(str(SCRIPTS / "weight_storage.py"))
+    out = tmp_path / "storage.md"
+    text = module["main"](["--files", "1", "--gap-ms", "200", "--out", str(out)])
+    sizes, scores = text.split("\n\n")
+    ratios = [float(line.split(" | ")[-1].rstrip(" |")) for line in sizes.splitlines()[2:]]
+    assert len(ratios) == 6 and all(0.4 < r < 0.6 for r in ratios)  # int8 vs float16
+    rows = scores.splitlines()[2:]
+    assert [r.split(" | ")[0].lstrip("| ") for r in rows] == ["neural", "neural-ipt", "neural-mel"]
+    for row in rows:
+        snr_db = float(row.split(" | ")[3].split(" / ")[0])
+        assert 20 < snr_db < 80  # close to the shipped fill, but not the same file read twice
+    assert out.read_text() == text + "\n"
+
+
 def _fill_variants():
     return runpy.run_path(str(SCRIPTS / "fill_variants.py"))
 
@@ -205,6 +245,12 @@ def test_envelope_transfer_moves_the_gap_towards_the_target_shape_only():
     assert high_share(moved) < 0.3 * high_share(fill)  # duller, like the target
     level = np.sqrt(np.mean(moved[inside] ** 2) / np.mean(fill[inside] ** 2))
     assert 0.7 < level < 1.4  # the frame energy is kept
+    quiet = 0.1 * fill  # the same shape, 20 dB down
+    leveled = module["envelope_transfer"](fill, quiet, gap, 1.0, keep_energy=False, max_gain_db=30)
+    level = np.sqrt(np.mean(leveled[inside] ** 2) / np.mean(quiet[inside] ** 2))
+    assert 0.8 < level < 1.25  # the target's level (20 dB under the fill's)
+    kept = module["envelope_transfer"](fill, quiet, gap, 1.0)
+    np.testing.assert_allclose(kept, fill, atol=1e-6)  # shape only: nothing to change
 
 
 def test_relevel_limiter_only_lowers_and_level_up_only_raises():
@@ -268,6 +314,64 @@ def test_long_loop_repeats_more_than_pattern_and_leaves_pattern_as_it_was():
     # pattern repeats at most three 8 ms periods; the long loop replays 120 ms of real context
     assert best_repeat(plain) > 0.9
     assert best_repeat(looped) < best_repeat(plain) - 0.08
+
+
+def test_unit_path_follows_the_target_and_jumps_only_when_it_pays():
+    import numpy as np
+
+    module = _fill_variants()
+    rng = np.random.default_rng(6)
+    pool = rng.standard_normal((60, 8))
+    candidates = np.arange(60)
+    target = pool[[10, 11, 12, 40, 41, 42]] + 0.01
+    # cheap jumps: each frame gets its nearest pool frame
+    np.testing.assert_array_equal(
+        module["unit_path"](target, pool, candidates, 0.0), [10, 11, 12, 40, 41, 42]
+    )
+    # dear jumps: one stretch of six consecutive frames
+    copied = module["unit_path"](target, pool, candidates, 1e6)
+    np.testing.assert_array_equal(np.diff(copied), np.ones(5))
+    # frames outside the candidates are never picked
+    allowed = np.setdiff1d(candidates, [10, 11, 12])
+    assert not set(module["unit_path"](target, pool, allowed, 0.0)) & {10, 11, 12}
+
+
+def test_overlap_add_units_gives_back_the_signal_and_copies_picked_frames():
+    import numpy as np
+
+    module = _fill_variants()
+    hop = 160
+    x = speech_like(0.5, 16_000).astype(np.float64)
+    frames = x.size // hop
+    same = module["overlap_add_units"](x, np.arange(frames), hop)
+    np.testing.assert_allclose(same[hop:-hop], x[hop:-hop], atol=1e-12)
+    source = np.arange(frames)
+    source[20:30] = np.arange(5, 15)  # frames 20-29 from the place of frames 5-14
+    moved = module["overlap_add_units"](x, source, hop)
+    np.testing.assert_allclose(moved[21 * hop : 29 * hop], x[6 * hop : 14 * hop], atol=1e-12)
+    np.testing.assert_allclose(moved[hop : 19 * hop], x[hop : 19 * hop], atol=1e-12)
+
+
+def test_exemplar_fill_is_context_audio_and_reads_nothing_from_the_gap():
+    import numpy as np
+
+    from voicemend.engine.audio import Audio
+    from voicemend.engine.regions import Region
+
+    module = _fill_variants()
+    inpainter = module["ExemplarUnits"](30.0)
+    x = speech_like(2.0, 16_000).astype(np.float64)
+    gap = Region(15_000, 18_200)
+    zeroed, garbage = x.copy(), x.copy()
+    zeroed[gap.start : gap.end] = 0.0
+    garbage[gap.start : gap.end] = np.random.default_rng(3).standard_normal(gap.end - gap.start)
+    a = inpainter(Audio.from_array(zeroed, 16_000), [gap]).samples[0]
+    b = inpainter(Audio.from_array(garbage, 16_000), [gap]).samples[0]
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[: gap.start - 160], x[: gap.start - 160])
+    np.testing.assert_array_equal(a[gap.end + 160 :], x[gap.end + 160 :])
+    middle = a[gap.start + 800 : gap.end - 800]
+    assert np.sqrt(np.mean(middle**2)) > 0.3 * np.sqrt(np.mean(x**2))  # a voice, not a fade
 
 
 @pytest.mark.slow

@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from voicemend.engine.models.quantize import SCALE_SUFFIX
+
 DATA_SOURCES = """\
 | source | part used | licence |
 |---|---|---|
@@ -35,8 +37,9 @@ def write_card(
     bench_markdown: str = "",
     notes: str = "",
     hardware: str = "one CPU thread",
+    storage: str = "float16",
 ) -> Path:
-    """MODEL_CARD.md beside the weights."""
+    """MODEL_CARD.md beside the weights (stored as ``storage``: float16, int8 or float32)."""
     config = summary.get("config", {}) if isinstance(summary.get("config"), dict) else {}
     params = _parameter_count(folder)
     predictor = config.get("predictor")
@@ -50,7 +53,7 @@ def write_card(
 
 - kind: `{kind}`; parameters: {params:,}
 - recipe: `{config.get("recipe", "?")}`; steps: {summary.get("steps", "?")}; training time:
-  {summary.get("train_hours", "?")} h of optimiser steps on {hardware} (float16 weights)
+  {summary.get("train_hours", "?")} h of optimiser steps on {hardware} ({storage} weights)
 - sample rate: 16 kHz (other rates are resampled around it by the inpainter)
 - files: `config.json` (architecture), `model.safetensors` (weights; sha256 in `../manifest.json`)
 {tuned}
@@ -85,4 +88,8 @@ def _parameter_count(folder: Path) -> int:
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="np") as f:
-        return sum(math.prod(f.get_slice(key).get_shape()) for key in f.keys())  # noqa: SIM118
+        return sum(
+            math.prod(f.get_slice(key).get_shape())
+            for key in f.keys()  # noqa: SIM118
+            if not key.endswith(SCALE_SUFFIX)  # int8 storage's scales are not parameters
+        )

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from voicemend.engine.errors import CheckpointError
+from voicemend.engine.models.quantize import dequantize
 from voicemend.engine.models.shipped import sha256_of
 
 WEIGHTS_NAME = "model.safetensors"
@@ -62,7 +64,10 @@ def load_weights(
         )
     if p.suffix == ".safetensors":
         try:
-            return load_file(str(p))
+            with safe_open(str(p), framework="pt") as f:
+                metadata = f.metadata()
+                tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+            return dequantize(tensors, metadata)
         except Exception as exc:  # safetensors raises its own error types
             raise CheckpointError(f"cannot read {p}: {exc}") from None
     try:

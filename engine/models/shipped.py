@@ -17,6 +17,7 @@ from voicemend.engine.errors import CheckpointError
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
+STORAGES = ("float16", "int8", "float32")
 
 
 @dataclass(frozen=True)
@@ -101,14 +102,18 @@ def ship(
     run_dir: Path | None = None,
     sample_rate: int = 16_000,
     bench_markdown: str = "",
-    half: bool = True,
+    storage: str = "float16",
     hardware: str = "one CPU thread",
 ) -> Path:
     """Copy an exported model into the package's weights folder, register it, write its card.
 
-    ``half`` stores float weights as float16 (half the size in the repository; loading casts
-    them back to the model's float32, and inference quality does not change measurably).
+    ``storage`` is how float weights are written: ``float16`` (half the size; loading casts them
+    back to the model's float32, and inference quality does not change measurably), ``int8``
+    (large matrices as int8 with a scale per row, a quarter of the size; see
+    :mod:`voicemend.engine.models.quantize`) or ``float32`` (as exported).
     """
+    if storage not in STORAGES:
+        raise CheckpointError(f"unknown weight storage {storage!r}; choose from {STORAGES}")
     import shutil
 
     from voicemend.engine.models.card import training_summary, write_card
@@ -119,23 +124,28 @@ def ship(
     target = WEIGHTS_DIR / name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(export_dir / "config.json", target / "config.json")
-    _copy_weights(export_dir / "model.safetensors", target / "model.safetensors", half)
+    _copy_weights(export_dir / "model.safetensors", target / "model.safetensors", storage)
     summary = training_summary(run_dir) if run_dir is not None else {}
-    write_card(target, name, kind, summary, bench_markdown, hardware=hardware)
+    write_card(target, name, kind, summary, bench_markdown, hardware=hardware, storage=storage)
     register(name, target, kind, sample_rate)
     return target
 
 
-def _copy_weights(source: Path, target: Path, half: bool) -> None:
+def _copy_weights(source: Path, target: Path, storage: str) -> None:
     import shutil
 
-    if not half:
+    if storage == "float32":
         shutil.copyfile(source, target)
-        return
-    from safetensors.torch import load_file, save_file
+    else:
+        from safetensors.torch import load_file, save_file
 
-    tensors = load_file(str(source))
-    save_file(
-        {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, str(target)
-    )
+        from voicemend.engine.models.quantize import quantize_int8
+
+        tensors = load_file(str(source))
+        metadata = None
+        if storage == "int8":
+            tensors, metadata = quantize_int8(tensors)
+        else:
+            tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        save_file(tensors, str(target), metadata=metadata)
     target.chmod(0o644)  # readable by everyone once installed, like the rest of the package

@@ -13,16 +13,22 @@ which voices as a smooth buzz; the critic rewards frames that look like speech a
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
+from voicemend.engine.errors import CheckpointError
 from voicemend.engine.models.discriminators import MelPatchDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
-from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
+from voicemend.engine.models.mel_transformer import (
+    MelTransformer,
+    MelTransformerConfig,
+    sized_config,
+)
 from voicemend.engine.training.data import random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
 from voicemend.engine.training.losses import hinge_discriminator_loss, hinge_generator_loss
@@ -63,6 +69,42 @@ def mel_loss(
     return {"loss": l1 + delta_weight * l1_delta, "l1_gap": l1, "l1_delta": l1_delta}
 
 
+def recorded_model(folder: Path) -> MelTransformerConfig | None:
+    """The model a checkpoint folder was trained as (its ``state.json``), or a shipped model
+    folder is (its ``config.json``); None when the folder records neither."""
+    for name, key in (("state.json", ("config", "model")), ("config.json", ())):
+        path = Path(folder) / name
+        if not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            for k in key:
+                data = data[k]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"cannot read the model settings in {path}: {exc}") from None
+        if isinstance(data, dict) and data.get("model_type") == "mel_transformer":
+            return MelTransformerConfig.from_dict(data)
+    return None
+
+
+def resolve_model(out_dir: Path, init_from: Path | None, size: str | None) -> MelTransformerConfig:
+    """The model a run trains: the one its checkpoint (or the checkpoint it starts from) was
+    trained as, so resuming needs no size; else the named ``size`` (default ``small``). A size
+    that contradicts the checkpoint is an error, not a silent restart."""
+    recorded = recorded_model(Path(out_dir) / "checkpoint")
+    if recorded is None and init_from is not None:
+        recorded = recorded_model(Path(init_from))
+    if recorded is None:
+        return sized_config(size or "small")
+    if size is not None and sized_config(size) != recorded:
+        raise CheckpointError(
+            f"the checkpoint in {init_from if init_from else out_dir} holds a model of "
+            f"d_model={recorded.d_model}, {recorded.num_layers} layers, not the {size!r} size; "
+            "leave out --size to continue it, or train the new size in another folder"
+        )
+    return recorded
+
+
 def train_mel(
     out_dir: Path,
     config: MelTrainConfig,
@@ -72,10 +114,12 @@ def train_mel(
     init_from: Path | None = None,
     progress: Progress | None = None,
     device: torch.device | None = None,
+    size: str | None = None,
 ) -> Path:
-    """Train (or resume) and export the mel transformer to ``out_dir / "export"``."""
+    """Train (or resume) and export the mel transformer to ``out_dir / "export"``. Without
+    ``model_config`` the model is the run's own (see :func:`resolve_model`)."""
     device = device or torch.device("cpu")
-    model_config = model_config or MelTransformerConfig()
+    model_config = model_config or resolve_model(out_dir, init_from, size)
     model = MelTransformer(model_config).to(device)
     mel = LogMel(model_config.mel).to(device)
     modules: dict[str, torch.nn.Module] = {"model": model}

@@ -213,3 +213,40 @@ def test_neural_mel_keeps_the_contract(rate, channels):
     assert result.reports[0].method == "neural-mel"
     again = NeuralMel(predictor, decoder, device="cpu").inpaint(damaged, [gap]).audio.samples
     np.testing.assert_array_equal(out, again)
+
+
+def test_model_sizes_grow_and_small_is_the_shipped_model():
+    from voicemend.engine.models.mel_transformer import MODEL_SIZES, sized_config
+    from voicemend.engine.models.shipped import verified_folder
+
+    params = {
+        s: sum(p.numel() for p in MelTransformer(sized_config(s)).parameters()) for s in MODEL_SIZES
+    }
+    assert params["small"] < params["base"] < params["large"]
+    shipped = MelTransformer.from_pretrained(verified_folder("mel")).config
+    assert sized_config("small") == shipped
+    with pytest.raises(ValueError, match="unknown model size 'huge'"):
+        sized_config("huge")
+
+
+def test_a_run_continues_with_the_model_it_started_with(tmp_path):
+    from voicemend.engine.errors import CheckpointError
+    from voicemend.engine.models.mel_transformer import sized_config
+    from voicemend.engine.models.shipped import verified_folder
+    from voicemend.engine.training.mel import resolve_model
+
+    run = tmp_path / "run"
+    assert resolve_model(run, None, None) == sized_config("small")  # a new run
+    assert resolve_model(run, None, "base") == sized_config("base")
+    (run / "checkpoint").mkdir(parents=True)
+    state = {"step": 5, "config": {"model": TINY.to_dict()}}
+    (run / "checkpoint" / "state.json").write_text(json.dumps(state))
+    assert resolve_model(run, None, None) == TINY  # resuming needs no size
+    with pytest.raises(CheckpointError, match="not the 'base' size"):
+        resolve_model(run, None, "base")
+    # seeded from a shipped model folder (its config.json): that model, whatever the default
+    assert resolve_model(tmp_path / "new", verified_folder("mel"), None) == sized_config("small")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "state.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="cannot read the model settings"):
+        resolve_model(tmp_path / "other", tmp_path / "bad", None)

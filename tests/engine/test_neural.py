@@ -168,6 +168,10 @@ def test_cli_ships_a_model_with_its_bench_table(tmp_path, monkeypatch, tiny_mode
     assert main(["models", "list"]) == 0 and "decoder" in capsys.readouterr().out
     missing = ["models", "ship", "decoder", "--from", str(export), "--kind", "vocos"]
     assert main([*missing, "--bench", str(tmp_path / "nope.md")]) != 0
+    assert main([*missing, "--storage", "int8"]) == 0
+    card = (tmp_path / "weights" / "decoder" / "MODEL_CARD.md").read_text()
+    assert "int8 weights" in card
+    assert main(["models", "list"]) == 0  # the int8 file verifies and is listed
 
 
 def test_calibration_removes_the_model_s_own_bias_next_to_the_gap():

@@ -255,6 +255,23 @@ def test_a_closed_pipe_ends_quietly(tmp_path, damaged_wav):
     assert "Traceback" not in err and "BrokenPipe" not in err
 
 
+def test_train_mel_size_picks_the_model_and_a_contradicting_size_is_refused(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(4.0, 16000), 16000)
+    out = tmp_path / "run"
+    argv = ["train", "mel", "--data", data, "--out", out, "--batch-size", 1, "--device", "cpu"]
+    assert main([str(a) for a in [*argv, "--steps", 1, "--size", "base"]]) == 0
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert (state["config"]["model"]["d_model"], state["config"]["model"]["num_layers"]) == (384, 8)
+    assert main([str(a) for a in [*argv, "--steps", 2]]) == 0  # continues as base
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 2 and state["config"]["model"]["d_model"] == 384
+    capsys.readouterr()
+    assert main([str(a) for a in [*argv, "--steps", 3, "--size", "small"]]) != 0
+    assert "not the 'small' size" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "weight", "rate"),
     [([], 0.0, None), (["--adversarial", "0.3", "--learning-rate", "1e-4"], 0.3, 1e-4)],

@@ -1,0 +1,143 @@
+"""Does int8 weight storage change what the shipped neural methods do? Compare on dev cases.
+
+    .venv/bin/python scripts/weight_storage.py [--files 20] [--gap-ms 100,200,400] [--out FILE]
+
+Each shipped model is written again with ``voicemend models ship --storage int8``'s encoding
+(large matrices as int8 with a scale per row) into a temporary folder, and ``neural``,
+``neural-ipt`` and ``neural-mel`` repair the quality bench's cases (one seeded position per gap
+length, the first N dev files) with the shipped and the int8 weights. The table gives the file
+sizes, the fill's SNR of int8 against shipped inside the gap, and both versions' mean PLCMOS
+and PESQ-WB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from voicemend.engine.audio import Audio
+from voicemend.engine.data import list_speech
+from voicemend.engine.evaluation import scores as S
+from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
+from voicemend.engine.inpaint.neural import (
+    Neural,
+    NeuralInpainter,
+    NeuralIpt,
+    NeuralMel,
+    NeuralModels,
+)
+from voicemend.engine.io import write_text_atomic
+from voicemend.engine.models.hubert import HubertEncoder
+from voicemend.engine.models.mel_transformer import MelTransformer
+from voicemend.engine.models.quantize import quantize_int8
+from voicemend.engine.models.shipped import manifest, verified_folder
+from voicemend.engine.models.vocos import VocosDecoder
+
+RATE = 16_000
+
+
+def int8_copy(name: str, root: Path) -> Path:
+    """The shipped model ``name`` with its weights re-encoded as int8, in ``root / name``."""
+    source, target = verified_folder(name), root / name
+    target.mkdir()
+    shutil.copy(source / "config.json", target / "config.json")
+    tensors = {k: v.float() for k, v in load_file(str(source / "model.safetensors")).items()}
+    stored, metadata = quantize_int8(tensors)
+    save_file(stored, str(target / "model.safetensors"), metadata=metadata)
+    return target
+
+
+def methods(folder: Callable[[str], Path]) -> dict[str, NeuralInpainter]:
+    return {
+        "neural": Neural(NeuralModels.from_folders(folder("ift"), folder("decoder")), "cpu"),
+        "neural-ipt": NeuralIpt(
+            HubertEncoder.from_pretrained(folder("ipt-encoder")),
+            VocosDecoder.from_pretrained(folder("ipt-decoder")),
+            "cpu",
+        ),
+        "neural-mel": NeuralMel(
+            MelTransformer.from_pretrained(folder("mel")),
+            VocosDecoder.from_pretrained(folder("mel-decoder")),
+            "cpu",
+        ),
+    }
+
+
+def compare(files: int, gaps_ms: tuple[int, ...], root: Path) -> tuple[str, str]:
+    """(sizes table, scores table) in Markdown."""
+    names = list(manifest())
+    copies = {n: int8_copy(n, root) for n in names}
+    size_rows = ["| model | float16 bytes | int8 bytes | ratio |", "|---|---|---|---|"]
+    for n in names:
+        a = (verified_folder(n) / "model.safetensors").stat().st_size
+        b = (copies[n] / "model.safetensors").stat().st_size
+        size_rows.append(f"| {n} | {a:,} | {b:,} | {b / a:.2f} |")
+    shipped, int8 = methods(verified_folder), methods(copies.__getitem__)
+    config = QualityConfig(gaps_ms=gaps_ms, positions_short=1, positions_long=1)
+    rows: dict[tuple[str, int], list[tuple[float, ...]]] = {}
+    for case, clean, gap in iter_excerpts(list_speech(split="dev")[:files], RATE, config):
+        damaged = clean.copy()
+        damaged[gap.start : gap.end] = 0.0
+        inside = slice(gap.start, gap.end)
+        for m in shipped:
+            a = shipped[m](Audio.from_array(damaged, RATE), [gap]).samples[0]
+            b = int8[m](Audio.from_array(damaged, RATE), [gap]).samples[0]
+            noise = max(float(np.sum((a[inside] - b[inside]) ** 2)), 1e-20)
+            snr = 10 * np.log10(max(float(np.sum(a[inside] ** 2)), 1e-20) / noise)
+            rows.setdefault((m, case.gap_ms), []).append(
+                (
+                    snr,
+                    S.plcmos(a),
+                    S.plcmos(b),
+                    S.pesq_score(clean, a, RATE),
+                    S.pesq_score(clean, b, RATE),
+                )
+            )
+    lines = [
+        "| method | gap | cases | fill SNR, int8 vs shipped: median / min | PLCMOS shipped / int8"
+        " | PESQ-WB shipped / int8 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (m, g), r in sorted(rows.items()):
+        v = np.array(r)
+        lines.append(
+            f"| {m} | {g} ms | {len(v)} | {np.median(v[:, 0]):.1f} / {v[:, 0].min():.1f} dB"
+            f" | {v[:, 1].mean():.3f} / {v[:, 2].mean():.3f}"
+            f" | {np.nanmean(v[:, 3]):.3f} / {np.nanmean(v[:, 4]):.3f} |"
+        )
+    return "\n".join(size_rows), "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--files", type=int, default=20, help="the first N dev files")
+    p.add_argument("--gap-ms", default="100,200,400", help="comma-separated gap lengths")
+    p.add_argument("--out", type=Path, default=None, help="write the tables here (new file)")
+    a = p.parse_args(argv)
+    try:
+        gaps = tuple(int(g) for g in a.gap_ms.split(",") if g)
+    except ValueError:
+        p.error(f"--gap-ms takes whole milliseconds separated by commas, not {a.gap_ms!r}")
+    if a.files < 1 or not gaps or min(gaps) < 5:
+        p.error("--files must be at least 1 and every --gap-ms at least 5")
+    if a.out is not None and a.out.exists():
+        p.error(f"{a.out} exists; choose a new file")
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes, scores = compare(a.files, gaps, Path(tmp))
+    text = f"{sizes}\n\n{scores}"
+    print(text)
+    if a.out is not None:
+        write_text_atomic(a.out, text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()
