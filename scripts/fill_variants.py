@@ -51,6 +51,7 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
+from voicemend.engine.inpaint.exemplar import unit_path
 from voicemend.engine.inpaint.lpc import estimate_ar
 from voicemend.engine.inpaint.lsar import Lsar
 from voicemend.engine.inpaint.neural import NeuralInpainter
@@ -240,30 +241,6 @@ def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
 # --- exemplar fills: the context's own audio, picked by the mel prediction ------------------
 
 
-def unit_path(
-    target: np.ndarray, pool: np.ndarray, candidates: np.ndarray, jump: float
-) -> np.ndarray:
-    """Unit selection (Hunt & Black, 1996) by Viterbi: for each predicted frame in ``target``
-    (T, n_mels) one frame of ``pool`` (F, n_mels) out of ``candidates`` (sorted indices),
-    minimising the mean absolute log-mel distance to the prediction plus ``jump`` for every
-    pick that does not continue the previous one (so a large ``jump`` copies one stretch)."""
-    units = pool[candidates]
-    target_cost = np.abs(target[:, None, :] - units[None]).mean(-1)  # (T, U)
-    join = np.full((units.shape[0], units.shape[0]), jump)
-    join[candidates[:, None] + 1 == candidates[None, :]] = 0.0
-    acc = target_cost[0].copy()
-    back = np.zeros(target_cost.shape, dtype=np.int64)
-    for t in range(1, target_cost.shape[0]):
-        total = acc[:, None] + join
-        back[t] = total.argmin(0)
-        acc = total[back[t], np.arange(units.shape[0])] + target_cost[t]
-    path = np.zeros(target_cost.shape[0], dtype=np.int64)
-    path[-1] = int(acc.argmin())
-    for t in range(target_cost.shape[0] - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
-    return candidates[path]
-
-
 def overlap_add_units(x: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:
     """``x`` rebuilt frame by frame, frame t (centred on sample t*hop + hop/2) taken from the
     place of frame ``source[t]``, with periodic Hann windows of two hops (they sum to 1), so
@@ -283,7 +260,9 @@ class ExemplarUnits(NeuralInpainter):
     """The gap filled with the context's own audio: the shipped mel predictor says what the
     gap's frames should look like, unit selection picks the clean context frames closest to
     that, and their waveforms are overlap-added (no vocoder). What a user does by hand when they
-    paste the same sound from elsewhere, guided by the prediction."""
+    paste the same sound from elsewhere, guided by the prediction. (The shipped ``exemplar``
+    method, ``voicemend.engine.inpaint.exemplar``, is this at the input's own rate and
+    channels, with 2 s of context each side; these variants are what was measured first.)"""
 
     name = "exemplar"
     label = "exemplar units"

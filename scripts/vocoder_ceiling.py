@@ -25,7 +25,7 @@ from voicemend.engine.crossfade import paste
 from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
-from voicemend.engine.inpaint.neural import _level_match
+from voicemend.engine.inpaint.neural import level_match
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import interpolate_gaps
@@ -73,7 +73,7 @@ def main(decoder_dir: str, n_files: int = 12, blur_ms: tuple[int, ...] = ()) -> 
             decoded = {k: decoder(m)[0].double().numpy() for k, m in variants.items()}
         for label, y in decoded.items():
             y = np.pad(y, (0, max(0, clean.size - y.size)))[: clean.size]
-            y = _level_match(y[None], damaged[None], unknown, (g0, g1))[0]
+            y = level_match(y[None], damaged[None], unknown, (g0, g1))[0]
             out = damaged[None].copy()
             paste(out, y[None, g0 - CROSSFADE : g1 + CROSSFADE], g0, g1, CROSSFADE, CROSSFADE)
             scores[("plcmos" + label, case.gap_ms)].append(S.plcmos(out[0]))

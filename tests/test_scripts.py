@@ -316,26 +316,6 @@ def test_long_loop_repeats_more_than_pattern_and_leaves_pattern_as_it_was():
     assert best_repeat(looped) < best_repeat(plain) - 0.08
 
 
-def test_unit_path_follows_the_target_and_jumps_only_when_it_pays():
-    import numpy as np
-
-    module = _fill_variants()
-    rng = np.random.default_rng(6)
-    pool = rng.standard_normal((60, 8))
-    candidates = np.arange(60)
-    target = pool[[10, 11, 12, 40, 41, 42]] + 0.01
-    # cheap jumps: each frame gets its nearest pool frame
-    np.testing.assert_array_equal(
-        module["unit_path"](target, pool, candidates, 0.0), [10, 11, 12, 40, 41, 42]
-    )
-    # dear jumps: one stretch of six consecutive frames
-    copied = module["unit_path"](target, pool, candidates, 1e6)
-    np.testing.assert_array_equal(np.diff(copied), np.ones(5))
-    # frames outside the candidates are never picked
-    allowed = np.setdiff1d(candidates, [10, 11, 12])
-    assert not set(module["unit_path"](target, pool, allowed, 0.0)) & {10, 11, 12}
-
-
 def test_overlap_add_units_gives_back_the_signal_and_copies_picked_frames():
     import numpy as np
 

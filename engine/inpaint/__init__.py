@@ -31,6 +31,10 @@ if shipped.available("mel", "mel-decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeuralMel
 
     INPAINTERS["neural-mel"] = ShippedNeuralMel
+if shipped.available("mel"):
+    from voicemend.engine.inpaint.exemplar import ShippedExemplar
+
+    INPAINTERS["exemplar"] = ShippedExemplar
 if shipped.available("ipt-encoder", "ipt-decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeuralIpt
 

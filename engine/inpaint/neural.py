@@ -128,7 +128,7 @@ class NeuralInpainter(Inpainter):
             int(np.floor(ctx.gap_start * MODEL_RATE / sr)),
             min(low.shape[1], int(np.ceil(ctx.gap_end * MODEL_RATE / sr))),
         )
-        voiced = _level_match(voiced, low, unknown16, gap16)
+        voiced = level_match(voiced, low, unknown16, gap16)
         fill = to_rate(voiced, MODEL_RATE, sr, n_out=window.shape[1])
         fill = fill[:, ctx.span] + baseline[:, ctx.span]
         note = f"{self.label} on {self.device.type}"
@@ -310,13 +310,17 @@ def _baseline(ctx: GapContext) -> np.ndarray:
     return _across_gap(at_left, at_right, gap, ctx.window.shape[1])
 
 
-def _level_match(
-    voiced: np.ndarray, reference: np.ndarray, unknown: np.ndarray, gap: tuple[int, int]
+def level_match(
+    voiced: np.ndarray,
+    reference: np.ndarray,
+    unknown: np.ndarray,
+    gap: tuple[int, int],
+    sample_rate: int = MODEL_RATE,
 ) -> np.ndarray:
     """Scale each channel so the resynthesis matches the original level next to each edge of
     ``gap``; the gain moves in a straight line across it, so a level that differs between the
     two sides (a fader move, a cut between takes) is met at both edges."""
-    n = int(LEVEL_MATCH_MS / 1000 * MODEL_RATE)
+    n = int(LEVEL_MATCH_MS / 1000 * sample_rate)
     left, right = _edge_runs(unknown, gap, n)
     if not left.any() and not right.any():
         return voiced

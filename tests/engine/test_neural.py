@@ -243,7 +243,7 @@ def test_a_level_change_across_the_gap_is_met_at_both_edges():
     """Quiet before the gap, four times louder after it (a cut between takes): the gain moves
     across the gap, so the resynthesis meets each side at that side's level; another unknown
     run in the window does not move the edges."""
-    from voicemend.engine.inpaint.neural import _level_match
+    from voicemend.engine.inpaint.neural import level_match
 
     rng = np.random.default_rng(0)
     n, g0, g1 = 16000, 7000, 10000
@@ -254,7 +254,7 @@ def test_a_level_change_across_the_gap_is_met_at_both_edges():
     unknown[2000:2500] = True  # another region, not yet repaired, in the same window
     reference[:, unknown] = 0
     voiced = 0.5 * rng.standard_normal((1, n))  # a resynthesis at one level throughout
-    out = _level_match(voiced, reference, unknown, (g0, g1))[0]
+    out = level_match(voiced, reference, unknown, (g0, g1))[0]
     w = 800
     assert abs(_rms(out[g0 - w : g0]) / 0.25 - 1) < 0.1
     assert abs(_rms(out[g1 : g1 + w]) / 1.0 - 1) < 0.1
