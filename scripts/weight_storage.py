@@ -131,11 +131,10 @@ def main(argv: list[str] | None = None) -> str:
         p.error(f"{a.out} exists; choose a new file")
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        sizes, scores = compare(a.files, gaps, Path(tmp))
-    text = f"{sizes}\n\n{scores}"
-    print(text)
-    if a.out is not None:
+        text = "\n\n".join(compare(a.files, gaps, Path(tmp)))
+    if a.out is not None:  # the sizes, a blank line, the scores
         write_text_atomic(a.out, text + "\n")
+    print(text)
     return text
 
 
