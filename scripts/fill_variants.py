@@ -22,9 +22,10 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   lsar across the rest with those extensions as its known edges.
 - `long-loop-120ms`: pattern looping the whole pitch periods of the last 120 ms of each side.
 - `lsar+0.1-neural-mel`: lsar's fill plus a tenth of neural-mel's.
-- `exemplar-units` / `exemplar-copy`: the context's own audio, chosen frame by frame by unit
-  selection against the mel predictor's prediction and overlap-added (no vocoder); a jump
-  between stretches costs 3 (many short stretches) or 30 (about one copied stretch).
+- `exemplar-units` / `exemplar-copy`: the shipped `exemplar` method (the context's own audio,
+  chosen frame by frame by unit selection against the mel predictor's prediction and copied in,
+  no vocoder) with a jump between stretches costing 3 (many short stretches) or 30 (its default:
+  about one copied stretch).
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -42,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.fft as sfft
-import torch
 from scipy.linalg import LinAlgError, solveh_banded
 from scipy.signal import istft, stft
 
@@ -51,10 +51,8 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
-from voicemend.engine.inpaint.exemplar import unit_path
 from voicemend.engine.inpaint.lpc import estimate_ar
 from voicemend.engine.inpaint.lsar import Lsar
-from voicemend.engine.inpaint.neural import NeuralInpainter
 from voicemend.engine.io import atomic_path, save_figure
 from voicemend.engine.regions import Region
 
@@ -241,65 +239,6 @@ def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
 # --- exemplar fills: the context's own audio, picked by the mel prediction ------------------
 
 
-def overlap_add_units(x: np.ndarray, source: np.ndarray, hop: int) -> np.ndarray:
-    """``x`` rebuilt frame by frame, frame t (centred on sample t*hop + hop/2) taken from the
-    place of frame ``source[t]``, with periodic Hann windows of two hops (they sum to 1), so
-    frames with ``source[t] == t`` give back ``x`` exactly (all but the first and last half
-    hop) and picked runs join with a one-hop cross-fade."""
-    window = np.hanning(2 * hop + 1)[:-1]
-    padded = np.pad(x, (2 * hop, 2 * hop))
-    out = np.zeros_like(padded)
-    for t, u in enumerate(source):
-        lo_out, lo_src = t * hop + hop + hop // 2, u * hop + hop + hop // 2
-        seg = padded[lo_src : lo_src + 2 * hop]
-        out[lo_out : lo_out + seg.size] += window[: seg.size] * seg
-    return out[2 * hop : 2 * hop + x.size]
-
-
-class ExemplarUnits(NeuralInpainter):
-    """The gap filled with the context's own audio: the shipped mel predictor says what the
-    gap's frames should look like, unit selection picks the clean context frames closest to
-    that, and their waveforms are overlap-added (no vocoder). What a user does by hand when they
-    paste the same sound from elsewhere, guided by the prediction. (The shipped ``exemplar``
-    method, ``voicemend.engine.inpaint.exemplar``, is this at the input's own rate and
-    channels, with 2 s of context each side; these variants are what was measured first.)"""
-
-    name = "exemplar"
-    label = "exemplar units"
-
-    def __init__(self, jump: float) -> None:
-        from voicemend.engine.models.mel import LogMel
-        from voicemend.engine.models.mel_transformer import MelTransformer
-        from voicemend.engine.models.shipped import verified_folder
-
-        self.predictor = MelTransformer.from_pretrained(verified_folder("mel"))
-        self.jump = jump
-        hop = self.predictor.config.mel.hop_length
-        super().__init__([self.predictor], hop, device="cpu")
-        self.mel = LogMel(self.predictor.config.mel)
-
-    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
-        from voicemend.engine.models.mel_inpainter import heard_frames
-
-        log_mel = self.mel(masked)
-        hidden = heard_frames(gap, log_mel.shape[-1], self.mel.config)
-        predicted = self.predictor(log_mel, hidden)
-        out = []
-        for row in range(masked.shape[0]):
-            h = hidden[row].numpy()
-            pool = log_mel[row].T.numpy()
-            candidates = np.flatnonzero(~h)
-            candidates = candidates[(candidates >= 1) & (candidates < h.size - 2)]
-            source = np.arange(h.size)
-            idx = np.flatnonzero(h)
-            if idx.size and candidates.size:
-                target = predicted[row].T.numpy()[idx]
-                source[idx] = unit_path(target, pool, candidates, self.jump)
-            x = masked[row].numpy().astype(np.float64)
-            out.append(torch.from_numpy(overlap_add_units(x, source, self.frame_stride)))
-        return torch.stack(out)
-
-
 # --- the registry ---------------------------------------------------------------------------
 
 
@@ -319,9 +258,15 @@ class Fills:
         return self._memo[name]
 
     def exemplar(self, jump: float, damaged: np.ndarray, gap: Region) -> np.ndarray:
+        """The shipped ``exemplar`` method with ``jump`` as its cost per jump between stretches."""
         key = f"exemplar-{jump}"
         if key not in self._inpainters:
-            self._inpainters[key] = ExemplarUnits(jump)
+            from voicemend.engine.inpaint.exemplar import Exemplar
+            from voicemend.engine.models.mel_transformer import MelTransformer
+            from voicemend.engine.models.shipped import verified_folder
+
+            predictor = MelTransformer.from_pretrained(verified_folder("mel"))
+            self._inpainters[key] = Exemplar(predictor, device="cpu", jump_cost=jump)
         inp = self._inpainters[key]
         return inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
 

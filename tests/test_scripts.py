@@ -316,42 +316,25 @@ def test_long_loop_repeats_more_than_pattern_and_leaves_pattern_as_it_was():
     assert best_repeat(looped) < best_repeat(plain) - 0.08
 
 
-def test_overlap_add_units_gives_back_the_signal_and_copies_picked_frames():
-    import numpy as np
-
-    module = _fill_variants()
-    hop = 160
-    x = speech_like(0.5, 16_000).astype(np.float64)
-    frames = x.size // hop
-    same = module["overlap_add_units"](x, np.arange(frames), hop)
-    np.testing.assert_allclose(same[hop:-hop], x[hop:-hop], atol=1e-12)
-    source = np.arange(frames)
-    source[20:30] = np.arange(5, 15)  # frames 20-29 from the place of frames 5-14
-    moved = module["overlap_add_units"](x, source, hop)
-    np.testing.assert_allclose(moved[21 * hop : 29 * hop], x[6 * hop : 14 * hop], atol=1e-12)
-    np.testing.assert_allclose(moved[hop : 19 * hop], x[hop : 19 * hop], atol=1e-12)
-
-
-def test_exemplar_fill_is_context_audio_and_reads_nothing_from_the_gap():
+def test_exemplar_variants_are_the_shipped_method_with_its_jump_cost():
     import numpy as np
 
     from voicemend.engine.audio import Audio
+    from voicemend.engine.inpaint import get_inpainter
     from voicemend.engine.regions import Region
 
     module = _fill_variants()
-    inpainter = module["ExemplarUnits"](30.0)
     x = speech_like(2.0, 16_000).astype(np.float64)
     gap = Region(15_000, 18_200)
-    zeroed, garbage = x.copy(), x.copy()
-    zeroed[gap.start : gap.end] = 0.0
-    garbage[gap.start : gap.end] = np.random.default_rng(3).standard_normal(gap.end - gap.start)
-    a = inpainter(Audio.from_array(zeroed, 16_000), [gap]).samples[0]
-    b = inpainter(Audio.from_array(garbage, 16_000), [gap]).samples[0]
-    np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(a[: gap.start - 160], x[: gap.start - 160])
-    np.testing.assert_array_equal(a[gap.end + 160 :], x[gap.end + 160 :])
-    middle = a[gap.start + 800 : gap.end - 800]
-    assert np.sqrt(np.mean(middle**2)) > 0.3 * np.sqrt(np.mean(x**2))  # a voice, not a fade
+    damaged = x.copy()
+    damaged[gap.start : gap.end] = 0.0
+    variants = module["Fills"]().variants()
+    copy = variants["exemplar-copy"](damaged, gap)
+    shipped = get_inpainter("exemplar", device="cpu")(Audio.from_array(damaged, 16_000), [gap])
+    np.testing.assert_array_equal(copy, shipped.samples[0])
+    units = variants["exemplar-units"](damaged, gap)
+    np.testing.assert_array_equal(units[: gap.start - 160], x[: gap.start - 160])
+    assert np.sqrt(np.mean(units[gap.start : gap.end] ** 2)) > 0.3 * np.sqrt(np.mean(x**2))
 
 
 @pytest.mark.slow

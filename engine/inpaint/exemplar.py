@@ -6,8 +6,10 @@ the mel predictor: it says what the gap's 10 ms frames should look like, and uni
 for every jump between stretches, so a long gap gets one or two real stretches of speech rather
 than a buzz or a fade. Their audio is overlap-added at the input's own rate and channels, so
 the copy is full band and keeps the stereo image. It is real speech at the right level and in
-the right voice, though rarely the right words: PLCMOS rates it above LSAR at 400 ms, PESQ does
-not (``bench/results/fill-variants``).
+the right voice, though rarely the right words: on studio-clean train-split speech PLCMOS rated
+it above LSAR from 400 ms (``bench/results/fill-variants``); on the dev bench's noisier
+recordings it trails LSAR on PLCMOS and passes it on PESQ from 400 ms
+(``bench/results/quality-dev-exemplar``), so ``auto`` does not choose it.
 """
 
 from __future__ import annotations
