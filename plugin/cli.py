@@ -21,6 +21,7 @@ from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled
 from voicemend.engine.io import info, measure_levels, save, write_text_atomic
+from voicemend.engine.models.shipped import STORAGES
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
 from voicemend.plugin.labels import Label, format_audacity_labels, format_reaper_csv
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ship.add_argument(
         "--storage",
-        choices=("float16", "int8", "float32"),
+        choices=STORAGES,
         default="float16",
         help="how weights are written: float16 (default; half the size), int8 (large matrices "
         "as int8 with a scale per row, a quarter of the size) or float32",
