@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.data import list_speech
@@ -36,21 +35,19 @@ from voicemend.engine.inpaint.neural import (
 from voicemend.engine.io import write_text_atomic
 from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel_transformer import MelTransformer
-from voicemend.engine.models.quantize import quantize_int8
-from voicemend.engine.models.shipped import manifest, verified_folder
+from voicemend.engine.models.shipped import copy_weights, manifest, verified_folder
 from voicemend.engine.models.vocos import VocosDecoder
 
 RATE = 16_000
 
 
 def int8_copy(name: str, root: Path) -> Path:
-    """The shipped model ``name`` with its weights re-encoded as int8, in ``root / name``."""
+    """The shipped model ``name`` with its weights re-encoded as int8, in ``root / name``, by
+    the same code as ``voicemend models ship --storage int8``."""
     source, target = verified_folder(name), root / name
     target.mkdir()
     shutil.copy(source / "config.json", target / "config.json")
-    tensors = {k: v.float() for k, v in load_file(str(source / "model.safetensors")).items()}
-    stored, metadata = quantize_int8(tensors)
-    save_file(stored, str(target / "model.safetensors"), metadata=metadata)
+    copy_weights(source / "model.safetensors", target / "model.safetensors", "int8")
     return target
 
 

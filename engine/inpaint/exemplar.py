@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
+from voicemend.engine.inpaint.lsar import Lsar
 from voicemend.engine.inpaint.neural import level_match
 from voicemend.engine.models.device import resolve_device
 from voicemend.engine.models.mel import LogMel
@@ -125,8 +126,6 @@ class Exemplar(Inpainter):
         candidates = np.flatnonzero(~heard)
         candidates = candidates[(candidates >= 1) & (candidates < n_frames - 1)]
         if candidates.size == 0 or run.size == 0:
-            from voicemend.engine.inpaint.lsar import Lsar
-
             out = ctx.window.copy()  # the context itself under the crossfades
             out[:, ctx.gap_start : ctx.gap_end] = Lsar().fill(
                 replace(ctx, fade_left=0, fade_right=0)

@@ -124,14 +124,15 @@ def ship(
     target = WEIGHTS_DIR / name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(export_dir / "config.json", target / "config.json")
-    _copy_weights(export_dir / "model.safetensors", target / "model.safetensors", storage)
+    copy_weights(export_dir / "model.safetensors", target / "model.safetensors", storage)
     summary = training_summary(run_dir) if run_dir is not None else {}
     write_card(target, name, kind, summary, bench_markdown, hardware=hardware, storage=storage)
     register(name, target, kind, sample_rate)
     return target
 
 
-def _copy_weights(source: Path, target: Path, storage: str) -> None:
+def copy_weights(source: Path, target: Path, storage: str) -> None:
+    """``source`` safetensors written to ``target`` in ``storage`` (see :func:`ship`)."""
     import shutil
 
     if storage == "float32":
