@@ -22,10 +22,14 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   lsar across the rest with those extensions as its known edges.
 - `long-loop-120ms`: pattern looping the whole pitch periods of the last 120 ms of each side.
 - `lsar+0.1-neural-mel`: lsar's fill plus a tenth of neural-mel's.
-- `exemplar-units` / `exemplar-copy`: the shipped `exemplar` method (the context's own audio,
-  chosen frame by frame by unit selection against the mel predictor's prediction and copied in,
-  no vocoder) with a jump between stretches costing 3 (many short stretches) or 30 (its default:
-  about one copied stretch).
+- `exemplar-units` / `exemplar-copy`: the `exemplar` method (the context's own audio, chosen
+  frame by frame by unit selection against the mel predictor's prediction and copied in, no
+  vocoder) with a jump between stretches costing 3 (many short stretches) or 30 (about one copied
+  stretch), without join costs at the gap's edges or waveform alignment (as first shipped).
+- `exemplar-edges-30` / `-100` / `-300`: `exemplar-copy` plus join costs with the gap's edges of
+  that weight (a stretch whose source neighbours look like the frames either side of the gap).
+- `exemplar-aligned`: `exemplar-edges-30` with each copied stretch shifted by up to half a hop to
+  line its waveform up with the 20 ms of context at the edges it meets (the shipped default).
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -257,16 +261,21 @@ class Fills:
             self._memo[name] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
         return self._memo[name]
 
-    def exemplar(self, jump: float, damaged: np.ndarray, gap: Region) -> np.ndarray:
-        """The shipped ``exemplar`` method with ``jump`` as its cost per jump between stretches."""
-        key = f"exemplar-{jump}"
+    def exemplar(
+        self, jump: float, damaged: np.ndarray, gap: Region, edge: float = 0.0, align: float = 0.0
+    ) -> np.ndarray:
+        """The shipped ``exemplar`` method with ``jump`` as its cost per jump between stretches
+        and ``edge`` as the weight of its join costs with the gap's edges."""
+        key = f"exemplar-{jump}-{edge}-{align}"
         if key not in self._inpainters:
             from voicemend.engine.inpaint.exemplar import Exemplar
             from voicemend.engine.models.mel_transformer import MelTransformer
             from voicemend.engine.models.shipped import verified_folder
 
             predictor = MelTransformer.from_pretrained(verified_folder("mel"))
-            self._inpainters[key] = Exemplar(predictor, device="cpu", jump_cost=jump)
+            self._inpainters[key] = Exemplar(
+                predictor, device="cpu", jump_cost=jump, edge_cost=edge, align_ms=align
+            )
         inp = self._inpainters[key]
         return inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
 
@@ -293,6 +302,11 @@ class Fills:
             ),
             "exemplar-units": lambda d, g: self.exemplar(3.0, d, g),
             "exemplar-copy": lambda d, g: self.exemplar(30.0, d, g),
+            "exemplar-edges-10": lambda d, g: self.exemplar(30.0, d, g, 10.0),
+            "exemplar-edges-30": lambda d, g: self.exemplar(30.0, d, g, 30.0),
+            "exemplar-edges-100": lambda d, g: self.exemplar(30.0, d, g, 100.0),
+            "exemplar-edges-300": lambda d, g: self.exemplar(30.0, d, g, 300.0),
+            "exemplar-aligned": lambda d, g: self.exemplar(30.0, d, g, 30.0, 20.0),
         }
 
     def reset(self) -> None:

@@ -316,7 +316,7 @@ def test_long_loop_repeats_more_than_pattern_and_leaves_pattern_as_it_was():
     assert best_repeat(looped) < best_repeat(plain) - 0.08
 
 
-def test_exemplar_variants_are_the_shipped_method_with_its_jump_cost():
+def test_exemplar_variants_are_the_shipped_method_with_their_settings():
     import numpy as np
 
     from voicemend.engine.audio import Audio
@@ -329,9 +329,11 @@ def test_exemplar_variants_are_the_shipped_method_with_its_jump_cost():
     damaged = x.copy()
     damaged[gap.start : gap.end] = 0.0
     variants = module["Fills"]().variants()
-    copy = variants["exemplar-copy"](damaged, gap)
+    aligned = variants["exemplar-aligned"](damaged, gap)
     shipped = get_inpainter("exemplar", device="cpu")(Audio.from_array(damaged, 16_000), [gap])
-    np.testing.assert_array_equal(copy, shipped.samples[0])
+    np.testing.assert_array_equal(aligned, shipped.samples[0])  # the shipped defaults
+    copy = variants["exemplar-copy"](damaged, gap)  # without edge costs and alignment
+    assert not np.array_equal(copy, aligned)
     units = variants["exemplar-units"](damaged, gap)
     np.testing.assert_array_equal(units[: gap.start - 160], x[: gap.start - 160])
     assert np.sqrt(np.mean(units[gap.start : gap.end] ** 2)) > 0.3 * np.sqrt(np.mean(x**2))

@@ -6,7 +6,13 @@ import torch
 
 from voicemend.engine import Audio, Region
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
-from voicemend.engine.inpaint.exemplar import Exemplar, copy_frames, unit_path
+from voicemend.engine.inpaint.exemplar import (
+    Exemplar,
+    copy_frames,
+    edge_costs,
+    edge_offsets,
+    unit_path,
+)
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
 
 from ..conftest import speech_like
@@ -36,6 +42,51 @@ def test_unit_path_follows_the_target_and_jumps_only_when_it_pays():
     # frames outside the candidates are never picked
     allowed = np.setdiff1d(candidates, [10, 11, 12])
     assert not set(unit_path(target, pool, allowed, 0.0)) & {10, 11, 12}
+
+
+def test_edge_costs_pick_the_stretch_that_continues_both_edges():
+    rng = np.random.default_rng(3)
+    pool = rng.standard_normal((80, 8))
+    heard = np.zeros(80, dtype=bool)
+    run = np.arange(50, 56)
+    heard[run] = True
+    # the gap's edges look like frames 9 and 16: the stretch 10-15 joins them best
+    pool[49] = pool[9] + 0.01
+    pool[56] = pool[16] + 0.01
+    candidates = np.flatnonzero(~heard)[1:-1]
+    target = np.zeros((6, 8))  # an uninformative prediction: every stretch fits it alike
+    entry, leave = edge_costs(pool, candidates, run, heard, 100.0)
+    path = unit_path(target, pool, candidates, 1e6, entry, leave)
+    np.testing.assert_array_equal(path, np.arange(10, 16))
+    # weight 0, or an edge that is not clean context, adds nothing
+    assert edge_costs(pool, candidates, run, heard, 0.0) == (None, None)
+    heard[49] = True
+    entry, leave = edge_costs(pool, candidates, run, heard, 100.0)
+    assert entry is None and leave is not None
+
+
+def test_edge_offsets_line_the_copy_up_with_the_context():
+    period, hop = 97, 160.0  # a whole number of frames is never a whole number of periods
+    t = np.arange(16000)
+    window = np.sin(2 * np.pi * t / period)[None] + 0.3 * np.sin(6 * np.pi * t / period)[None]
+    known = np.ones(t.size, dtype=bool)
+    gap = (3200, 4800)
+    known[gap[0] : gap[1]] = False
+    window = np.where(known, window, 0.0)
+    run = np.arange(18, 32)
+    sources = run + 30  # one stretch, 4800 samples on: 47 samples out of phase
+    offsets = edge_offsets(window, known, run, sources, hop, gap, 320)
+    assert np.unique(offsets).size == 1  # a stretch moves as one
+    assert (30 * hop + offsets[0]) % period == 0
+    copied = copy_frames(window, run, sources, hop, offsets)
+    edge = slice(gap[0] - 160, gap[0])  # where the copy fades in over the context
+    np.testing.assert_allclose(copied[0, edge], window[0, edge], atol=1e-9)
+    # a shift that would read from another hole in the context is not taken
+    holed = known.copy()
+    lo = int((run[0] - 0.5) * hop + 30 * hop) - 60
+    holed[lo : lo + 30] = False
+    moved = edge_offsets(np.where(holed, window, 0.0), holed, run, sources, hop, gap, 320)
+    assert moved[0] > -30
 
 
 @pytest.mark.parametrize("hop", [160.0, 441.0, 220.5])
