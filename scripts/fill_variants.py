@@ -26,10 +26,15 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   frame by frame by unit selection against the mel predictor's prediction and copied in, no
   vocoder) with a jump between stretches costing 3 (many short stretches) or 30 (about one copied
   stretch), without join costs at the gap's edges or waveform alignment (as first shipped).
-- `exemplar-edges-30` / `-100` / `-300`: `exemplar-copy` plus join costs with the gap's edges of
-  that weight (a stretch whose source neighbours look like the frames either side of the gap).
+- `exemplar-edges-10` / `-30` / `-100` / `-300`: `exemplar-copy` plus join costs with the gap's
+  edges of that weight (a stretch whose source neighbours look like the frames either side of the
+  gap).
 - `exemplar-aligned`: `exemplar-edges-30` with each copied stretch shifted by up to half a hop to
   line its waveform up with the 20 ms of context at the edges it meets (the shipped default).
+- `lsar-from-exemplar` / `-pattern` / `-neural-mel`: one LSAR solve (lsar's window and order) whose
+  AR model is fitted to the window with that method's fill in the gap rather than to the context
+  alone: the other fill's spectrum and pitch, LSAR's seamless continuation; `lsar-from-exemplar-3`
+  re-fits twice more on its own fill, as lsar does.
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -56,7 +61,7 @@ from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.inpaint.lpc import estimate_ar
-from voicemend.engine.inpaint.lsar import Lsar
+from voicemend.engine.inpaint.lsar import Lsar, lsar_interpolate
 from voicemend.engine.io import atomic_path, save_figure
 from voicemend.engine.regions import Region
 
@@ -226,6 +231,24 @@ def pattern_edges(pattern_fill: np.ndarray, gap: Region, edge_ms: float) -> np.n
     return get_inpainter("lsar")(Audio.from_array(y, RATE), [middle]).samples[0]
 
 
+def lsar_from(
+    damaged: np.ndarray, other: np.ndarray, gap: Region, iterations: int = 1
+) -> np.ndarray:
+    """LSAR whose first AR model is fitted to the window with ``other``'s fill in the gap (not
+    to the context alone), re-fitted ``iterations`` - 1 times on its own fill as lsar is; lsar's
+    window and order for the gap's length."""
+    lsar = Lsar()
+    n_gap = gap.end - gap.start
+    reach = lsar.context_frames(n_gap, RATE)
+    lo, hi = max(0, gap.start - reach), min(damaged.size, gap.end + reach)
+    known = np.ones(hi - lo, dtype=bool)
+    known[gap.start - lo : gap.end - lo] = False
+    order = lsar.order(n_gap, RATE)
+    out = damaged.copy()
+    out[lo:hi] = lsar_interpolate(damaged[lo:hi], known, order, iterations, initial=other[lo:hi])
+    return out
+
+
 def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
     """pattern, looping the whole periods in the last ``loop_ms`` of each side (a syllable) instead
     of one to three periods (a buzz). pattern reads its history and loop length from module
@@ -307,6 +330,10 @@ class Fills:
             "exemplar-edges-100": lambda d, g: self.exemplar(30.0, d, g, 100.0),
             "exemplar-edges-300": lambda d, g: self.exemplar(30.0, d, g, 300.0),
             "exemplar-aligned": lambda d, g: self.exemplar(30.0, d, g, 30.0, 20.0),
+            "lsar-from-exemplar": lambda d, g: lsar_from(d, m("exemplar", d, g), g),
+            "lsar-from-pattern": lambda d, g: lsar_from(d, m("pattern", d, g), g),
+            "lsar-from-neural-mel": lambda d, g: lsar_from(d, m("neural-mel", d, g), g),
+            "lsar-from-exemplar-3": lambda d, g: lsar_from(d, m("exemplar", d, g), g, 3),
         }
 
     def reset(self) -> None:

@@ -183,6 +183,26 @@ def _fill_variants():
     return runpy.run_path(str(SCRIPTS / "fill_variants.py"))
 
 
+def test_lsar_from_another_fill_takes_its_model_from_that_fill():
+    import numpy as np
+
+    from voicemend.engine.regions import Region
+
+    module = _fill_variants()
+    x = speech_like(2.0, 16_000).astype(np.float64)
+    gap = Region(15_000, 18_200)
+    damaged = x.copy()
+    damaged[gap.start : gap.end] = 0.0
+    oracle = module["lsar_from"](damaged, x, gap)  # the model fitted to the true gap
+    blind = module["lsar_from"](damaged, damaged, gap)  # fitted with silence in the gap
+    for y in (oracle, blind):
+        outside = np.r_[0 : gap.start, gap.end : x.size]
+        np.testing.assert_array_equal(y[outside], damaged[outside])
+    inside = slice(gap.start, gap.end)
+    err = [float(np.sum((y[inside] - x[inside]) ** 2)) for y in (oracle, blind)]
+    assert err[0] < err[1]
+
+
 def test_two_model_solve_is_lsar_with_one_model_and_flat_weights():
     import numpy as np
 
