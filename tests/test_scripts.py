@@ -183,16 +183,24 @@ def _fill_variants():
     return runpy.run_path(str(SCRIPTS / "fill_variants.py"))
 
 
-def test_lsar_from_another_fill_takes_its_model_from_that_fill():
+def _speech_with_gap():
+    """(clean, damaged, gap): 2 s of speech-like signal at 16 kHz with 200 ms zeroed."""
     import numpy as np
 
     from voicemend.engine.regions import Region
 
-    module = _fill_variants()
     x = speech_like(2.0, 16_000).astype(np.float64)
     gap = Region(15_000, 18_200)
     damaged = x.copy()
     damaged[gap.start : gap.end] = 0.0
+    return x, damaged, gap
+
+
+def test_lsar_from_another_fill_takes_its_model_from_that_fill():
+    import numpy as np
+
+    module = _fill_variants()
+    x, damaged, gap = _speech_with_gap()
     oracle = module["lsar_from"](damaged, x, gap)  # the model fitted to the true gap
     blind = module["lsar_from"](damaged, damaged, gap)  # fitted with silence in the gap
     for y in (oracle, blind):
@@ -341,13 +349,9 @@ def test_exemplar_variants_are_the_shipped_method_with_their_settings():
 
     from voicemend.engine.audio import Audio
     from voicemend.engine.inpaint import get_inpainter
-    from voicemend.engine.regions import Region
 
     module = _fill_variants()
-    x = speech_like(2.0, 16_000).astype(np.float64)
-    gap = Region(15_000, 18_200)
-    damaged = x.copy()
-    damaged[gap.start : gap.end] = 0.0
+    x, damaged, gap = _speech_with_gap()
     variants = module["Fills"]().variants()
     aligned = variants["exemplar-aligned"](damaged, gap)
     shipped = get_inpainter("exemplar", device="cpu")(Audio.from_array(damaged, 16_000), [gap])
