@@ -33,8 +33,9 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   line its waveform up with the 20 ms of context at the edges it meets (the shipped default).
 - `lsar-from-exemplar` / `-pattern` / `-neural-mel`: one LSAR solve (lsar's window and order) whose
   AR model is fitted to the window with that method's fill in the gap rather than to the context
-  alone: the other fill's spectrum and pitch, LSAR's seamless continuation; `lsar-from-exemplar-3`
-  re-fits twice more on its own fill, as lsar does.
+  alone: the other fill's spectrum and pitch, LSAR's seamless continuation; `-N` re-fits on its
+  own fill until N solves in all, as lsar does; `lsar-from-pattern+lsar` fits the first model
+  with the mean of pattern's and lsar's fills in the gap.
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -334,6 +335,13 @@ class Fills:
             "lsar-from-pattern": lambda d, g: lsar_from(d, m("pattern", d, g), g),
             "lsar-from-neural-mel": lambda d, g: lsar_from(d, m("neural-mel", d, g), g),
             "lsar-from-exemplar-3": lambda d, g: lsar_from(d, m("exemplar", d, g), g, 3),
+            "lsar-from-pattern-2": lambda d, g: lsar_from(d, m("pattern", d, g), g, 2),
+            "lsar-from-pattern-3": lambda d, g: lsar_from(d, m("pattern", d, g), g, 3),
+            "lsar-from-pattern-5": lambda d, g: lsar_from(d, m("pattern", d, g), g, 5),
+            "lsar-from-pattern-10": lambda d, g: lsar_from(d, m("pattern", d, g), g, 10),
+            "lsar-from-pattern+lsar": lambda d, g: lsar_from(
+                d, 0.5 * (m("pattern", d, g) + m("lsar", d, g)), g
+            ),
         }
 
     def reset(self) -> None:
