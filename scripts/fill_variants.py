@@ -35,7 +35,8 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   AR model is fitted to the window with that method's fill in the gap rather than to the context
   alone: the other fill's spectrum and pitch, LSAR's seamless continuation; `-N` re-fits on its
   own fill until N solves in all, as lsar does; `lsar-from-pattern+lsar` fits the first model
-  with the mean of pattern's and lsar's fills in the gap.
+  with the mean of pattern's and lsar's fills in the gap; `lsar-from-pattern-2+W-pattern` moves the
+  two-solve fill W of the way to pattern's.
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -339,10 +340,21 @@ class Fills:
             "lsar-from-pattern-3": lambda d, g: lsar_from(d, m("pattern", d, g), g, 3),
             "lsar-from-pattern-5": lambda d, g: lsar_from(d, m("pattern", d, g), g, 5),
             "lsar-from-pattern-10": lambda d, g: lsar_from(d, m("pattern", d, g), g, 10),
+            "lsar-from-pattern-2+0.25-pattern": lambda d, g: self.toward(
+                lsar_from(d, m("pattern", d, g), g, 2), m("pattern", d, g), g, 0.25
+            ),
+            "lsar-from-pattern-2+0.5-pattern": lambda d, g: self.toward(
+                lsar_from(d, m("pattern", d, g), g, 2), m("pattern", d, g), g, 0.5
+            ),
             "lsar-from-pattern+lsar": lambda d, g: lsar_from(
                 d, 0.5 * (m("pattern", d, g) + m("lsar", d, g)), g
             ),
         }
+
+    @staticmethod
+    def toward(fill: np.ndarray, other: np.ndarray, gap: Region, weight: float) -> np.ndarray:
+        """``fill`` moved ``weight`` of the way to ``other`` inside the gap."""
+        return _add(fill, other - fill, gap, weight)
 
     def reset(self) -> None:
         self._memo.clear()
