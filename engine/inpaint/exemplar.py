@@ -109,29 +109,29 @@ def edge_offsets(
     holes = np.concatenate([[0], np.cumsum(~known)])  # unknown samples before each index
     limit = int(hop_frames // 2)
     deltas = np.arange(-limit, limit + 1)
-    breaks = np.flatnonzero(np.diff(sources) != 1) + 1
-    stretches = np.split(np.arange(sources.size), breaks)
-    edges = {0: [], len(stretches) - 1: []}
-    edges[0].append((max(0, gap[0] - reach_frames), gap[0]))
-    edges[len(stretches) - 1].append((gap[1], min(n, gap[1] + reach_frames)))
-    for k, picks in edges.items():
+    stretches = np.split(np.arange(sources.size), np.flatnonzero(np.diff(sources) != 1) + 1)
+    edges = {0: [(gap[0] - reach_frames, gap[0])]}
+    edges.setdefault(len(stretches) - 1, []).append((gap[1], gap[1] + reach_frames))
+    for k, spans in edges.items():
         members = stretches[k]
         base = round(float((sources[members[0]] - run[members[0]]) * hop_frames))
-        first = (run[members[0]] - 0.5) * hop_frames + base
-        last = (run[members[-1]] + 1.5) * hop_frames + base
-        score = np.zeros(deltas.size)
-        for i, d in enumerate(deltas):
-            lo, hi = int(np.floor(first + d)), int(np.ceil(last + d)) + 1
-            if lo < 0 or hi > n or holes[hi] != holes[lo]:
-                score[i] = -np.inf
+        start = (run[members[0]] - 0.5) * hop_frames  # the samples the stretch is pasted over
+        stop = (run[members[-1]] + 1.5) * hop_frames
+        lo = np.floor(start + base + deltas).astype(np.int64)
+        hi = np.ceil(stop + base + deltas).astype(np.int64) + 1
+        valid = (lo >= 0) & (hi <= n)
+        valid[valid] = holes[hi[valid]] == holes[lo[valid]]
+        score = np.where(valid, 0.0, -np.inf)
+        for a, b in spans:
+            a, b = max(a, int(np.ceil(start)), 0), min(b, int(np.floor(stop)), n)
+            if b - a < 2:
                 continue
-            for a, b in picks:
-                if b - a < 2:
-                    continue
-                ref, got = mono[a:b], mono[a + base + d : b + base + d]
-                den = np.sqrt(np.dot(ref, ref) * np.dot(got, got))
-                score[i] += float(np.dot(ref, got) / den) if den > 0 else 0.0
-        if np.isfinite(score).any():
+            ref = mono[a:b]
+            reads = (a + base + deltas)[:, None] + np.arange(b - a)[None, :]
+            got = mono[np.clip(reads, 0, n - 1)]  # rows of invalid shifts are never chosen
+            den = np.sqrt(np.dot(ref, ref) * np.einsum("ij,ij->i", got, got))
+            score += np.divide(got @ ref, den, out=np.zeros(deltas.size), where=den > 0)
+        if valid.any():
             offsets[members] = int(deltas[int(np.argmax(score))])
     return offsets
 
