@@ -127,10 +127,18 @@ def edge_offsets(
             if b - a < 2:
                 continue
             ref = mono[a:b]
-            reads = (a + base + deltas)[:, None] + np.arange(b - a)[None, :]
-            got = mono[np.clip(reads, 0, n - 1)]  # rows of invalid shifts are never chosen
-            den = np.sqrt(np.dot(ref, ref) * np.einsum("ij,ij->i", got, got))
-            score += np.divide(got @ ref, den, out=np.zeros(deltas.size), where=den > 0)
+            # the source samples for every shift, zero-padded where a shift would leave the
+            # window (those shifts are invalid and never chosen)
+            first_read = a + base - limit
+            reads = np.zeros(b - a + 2 * limit)
+            lo, hi = max(first_read, 0), min(first_read + reads.size, n)
+            if hi > lo:
+                reads[lo - first_read : hi - first_read] = mono[lo:hi]
+            dots = np.correlate(reads, ref, mode="valid")
+            energy = np.concatenate([[0.0], np.cumsum(reads**2)])
+            got_energy = energy[b - a :] - energy[: deltas.size]
+            den = np.sqrt(np.dot(ref, ref) * np.maximum(got_energy, 0.0))
+            score += np.divide(dots, den, out=np.zeros(deltas.size), where=den > 0)
         if valid.any():
             offsets[members] = int(deltas[int(np.argmax(score))])
     return offsets
