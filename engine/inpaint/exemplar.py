@@ -101,14 +101,17 @@ def edge_offsets(
     stretches' waveforms up with the context where they meet it (WSOLA's criterion: the
     greatest normalised cross-correlation over ``reach_frames`` next to each edge), so the
     crossfades at the edges blend two signals in phase rather than two that half cancel. The
-    first stretch is aligned with the left edge, the last with the right, one stretch with both;
-    a shift that would read a sample outside the clean context is never chosen."""
+    first stretch is aligned with the left edge, the last with the right, one stretch with both,
+    each only over the samples it is pasted on (a stretch that reaches no edge context keeps its
+    place); a shift that would read a sample outside the clean context is never chosen, and of
+    equally good shifts the smallest wins (silence stays put)."""
     offsets = np.zeros(sources.size, dtype=np.int64)
     mono = window.mean(axis=0)
     n = mono.size
     holes = np.concatenate([[0], np.cumsum(~known)])  # unknown samples before each index
     limit = int(hop_frames // 2)
     deltas = np.arange(-limit, limit + 1)
+    nearest_first = np.argsort(np.abs(deltas), kind="stable")  # ties go to the smallest shift
     stretches = np.split(np.arange(sources.size), np.flatnonzero(np.diff(sources) != 1) + 1)
     edges = {0: [(gap[0] - reach_frames, gap[0])]}
     edges.setdefault(len(stretches) - 1, []).append((gap[1], gap[1] + reach_frames))
@@ -122,10 +125,12 @@ def edge_offsets(
         valid = (lo >= 0) & (hi <= n)
         valid[valid] = holes[hi[valid]] == holes[lo[valid]]
         score = np.where(valid, 0.0, -np.inf)
+        compared = False
         for a, b in spans:
             a, b = max(a, int(np.ceil(start)), 0), min(b, int(np.floor(stop)), n)
             if b - a < 2:
                 continue
+            compared = True
             ref = mono[a:b]
             # the source samples for every shift, zero-padded where a shift would leave the
             # window (those shifts are invalid and never chosen)
@@ -139,8 +144,8 @@ def edge_offsets(
             got_energy = energy[b - a :] - energy[: deltas.size]
             den = np.sqrt(np.dot(ref, ref) * np.maximum(got_energy, 0.0))
             score += np.divide(dots, den, out=np.zeros(deltas.size), where=den > 0)
-        if valid.any():
-            offsets[members] = int(deltas[int(np.argmax(score))])
+        if compared and valid.any():
+            offsets[members] = int(deltas[nearest_first[int(np.argmax(score[nearest_first]))]])
     return offsets
 
 

@@ -89,6 +89,27 @@ def test_edge_offsets_line_the_copy_up_with_the_context():
     assert moved[0] > -30
 
 
+def test_edge_offsets_compare_only_where_the_stretch_is_pasted():
+    period, hop = 97, 160.0
+    t = np.arange(16000)
+    window = (np.sin(2 * np.pi * t / period) + 0.3 * np.sin(6 * np.pi * t / period))[None]
+    # past the first stretch's source, a loud copy of the signal half a period out of phase:
+    # comparing the edge's context with it would pull the shift half a period away
+    window[0, 7930:8300] = -10 * window[0, 7930:8300]
+    known = np.ones(t.size, dtype=bool)
+    gap = (3200, 4800)
+    known[gap[0] : gap[1]] = False
+    window = np.where(known, window, 0.0)
+    run = np.arange(18, 32)
+    # a one-frame first stretch (pasted on 2800-3120, 4800 samples on), then another from 6400 on
+    sources = np.r_[48, np.arange(19, 32) + 40]
+    offsets = edge_offsets(window, known, run, sources, hop, gap, 320)
+    assert (30 * hop + offsets[0]) % period == 0
+    # silence at the edges gives nothing to line up with: the copy stays where it was
+    quiet = np.zeros((1, t.size))
+    np.testing.assert_array_equal(edge_offsets(quiet, known, run, sources, hop, gap, 320), 0)
+
+
 @pytest.mark.parametrize("hop", [160.0, 441.0, 220.5])
 def test_copy_frames_returns_the_window_and_copies_whole_frames(hop):
     rng = np.random.default_rng(1)
