@@ -62,6 +62,7 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
+from voicemend.engine.inpaint.exemplar import ALIGN_MS, EDGE_COST, JUMP_COST
 from voicemend.engine.inpaint.lpc import estimate_ar
 from voicemend.engine.inpaint.lsar import Lsar, lsar_interpolate
 from voicemend.engine.io import atomic_path, save_figure
@@ -290,7 +291,8 @@ class Fills:
         self, jump: float, damaged: np.ndarray, gap: Region, edge: float = 0.0, align: float = 0.0
     ) -> np.ndarray:
         """The shipped ``exemplar`` method with ``jump`` as its cost per jump between stretches
-        and ``edge`` as the weight of its join costs with the gap's edges."""
+        and ``edge`` as the weight of its join costs with the gap's edges; ``align`` ms of context
+        at each edge to line the copy up with (0: no alignment)."""
         key = f"exemplar-{jump}-{edge}-{align}"
         if key not in self._inpainters:
             from voicemend.engine.inpaint.exemplar import Exemplar
@@ -331,7 +333,7 @@ class Fills:
             "exemplar-edges-30": lambda d, g: self.exemplar(30.0, d, g, 30.0),
             "exemplar-edges-100": lambda d, g: self.exemplar(30.0, d, g, 100.0),
             "exemplar-edges-300": lambda d, g: self.exemplar(30.0, d, g, 300.0),
-            "exemplar-aligned": lambda d, g: self.exemplar(30.0, d, g, 30.0, 20.0),
+            "exemplar-aligned": lambda d, g: self.exemplar(JUMP_COST, d, g, EDGE_COST, ALIGN_MS),
             "lsar-from-exemplar": lambda d, g: lsar_from(d, m("exemplar", d, g), g),
             "lsar-from-pattern": lambda d, g: lsar_from(d, m("pattern", d, g), g),
             "lsar-from-neural-mel": lambda d, g: lsar_from(d, m("neural-mel", d, g), g),
