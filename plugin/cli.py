@@ -312,6 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(38.8 M, for a GPU); default: the checkpoint's when continuing one, else small",
     )
     tmel.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes that make batches beside training, so a GPU does not wait on the CPU "
+        "(0: the training process makes them, as the shipped model was trained)",
+    )
+    tmel.add_argument(
         "--learning-rate",
         type=float,
         help="peak learning rate (default: the recipe's; lower to fine-tune)",
@@ -888,10 +896,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    if device.type == "cuda":
+        # TF32 matrix products: several times the fp32 speed on Ampere and later GPUs, and
+        # training does not need the last bits of fp32. This process only trains.
+        torch.set_float32_matmul_precision("high")
     common = {
         "max_hours": args.hours,
         "data_root": args.data,
-        "device": resolve_device(args.device),
+        "device": device,
         "init_from": args.init,
     }
     with _progress(f"train {args.recipe}") as bar:
@@ -924,6 +937,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 adversarial_weight=args.adversarial,
                 adversarial_start_step=args.adversarial_start,
+                data_workers=args.workers,
                 **rate,
             )
             export = train_mel(args.out, config, size=args.size, **common)

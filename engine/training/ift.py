@@ -60,6 +60,18 @@ def gap_masks(
     return masks
 
 
+@dataclass(frozen=True)
+class GapMasks:
+    """:func:`gap_masks` at one sample rate, called as ``(batch, n_samples, rng)`` (what
+    :class:`~voicemend.engine.training.batches.CropBatches` asks of its masks)."""
+
+    sample_rate: int
+    config: GapConfig
+
+    def __call__(self, batch: int, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+        return gap_masks(batch, n_samples, self.sample_rate, self.config, rng)
+
+
 def inpainting_loss(
     pred: torch.Tensor,
     target: torch.Tensor,

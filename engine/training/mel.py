@@ -29,8 +29,9 @@ from voicemend.engine.models.mel_transformer import (
     MelTransformerConfig,
     sized_config,
 )
-from voicemend.engine.training.data import random_batch, train_pool
-from voicemend.engine.training.ift import GapConfig, gap_masks
+from voicemend.engine.training.batches import CropBatches, batch_source
+from voicemend.engine.training.data import train_pool
+from voicemend.engine.training.ift import GapConfig, GapMasks
 from voicemend.engine.training.losses import hinge_discriminator_loss, hinge_generator_loss
 from voicemend.engine.training.run import (
     Progress,
@@ -55,6 +56,9 @@ class MelTrainConfig(RecipeConfig, GapConfig):
     adversarial_start_step: int = 0
     # The critic's scores count on the gap's frames and this many on each side.
     critic_reach_frames: int = 5
+    # Processes that make batches beside training, for a GPU (0: the training process makes
+    # them from the run's one generator, as the shipped model was trained); see batches.py.
+    data_workers: int = 0
 
 
 def mel_loss(
@@ -139,13 +143,16 @@ def train_mel(
     pool = train_pool(data_root, sr)
     hop = model_config.mel.hop_length
     n_samples = int(config.window_s * sr) // hop * hop
-    aug = config.augmentation()
+    make = CropBatches(
+        pool, n_samples, config.batch_size, config.augmentation(), GapMasks(sr, config)
+    )
+    next_batch = batch_source(
+        make, run.rng, config.seed, run.step, config.data_workers, device.type == "cuda"
+    )
     model.train()
 
     def step() -> dict[str, float]:
-        wave = torch.from_numpy(random_batch(pool, n_samples, config.batch_size, run.rng, aug))
-        gap = torch.from_numpy(gap_masks(config.batch_size, n_samples, sr, config, run.rng))
-        wave, gap = wave.to(device), gap.to(device)
+        wave, gap = (t.to(device, non_blocking=True) for t in next_batch())
         with torch.no_grad():
             target = mel(wave)
         hidden = heard_frames(gap, target.shape[-1], mel.config)
