@@ -308,12 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
     tmel.add_argument(
         "--size",
         choices=("small", "base", "large"),
-        help="model size: small (5.1 M parameters, the shipped one), base (14.9 M) or large "
-        "(38.8 M, for a GPU); default: the checkpoint's when continuing one, else small",
+        help="model size: small (5.1 M parameters, for a CPU), base (14.9 M, the shipped one) "
+        "or large (38.8 M, for a GPU); default: the checkpoint's when continuing one, else small",
     )
     tmel.add_argument(
         "--workers",
-        type=int,
+        type=_count_arg,
         default=0,
         metavar="N",
         help="processes that make batches beside training, so a GPU does not wait on the CPU "
@@ -390,6 +390,17 @@ def _region_arg(text: str) -> tuple[float, float]:
         return parse_region_spec(text)
     except VoicemendError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count_arg(text: str) -> int:
+    """A whole number of 0 or more (a count of processes, say)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
 
 
 @contextmanager

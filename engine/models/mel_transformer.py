@@ -54,9 +54,9 @@ MODEL_SIZES: dict[str, dict[str, int]] = {
 
 
 def sized_config(size: str) -> MelTransformerConfig:
-    """A named model size: ``small`` is the shipped one (5.1 M parameters, trains on two CPU
-    cores); ``base`` (14.9 M) and ``large`` (38.8 M) are for a GPU, since the shipped model is not
-    over-fitting its data but learning slowly."""
+    """A named model size: ``small`` (5.1 M parameters) trains on two CPU cores; ``base``
+    (14.9 M, the shipped one, trained on a GPU) and ``large`` (38.8 M) are for a GPU: ``small``
+    was not over-fitting its data but learning slowly."""
     if size not in MODEL_SIZES:
         raise ValueError(f"unknown model size {size!r}; choose from {', '.join(MODEL_SIZES)}")
     return MelTransformerConfig(**MODEL_SIZES[size])

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from voicemend.engine.models.checkpoint import CheckpointError
+from voicemend.engine.models.checkpoint import CheckpointError, load_weights
 from voicemend.engine.training.data import AugmentConfig
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,8 @@ class TrainingRun:
                 )
                 continue
             try:
-                module.load_state_dict(load_file(str(path)))
+                # load_weights also reads shipped weights stored as float16 or int8 (a link).
+                module.load_state_dict(load_weights(path))
             except Exception as exc:
                 raise CheckpointError(f"cannot resume from {path}: {exc}") from None
         if optim_path.exists():

@@ -215,7 +215,7 @@ def test_neural_mel_keeps_the_contract(rate, channels):
     np.testing.assert_array_equal(out, again)
 
 
-def test_model_sizes_grow_and_small_is_the_shipped_model():
+def test_model_sizes_grow_and_base_is_the_shipped_model():
     from voicemend.engine.models.mel_transformer import MODEL_SIZES, sized_config
     from voicemend.engine.models.shipped import verified_folder
 
@@ -224,7 +224,7 @@ def test_model_sizes_grow_and_small_is_the_shipped_model():
     }
     assert params["small"] < params["base"] < params["large"]
     shipped = MelTransformer.from_pretrained(verified_folder("mel")).config
-    assert sized_config("small") == shipped
+    assert sized_config("base") == shipped
     with pytest.raises(ValueError, match="unknown model size 'huge'"):
         sized_config("huge")
 
@@ -245,7 +245,7 @@ def test_a_run_continues_with_the_model_it_started_with(tmp_path):
     with pytest.raises(CheckpointError, match="not the 'base' size"):
         resolve_model(run, None, "base")
     # seeded from a shipped model folder (its config.json): that model, whatever the default
-    assert resolve_model(tmp_path / "new", verified_folder("mel"), None) == sized_config("small")
+    assert resolve_model(tmp_path / "new", verified_folder("mel"), None) == sized_config("base")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="cannot read the model settings"):

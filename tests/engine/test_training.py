@@ -301,3 +301,32 @@ def test_train_pool_names_the_folder_when_it_holds_no_training_audio(tmp_path):
     empty.mkdir()
     with pytest.raises(VoicemendError, match=r"no training audio in .*empty: it holds no audio"):
         train_pool(empty)
+
+
+def test_a_run_seeds_from_shipped_weights_stored_as_int8(tmp_path):
+    """A committed checkpoint links to shipped weights; stored as int8 (scales in the file) they
+    still seed the run, within the storage's rounding."""
+    from voicemend.engine.models.shipped import copy_weights
+    from voicemend.engine.training.run import TrainingRun
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(128, 64)
+    exported = tmp_path / "export.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(exported))
+    shipped = tmp_path / "weights" / "model.safetensors"
+    shipped.parent.mkdir()
+    copy_weights(exported, shipped, "int8")
+    committed = tmp_path / "committed"
+    committed.mkdir()
+    (committed / "state.json").write_text(
+        json.dumps({"step": 5, "numpy_rng": np.random.default_rng(0).bit_generator.state})
+    )
+    (committed / "links.json").write_text('{"model": "../weights/model.safetensors"}')
+    fresh = torch.nn.Linear(128, 64)
+    opt = torch.optim.AdamW(fresh.parameters())
+    run = TrainingRun(tmp_path / "run", {"model": fresh}, {"model": opt}, {}).start(committed)
+    assert run.step == 5
+    err = (fresh.weight - model.weight).abs().max() / model.weight.abs().max()
+    assert 0 < err < 0.01  # int8 rounding, not a fresh initialisation

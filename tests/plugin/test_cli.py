@@ -273,11 +273,15 @@ def test_train_mel_size_picks_the_model_and_a_contradicting_size_is_refused(tmp_
 
 
 @pytest.mark.parametrize(
-    ("extra", "weight", "rate"),
-    [([], 0.0, None), (["--adversarial", "0.3", "--learning-rate", "1e-4"], 0.3, 1e-4)],
+    ("extra", "weight", "rate", "workers"),
+    [
+        ([], 0.0, None, 0),
+        (["--adversarial", "0.3", "--learning-rate", "1e-4"], 0.3, 1e-4, 0),
+        (["--workers", "2"], 0.0, None, 2),
+    ],
 )
-def test_train_mel_passes_the_adversarial_and_rate_options_to_the_recipe(
-    tmp_path, extra, weight, rate
+def test_train_mel_passes_the_adversarial_rate_and_worker_options_to_the_recipe(
+    tmp_path, extra, weight, rate, workers
 ):
     from voicemend.engine.training.mel import MelTrainConfig
 
@@ -291,3 +295,10 @@ def test_train_mel_passes_the_adversarial_and_rate_options_to_the_recipe(
     assert state["config"]["train"]["adversarial_weight"] == weight
     assert state["config"]["train"]["learning_rate"] == (rate or MelTrainConfig.learning_rate)
     assert (out / "checkpoint" / "discriminator.safetensors").exists() == (weight > 0)
+    assert state["config"]["train"]["data_workers"] == workers
+
+
+def test_train_mel_refuses_a_negative_worker_count(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "mel", "--out", str(tmp_path / "run"), "--workers", "-1"])
+    assert "--workers: -1 is below 0" in capsys.readouterr().err
