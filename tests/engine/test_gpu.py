@@ -88,7 +88,11 @@ def test_batched_regions_on_cuda_match_one_at_a_time(method):
     single = inpainter.inpaint(audio, regions).audio.samples
     for r in regions:
         gap = slice(r.start, r.end)
-        assert _snr_db(single[:, gap], batched.audio.samples[:, gap]) > 30.0
+        # Both runs are fp16, with different matrix shapes: rounding apart, not a different fill
+        # (a batching bug, such as one region's context in another's window, gives about 0 dB).
+        # The 14.9 M-parameter mel predictor measured 29.6 dB here on an H100 (the 5.1 M one
+        # it replaced kept above 30 dB); fp16 against the fp32 CPU is held to 15 dB above.
+        assert _snr_db(single[:, gap], batched.audio.samples[:, gap]) > 25.0
 
 
 def test_cli_repairs_on_cuda(tmp_path, capsys):
