@@ -418,3 +418,86 @@ def test_mel_fit_compares_predictors_with_the_straight_line_on_both_splits(dev_f
         module["main"](["--batches", "2", "--out", str(out)])
     with pytest.raises(SystemExit):
         module["main"]([str(tmp_path), "--batches", "2"])
+
+
+def test_pack_train_audio_packs_only_the_train_split_as_opus(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import numpy as np
+    import soundfile as sf
+
+    from voicemend.engine.io import load
+
+    data = tmp_path / "speech"
+    data.mkdir()
+    rows = ["path,speaker,split"]
+    for i, split in enumerate(["train", "dev", "train"]):
+        sf.write(str(data / f"{i}.flac"), speech_like(1.0, 16000, seed=i), 16000)
+        rows.append(f"{i}.flac,s{i},{split}")
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "packed"
+    argv = ["pack_train_audio.py", str(out), "--data", str(data), "--workers", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(SCRIPTS / "pack_train_audio.py"), run_name="__main__")
+    packed = sorted(out.iterdir())
+    assert [p.name for p in packed] == ["00000-0.ogg", "00001-2.ogg"]  # the dev file stays out
+    assert "packed 2 files" in capsys.readouterr().out
+    audio = load(packed[1])
+    original = speech_like(1.0, 16000, seed=2)
+    assert audio.sample_rate == 16000 and audio.n_frames == original.size
+    assert np.corrcoef(audio.samples[0], original)[0, 1] > 0.9  # lossy, but the same speech
+
+
+def test_plot_training_log_averages_each_thousand_steps(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    log = tmp_path / "log.jsonl"
+    rows = [{"step": s, "loss": 2.0 if s <= 1000 else 1.0} for s in range(25, 2501, 25)]
+    log.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    module = runpy.run_path(str(SCRIPTS / "plot_training_log.py"))
+    steps, means = module["windowed"](log, "loss")
+    assert steps.tolist() == [1000, 2000, 2500] and means.tolist() == [2.0, 1.0, 1.0]
+    out = tmp_path / "curve.png"
+    monkeypatch.setattr(sys, "argv", ["plot_training_log.py", str(out), f"{log}:64:run"])
+    runpy.run_path(str(SCRIPTS / "plot_training_log.py"), run_name="__main__")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_gpu_train_mel_leaves_float16_weights_in_pieces_that_join(tmp_path):
+    """The lent-GPU training script, run on the CPU for a few seconds: decode, train, export,
+    and weights that come back joined load as the model trained."""
+    import os
+    import subprocess
+    import sys
+
+    import soundfile as sf
+    import torch
+
+    from voicemend.engine.models.mel_transformer import MelTransformer, sized_config
+
+    data = tmp_path / "train"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(4.0, 16000), 16000)
+    result = tmp_path / "result"
+    env = {
+        **os.environ,
+        "DEVICE": "cpu",
+        "PYTHON": sys.executable,
+        "RUN_DIR": str(tmp_path / "run"),
+    }
+    script = SCRIPTS / "gpu_train_mel.sh"
+    args = ["bash", str(script), str(data), str(result), "0.05", "small", "2", "1"]
+    subprocess.run(args, env=env, check=True, capture_output=True, timeout=300)
+    pieces = sorted(result.glob("model-fp16.safetensors.part-*"))
+    assert pieces and (result / "config.json").exists()
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_bytes((result / "config.json").read_bytes())
+    (model_dir / "model.safetensors").write_bytes(b"".join(p.read_bytes() for p in pieces))
+    model = MelTransformer.from_pretrained(model_dir)
+    assert model.config == sized_config("small")
+    exported = MelTransformer.from_pretrained(tmp_path / "run" / "mel" / "export")
+    for k, v in exported.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v.half().float())
