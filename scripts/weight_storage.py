@@ -2,12 +2,13 @@
 
     .venv/bin/python scripts/weight_storage.py [--files 20] [--gap-ms 100,200,400] [--out FILE]
 
-Each shipped model is written again with ``voicemend models ship --storage int8``'s encoding
-(large matrices as int8 with a scale per row) into a temporary folder, and ``neural``,
-``neural-ipt`` and ``neural-mel`` repair the quality bench's cases (one seeded position per gap
-length, the first N dev files) with the shipped and the int8 weights. The table gives the file
-sizes, the fill's SNR of int8 against shipped inside the gap, and both versions' mean PLCMOS
-and PESQ-WB.
+Each shipped model is written twice into a temporary folder, as float16 and with ``voicemend
+models ship --storage int8``'s encoding (large matrices as int8 with a scale per row), both from
+the weights as loaded (a model shipped as int8 is read back first, so its two copies differ only
+where re-encoding does), and ``neural``, ``neural-ipt`` and ``neural-mel`` repair the quality
+bench's cases (one seeded position per gap length, the first N dev files) with each. The table
+gives the file sizes, the fill's SNR of int8 against float16 inside the gap, and both versions'
+mean PLCMOS and PESQ-WB.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import save_file
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.data import list_speech
@@ -33,6 +35,7 @@ from voicemend.engine.inpaint.neural import (
     NeuralModels,
 )
 from voicemend.engine.io import write_text_atomic
+from voicemend.engine.models.checkpoint import load_weights
 from voicemend.engine.models.hubert import HubertEncoder
 from voicemend.engine.models.mel_transformer import MelTransformer
 from voicemend.engine.models.shipped import copy_weights, manifest, verified_folder
@@ -41,13 +44,16 @@ from voicemend.engine.models.vocos import VocosDecoder
 RATE = 16_000
 
 
-def int8_copy(name: str, root: Path) -> Path:
-    """The shipped model ``name`` with its weights re-encoded as int8, in ``root / name``, by
-    the same code as ``voicemend models ship --storage int8``."""
-    source, target = verified_folder(name), root / name
-    target.mkdir()
+def stored_copy(name: str, root: Path, storage: str) -> Path:
+    """The shipped model ``name`` with its weights (as loaded) written as ``storage``, in
+    ``root / storage / name``, by the same code as ``voicemend models ship --storage``."""
+    source, target = verified_folder(name), root / storage / name
+    target.mkdir(parents=True)
     shutil.copy(source / "config.json", target / "config.json")
-    copy_weights(source / "model.safetensors", target / "model.safetensors", "int8")
+    loaded = root / storage / f"{name}.float32.safetensors"
+    save_file(load_weights(source / "model.safetensors"), str(loaded))
+    copy_weights(loaded, target / "model.safetensors", storage)
+    loaded.unlink()
     return target
 
 
@@ -70,13 +76,14 @@ def methods(folder: Callable[[str], Path]) -> dict[str, NeuralInpainter]:
 def compare(files: int, gaps_ms: tuple[int, ...], root: Path) -> tuple[str, str]:
     """(sizes table, scores table) in Markdown."""
     names = list(manifest())
-    copies = {n: int8_copy(n, root) for n in names}
+    halves = {n: stored_copy(n, root, "float16") for n in names}
+    copies = {n: stored_copy(n, root, "int8") for n in names}
     size_rows = ["| model | float16 bytes | int8 bytes | ratio |", "|---|---|---|---|"]
     for n in names:
-        a = (verified_folder(n) / "model.safetensors").stat().st_size
+        a = (halves[n] / "model.safetensors").stat().st_size
         b = (copies[n] / "model.safetensors").stat().st_size
         size_rows.append(f"| {n} | {a:,} | {b:,} | {b / a:.2f} |")
-    shipped, int8 = methods(verified_folder), methods(copies.__getitem__)
+    shipped, int8 = methods(halves.__getitem__), methods(copies.__getitem__)
     config = QualityConfig(gaps_ms=gaps_ms, positions_short=1, positions_long=1)
     rows: dict[tuple[str, int], list[tuple[float, ...]]] = {}
     for case, clean, gap in iter_excerpts(list_speech(split="dev")[:files], RATE, config):
@@ -98,8 +105,8 @@ def compare(files: int, gaps_ms: tuple[int, ...], root: Path) -> tuple[str, str]
                 )
             )
     lines = [
-        "| method | gap | cases | fill SNR, int8 vs shipped: median / min | PLCMOS shipped / int8"
-        " | PESQ-WB shipped / int8 |",
+        "| method | gap | cases | fill SNR, int8 vs float16: median / min | PLCMOS float16 / int8"
+        " | PESQ-WB float16 / int8 |",
         "|---|---|---|---|---|---|",
     ]
     for (m, g), r in sorted(rows.items()):
