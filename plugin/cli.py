@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="processes that make batches beside training, so a GPU does not wait on the CPU "
-        "(0: the training process makes them, as the shipped model was trained)",
+        "(0: the training process makes them, as on a CPU)",
     )
     tmel.add_argument(
         "--learning-rate",

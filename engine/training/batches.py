@@ -5,7 +5,7 @@ batch sizes a GPU wants, that is most of a step. With ``data_workers`` above zer
 ``step`` is drawn from its own generator (seeded by the run's seed and ``step``), so any worker
 can make any batch, the order is the same whatever the number of workers, and a resumed run picks
 up the same batches it would have drawn. With no workers the recipe draws from the run's one
-generator in the training process, as the shipped models were trained.
+generator in the training process, as the models trained on a CPU were.
 """
 
 from __future__ import annotations

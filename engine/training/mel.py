@@ -57,7 +57,7 @@ class MelTrainConfig(RecipeConfig, GapConfig):
     # The critic's scores count on the gap's frames and this many on each side.
     critic_reach_frames: int = 5
     # Processes that make batches beside training, for a GPU (0: the training process makes
-    # them from the run's one generator, as the shipped model was trained); see batches.py.
+    # them from the run's one generator, as on a CPU); see batches.py.
     data_workers: int = 0
 
 
