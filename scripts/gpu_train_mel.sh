@@ -54,14 +54,9 @@ tail -c 2000 "$result/train.log" | tr '\r' '\n' | tail -n 5
 cp "$run/mel/log.jsonl" "$result/" 2>/dev/null || true
 if [ -f "$run/mel/export/model.safetensors" ]; then
     cp "$run/mel/export/config.json" "$result/"
-    "$py" - "$run/mel/export/model.safetensors" "$result/model-fp16.safetensors" <<'PY'
-import sys
-
-from safetensors.torch import load_file, save_file
-
-tensors = load_file(sys.argv[1])
-save_file({k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}, sys.argv[2])
-PY
+    "$py" -c "import sys, pathlib; from voicemend.engine.models.shipped import copy_weights; \
+copy_weights(*map(pathlib.Path, sys.argv[1:3]), 'float16')" \
+        "$run/mel/export/model.safetensors" "$result/model-fp16.safetensors"
     split -b 15000000 "$result/model-fp16.safetensors" "$result/model-fp16.safetensors.part-"
     rm "$result/model-fp16.safetensors"
 fi

@@ -1,7 +1,7 @@
 """Pack the train split of the speech corpus as Opus, to carry it to a lent GPU machine.
 
 The 2.8 h train split is about 320 MB as 16-bit PCM and over 150 MB as FLAC; a lent machine takes
-64 MB in all. Opus at about 45 kbit/s (compression level 0.86) puts it in about 56 MB and moves
+64 MB in all. Opus at compression level 0.86 (about 41 kbit/s) put it in 51 MB here and moves
 the log-mel frames the predictor learns from by about 0.12 (natural-log units) on average, less
 than the noise the training augmentation adds. Train on it only where the full corpus cannot go,
 and judge the result on the real dev audio (scripts/compare_mel_predictor.py).
