@@ -343,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
         recipe.add_argument("--threads", type=int, help="CPU threads for torch")
         recipe.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
         recipe.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed of a new run's random crops and gaps (a resumed run keeps its own)",
+        )
+        recipe.add_argument(
             "--init",
             type=Path,
             metavar="DIR",
@@ -924,20 +930,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
 
             config = DecoderTrainConfig(
-                max_steps=args.steps, batch_size=args.batch_size, gan_start_step=args.gan_start
+                max_steps=args.steps,
+                batch_size=args.batch_size,
+                gan_start_step=args.gan_start,
+                seed=args.seed,
             )
             export = train_decoder(args.out, config, predictor_dir=args.predictor, **common)
         elif args.recipe == "ipt":
             from voicemend.engine.training.decoder import DecoderTrainConfig
             from voicemend.engine.training.ipt import IptTrainConfig, train_ipt
 
-            decoder = DecoderTrainConfig(max_steps=args.steps, gan_start_step=args.gan_start)
+            decoder = DecoderTrainConfig(
+                max_steps=args.steps, gan_start_step=args.gan_start, seed=args.seed
+            )
             config = IptTrainConfig(decoder=decoder, batch_size=args.batch_size)
             export = train_ipt(args.out, config, encoder_dir=args.encoder, **common)
         elif args.recipe == "pretrain-encoder":
             from voicemend.engine.training.pretrain import PretrainConfig, train_pretrain
 
-            config = PretrainConfig(max_steps=args.steps, batch_size=args.batch_size)
+            config = PretrainConfig(
+                max_steps=args.steps, batch_size=args.batch_size, seed=args.seed
+            )
             export = train_pretrain(args.out, config, **common)
         elif args.recipe == "mel":
             from voicemend.engine.training.mel import MelTrainConfig, train_mel
@@ -949,13 +962,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 adversarial_weight=args.adversarial,
                 adversarial_start_step=args.adversarial_start,
                 data_workers=args.workers,
+                seed=args.seed,
                 **rate,
             )
             export = train_mel(args.out, config, size=args.size, **common)
         else:
             from voicemend.engine.training.ift import IftTrainConfig, train_ift
 
-            config = IftTrainConfig(max_steps=args.steps, batch_size=args.batch_size)
+            config = IftTrainConfig(
+                max_steps=args.steps, batch_size=args.batch_size, seed=args.seed
+            )
             export = train_ift(args.out, config, init_encoder=args.init_encoder, **common)
     print(f"exported {export}")
     return 0

@@ -92,6 +92,7 @@ def train_decoder(
             "model": model_config.to_dict(),
             "predictor": None if predictor_dir is None else str(predictor_dir),
         },
+        seed=config.seed,
     )
     run.start(init_from)
     pool = train_pool(data_root, model_config.mel.sample_rate)

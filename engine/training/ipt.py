@@ -78,6 +78,7 @@ def train_ipt(
             "model": decoder_config.to_dict(),
             "encoder": str(encoder_dir),
         },
+        seed=d.seed,
     )
     run.start(init_from)
     sr = 16_000

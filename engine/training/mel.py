@@ -138,6 +138,7 @@ def train_mel(
         modules,
         optimizers,
         {"recipe": "mel", "train": asdict(config), "model": model_config.to_dict()},
+        seed=config.seed,
     ).start(init_from)
     sr = model_config.mel.sample_rate
     pool = train_pool(data_root, sr)
@@ -147,7 +148,7 @@ def train_mel(
         pool, n_samples, config.batch_size, config.augmentation(), GapMasks(sr, config)
     )
     next_batch = batch_source(
-        make, run.rng, config.seed, run.step, config.data_workers, device.type == "cuda"
+        make, run.rng, run.seed, run.step, config.data_workers, device.type == "cuda"
     )
     model.train()
 

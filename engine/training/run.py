@@ -85,6 +85,7 @@ class TrainingRun:
         modules: Mapping[str, nn.Module],
         optimizers: Mapping[str, torch.optim.Optimizer],
         config: dict[str, Any],
+        seed: int = 0,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +94,10 @@ class TrainingRun:
         self.config = config
         self.step = 0
         self.train_seconds = 0.0
-        self.rng = np.random.default_rng(int(config.get("seed", 0)))
+        # The recipe's own seed (its config dict nests it, so it comes on its own). A resumed run
+        # keeps the seed it was started with, whatever the new process was given.
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
         self._last_save = time.monotonic()
 
     @property
@@ -156,6 +160,7 @@ class TrainingRun:
         else:
             # A committed checkpoint carries weights only: the optimiser starts afresh.
             log.warning("%s has no optimiser state; continuing with a fresh optimiser", optim_path)
+        self.seed = int(state.get("seed", self.seed))
         self.rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
@@ -180,6 +185,7 @@ class TrainingRun:
         state = {
             "step": self.step,
             "train_seconds": self.train_seconds,
+            "seed": self.seed,
             "numpy_rng": self.rng.bit_generator.state,
             "config": self.config,
         }
@@ -252,6 +258,7 @@ def start_run(
         modules,
         {"model": opt},
         {"recipe": recipe, "train": asdict(config), "model": model_config},
+        seed=config.seed,
     )
     return opt, run.start(init_from)
 

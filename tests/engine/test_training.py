@@ -330,3 +330,23 @@ def test_a_run_seeds_from_shipped_weights_stored_as_int8(tmp_path):
     assert run.step == 5
     err = (fresh.weight - model.weight).abs().max() / model.weight.abs().max()
     assert 0 < err < 0.01  # int8 rounding, not a fresh initialisation
+
+
+def test_a_run_draws_from_its_own_seed_and_a_resumed_run_keeps_it(tmp_path):
+    """The recipe's seed reaches the run's generator (it used to read a key the config dict
+    nests, so every run drew as seed 0); resuming restores the saved seed, not the new one."""
+    from voicemend.engine.training.run import TrainingRun
+
+    def run(folder, seed):
+        model = torch.nn.Linear(2, 2)
+        opt = torch.optim.AdamW(model.parameters())
+        return TrainingRun(tmp_path / folder, {"m": model}, {"m": opt}, {}, seed=seed).start()
+
+    a, b, c = run("a", 3), run("b", 3), run("c", 4)
+    draws = [r.rng.integers(1 << 30, size=4).tolist() for r in (a, b, c)]
+    assert draws[0] == draws[1] != draws[2]
+    a.save()
+    resumed = run("a", 9)
+    assert resumed.seed == 3
+    after = [r.rng.integers(1 << 30, size=4).tolist() for r in (resumed, a)]
+    assert after[0] == after[1]
