@@ -37,6 +37,15 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   own fill until N solves in all, as lsar does; `lsar-from-pattern+lsar` fits the first model
   with the mean of pattern's and lsar's fills in the gap; `lsar-from-pattern-2+W-pattern` moves the
   two-solve fill W of the way to pattern's.
+- `lsar+0.2-neural-mel`: lsar's fill plus a fifth of neural-mel's; `lsar-W-toward-neural-mel`:
+  lsar's fill moved W of the way to neural-mel's (a crossfade of the two fills).
+- `neural-mel-dip-Xdb`: neural-mel's fill lowered by up to X dB at the gap's middle.
+- `gv-*`: neural-mel with a global-variance post-filter on the predicted mel before the decoder
+  (`gv_postfilter`): the predicted frames' spread over time per band scaled toward the context's,
+  around the gap's mean (`gv-time-S`) or around the straight line across the gap (`gv-line-S`,
+  what ships as `MEL_POSTFILTER`), strength S, scale capped at 3 (`-cap6`: 6); `gv-freq-1` scales
+  each frame's contrast across bands instead, `+freq` both; `-decoder` voices with the decoder
+  trained on true mel (`neural-mel-decoder`: that decoder without a post-filter).
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -223,6 +232,16 @@ def relevel(fill: np.ndarray, gap: Region, direction: str) -> np.ndarray:
     return out
 
 
+def dip(fill: np.ndarray, gap: Region, depth_db: float) -> np.ndarray:
+    """``fill`` lowered inside the gap by up to ``depth_db`` at its middle (a half-sine in dB, 0 at
+    the edges): quieter where the prediction is least certain, as lsar's fill is."""
+    n = gap.end - gap.start
+    shape = np.sin(np.pi * (np.arange(n) + 0.5) / n)
+    out = fill.copy()
+    out[gap.start : gap.end] *= 10 ** (-depth_db * shape / 20)
+    return out
+
+
 def pattern_edges(pattern_fill: np.ndarray, gap: Region, edge_ms: float) -> np.ndarray:
     """pattern's fill for the first and last ``edge_ms``, lsar across the middle."""
     k = int(edge_ms * RATE / 1000)
@@ -269,6 +288,74 @@ def long_loop(damaged: np.ndarray, gap: Region, loop_ms: float) -> np.ndarray:
 # --- exemplar fills: the context's own audio, picked by the mel prediction ------------------
 
 
+# --- global-variance post-filter on the predicted mel ----------------------------------------
+
+
+def gv_postfilter(
+    log_mel,
+    hidden,
+    time_strength: float,
+    freq_strength: float,
+    max_scale: float = 3.0,
+    around_line: bool = False,
+):
+    """Toda & Tokuda's (2007) global-variance compensation, from the context alone: the predicted
+    gap frames' spread over time per band (and across bands per frame) scaled up towards the
+    context frames' spread, ``strength`` of the way in log terms. ``around_line``: the spread
+    around the straight line across the gap (which meets the context at both edges, so the edges
+    stay put) rather than around the gap's mean."""
+    import torch
+
+    from voicemend.engine.models.mel_transformer import interpolate_gaps
+
+    line_all = interpolate_gaps(log_mel, hidden)
+    out = log_mel.clone()
+    for i in range(log_mel.shape[0]):
+        gap = hidden[i]
+        if not bool(gap.any()) or bool(gap.all()):
+            continue
+        ctx, pred = log_mel[i][:, ~gap], log_mel[i][:, gap]
+        if freq_strength:
+
+            def contrast(x):
+                return (x - x.mean(0, keepdim=True)).std(0).mean()
+
+            s = (contrast(ctx) / contrast(pred).clamp(min=1e-6)).clamp(1.0, max_scale)
+            mean_f = pred.mean(0, keepdim=True)
+            pred = mean_f + (pred - mean_f) * s**freq_strength
+        if time_strength and pred.shape[1] > 1:
+            base = line_all[i][:, gap] if around_line else pred.mean(1, keepdim=True)
+            spread = (pred - base).pow(2).mean(1, keepdim=True).sqrt()
+            s = (ctx.std(1, keepdim=True) / spread.clamp(min=1e-6)).clamp(1.0, max_scale)
+            pred = base + (pred - base) * s**time_strength
+        out[i][:, gap] = pred
+    return torch.where(hidden[:, None, :], out, log_mel)
+
+
+def postfiltered_neural_mel(
+    time_strength: float, freq_strength: float, decoder: str, max_scale: float, around_line: bool
+):
+    from voicemend.engine.inpaint.neural import NeuralMel
+    from voicemend.engine.models.mel_inpainter import heard_frames
+    from voicemend.engine.models.mel_transformer import MelTransformer
+    from voicemend.engine.models.shipped import verified_folder
+    from voicemend.engine.models.vocos import VocosDecoder
+
+    class PostFiltered(NeuralMel):
+        def _decode(self, masked, gap):
+            context_mel = self.mel(masked)
+            hidden = heard_frames(gap, context_mel.shape[-1], self.mel.config)
+            pred = self.predictor(context_mel, hidden)
+            pred = gv_postfilter(pred, hidden, time_strength, freq_strength, max_scale, around_line)
+            return self.decoder(pred)
+
+    return PostFiltered(
+        MelTransformer.from_pretrained(verified_folder("mel")),
+        VocosDecoder.from_pretrained(verified_folder(decoder)),
+        device="cpu",
+    )
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 
@@ -281,7 +368,12 @@ class Fills:
 
     def method(self, name: str, damaged: np.ndarray, gap: Region) -> np.ndarray:
         if name not in self._memo:
-            if name not in self._inpainters:
+            if name not in self._inpainters and name.startswith("gv-"):
+                _, t, f, dec, *more = name.split(":")
+                cap = float(more[0]) if more else 3.0
+                line = len(more) > 1 and more[1] == "line"
+                self._inpainters[name] = postfiltered_neural_mel(float(t), float(f), dec, cap, line)
+            elif name not in self._inpainters:
                 self._inpainters[name] = get_inpainter(name, device="cpu")
             inp = self._inpainters[name]
             self._memo[name] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
@@ -351,6 +443,30 @@ class Fills:
             "lsar-from-pattern+lsar": lambda d, g: lsar_from(
                 d, 0.5 * (m("pattern", d, g) + m("lsar", d, g)), g
             ),
+            "lsar+0.2-neural-mel": lambda d, g: _add(
+                m("lsar", d, g), m("neural-mel", d, g), g, 0.2
+            ),
+            "lsar-0.3-toward-neural-mel": lambda d, g: self.toward(
+                m("lsar", d, g), m("neural-mel", d, g), g, 0.3
+            ),
+            "lsar-0.5-toward-neural-mel": lambda d, g: self.toward(
+                m("lsar", d, g), m("neural-mel", d, g), g, 0.5
+            ),
+            "neural-mel-dip-4db": lambda d, g: dip(m("neural-mel", d, g), g, 4.0),
+            "neural-mel-dip-8db": lambda d, g: dip(m("neural-mel", d, g), g, 8.0),
+            "lsar-from-neural-mel-3": lambda d, g: lsar_from(d, m("neural-mel", d, g), g, 3),
+            "gv-time-0.5": lambda d, g: m("gv-:0.5:0:mel-decoder", d, g),
+            "gv-time-1": lambda d, g: m("gv-:1:0:mel-decoder", d, g),
+            "gv-freq-0.5": lambda d, g: m("gv-:0:0.5:mel-decoder", d, g),
+            "gv-freq-1": lambda d, g: m("gv-:0:1:mel-decoder", d, g),
+            "gv-both-0.5": lambda d, g: m("gv-:0.5:0.5:mel-decoder", d, g),
+            "gv-both-1-decoder": lambda d, g: m("gv-:1:1:decoder", d, g),
+            "neural-mel-decoder": lambda d, g: m("gv-:0:0:decoder", d, g),
+            "gv-time-1-cap6": lambda d, g: m("gv-:1:0:mel-decoder:6:mean", d, g),
+            "gv-line-1": lambda d, g: m("gv-:1:0:mel-decoder:3:line", d, g),
+            "gv-line-1-cap6": lambda d, g: m("gv-:1:0:mel-decoder:6:line", d, g),
+            "gv-line-1.5-cap6": lambda d, g: m("gv-:1.5:0:mel-decoder:6:line", d, g),
+            "gv-line-1+freq": lambda d, g: m("gv-:1:1:mel-decoder:6:line", d, g),
         }
 
     @staticmethod

@@ -13,6 +13,7 @@ from voicemend.engine.models.mel_transformer import (
     MelTransformerConfig,
     interpolate_gaps,
 )
+from voicemend.engine.models.postfilter import GlobalVarianceConfig
 
 TINY = MelTransformerConfig(
     d_model=32, num_layers=1, num_heads=4, ff_dim=64, pos_kernel=7, pos_groups=4, dropout=0.0
@@ -186,8 +187,10 @@ def test_mel_settings_must_match_the_decoder():
         NeuralMel(MelTransformer(other), decoder, device="cpu")
 
 
-@pytest.mark.parametrize(("rate", "channels"), [(16000, 1), (48000, 2)])
-def test_neural_mel_keeps_the_contract(rate, channels):
+@pytest.mark.parametrize(
+    ("rate", "channels", "postfilter"), [(16000, 1, False), (48000, 2, False), (16000, 1, True)]
+)
+def test_neural_mel_keeps_the_contract(rate, channels, postfilter):
     from voicemend.engine import Audio, Region
     from voicemend.engine.crossfade import MAX_CROSSFADE_MS
     from voicemend.engine.inpaint.neural import NeuralMel
@@ -203,7 +206,8 @@ def test_neural_mel_keeps_the_contract(rate, channels):
     gap = Region(int(0.7 * rate), int(0.9 * rate))
     x[:, gap.start : gap.end] = 0
     damaged = Audio(x, rate)
-    result = NeuralMel(predictor, decoder, device="cpu").inpaint(damaged, [gap])
+    gv = GlobalVarianceConfig() if postfilter else None
+    result = NeuralMel(predictor, decoder, device="cpu", postfilter=gv).inpaint(damaged, [gap])
     out = result.audio.samples
     xf = int(MAX_CROSSFADE_MS / 1000 * rate)
     keep = np.ones(damaged.n_frames, dtype=bool)
@@ -211,8 +215,11 @@ def test_neural_mel_keeps_the_contract(rate, channels):
     np.testing.assert_array_equal(out[:, keep], damaged.samples[:, keep])
     assert np.all(np.isfinite(out)) and np.abs(out[:, gap.start : gap.end]).max() > 0
     assert result.reports[0].method == "neural-mel"
-    again = NeuralMel(predictor, decoder, device="cpu").inpaint(damaged, [gap]).audio.samples
-    np.testing.assert_array_equal(out, again)
+    again = NeuralMel(predictor, decoder, device="cpu", postfilter=gv).inpaint(damaged, [gap])
+    np.testing.assert_array_equal(out, again.audio.samples)
+    if postfilter:  # the post-filter reaches the decoder: the fill is not the plain one
+        plain = NeuralMel(predictor, decoder, device="cpu").inpaint(damaged, [gap]).audio.samples
+        assert np.abs(plain[:, gap.start : gap.end] - out[:, gap.start : gap.end]).max() > 1e-4
 
 
 def test_model_sizes_grow_and_base_is_the_shipped_model():
