@@ -356,6 +356,21 @@ def postfiltered_neural_mel(
     )
 
 
+# name: (time strength, frequency strength, decoder, largest scale, spread around "mean"/"line")
+GV_VARIANTS = {
+    "gv-time-0.5": (0.5, 0.0, "mel-decoder", 3.0, "mean"),
+    "gv-time-1": (1.0, 0.0, "mel-decoder", 3.0, "mean"),
+    "gv-freq-1": (0.0, 1.0, "mel-decoder", 3.0, "mean"),
+    "gv-both-1-decoder": (1.0, 1.0, "decoder", 3.0, "mean"),
+    "neural-mel-decoder": (0.0, 0.0, "decoder", 3.0, "mean"),
+    "gv-time-1-cap6": (1.0, 0.0, "mel-decoder", 6.0, "mean"),
+    "gv-line-1": (1.0, 0.0, "mel-decoder", 3.0, "line"),
+    "gv-line-1-cap6": (1.0, 0.0, "mel-decoder", 6.0, "line"),
+    "gv-line-1.5-cap6": (1.5, 0.0, "mel-decoder", 6.0, "line"),
+    "gv-line-1+freq": (1.0, 1.0, "mel-decoder", 6.0, "line"),
+}
+
+
 # --- the registry ---------------------------------------------------------------------------
 
 
@@ -368,11 +383,11 @@ class Fills:
 
     def method(self, name: str, damaged: np.ndarray, gap: Region) -> np.ndarray:
         if name not in self._memo:
-            if name not in self._inpainters and name.startswith("gv-"):
-                _, t, f, dec, *more = name.split(":")
-                cap = float(more[0]) if more else 3.0
-                line = len(more) > 1 and more[1] == "line"
-                self._inpainters[name] = postfiltered_neural_mel(float(t), float(f), dec, cap, line)
+            if name not in self._inpainters and name.startswith("gv:"):
+                _, t, f, dec, cap, around = name.split(":")
+                self._inpainters[name] = postfiltered_neural_mel(
+                    float(t), float(f), dec, float(cap), around == "line"
+                )
             elif name not in self._inpainters:
                 self._inpainters[name] = get_inpainter(name, device="cpu")
             inp = self._inpainters[name]
@@ -455,19 +470,13 @@ class Fills:
             "neural-mel-dip-4db": lambda d, g: dip(m("neural-mel", d, g), g, 4.0),
             "neural-mel-dip-8db": lambda d, g: dip(m("neural-mel", d, g), g, 8.0),
             "lsar-from-neural-mel-3": lambda d, g: lsar_from(d, m("neural-mel", d, g), g, 3),
-            "gv-time-0.5": lambda d, g: m("gv-:0.5:0:mel-decoder", d, g),
-            "gv-time-1": lambda d, g: m("gv-:1:0:mel-decoder", d, g),
-            "gv-freq-0.5": lambda d, g: m("gv-:0:0.5:mel-decoder", d, g),
-            "gv-freq-1": lambda d, g: m("gv-:0:1:mel-decoder", d, g),
-            "gv-both-0.5": lambda d, g: m("gv-:0.5:0.5:mel-decoder", d, g),
-            "gv-both-1-decoder": lambda d, g: m("gv-:1:1:decoder", d, g),
-            "neural-mel-decoder": lambda d, g: m("gv-:0:0:decoder", d, g),
-            "gv-time-1-cap6": lambda d, g: m("gv-:1:0:mel-decoder:6:mean", d, g),
-            "gv-line-1": lambda d, g: m("gv-:1:0:mel-decoder:3:line", d, g),
-            "gv-line-1-cap6": lambda d, g: m("gv-:1:0:mel-decoder:6:line", d, g),
-            "gv-line-1.5-cap6": lambda d, g: m("gv-:1.5:0:mel-decoder:6:line", d, g),
-            "gv-line-1+freq": lambda d, g: m("gv-:1:1:mel-decoder:6:line", d, g),
+            **{name: self.postfiltered(spec) for name, spec in GV_VARIANTS.items()},
         }
+
+    def postfiltered(self, spec: tuple) -> Fill:
+        """neural-mel through ``gv_postfilter`` with the settings ``spec`` (see GV_VARIANTS)."""
+        key = "gv:" + ":".join(map(str, spec))
+        return lambda d, g: self.method(key, d, g)
 
     @staticmethod
     def toward(fill: np.ndarray, other: np.ndarray, gap: Region, weight: float) -> np.ndarray:
