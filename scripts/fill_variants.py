@@ -368,6 +368,7 @@ GV_VARIANTS = {
     "gv-line-1-cap6": (1.0, 0.0, "mel-decoder", 6.0, "line"),
     "gv-line-1.5-cap6": (1.5, 0.0, "mel-decoder", 6.0, "line"),
     "gv-line-1+freq": (1.0, 1.0, "mel-decoder", 6.0, "line"),
+    "neural-mel-plain": (0.0, 0.0, "mel-decoder", 3.0, "mean"),
 }
 
 
