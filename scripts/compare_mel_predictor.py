@@ -8,8 +8,7 @@ CHECKPOINT is a run's ``checkpoint/`` (or ``export/``) folder from ``voicemend t
 ``--size``), or the shipped predictor's when it records none. The cases are the quality
 bench's (one seeded position per gap length) on dev files START..START+COUNT; each gap is
 repaired by ``lsar``, ``pattern``, the shipped ``neural-mel`` and the candidate (voiced by the
-shipped ``mel-decoder`` unless ``--decoder`` names another, with the shipped post-filter), and
-scored with PLCMOS and PESQ-WB.
+shipped ``mel-decoder`` unless ``--decoder`` names another), and scored with PLCMOS and PESQ-WB.
 Prints (and with ``--out`` writes) a Markdown table of means. It is a quick screen before the full
 ``voicemend bench quality --rescore neural-mel`` that a candidate must pass to ship.
 """
@@ -28,7 +27,7 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
-from voicemend.engine.inpaint.neural import MEL_POSTFILTER, NeuralMel
+from voicemend.engine.inpaint.neural import NeuralMel
 from voicemend.engine.io import write_text_atomic
 from voicemend.engine.models.checkpoint import load_config, load_weights
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
@@ -49,12 +48,7 @@ def candidate(checkpoint: Path, decoder: str) -> NeuralMel:
     predictor = MelTransformer(config)
     predictor.load_state_dict(load_weights(checkpoint / "model.safetensors"))
     folder = Path(decoder) if Path(decoder).is_dir() else verified_folder(decoder)
-    return NeuralMel(
-        predictor.eval(),
-        VocosDecoder.from_pretrained(folder),
-        device="cpu",
-        postfilter=MEL_POSTFILTER,
-    )
+    return NeuralMel(predictor.eval(), VocosDecoder.from_pretrained(folder), device="cpu")
 
 
 def compare(

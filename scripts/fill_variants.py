@@ -46,6 +46,9 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   what ships as `MEL_POSTFILTER`), strength S, scale capped at 3 (`-cap6`: 6); `gv-freq-1` scales
   each frame's contrast across bands instead, `+freq` both; `-decoder` voices with the decoder
   trained on true mel (`neural-mel-decoder`: that decoder without a post-filter).
+- `neural-mel-gv`: the shipped neural-mel with the engine's length-matched post-filter
+  (`MEL_POSTFILTER`, opt-in); `neural-mel-plain` is neural-mel through this script's own path
+  with no post-filter (the same fill as `neural-mel`).
 
 Usage: fill_variants.py [--files 40] [--gap-ms 100,200,300,400] [--variants NAME,...]
        [--workers 2] [--out DIR]
@@ -389,6 +392,10 @@ class Fills:
                 self._inpainters[name] = postfiltered_neural_mel(
                     float(t), float(f), dec, float(cap), around == "line"
                 )
+            elif name not in self._inpainters and name == "neural-mel-gv":
+                from voicemend.engine.inpaint.neural import MEL_POSTFILTER, ShippedNeuralMel
+
+                self._inpainters[name] = ShippedNeuralMel("cpu", postfilter=MEL_POSTFILTER)
             elif name not in self._inpainters:
                 self._inpainters[name] = get_inpainter(name, device="cpu")
             inp = self._inpainters[name]
@@ -420,6 +427,7 @@ class Fills:
             "lsar": lambda d, g: m("lsar", d, g),
             "pattern": lambda d, g: m("pattern", d, g),
             "neural-mel": lambda d, g: m("neural-mel", d, g),
+            "neural-mel-gv": lambda d, g: m("neural-mel-gv", d, g),
             "two-model-lsar": two_model_lsar,
             "envelope-transfer": lambda d, g: envelope_transfer(
                 m("lsar", d, g), m("neural-mel", d, g), g

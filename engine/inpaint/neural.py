@@ -44,10 +44,11 @@ HIGH_BAND_LEVEL_MS = 100.0  # context each side whose high band sets the level o
 # go through the network together without padding (10-400 ms dropouts all get 2.5 s windows).
 WINDOW_BUCKET_S = 0.5
 MAX_BATCH_REGIONS = 16
-# The shipped neural-mel's post-filter: the spread the context has around lines of the gap's
-# length, at most 3x the predicted. Chosen on 100 train-split files
-# (bench/results/fill-variants/global-variance): against no post-filter, PLCMOS +0.00 / +0.05 /
-# +0.11 / +0.15 and PESQ-WB -0.03 / -0.07 / -0.13 / -0.05 at 20 / 100 / 200 / 400 ms.
+# The post-filter setting screened for neural-mel (opt-in: ShippedNeuralMel(postfilter=...)):
+# the spread the context has around lines of the gap's length, at most 3x the predicted. On the
+# full dev bench it raised PLCMOS by 0.07 / 0.08 / 0.08 at 200 / 300 / 400 ms and lowered PESQ-WB
+# by 0.05-0.10 at every length, STOI, SI-SDR and the gap's spectral distance with it
+# (bench/results/mel-postfilter-dev), so it is not the default.
 MEL_POSTFILTER = GlobalVarianceConfig(strength=1.0, max_scale=3.0)
 
 
@@ -402,15 +403,17 @@ class ShippedNeural(Neural):
 
 class ShippedNeuralMel(NeuralMel):
     """The mel transformer and its decoder that ship with voicemend (verified by sha256 before
-    use); the decoder is the I_FT one fine-tuned on the transformer's predictions; the
-    prediction goes through :data:`MEL_POSTFILTER` on its way to the decoder."""
+    use); the decoder is the I_FT one fine-tuned on the transformer's predictions.
+    ``postfilter``: e.g. :data:`MEL_POSTFILTER` (off by default)."""
 
-    def __init__(self, device: str = "auto") -> None:
+    def __init__(
+        self, device: str = "auto", postfilter: GlobalVarianceConfig | None = None
+    ) -> None:
         from voicemend.engine.models.shipped import verified_folder
 
         predictor = MelTransformer.from_pretrained(verified_folder("mel"))
         decoder = VocosDecoder.from_pretrained(verified_folder("mel-decoder"))
-        super().__init__(predictor, decoder, device=device, postfilter=MEL_POSTFILTER)
+        super().__init__(predictor, decoder, device=device, postfilter=postfilter)
 
 
 class ShippedNeuralIpt(NeuralIpt):

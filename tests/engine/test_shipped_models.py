@@ -79,3 +79,22 @@ def test_high_band_of_real_speech_meets_its_surroundings(method, example_clip):
         assert abs(inside_db - around_db) < 6.0, t
         checked += 1
     assert checked >= 10
+
+
+@pytest.mark.skipif("neural-mel" not in INPAINTERS, reason="mel weights not shipped")
+def test_shipped_neural_mel_has_the_post_filter_off_unless_asked_for():
+    """The global-variance post-filter traded PESQ, STOI and SI-SDR for PLCMOS on the dev
+    bench, so it is opt-in; asked for, it reaches the fill."""
+    from voicemend.engine.inpaint.neural import MEL_POSTFILTER, ShippedNeuralMel
+
+    rate = 16000
+    x = speech_like(3.0, rate)[None]
+    gap = Region(int(1.4 * rate), int(1.7 * rate))
+    damaged = zero_gap(Audio(x, rate), gap)
+    plain = ShippedNeuralMel("cpu")
+    assert plain.postfilter is None
+    default = INPAINTERS["neural-mel"](device="cpu")(damaged, [gap]).samples
+    np.testing.assert_array_equal(plain(damaged, [gap]).samples, default)
+    filtered = ShippedNeuralMel("cpu", postfilter=MEL_POSTFILTER)(damaged, [gap]).samples
+    inside = slice(gap.start, gap.end)
+    assert np.abs(filtered[:, inside] - default[:, inside]).max() > 1e-3
