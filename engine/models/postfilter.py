@@ -14,8 +14,7 @@ predictor put them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
@@ -24,8 +23,9 @@ from voicemend.engine.models.mel_transformer import interpolate_gaps
 
 @dataclass(frozen=True)
 class GlobalVarianceConfig:
-    """``strength`` 1 matches the context's spread, 0 leaves the prediction as it is; the
-    scale never goes below 1 (a lively prediction is not flattened) or above ``max_scale``."""
+    """``strength`` 1 gives the gap the spread the context has around lines of its length, 0
+    leaves the prediction as it is; the scale never goes below 1 (a lively prediction is not
+    flattened) or above ``max_scale``."""
 
     strength: float = 1.0
     max_scale: float = 3.0
@@ -35,9 +35,6 @@ class GlobalVarianceConfig:
             raise ValueError(f"global-variance strength must be 0 to 4, not {self.strength}")
         if not self.max_scale >= 1.0:
             raise ValueError(f"global-variance max_scale must be at least 1, not {self.max_scale}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def global_variance(
