@@ -42,8 +42,9 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
 - `neural-mel-dip-Xdb`: neural-mel's fill lowered by up to X dB at the gap's middle.
 - `gv-*`: neural-mel with a global-variance post-filter on the predicted mel before the decoder
   (`gv_postfilter`): the predicted frames' spread over time per band scaled toward the context's,
-  around the gap's mean (`gv-time-S`) or around the straight line across the gap (`gv-line-S`,
-  what ships as `MEL_POSTFILTER`), strength S, scale capped at 3 (`-cap6`: 6); `gv-freq-1` scales
+  around the gap's mean (`gv-time-S`) or around the straight line across the gap (`gv-line-S`;
+  the engine's `MEL_POSTFILTER` differs in its reference spread), strength S, scale capped at 3
+  (`-cap6`: 6); `gv-freq-1` scales
   each frame's contrast across bands instead, `+freq` both; `-decoder` voices with the decoder
   trained on true mel (`neural-mel-decoder`: that decoder without a post-filter).
 - `neural-mel-gv`: the shipped neural-mel with the engine's length-matched post-filter
@@ -387,20 +388,24 @@ class Fills:
 
     def method(self, name: str, damaged: np.ndarray, gap: Region) -> np.ndarray:
         if name not in self._memo:
-            if name not in self._inpainters and name.startswith("gv:"):
-                _, t, f, dec, cap, around = name.split(":")
-                self._inpainters[name] = postfiltered_neural_mel(
-                    float(t), float(f), dec, float(cap), around == "line"
-                )
-            elif name not in self._inpainters and name == "neural-mel-gv":
-                from voicemend.engine.inpaint.neural import MEL_POSTFILTER, ShippedNeuralMel
-
-                self._inpainters[name] = ShippedNeuralMel("cpu", postfilter=MEL_POSTFILTER)
-            elif name not in self._inpainters:
-                self._inpainters[name] = get_inpainter(name, device="cpu")
+            if name not in self._inpainters:
+                self._inpainters[name] = self._make(name)
             inp = self._inpainters[name]
             self._memo[name] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
         return self._memo[name]
+
+    @staticmethod
+    def _make(name: str) -> object:
+        """The inpainter behind a method name: a post-filter key (``gv:...``), the shipped
+        neural-mel with the engine's post-filter, or a registered method."""
+        if name.startswith("gv:"):
+            _, t, f, dec, cap, around = name.split(":")
+            return postfiltered_neural_mel(float(t), float(f), dec, float(cap), around == "line")
+        if name == "neural-mel-gv":
+            from voicemend.engine.inpaint.neural import MEL_POSTFILTER, ShippedNeuralMel
+
+            return ShippedNeuralMel("cpu", postfilter=MEL_POSTFILTER)
+        return get_inpainter(name, device="cpu")
 
     def exemplar(
         self, jump: float, damaged: np.ndarray, gap: Region, edge: float = 0.0, align: float = 0.0

@@ -44,17 +44,21 @@ from voicemend.engine.models.vocos import VocosDecoder
 RATE = 16_000
 
 
-def stored_copy(name: str, root: Path, storage: str) -> Path:
-    """The shipped model ``name`` with its weights (as loaded) written as ``storage``, in
-    ``root / storage / name``, by the same code as ``voicemend models ship --storage``."""
-    source, target = verified_folder(name), root / storage / name
-    target.mkdir(parents=True)
-    shutil.copy(source / "config.json", target / "config.json")
-    loaded = root / storage / f"{name}.float32.safetensors"
+def stored_copies(name: str, root: Path, storages: tuple[str, ...]) -> dict[str, Path]:
+    """The shipped model ``name`` with its weights (read once, as loaded) written as each of
+    ``storages``, in ``root / storage / name``, by the same code as ``voicemend models ship
+    --storage``."""
+    source = verified_folder(name)
+    loaded = root / f"{name}.float32.safetensors"
     save_file(load_weights(source / "model.safetensors"), str(loaded))
-    copy_weights(loaded, target / "model.safetensors", storage)
+    targets = {}
+    for storage in storages:
+        target = targets[storage] = root / storage / name
+        target.mkdir(parents=True)
+        shutil.copy(source / "config.json", target / "config.json")
+        copy_weights(loaded, target / "model.safetensors", storage)
     loaded.unlink()
-    return target
+    return targets
 
 
 def methods(folder: Callable[[str], Path]) -> dict[str, NeuralInpainter]:
@@ -76,8 +80,9 @@ def methods(folder: Callable[[str], Path]) -> dict[str, NeuralInpainter]:
 def compare(files: int, gaps_ms: tuple[int, ...], root: Path) -> tuple[str, str]:
     """(sizes table, scores table) in Markdown."""
     names = list(manifest())
-    halves = {n: stored_copy(n, root, "float16") for n in names}
-    copies = {n: stored_copy(n, root, "int8") for n in names}
+    stored = {n: stored_copies(n, root, ("float16", "int8")) for n in names}
+    halves = {n: s["float16"] for n, s in stored.items()}
+    copies = {n: s["int8"] for n, s in stored.items()}
     size_rows = ["| model | float16 bytes | int8 bytes | ratio |", "|---|---|---|---|"]
     for n in names:
         a = (halves[n] / "model.safetensors").stat().st_size
