@@ -440,6 +440,15 @@ class Fills:
             "envelope-transfer-full": lambda d, g: envelope_transfer(
                 m("lsar", d, g), m("neural-mel", d, g), g, 1.0, keep_energy=False, max_gain_db=20.0
             ),
+            "exemplar-envelope": lambda d, g: envelope_transfer(
+                m("exemplar", d, g), m("neural-mel", d, g), g
+            ),
+            "exemplar-envelope-full": lambda d, g: envelope_transfer(
+                m("exemplar", d, g), m("neural-mel", d, g), g, 1.0, keep_energy=False, max_gain_db=20.0
+            ),
+            "exemplar-envelope-0.5-level": lambda d, g: envelope_transfer(
+                m("exemplar", d, g), m("neural-mel", d, g), g, 0.5, keep_energy=False, max_gain_db=20.0
+            ),
             "level-up": lambda d, g: relevel(m("lsar", d, g), g, "up"),
             "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),
             "pattern-edges-20ms": lambda d, g: pattern_edges(m("pattern", d, g), g, 20.0),
