@@ -320,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(0: the training process makes them, as on a CPU)",
     )
     tmel.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bfloat16 autocast for the model's forward pass (for a GPU; the loss, mel features "
+        "and weights stay float32)",
+    )
+    tmel.add_argument(
         "--learning-rate",
         type=float,
         help="peak learning rate (default: the recipe's; lower to fine-tune)",
@@ -962,6 +968,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 adversarial_weight=args.adversarial,
                 adversarial_start_step=args.adversarial_start,
                 data_workers=args.workers,
+                bf16=args.bf16,
                 seed=args.seed,
                 **rate,
             )

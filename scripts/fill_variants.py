@@ -444,10 +444,20 @@ class Fills:
                 m("exemplar", d, g), m("neural-mel", d, g), g
             ),
             "exemplar-envelope-full": lambda d, g: envelope_transfer(
-                m("exemplar", d, g), m("neural-mel", d, g), g, 1.0, keep_energy=False, max_gain_db=20.0
+                m("exemplar", d, g),
+                m("neural-mel", d, g),
+                g,
+                1.0,
+                keep_energy=False,
+                max_gain_db=20.0,
             ),
             "exemplar-envelope-0.5-level": lambda d, g: envelope_transfer(
-                m("exemplar", d, g), m("neural-mel", d, g), g, 0.5, keep_energy=False, max_gain_db=20.0
+                m("exemplar", d, g),
+                m("neural-mel", d, g),
+                g,
+                0.5,
+                keep_energy=False,
+                max_gain_db=20.0,
             ),
             "level-up": lambda d, g: relevel(m("lsar", d, g), g, "up"),
             "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),

@@ -26,6 +26,9 @@ from voicemend.engine.models.checkpoint import CheckpointError, load_weights
 from voicemend.engine.training.data import AugmentConfig
 
 log = logging.getLogger(__name__)
+
+# What a training step returns: floats, or 0-d tensors read only when they are logged.
+Metrics = Mapping[str, float | torch.Tensor]
 Progress = Callable[[int, int, dict[str, float]], None]
 
 
@@ -45,8 +48,11 @@ class RecipeConfig:
     seed: int = 0
     augment: bool = True
 
-    def learning_rate_at(self, step: int) -> float:
-        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+    def learning_rate_at(self, step: int, warm_from: int = 0) -> float:
+        """The schedule's rate at ``step``; the warm-up counts from ``warm_from``, the step at
+        which the optimiser started (0, or where a weights-only checkpoint left off)."""
+        ramp = (step - warm_from + 1) / self.warmup_steps if self.warmup_steps > 0 else 1.0
+        warm = min(1.0, max(ramp, 0.0))
         return self.learning_rate * warm * self.lr_decay_per_1k ** (step / 1000)
 
     def optimizer(self, params: Iterable[nn.Parameter]) -> torch.optim.AdamW:
@@ -93,6 +99,10 @@ class TrainingRun:
         self.optimizers = optimizers
         self.config = config
         self.step = 0
+        # The step at which the optimiser started from nothing: a run continued from weights
+        # alone warms its learning rate up again from there, as a fresh AdamW's first updates
+        # at the full rate can throw trained weights far off.
+        self.warm_from = 0
         self.train_seconds = 0.0
         # The recipe's own seed (its config dict nests it, so it comes on its own). A resumed run
         # keeps the seed it was started with, whatever the new process was given.
@@ -157,12 +167,15 @@ class TrainingRun:
             for name, opt in self.optimizers.items():
                 opt.load_state_dict(extra["optimizers"][name])
             torch.set_rng_state(extra["torch_rng"])
+            self.warm_from = int(state.get("warm_from", 0))
         else:
             # A committed checkpoint carries weights only: the optimiser starts afresh.
             log.warning("%s has no optimiser state; continuing with a fresh optimiser", optim_path)
         self.seed = int(state.get("seed", self.seed))
         self.rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
+        if not optim_path.exists():
+            self.warm_from = self.step
         self.train_seconds = float(state.get("train_seconds", 0.0))
         return True
 
@@ -184,6 +197,7 @@ class TrainingRun:
         )
         state = {
             "step": self.step,
+            "warm_from": self.warm_from,
             "train_seconds": self.train_seconds,
             "seed": self.seed,
             "numpy_rng": self.rng.bit_generator.state,
@@ -222,22 +236,28 @@ class TrainingRun:
 def train_steps(
     run: TrainingRun,
     budget: Budget,
-    step: Callable[[], dict[str, float]],
+    step: Callable[[], Metrics],
     *,
     log_every: int,
     checkpoint_every_s: float,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> None:
-    """Call ``step`` until the budget is spent, logging, reporting and checkpointing as it goes."""
+    """Call ``step`` until the budget is spent, logging, reporting and checkpointing as it goes.
+
+    ``step`` may return its metrics as 0-d tensors: they are read (which waits for a GPU to
+    finish its queued work) only on the steps that log them; ``progress`` gets the last logged
+    values."""
+    logged: dict[str, float] = {}
     while not budget.done(run.step):
         t0 = time.perf_counter()
         metrics = step()
         run.step += 1
         run.train_seconds += time.perf_counter() - t0
         if run.step % log_every == 0:
-            run.log(metrics)
+            logged = {k: float(v) for k, v in metrics.items()}
+            run.log(logged)
         if progress is not None:
-            progress(run.step, budget.max_steps, metrics)
+            progress(run.step, budget.max_steps, logged)
         run.maybe_save(checkpoint_every_s)
     run.save()
 
@@ -266,15 +286,15 @@ def start_run(
 def run_recipe(
     run: TrainingRun,
     config: RecipeConfig,
-    step: Callable[[], dict[str, float]],
+    step: Callable[[], Metrics],
     max_hours: float | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Train until ``config.max_steps`` or ``max_hours``, setting every optimiser's learning
     rate from the schedule before each step."""
 
-    def scheduled() -> dict[str, float]:
-        set_learning_rate(run.optimizers.values(), config.learning_rate_at(run.step))
+    def scheduled() -> Metrics:
+        set_learning_rate(run.optimizers.values(), config.learning_rate_at(run.step, run.warm_from))
         return step()
 
     train_steps(

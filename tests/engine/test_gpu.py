@@ -119,14 +119,17 @@ def _write_speech(folder, seconds: float = 5.0) -> None:
         sf.write(str(folder / f"{i}.wav"), speech_like(seconds, 16000, seed=i), 16000)
 
 
-def test_mel_recipe_trains_on_cuda_and_exports_cpu_weights(tmp_path):
+@pytest.mark.parametrize("bf16", [False, True])
+def test_mel_recipe_trains_on_cuda_and_exports_cpu_weights(tmp_path, bf16):
     from voicemend.engine.models.mel_transformer import MelTransformer
     from voicemend.engine.training.mel import MelTrainConfig, train_mel
 
     from .test_mel_transformer import TINY
 
     _write_speech(tmp_path / "data")
-    config = MelTrainConfig(window_s=1.0, batch_size=2, max_steps=2, log_every=1, max_gap_ms=200)
+    config = MelTrainConfig(
+        window_s=1.0, batch_size=2, max_steps=2, log_every=1, max_gap_ms=200, bf16=bf16
+    )
     export = train_mel(
         tmp_path / "run", config, data_root=tmp_path / "data", model_config=TINY, device=CUDA
     )

@@ -104,6 +104,45 @@ def test_mel_training_smoke_resume_and_export(tmp_path):
     assert all(np.isfinite(r["l1_gap"]) and r["l1_gap"] > 0 for r in rows)
 
 
+def test_mel_training_in_bfloat16_autocast_tracks_float32_and_keeps_float32_weights(tmp_path):
+    """``bf16`` runs the forward pass under bfloat16 autocast (meant for a GPU; the CPU has it
+    too). On the same batches (the seed draws them, whatever the precision) its losses follow
+    float32's within bfloat16's rounding, but not to the bit (autocast was on); the weights and
+    the logged losses stay float32."""
+    import soundfile as sf
+
+    from voicemend.engine.training.mel import MelTrainConfig, train_mel
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(1.2, 16000), 16000)
+    losses = {}
+    for bf16 in (False, True):
+        config = MelTrainConfig(
+            window_s=1.0,
+            batch_size=2,
+            max_steps=12,
+            log_every=1,
+            max_gap_ms=200,
+            warmup_steps=0,
+            learning_rate=3e-3,
+            augment=False,
+            bf16=bf16,
+        )
+        run = tmp_path / f"run-{bf16}"
+        export = train_mel(run, config, data_root=data, model_config=TINY)
+        model = MelTransformer.from_pretrained(export)
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        rows = [json.loads(r) for r in (run / "log.jsonl").read_text().splitlines()]
+        losses[bf16] = np.array([r["loss"] for r in rows])
+    fp32, bf16 = losses[False], losses[True]
+    assert len(bf16) == 12 and np.isfinite(bf16).all()
+    assert np.abs(bf16 - fp32).max() < 0.15 * fp32.mean()
+    assert np.abs(bf16 - fp32).max() > 1e-4
+
+
 def test_adversarial_fine_tuning_seeds_from_an_l1_checkpoint_and_resumes(tmp_path):
     """An L1 model's weights-only checkpoint seeds an adversarial run: the predictor keeps its
     weights, the critic starts fresh, both train, the predictor heeds the critic from the start

@@ -283,6 +283,11 @@ def test_recipe_schedule_warms_up_then_decays():
     assert config.learning_rate_at(0) == pytest.approx(1e-5)
     assert config.learning_rate_at(49) == pytest.approx(5e-4 * 0.5**0.049)
     assert config.learning_rate_at(2000) == pytest.approx(1e-3 * 0.25)
+    # An optimiser started afresh at step 2 000 (a run continued from weights alone) warms up
+    # again from there, to the schedule's rate at that point.
+    assert config.learning_rate_at(2000, warm_from=2000) == pytest.approx(1e-3 * 0.25 / 100)
+    assert config.learning_rate_at(2049, warm_from=2000) == pytest.approx(5e-4 * 0.5**2.049)
+    assert config.learning_rate_at(2100, warm_from=2000) == pytest.approx(1e-3 * 0.5**2.1)
     no_warmup = DecoderTrainConfig()  # the decoder starts at its full rate
     assert no_warmup.learning_rate_at(0) == no_warmup.learning_rate
     opt = config.optimizer([torch.nn.Parameter(torch.zeros(2))])
@@ -330,6 +335,51 @@ def test_a_run_seeds_from_shipped_weights_stored_as_int8(tmp_path):
     assert run.step == 5
     err = (fresh.weight - model.weight).abs().max() / model.weight.abs().max()
     assert 0 < err < 0.01  # int8 rounding, not a fresh initialisation
+
+
+def test_a_run_continued_from_weights_alone_warms_up_again_and_remembers_where(tmp_path):
+    """A weights-only checkpoint gives the run its step but a fresh optimiser, so the warm-up
+    counts from that step; the run's own checkpoints (with optimiser state) keep that step."""
+    from voicemend.engine.training.run import RecipeConfig, TrainingRun, run_recipe
+
+    committed = tmp_path / "committed"
+    committed.mkdir()
+    model = torch.nn.Linear(4, 1)
+    from safetensors.torch import save_file
+
+    save_file(dict(model.state_dict()), str(committed / "model.safetensors"))
+    (committed / "state.json").write_text(
+        json.dumps({"step": 3000, "numpy_rng": np.random.default_rng(0).bit_generator.state})
+    )
+    config = RecipeConfig(learning_rate=1e-3, warmup_steps=100, max_steps=3002, log_every=1)
+
+    def make_run() -> tuple[TrainingRun, torch.optim.Optimizer]:
+        net = torch.nn.Linear(4, 1)
+        opt = config.optimizer(net.parameters())
+        return TrainingRun(tmp_path / "run", {"model": net}, {"model": opt}, {}), opt
+
+    run, opt = make_run()
+    run.start(committed)
+    assert (run.step, run.warm_from) == (3000, 3000)
+    rates = []
+
+    def step() -> dict[str, torch.Tensor]:
+        rates.append(opt.param_groups[0]["lr"])
+        loss = run.modules["model"](torch.ones(1, 4)).pow(2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss": loss.detach()}  # a tensor: read only when logged
+
+    run_recipe(run, config, step)
+    assert rates == pytest.approx([config.learning_rate_at(s, 3000) for s in (3000, 3001)])
+    assert rates[0] < 0.02 * config.learning_rate_at(3000)  # not the full rate at once
+    logged = [json.loads(r) for r in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [3001, 3002]
+    assert all(isinstance(r["loss"], float) for r in logged)
+    resumed, _ = make_run()
+    resumed.start(committed)  # the run's own checkpoint wins, optimiser state and all
+    assert (resumed.step, resumed.warm_from) == (3002, 3000)
 
 
 def test_a_run_draws_from_its_own_seed_and_a_resumed_run_keeps_it(tmp_path):

@@ -273,15 +273,15 @@ def test_train_mel_size_picks_the_model_and_a_contradicting_size_is_refused(tmp_
 
 
 @pytest.mark.parametrize(
-    ("extra", "weight", "rate", "workers", "seed"),
+    ("extra", "weight", "rate", "workers", "seed", "bf16"),
     [
-        ([], 0.0, None, 0, 0),
-        (["--adversarial", "0.3", "--learning-rate", "1e-4"], 0.3, 1e-4, 0, 0),
-        (["--workers", "2", "--seed", "7"], 0.0, None, 2, 7),
+        ([], 0.0, None, 0, 0, False),
+        (["--adversarial", "0.3", "--learning-rate", "1e-4"], 0.3, 1e-4, 0, 0, False),
+        (["--workers", "2", "--seed", "7", "--bf16"], 0.0, None, 2, 7, True),
     ],
 )
-def test_train_mel_passes_the_adversarial_rate_worker_and_seed_options_to_the_recipe(
-    tmp_path, extra, weight, rate, workers, seed
+def test_train_mel_passes_the_adversarial_rate_worker_seed_and_bf16_options_to_the_recipe(
+    tmp_path, extra, weight, rate, workers, seed, bf16
 ):
     from voicemend.engine.training.mel import MelTrainConfig
 
@@ -297,6 +297,7 @@ def test_train_mel_passes_the_adversarial_rate_worker_and_seed_options_to_the_re
     assert (out / "checkpoint" / "discriminator.safetensors").exists() == (weight > 0)
     assert state["config"]["train"]["data_workers"] == workers
     assert state["config"]["train"]["seed"] == state["seed"] == seed
+    assert state["config"]["train"]["bf16"] is bf16
 
 
 def test_train_mel_refuses_a_negative_worker_count(tmp_path, capsys):
