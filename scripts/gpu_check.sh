@@ -4,6 +4,9 @@
 #   bash scripts/gpu_check.sh [RESULTS_DIR] [SPEECH_DIR] [TRAIN_DIR]
 # RESULTS_DIR defaults to bench/results, SPEECH_DIR to ../shared/data/speech (its dev split feeds
 # the bench), TRAIN_DIR to SPEECH_DIR (its train split, or every file of a plain folder).
+# METHODS (default lsar,neural,neural-ipt,neural-mel) are the speed bench's; the tests and the
+# agreement and batching checks take every neural method whose weights are present.
+# TRAIN_SPEED=0 skips the training-speed measure (a training run reports its own).
 # CI has no GPU; run this by hand on a machine that has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +20,7 @@ export PYTHONUNBUFFERED=1
 status=0  # a failing test still lets the bench run; the script fails at the end
 "$py" -m pytest -q -p no:cacheprovider -m gpu tests/engine/test_gpu.py || status=1
 "$py" -m voicemend.plugin.cli bench speed --data "$speech" \
-    --methods lsar,neural,neural-ipt,neural-mel --repeats 7 --minutes 2 --dropouts 20 \
+    --methods "${METHODS:-lsar,neural,neural-ipt,neural-mel}" --repeats 7 --minutes 2 --dropouts 20 \
     --name speed-gpu --results "$results"
 "$py" scripts/gpu_agreement.py "$speech" | tee "$results/speed-gpu/agreement.txt"
 "$py" scripts/gpu_batching.py "$speech" | tee "$results/speed-gpu/batching.txt"
@@ -25,6 +28,7 @@ status=0  # a failing test still lets the bench run; the script fails at the end
 # Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
 # CPU on one thread).
 runs=$(mktemp -d)
+[ "${TRAIN_SPEED:-1}" = 0 ] && exit $status
 for device in ${DEVICES:-cuda}; do
     timeout 75 "$py" -m voicemend.plugin.cli train mel --data "$train" --out "$runs/$device" \
         --steps 100 --device "$device" --threads 1 >"$runs/$device.log" 2>&1 || true

@@ -7,6 +7,9 @@
 # on every core first, since the training pool reads its files one by one.
 # RESULT_DIR gets the run's log.jsonl and training log, the model's config.json, and its weights
 # as float16 safetensors cut into 15 MB pieces (join them with cat, in name order).
+# INIT=checkpoints/mel continues the shipped predictor (its size; SIZE is then ignored) instead
+# of starting one from scratch; BF16=1 trains with bfloat16 autocast; RUN_DIR keeps the run
+# folder (default: a temporary one) for a later step to use, its decoded audio in RUN_DIR/audio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 train=$1
@@ -46,8 +49,11 @@ print(f"decoded {len(files)} files, {seconds / 3600:.2f} h, in {time.monotonic()
 PY
 
 hours=$("$py" -c "print($minutes / 60)")
+model=(--size "$size")
+[ -n "${INIT:-}" ] && model=(--init "$INIT")
+[ "${BF16:-0}" = 1 ] && model+=(--bf16)
 status=0
-"$py" -m voicemend.plugin.cli train mel --size "$size" --device "$device" --batch-size "$batch" \
+"$py" -m voicemend.plugin.cli train mel "${model[@]}" --device "$device" --batch-size "$batch" \
     --workers "$workers" --hours "$hours" --data "$run/audio" --out "$run/mel" \
     >"$result/train.log" 2>&1 || status=$?
 tail -c 2000 "$result/train.log" | tr '\r' '\n' | tail -n 5

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Everything a lent GPU machine is wanted for, in one call that fits its ten minutes:
+#   1. the GPU checks (scripts/gpu_check.sh: tests, speed bench, CPU/GPU agreement, batching)
+#      for the neural methods whose weights travelled;
+#   2. the shipped mel predictor trained on (scripts/gpu_train_mel.sh with INIT=checkpoints/mel,
+#      bfloat16 autocast) for whatever time is left;
+#   3. its decoder fine-tuned on the new predictor's output (as mel-decoder was, on the GPU);
+#   4. the lot packed into at most three files: session.tar.gz (logs, bench results, the
+#      decoder in float16) and the predictor in float16 as 15 MB pieces.
+#
+#   bash scripts/gpu_session.sh TRAIN_DIR DEV_DIR RESULT_DIR [TOTAL_S] [DECODER_S]
+#
+# TRAIN_DIR: the train split packed by scripts/pack_train_audio.py (--level 0.9 leaves room for
+# the mel models in a 64 MiB tree); DEV_DIR: the dev files the speed bench reads (--split dev
+# --limit 20). TOTAL_S (default 540) is the time from start to the end of packing; the
+# predictor gets what the checks and DECODER_S (default 75) leave. A stage that fails or runs
+# out of time is reported and the next one still runs; the exit status is the first failure.
+# CHECKS=0 skips stage 1; DEVICE=cpu (with CHECKS=0) tries the rest on a machine without a GPU.
+# The tree that travels: scripts/device_tree.sh shows how to keep it under 64 MiB.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+train=$1
+dev=$2
+result=$3
+total_s=${4:-540}
+decoder_s=${5:-75}
+py=${PYTHON:-python}
+export PYTHONUNBUFFERED=1 PYTHON=$py
+start=$(date +%s)
+stage=$(mktemp -d)
+run=$(mktemp -d)
+mkdir -p "$result" "$stage/bench"
+status=0
+failed() { [ "$status" = 0 ] && status=$1; }  # the first failure is the exit status
+left() { echo $((start + total_s - $(date +%s))); }
+note() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$stage/session.log"; }
+
+if [ "${CHECKS:-1}" = 1 ]; then
+    note "checks: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null)"
+    METHODS=${METHODS:-lsar,neural-mel} TRAIN_SPEED=0 timeout "${CHECK_S:-200}" \
+        bash scripts/gpu_check.sh "$stage/bench" "$dev" >"$stage/checks.log" 2>&1 \
+        || { s=$?; note "checks ended with status $s (see checks.log)"; failed $s; }
+    grep -E "passed|failed|error" "$stage/checks.log" | tail -n 3 | tee -a "$stage/session.log"
+fi
+
+# The predictor gets what is left after the decoder, decoding the audio (about 20 s), the
+# start-up of two training processes (about 30 s each) and packing (about 30 s).
+mel_s=$(($(left) - decoder_s - 110))
+if [ "$mel_s" -lt 60 ]; then
+    note "only $mel_s s left for the predictor: not trained"
+    failed 1
+else
+    note "predictor: $mel_s s"
+    RUN_DIR=$run INIT=checkpoints/mel BF16=${BF16:-1} bash scripts/gpu_train_mel.sh \
+        "$train" "$stage/mel" "$("$py" -c "print($mel_s / 60)")" base "${BATCH:-64}" \
+        >"$stage/mel.log" 2>&1 || { s=$?; note "predictor ended with status $s"; failed $s; }
+    tail -n 3 "$stage/mel.log" | tee -a "$stage/session.log"
+fi
+
+if [ -f "$run/mel/export/model.safetensors" ] && [ "$(left)" -gt 60 ]; then
+    dec_s=$(($(left) - 45))
+    note "decoder: $dec_s s"
+    "$py" -m voicemend.plugin.cli train decoder --init checkpoints/mel-decoder \
+        --predictor "$run/mel/export" --gan-start 0 --device "${DEVICE:-cuda}" --batch-size "${DECODER_BATCH:-16}" \
+        --hours "$("$py" -c "print($dec_s / 3600)")" --data "$run/audio" --out "$run/mel-decoder" \
+        >"$stage/decoder.log" 2>&1 || { s=$?; note "decoder ended with status $s"; failed $s; }
+    cp "$run/mel-decoder/log.jsonl" "$stage/decoder-log.jsonl" 2>/dev/null || true
+    if [ -f "$run/mel-decoder/export/model.safetensors" ]; then
+        mkdir -p "$stage/mel-decoder"
+        cp "$run/mel-decoder/export/config.json" "$stage/mel-decoder/"
+        "$py" -c "import sys, pathlib; from voicemend.engine.models.shipped import copy_weights; \
+copy_weights(*map(pathlib.Path, sys.argv[1:3]), 'float16')" \
+            "$run/mel-decoder/export/model.safetensors" "$stage/mel-decoder/model.safetensors"
+    fi
+else
+    note "decoder: skipped (no new predictor, or under a minute left)"
+fi
+
+# The predictor's pieces travel on their own; everything else in one archive.
+for part in "$stage"/mel/model-fp16.safetensors.part-*; do
+    [ -e "$part" ] && mv "$part" "$result/predictor-$(basename "$part")"
+done
+note "packing; $(left) s left"
+tar -czf "$result/session.tar.gz" -C "$stage" .
+ls -la "$result"
+exit "$status"
