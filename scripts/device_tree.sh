@@ -50,7 +50,10 @@ size)
     shift
     bytes=$(git ls-files -z --cached --others --exclude-standard | du -cb --files0-from=- | tail -n 1 | cut -f1)
     carried=0
-    for path in "$@"; do carried=$((carried + $(du -sb "$path" | cut -f1))); done
+    for path in "$@"; do
+        [ -e "$path" ] || { echo "$path does not exist" >&2; exit 1; }
+        carried=$((carried + $(find "$path" -type f -print0 | du -cb --files0-from=- | tail -n 1 | cut -f1)))
+    done
     total=$((bytes + carried))
     echo "tree $bytes + carried $carried = $total bytes of $limit ($((100 * total / limit)) %)"
     [ "$total" -le "$limit" ] || { echo "over the limit" >&2; exit 1; }

@@ -2,7 +2,7 @@
 # Everything a lent GPU machine is wanted for, in one call that fits its ten minutes:
 #   1. the GPU checks (scripts/gpu_check.sh: tests, speed bench, CPU/GPU agreement, batching)
 #      for the neural methods whose weights travelled;
-#   2. the shipped mel predictor trained on (scripts/gpu_train_mel.sh with INIT=checkpoints/mel,
+#   2. the shipped mel predictor trained on (scripts/gpu_train_mel.sh from checkpoints/mel, with
 #      bfloat16 autocast) for whatever time is left;
 #   3. its decoder fine-tuned on the new predictor's output (as mel-decoder was, on the GPU);
 #   4. the lot packed into at most three files: session.tar.gz (logs, bench results, the
@@ -16,6 +16,9 @@
 # predictor gets what the checks and DECODER_S (default 75) leave. A stage that fails or runs
 # out of time is reported and the next one still runs; the exit status is the first failure.
 # CHECKS=0 skips stage 1; DEVICE=cpu (with CHECKS=0) tries the rest on a machine without a GPU.
+# MEL_INIT and DECODER_INIT (default checkpoints/mel, checkpoints/mel-decoder) are where the two
+# runs start; RESERVE_S (default 110) is what the predictor leaves for decoding the audio, two
+# start-ups and packing, and a stage with under MIN_STAGE_S (default 60) left is skipped.
 # The tree that travels: scripts/device_tree.sh shows how to keep it under 64 MiB.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,7 @@ start=$(date +%s)
 stage=$(mktemp -d)
 run=$(mktemp -d)
 mkdir -p "$result" "$stage/bench"
+trap 'rm -rf "$stage" "$run"' EXIT
 status=0
 failed() { [ "$status" = 0 ] && status=$1; }  # the first failure is the exit status
 left() { echo $((start + total_s - $(date +%s))); }
@@ -45,22 +49,23 @@ fi
 
 # The predictor gets what is left after the decoder, decoding the audio (about 20 s), the
 # start-up of two training processes (about 30 s each) and packing (about 30 s).
-mel_s=$(($(left) - decoder_s - 110))
-if [ "$mel_s" -lt 60 ]; then
+min_s=${MIN_STAGE_S:-60}
+mel_s=$(($(left) - decoder_s - ${RESERVE_S:-110}))
+if [ "$mel_s" -lt "$min_s" ]; then
     note "only $mel_s s left for the predictor: not trained"
     failed 1
 else
     note "predictor: $mel_s s"
-    RUN_DIR=$run INIT=checkpoints/mel BF16=${BF16:-1} bash scripts/gpu_train_mel.sh \
+    RUN_DIR=$run INIT=${MEL_INIT:-checkpoints/mel} BF16=${BF16:-1} bash scripts/gpu_train_mel.sh \
         "$train" "$stage/mel" "$("$py" -c "print($mel_s / 60)")" base "${BATCH:-64}" \
         >"$stage/mel.log" 2>&1 || { s=$?; note "predictor ended with status $s"; failed $s; }
     tail -n 3 "$stage/mel.log" | tee -a "$stage/session.log"
 fi
 
-if [ -f "$run/mel/export/model.safetensors" ] && [ "$(left)" -gt 60 ]; then
-    dec_s=$(($(left) - 45))
+if [ -f "$run/mel/export/model.safetensors" ] && [ "$(left)" -gt "$min_s" ]; then
+    dec_s=$(($(left) - ${RESERVE_S:-110} / 2))
     note "decoder: $dec_s s"
-    "$py" -m voicemend.plugin.cli train decoder --init checkpoints/mel-decoder \
+    "$py" -m voicemend.plugin.cli train decoder --init "${DECODER_INIT:-checkpoints/mel-decoder}" \
         --predictor "$run/mel/export" --gan-start 0 --device "${DEVICE:-cuda}" --batch-size "${DECODER_BATCH:-16}" \
         --hours "$("$py" -c "print($dec_s / 3600)")" --data "$run/audio" --out "$run/mel-decoder" \
         >"$stage/decoder.log" 2>&1 || { s=$?; note "decoder ended with status $s"; failed $s; }
@@ -73,7 +78,7 @@ copy_weights(*map(pathlib.Path, sys.argv[1:3]), 'float16')" \
             "$run/mel-decoder/export/model.safetensors" "$stage/mel-decoder/model.safetensors"
     fi
 else
-    note "decoder: skipped (no new predictor, or under a minute left)"
+    note "decoder: skipped (no new predictor, or under $min_s s left)"
 fi
 
 # The predictor's pieces travel on their own; everything else in one archive.

@@ -519,3 +519,127 @@ def test_gpu_train_mel_leaves_float16_weights_in_pieces_that_join(tmp_path):
     exported = MelTransformer.from_pretrained(tmp_path / "run" / "mel" / "export")
     for k, v in exported.state_dict().items():
         torch.testing.assert_close(model.state_dict()[k], v.half().float())
+
+
+def test_pack_train_audio_packs_the_first_files_of_another_split(tmp_path, monkeypatch, capsys):
+    import sys
+
+    import soundfile as sf
+
+    data = tmp_path / "speech"
+    data.mkdir()
+    rows = ["path,speaker,split"]
+    for i, split in enumerate(["train", "dev", "dev", "dev"]):
+        sf.write(str(data / f"{i}.flac"), speech_like(0.5, 16000, seed=i), 16000)
+        rows.append(f"{i}.flac,s{i},{split}")
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "dev2"
+    argv = ["pack_train_audio.py", str(out), "--data", str(data), "--split", "dev", "--limit", "2"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--workers", "1"])
+    runpy.run_path(str(SCRIPTS / "pack_train_audio.py"), run_name="__main__")
+    assert [p.name for p in sorted(out.iterdir())] == ["00000-1.ogg", "00001-2.ogg"]
+
+
+def test_device_tree_hides_paths_from_git_and_puts_them_back(tmp_path):
+    """Hidden paths stay on disk but leave what git tracks (so they do not travel), ``size``
+    counts what would travel plus carried paths, and ``restore`` leaves the checkout as it was."""
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(SCRIPTS / "device_tree.sh", repo / "scripts")
+    (repo / "weights").mkdir()
+    (repo / "weights" / "big.bin").write_bytes(b"w" * 50_000)
+    (repo / "code.py").write_text("print('hi')\n")
+    (repo / "carry").mkdir()
+    (repo / "carry" / "audio.ogg").write_bytes(b"a" * 7_000)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
+        return done.stdout
+
+    def tree(*args: str) -> subprocess.CompletedProcess:
+        command = ["bash", "scripts/device_tree.sh", *args]
+        return subprocess.run(command, cwd=repo, capture_output=True, text=True)
+
+    git("init", "-q")
+    (repo / ".git" / "info" / "exclude").write_text("/carry/\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    exclude_before = (repo / ".git" / "info" / "exclude").read_text()
+    full = int(tree("size").stdout.split()[1])
+    assert tree("hide", "weights").returncode == 0
+    assert (repo / "weights" / "big.bin").exists()  # still on disk
+    assert "weights/big.bin" not in git("ls-files", "--cached", "--others", "--exclude-standard")
+    hidden = tree("size", "carry").stdout.split()
+    assert int(hidden[1]) == full - 50_000 and int(hidden[4]) == 7_000
+    assert tree("hide", "code.py").returncode == 1  # one hiding at a time
+    assert tree("restore").returncode == 0
+    assert git("status", "--short") == ""
+    assert (repo / ".git" / "info" / "exclude").read_text() == exclude_before
+    assert tree("hide", "nothing-here").returncode == 1
+    assert git("status", "--short") == ""
+
+
+@pytest.mark.slow
+def test_gpu_session_trains_on_both_models_and_packs_them_into_three_files(tmp_path):
+    """The lent-GPU session script, on the CPU for a few seconds a stage, from tiny checkpoints:
+    it trains the predictor on from its step and the decoder on the new predictor, and what
+    comes back (the predictor's pieces and one archive) loads as the models it trained."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tarfile
+
+    import soundfile as sf
+
+    from voicemend.engine.models.mel_transformer import MelTransformer
+    from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
+    from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
+    from voicemend.engine.training.mel import MelTrainConfig, train_mel
+
+    from .engine.test_mel_transformer import TINY
+
+    data = tmp_path / "train"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(4.0, 16000), 16000)
+    mel_run, decoder_run = tmp_path / "mel-start", tmp_path / "decoder-start"
+    train_mel(mel_run, MelTrainConfig(batch_size=1, max_steps=2), data_root=data, model_config=TINY)
+    small = VocosConfig(dim=16, intermediate_dim=32, num_layers=1)
+    config = DecoderTrainConfig(segment_frames=16, batch_size=1, max_steps=1)
+    train_decoder(decoder_run, config, data_root=data, model_config=small)
+    for run in (mel_run, decoder_run):
+        (run / "checkpoint" / "optim.pt").unlink()  # as committed: weights and state only
+    result = tmp_path / "result"
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "DEVICE": "cpu",
+        "CHECKS": "0",
+        "MEL_INIT": str(mel_run / "checkpoint"),
+        "DECODER_INIT": str(decoder_run / "checkpoint"),
+        "BATCH": "1",
+        "DECODER_BATCH": "1",
+        "RESERVE_S": "20",
+        "MIN_STAGE_S": "3",
+    }
+    args = ["bash", str(SCRIPTS / "gpu_session.sh"), str(data), str(data), str(result), "45", "12"]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pieces = sorted(result.glob("predictor-model-fp16.safetensors.part-*"))
+    assert pieces and {p.name for p in result.iterdir()} == {
+        "session.tar.gz",
+        *(p.name for p in pieces),
+    }
+    back = tmp_path / "back"
+    with tarfile.open(result / "session.tar.gz") as archive:
+        archive.extractall(back, filter="data")
+    (back / "mel" / "model.safetensors").write_bytes(b"".join(p.read_bytes() for p in pieces))
+    assert MelTransformer.from_pretrained(back / "mel").config == TINY
+    assert VocosDecoder.from_pretrained(back / "mel-decoder").config == small
+    log = (back / "session.log").read_text()
+    assert "predictor:" in log and "decoder:" in log
+    steps = [json.loads(r)["step"] for r in (back / "mel" / "log.jsonl").read_text().splitlines()]
+    assert steps and steps[0] > 2  # it went on from the start checkpoint's step

@@ -11,6 +11,7 @@ turn that averaged, over-smooth prediction into the real waveform, the GAN keepi
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from voicemend.engine.models.checkpoint import CheckpointError
 from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
@@ -71,7 +73,7 @@ def train_decoder(
     ``predictor_dir``: a mel predictor (voicemend mel transformer) to fine-tune the decoder on.
     """
     device = device or torch.device("cpu")
-    model_config = model_config or VocosConfig()
+    model_config = model_config or recorded_decoder(out_dir, init_from) or VocosConfig()
     predictor = None
     if predictor_dir is not None:
         predictor = MelTransformer.from_pretrained(predictor_dir).to(device).eval()
@@ -118,6 +120,22 @@ def train_decoder(
     export = out_dir / "export"
     gen.cpu().save_pretrained(export)
     return export
+
+
+def recorded_decoder(out_dir: Path, init_from: Path | None) -> VocosConfig | None:
+    """The decoder a run's own checkpoint, else the checkpoint it starts from, was trained as
+    (its ``state.json``), so that continuing a decoder of another size needs no settings."""
+    for folder in (Path(out_dir) / "checkpoint", init_from):
+        path = None if folder is None else Path(folder) / "state.json"
+        if path is None or not path.exists():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))["config"]["model"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"cannot read the model settings in {path}: {exc}") from None
+        if isinstance(data, dict) and data.get("model_type") == "vocos":
+            return VocosConfig.from_dict(data)
+    return None
 
 
 def predicted_segments(

@@ -265,6 +265,9 @@ def test_training_continues_from_a_weights_only_checkpoint(tmp_path):
     second = DecoderTrainConfig(segment_frames=16, batch_size=2, max_steps=2, log_every=1)
     train_decoder(tmp_path / "b", second, data_root=data, model_config=small, init_from=committed)
     assert json.loads((tmp_path / "b" / "checkpoint" / "state.json").read_text())["step"] == 2
+    # Without model settings the run takes the checkpoint's (not the default, larger decoder).
+    export = train_decoder(tmp_path / "b2", second, data_root=data, init_from=committed)
+    assert VocosDecoder.from_pretrained(export).config == small
     # The generator may live with the shipped models instead, named in links.json.
     shipped = tmp_path / "weights" / "decoder"
     shipped.mkdir(parents=True)
