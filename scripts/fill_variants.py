@@ -434,31 +434,11 @@ class Fills:
             "neural-mel": lambda d, g: m("neural-mel", d, g),
             "neural-mel-gv": lambda d, g: m("neural-mel-gv", d, g),
             "two-model-lsar": two_model_lsar,
-            "envelope-transfer": lambda d, g: envelope_transfer(
-                m("lsar", d, g), m("neural-mel", d, g), g
-            ),
-            "envelope-transfer-full": lambda d, g: envelope_transfer(
-                m("lsar", d, g), m("neural-mel", d, g), g, 1.0, keep_energy=False, max_gain_db=20.0
-            ),
-            "exemplar-envelope": lambda d, g: envelope_transfer(
-                m("exemplar", d, g), m("neural-mel", d, g), g
-            ),
-            "exemplar-envelope-full": lambda d, g: envelope_transfer(
-                m("exemplar", d, g),
-                m("neural-mel", d, g),
-                g,
-                1.0,
-                keep_energy=False,
-                max_gain_db=20.0,
-            ),
-            "exemplar-envelope-0.5-level": lambda d, g: envelope_transfer(
-                m("exemplar", d, g),
-                m("neural-mel", d, g),
-                g,
-                0.5,
-                keep_energy=False,
-                max_gain_db=20.0,
-            ),
+            "envelope-transfer": self.shaped("lsar", 0.5),
+            "envelope-transfer-full": self.shaped("lsar", 1.0, level=True),
+            "exemplar-envelope": self.shaped("exemplar", 0.5),
+            "exemplar-envelope-full": self.shaped("exemplar", 1.0, level=True),
+            "exemplar-envelope-0.5-level": self.shaped("exemplar", 0.5, level=True),
             "level-up": lambda d, g: relevel(m("lsar", d, g), g, "up"),
             "limiter": lambda d, g: relevel(m("lsar", d, g), g, "down"),
             "pattern-edges-20ms": lambda d, g: pattern_edges(m("pattern", d, g), g, 20.0),
@@ -505,6 +485,18 @@ class Fills:
             "lsar-from-neural-mel-3": lambda d, g: lsar_from(d, m("neural-mel", d, g), g, 3),
             **{name: self.postfiltered(spec) for name, spec in GV_VARIANTS.items()},
         }
+
+    def shaped(self, base: str, strength: float, level: bool = False) -> Fill:
+        """``base``'s fill with ``neural-mel``'s band shape imposed at ``strength`` (see
+        :func:`envelope_transfer`); with ``level`` its band levels too, by up to ±20 dB."""
+        return lambda d, g: envelope_transfer(
+            self.method(base, d, g),
+            self.method("neural-mel", d, g),
+            g,
+            strength,
+            keep_energy=not level,
+            max_gain_db=20.0 if level else MAX_GAIN_DB,
+        )
 
     def postfiltered(self, spec: tuple) -> Fill:
         """neural-mel through ``gv_postfilter`` with the settings ``spec`` (see GV_VARIANTS)."""
