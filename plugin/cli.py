@@ -263,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
     tdec.add_argument("--gan-start", type=int, default=3000, help="step at which the GAN joins")
     tdec.add_argument(
+        "--postfilter",
+        action="store_true",
+        help="with --predictor: its frames through the global-variance post-filter first (for "
+        "a decoder that voices post-filtered predictions)",
+    )
+    tdec.add_argument(
         "--predictor",
         type=Path,
         metavar="DIR",
@@ -933,13 +939,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     with _progress(f"train {args.recipe}") as bar:
         common["progress"] = lambda s, t, m: bar(s, t)
         if args.recipe == "decoder":
+            from voicemend.engine.models.postfilter import GlobalVarianceConfig
             from voicemend.engine.training.decoder import DecoderTrainConfig, train_decoder
 
+            if args.postfilter and args.predictor is None:
+                raise VoicemendError("--postfilter works on a predictor's frames: add --predictor")
             config = DecoderTrainConfig(
                 max_steps=args.steps,
                 batch_size=args.batch_size,
                 gan_start_step=args.gan_start,
                 seed=args.seed,
+                gta_postfilter=GlobalVarianceConfig() if args.postfilter else None,
             )
             export = train_decoder(args.out, config, predictor_dir=args.predictor, **common)
         elif args.recipe == "ipt":

@@ -1,7 +1,7 @@
 """Is a newly trained mel predictor better than the shipped one? Score both on dev cases.
 
     .venv/bin/python scripts/compare_mel_predictor.py CHECKPOINT [--files START:COUNT]
-        [--gap-ms 100,200,300,400] [--decoder mel-decoder|decoder|DIR] [--out FILE]
+        [--gap-ms 100,200,300,400] [--decoder mel-decoder|decoder|DIR] [--postfilter] [--out FILE]
 
 CHECKPOINT is a run's ``checkpoint/`` (or ``export/``) folder from ``voicemend train mel``: its
 ``model.safetensors`` is read with the model settings the checkpoint records (any
@@ -9,6 +9,8 @@ CHECKPOINT is a run's ``checkpoint/`` (or ``export/``) folder from ``voicemend t
 bench's (one seeded position per gap length) on dev files START..START+COUNT; each gap is
 repaired by ``lsar``, ``pattern``, the shipped ``neural-mel`` and the candidate (voiced by the
 shipped ``mel-decoder`` unless ``--decoder`` names another), and scored with PLCMOS and PESQ-WB.
+``--postfilter`` runs the candidate with the global-variance post-filter (``MEL_POSTFILTER``) and
+adds the shipped pair with it as a row.
 Prints (and with ``--out`` writes) a Markdown table of means. It is a quick screen before the full
 ``voicemend bench quality --rescore neural-mel`` that a candidate must pass to ship.
 """
@@ -27,7 +29,7 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
-from voicemend.engine.inpaint.neural import NeuralMel
+from voicemend.engine.inpaint.neural import MEL_POSTFILTER, NeuralMel, ShippedNeuralMel
 from voicemend.engine.io import write_text_atomic
 from voicemend.engine.models.checkpoint import load_config, load_weights
 from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
@@ -38,7 +40,7 @@ from voicemend.engine.training.mel import recorded_model
 RATE = 16_000
 
 
-def candidate(checkpoint: Path, decoder: str) -> NeuralMel:
+def candidate(checkpoint: Path, decoder: str, postfilter: bool = False) -> NeuralMel:
     """The checkpoint's predictor and the named decoder. The model is the one the checkpoint
     records (a run's ``state.json`` or an export's ``config.json``: any ``--size``), else the
     shipped predictor's."""
@@ -48,19 +50,34 @@ def candidate(checkpoint: Path, decoder: str) -> NeuralMel:
     predictor = MelTransformer(config)
     predictor.load_state_dict(load_weights(checkpoint / "model.safetensors"))
     folder = Path(decoder) if Path(decoder).is_dir() else verified_folder(decoder)
-    return NeuralMel(predictor.eval(), VocosDecoder.from_pretrained(folder), device="cpu")
+    return NeuralMel(
+        predictor.eval(),
+        VocosDecoder.from_pretrained(folder),
+        device="cpu",
+        postfilter=MEL_POSTFILTER if postfilter else None,
+    )
 
 
 def compare(
-    checkpoint: Path, start: int, count: int, gaps_ms: tuple[int, ...], decoder: str
+    checkpoint: Path,
+    start: int,
+    count: int,
+    gaps_ms: tuple[int, ...],
+    decoder: str,
+    postfilter: bool = False,
 ) -> dict[tuple[str, int], list[tuple[float, float]]]:
     """(method, gap ms) -> [(PLCMOS, PESQ)] over the cases."""
     methods = {
         "lsar": get_inpainter("lsar"),
         "pattern": get_inpainter("pattern"),
         "neural-mel (shipped)": get_inpainter("neural-mel", device="cpu"),
-        f"candidate ({decoder})": candidate(checkpoint, decoder),
     }
+    if postfilter:
+        methods["neural-mel (shipped, post-filter)"] = ShippedNeuralMel(
+            "cpu", postfilter=MEL_POSTFILTER
+        )
+    label = f"candidate ({decoder}{', post-filter' if postfilter else ''})"
+    methods[label] = candidate(checkpoint, decoder, postfilter)
     config = QualityConfig(gaps_ms=gaps_ms, positions_short=1, positions_long=1)
     files = list_speech(split="dev")[start : start + count]
     scores: dict[tuple[str, int], list[tuple[float, float]]] = collections.defaultdict(list)
@@ -94,6 +111,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--files", default="0:20", help="START:COUNT of the dev files")
     parser.add_argument("--gap-ms", default="100,200,300,400")
     parser.add_argument("--decoder", default="mel-decoder")
+    parser.add_argument("--postfilter", action="store_true", help="candidate with MEL_POSTFILTER")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if not (args.checkpoint / "model.safetensors").is_file():
@@ -103,7 +121,7 @@ def main(argv: list[str] | None = None) -> str:
     start, count = (int(v) for v in args.files.split(":"))
     gaps = tuple(int(g) for g in args.gap_ms.split(","))
     torch.set_num_threads(1)
-    table = markdown(compare(args.checkpoint, start, count, gaps, args.decoder))
+    table = markdown(compare(args.checkpoint, start, count, gaps, args.decoder, args.postfilter))
     print(table)
     if args.out is not None:
         write_text_atomic(args.out, table)

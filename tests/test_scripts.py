@@ -137,6 +137,13 @@ def test_compare_mel_predictor_scores_the_shipped_weights_like_the_shipped_metho
     assert out.read_text() == table
     with pytest.raises(SystemExit):  # never overwrites an earlier table
         module["main"]([str(checkpoint), "--out", str(out)])
+    # With the post-filter the candidate matches the shipped pair with it, not without it.
+    table = module["main"]([str(checkpoint), "--files", "0:1", "--gap-ms", "200", "--postfilter"])
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in table.splitlines()[2:7]
+    }
+    filtered = rows["candidate (mel-decoder, post-filter)"]
+    assert filtered == rows["neural-mel (shipped, post-filter)"] != rows["neural-mel (shipped)"]
 
 
 def test_compare_mel_predictor_reads_a_checkpoint_of_another_size(tmp_path):

@@ -25,6 +25,7 @@ from voicemend.engine.models.discriminators import MultiResolutionDiscriminator
 from voicemend.engine.models.mel import LogMel
 from voicemend.engine.models.mel_inpainter import heard_frames
 from voicemend.engine.models.mel_transformer import MelTransformer
+from voicemend.engine.models.postfilter import GlobalVarianceConfig, global_variance
 from voicemend.engine.models.vocos import VocosConfig, VocosDecoder
 from voicemend.engine.training.data import AugmentConfig, SpeechPool, random_batch, train_pool
 from voicemend.engine.training.ift import GapConfig, gap_masks
@@ -55,6 +56,9 @@ class DecoderTrainConfig(RecipeConfig):
     gta_gaps: GapConfig = field(
         default_factory=lambda: GapConfig(min_gap_ms=20.0, max_gap_ms=500.0, min_context_s=0.3)
     )
+    # The predictor's gap frames through this global-variance post-filter before the decoder
+    # sees them, so the decoder learns to voice what ``NeuralMel(postfilter=...)`` hands it.
+    gta_postfilter: GlobalVarianceConfig | None = None
 
 
 def train_decoder(
@@ -159,6 +163,8 @@ def predicted_segments(
         true_mel = mel(wave)
         hidden = heard_frames(gap.to(device), true_mel.shape[-1], mel.config)
         filled = predictor(true_mel, hidden)
+        if config.gta_postfilter is not None:
+            filled = global_variance(filled, hidden, config.gta_postfilter)
     n_frames = min(filled.shape[-1], wave.shape[-1] // hop)
     features, targets = [], []
     for b in range(config.batch_size):

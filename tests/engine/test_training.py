@@ -119,6 +119,49 @@ def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
         assert float(err[b, 2]) < 1e-3 or float(err[b, -3]) < 1e-3
 
 
+def test_ground_truth_aligned_segments_can_come_through_the_post_filter(tmp_path):
+    """With ``gta_postfilter`` the decoder sees the predictor's gap frames as the post-filter
+    leaves them: the same batch, the gap's frames moved, every other frame as it was."""
+    import soundfile as sf
+
+    from voicemend.engine.models.mel import LogMel
+    from voicemend.engine.models.postfilter import GlobalVarianceConfig
+    from voicemend.engine.training.data import train_pool
+    from voicemend.engine.training.decoder import DecoderTrainConfig, predicted_segments
+    from voicemend.engine.training.ift import GapConfig
+
+    from ..conftest import speech_like
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(3.0, 16000), 16000)
+    predictor = _tiny_predictor(tmp_path / "predictor")
+    with torch.no_grad():  # a flat prediction, near the line across the gap, as a trained one is
+        predictor.out.weight.mul_(0.02)
+    mel = LogMel(predictor.config.mel)
+    segments = {}
+    for postfilter in (None, GlobalVarianceConfig(strength=1.0, max_scale=3.0)):
+        config = DecoderTrainConfig(
+            segment_frames=48,
+            batch_size=4,
+            augment=False,
+            gta_window_s=1.5,
+            gta_gaps=GapConfig(min_gap_ms=150.0, max_gap_ms=300.0, min_context_s=0.3),
+            gta_postfilter=postfilter,
+        )
+        rng = np.random.default_rng(3)
+        pool = train_pool(data)
+        segments[postfilter is None] = predicted_segments(
+            predictor, mel, pool, config, rng, None, torch.device("cpu")
+        )
+    (plain, wave), (filtered, wave2) = segments[True], segments[False]
+    assert torch.equal(wave, wave2)
+    moved = (filtered - plain).abs().amax(dim=1) > 1e-5  # (B, frames)
+    predicted = (plain - mel(wave)[..., :48]).abs().mean(dim=1) > 1e-3
+    assert bool(moved.any())
+    assert not bool((moved & ~predicted).any())  # only predicted (gap) frames move
+
+
 def test_decoder_trains_on_a_predictor_and_records_it(tmp_path):
     import soundfile as sf
 

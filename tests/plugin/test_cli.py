@@ -304,3 +304,22 @@ def test_train_mel_refuses_a_negative_worker_count(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "mel", "--out", str(tmp_path / "run"), "--workers", "-1"])
     assert "--workers: -1 is below 0" in capsys.readouterr().err
+
+
+def test_train_decoder_postfilter_needs_a_predictor_and_is_recorded(tmp_path, capsys):
+    from voicemend.engine.models.mel_transformer import MelTransformer
+
+    from ..engine.test_mel_transformer import TINY
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(4.0, 16000), 16000)
+    argv = ["train", "decoder", "--data", data, "--steps", 1, "--batch-size", 1, "--device", "cpu"]
+    assert main([str(a) for a in [*argv, "--out", tmp_path / "a", "--postfilter"]]) != 0
+    assert "--postfilter works on a predictor's frames" in capsys.readouterr().err
+    MelTransformer(TINY).save_pretrained(tmp_path / "predictor")
+    out = tmp_path / "b"
+    extra = ["--out", out, "--predictor", tmp_path / "predictor", "--postfilter"]
+    assert main([str(a) for a in [*argv, *extra]]) == 0
+    state = json.loads((out / "checkpoint" / "state.json").read_text())
+    assert state["config"]["train"]["gta_postfilter"] == {"strength": 1.0, "max_scale": 3.0}
