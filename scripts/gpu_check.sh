@@ -27,8 +27,8 @@ status=0  # a failing test still lets the bench run; the script fails at the end
 
 # Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
 # CPU on one thread).
-runs=$(mktemp -d)
 [ "${TRAIN_SPEED:-1}" = 0 ] && exit $status
+runs=$(mktemp -d)
 for device in ${DEVICES:-cuda}; do
     timeout 75 "$py" -m voicemend.plugin.cli train mel --data "$train" --out "$runs/$device" \
         --steps 100 --device "$device" --threads 1 >"$runs/$device.log" 2>&1 || true

@@ -167,15 +167,14 @@ class TrainingRun:
             for name, opt in self.optimizers.items():
                 opt.load_state_dict(extra["optimizers"][name])
             torch.set_rng_state(extra["torch_rng"])
-            self.warm_from = int(state.get("warm_from", 0))
         else:
             # A committed checkpoint carries weights only: the optimiser starts afresh.
             log.warning("%s has no optimiser state; continuing with a fresh optimiser", optim_path)
         self.seed = int(state.get("seed", self.seed))
         self.rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
-        if not optim_path.exists():
-            self.warm_from = self.step
+        # A fresh optimiser warms up from here; a resumed one keeps its run's starting point.
+        self.warm_from = int(state.get("warm_from", 0)) if optim_path.exists() else self.step
         self.train_seconds = float(state.get("train_seconds", 0.0))
         return True
 

@@ -77,9 +77,9 @@ def _tiny_predictor(folder):
     return predictor
 
 
-def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
-    """Each segment holds its example's whole gap with the predictor's frames there, the true
-    mel elsewhere, and the clean waveform those frames were computed from."""
+def _gta_segments(tmp_path, predictor, postfilter=None):
+    """Four ground-truth-aligned segments of 48 frames (100-300 ms gaps in 1.5 s windows) of
+    one synthetic file, drawn with seed 3, and the log-mel that made them."""
     import soundfile as sf
 
     from voicemend.engine.models.mel import LogMel
@@ -90,9 +90,9 @@ def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
     from ..conftest import speech_like
 
     data = tmp_path / "data"
-    data.mkdir()
-    sf.write(str(data / "a.wav"), speech_like(3.0, 16000), 16000)
-    predictor = _tiny_predictor(tmp_path / "predictor")
+    if not data.exists():
+        data.mkdir()
+        sf.write(str(data / "a.wav"), speech_like(3.0, 16000), 16000)
     mel = LogMel(predictor.config.mel)
     config = DecoderTrainConfig(
         segment_frames=48,
@@ -100,11 +100,20 @@ def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
         augment=False,
         gta_window_s=1.5,
         gta_gaps=GapConfig(min_gap_ms=100.0, max_gap_ms=300.0, min_context_s=0.3),
+        gta_postfilter=postfilter,
     )
     rng = np.random.default_rng(3)
     features, wave = predicted_segments(
         predictor, mel, train_pool(data), config, rng, None, torch.device("cpu")
     )
+    return features, wave, mel
+
+
+def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
+    """Each segment holds its example's whole gap with the predictor's frames there, the true
+    mel elsewhere, and the clean waveform those frames were computed from."""
+    predictor = _tiny_predictor(tmp_path / "predictor")
+    features, wave, mel = _gta_segments(tmp_path, predictor)
     assert features.shape == (4, 80, 48) and wave.shape == (4, 48 * 160)
     true_mel = mel(wave)[..., :48]
     err = (features - true_mel).abs().mean(dim=1)  # (B, frames)
@@ -122,39 +131,13 @@ def test_ground_truth_aligned_segments_put_the_prediction_in_the_gap(tmp_path):
 def test_ground_truth_aligned_segments_can_come_through_the_post_filter(tmp_path):
     """With ``gta_postfilter`` the decoder sees the predictor's gap frames as the post-filter
     leaves them: the same batch, the gap's frames moved, every other frame as it was."""
-    import soundfile as sf
-
-    from voicemend.engine.models.mel import LogMel
     from voicemend.engine.models.postfilter import GlobalVarianceConfig
-    from voicemend.engine.training.data import train_pool
-    from voicemend.engine.training.decoder import DecoderTrainConfig, predicted_segments
-    from voicemend.engine.training.ift import GapConfig
 
-    from ..conftest import speech_like
-
-    data = tmp_path / "data"
-    data.mkdir()
-    sf.write(str(data / "a.wav"), speech_like(3.0, 16000), 16000)
     predictor = _tiny_predictor(tmp_path / "predictor")
     with torch.no_grad():  # a flat prediction, near the line across the gap, as a trained one is
         predictor.out.weight.mul_(0.02)
-    mel = LogMel(predictor.config.mel)
-    segments = {}
-    for postfilter in (None, GlobalVarianceConfig(strength=1.0, max_scale=3.0)):
-        config = DecoderTrainConfig(
-            segment_frames=48,
-            batch_size=4,
-            augment=False,
-            gta_window_s=1.5,
-            gta_gaps=GapConfig(min_gap_ms=150.0, max_gap_ms=300.0, min_context_s=0.3),
-            gta_postfilter=postfilter,
-        )
-        rng = np.random.default_rng(3)
-        pool = train_pool(data)
-        segments[postfilter is None] = predicted_segments(
-            predictor, mel, pool, config, rng, None, torch.device("cpu")
-        )
-    (plain, wave), (filtered, wave2) = segments[True], segments[False]
+    plain, wave, mel = _gta_segments(tmp_path, predictor)
+    filtered, wave2, _ = _gta_segments(tmp_path, predictor, GlobalVarianceConfig())
     assert torch.equal(wave, wave2)
     moved = (filtered - plain).abs().amax(dim=1) > 1e-5  # (B, frames)
     predicted = (plain - mel(wave)[..., :48]).abs().mean(dim=1) > 1e-3
