@@ -30,6 +30,19 @@ decoder_s=${5:-75}
 py=${PYTHON:-python}
 export PYTHONUNBUFFERED=1 PYTHON=$py
 start=$(date +%s)
+# A bare lent machine has PyTorch but neither voicemend nor soundfile: the carried wheels
+# (WHEELS, default .devcarry/whl) go to a scratch folder, the package is linked in beside them.
+if ! "$py" -c "import voicemend.engine" 2>/dev/null; then
+    site=$(mktemp -d)
+    wheels=${WHEELS:-.devcarry/whl}
+    if compgen -G "$wheels/*.whl" >/dev/null; then
+        "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+            --target "$site" "$wheels"/*.whl
+    fi
+    mkdir -p "$site/voicemend"
+    for part in engine plugin gui; do ln -s "$PWD/$part" "$site/voicemend/$part"; done
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 stage=$(mktemp -d)
 run=$(mktemp -d)
 mkdir -p "$result" "$stage/bench"

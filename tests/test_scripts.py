@@ -620,8 +620,22 @@ def test_gpu_session_trains_on_both_models_and_packs_them_into_three_files(tmp_p
     for run in (mel_run, decoder_run):
         (run / "checkpoint" / "optim.pt").unlink()  # as committed: weights and state only
     result = tmp_path / "result"
+    # As on a bare lent machine, voicemend is not installed: the script links it in itself.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "sitecustomize.py").write_text(
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+        "sys.path_hooks[:] = [h for h in sys.path_hooks if 'editable' not in repr(h).lower()]\n"
+        "sys.path_importer_cache.clear()\n"
+    )
+    check = [sys.executable, "-c", "import voicemend.engine"]
+    hidden = subprocess.run(check, env={**os.environ, "PYTHONPATH": str(bare)}, cwd=tmp_path)
+    assert hidden.returncode != 0
     env = {
         **os.environ,
+        "PYTHONPATH": str(bare),
+        "WHEELS": str(tmp_path / "no-wheels"),
         "PYTHON": sys.executable,
         "DEVICE": "cpu",
         "CHECKS": "0",
@@ -633,7 +647,7 @@ def test_gpu_session_trains_on_both_models_and_packs_them_into_three_files(tmp_p
         "MIN_STAGE_S": "3",
     }
     args = ["bash", str(SCRIPTS / "gpu_session.sh"), str(data), str(data), str(result), "45", "12"]
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     pieces = sorted(result.glob("predictor-model-fp16.safetensors.part-*"))
     assert pieces and {p.name for p in result.iterdir()} == {
