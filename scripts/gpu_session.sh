@@ -30,6 +30,7 @@ decoder_s=${5:-75}
 py=${PYTHON:-python}
 export PYTHONUNBUFFERED=1 PYTHON=$py
 start=$(date +%s)
+site=""
 # A bare lent machine has PyTorch but neither voicemend nor soundfile: the carried wheels
 # (WHEELS, default .devcarry/whl) go to a scratch folder, the package is linked in beside them.
 if ! "$py" -c "import voicemend.engine" 2>/dev/null; then
@@ -46,7 +47,7 @@ fi
 stage=$(mktemp -d)
 run=$(mktemp -d)
 mkdir -p "$result" "$stage/bench"
-trap 'rm -rf "$stage" "$run"' EXIT
+trap 'rm -rf "$stage" "$run" ${site:+"$site"}' EXIT
 status=0
 failed() { [ "$status" = 0 ] && status=$1; }  # the first failure is the exit status
 left() { echo $((start + total_s - $(date +%s))); }
