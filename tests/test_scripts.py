@@ -31,6 +31,7 @@ def _write_scores(path: Path, rows: list[tuple[str, int, str, float, float]]) ->
                 json.dumps(
                     {
                         "case": case,
+                        "file": case.split("|")[0],
                         "gap_ms": gap_ms,
                         "mode": "informed",
                         "method": method,
@@ -87,6 +88,44 @@ def test_selection_bound_says_unreachable_when_no_method_dominates(tmp_path, cap
     out = capsys.readouterr().out
     assert "| 300 ms | 4 | 3.800 | 2.300 | ≤ 2.000 | **no** |" in out
     assert "| 20 ms | 1 | 4.000 | 4.000 | ≤ 4.000 | yes |" in out
+
+
+def test_same_file_selector_learns_which_method_suits_each_recording(tmp_path, capsys):
+    """In recording a pattern wins both metrics, in b lsar does: learning from the file's other
+    gaps picks right every time and meets both baselines, which neither method does alone."""
+    module = runpy.run_path(str(SCRIPTS / "selection_bound.py"))
+    rows = []
+    for i in range(3):
+        rows += [
+            (f"a|200|{i}", 200, "lsar", 3.5 + 0.01 * i, 2.0),
+            (f"a|200|{i}", 200, "pattern", 3.9, 2.6),
+        ]
+        rows += [
+            (f"b|200|{i}", 200, "lsar", 4.0, 2.5),
+            (f"b|200|{i}", 200, "pattern", 3.4, 2.1 + 0.01 * i),
+        ]
+    rows += [("c|200|0", 200, "lsar", 3.0, 3.0), ("c|200|0", 200, "pattern", 4.0, 4.0)]  # alone
+    _write_scores(tmp_path / "scores.jsonl", rows)
+    result = module["same_file"](
+        module["read_scores"](tmp_path / "scores.jsonl"),
+        ["lsar", "pattern"],
+        ["lsar", "pattern"],
+        "plcmos",
+        "pesq",
+        "informed",
+    )[200]
+    assert [r[0] for r in result][-1] == float("inf") and len(result) >= 3
+    # a's gaps take pattern, b's lsar; c has no other gap, so it gets the first method (lsar)
+    expected = ((3 * 3.9 + 3 * 4.0 + 3.0) / 7, (3 * 2.6 + 3 * 2.5 + 3.0) / 7)
+    for _lam, keep, gain, floor, target in result:
+        assert (keep, gain) == pytest.approx(expected)
+        assert keep >= floor and gain >= target
+    assert (
+        module["main"]([str(tmp_path / "scores.jsonl"), "--methods", "lsar,pattern", "--same-file"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "same file's other gaps" in out and "| 200 ms | ∞ |" in out and "| yes |" in out
 
 
 def test_selection_bound_refuses_a_missing_file(tmp_path):
