@@ -64,21 +64,29 @@ def collect(
     return cases, gap_of, file_of
 
 
-def table(
+def per_length(
     rows: list[dict], methods: list[str], baselines: list[str], keep: str, gain: str, mode: str
-) -> dict[int, dict[str, float]]:
-    """Per gap length: each method's means, the floor and target, and the bound."""
+):
+    """Per gap length with complete cases: (gap_ms, each case's file, scores of shape (cases,
+    methods, 2) as (keep, gain), the best baseline's mean keep, the best baseline's mean gain)."""
     wanted = set(methods) | set(baselines)
-    cases, gap_of, _ = collect(rows, wanted, keep, gain, mode)
-    out: dict[int, dict[str, float]] = {}
+    cases, gap_of, file_of = collect(rows, wanted, keep, gain, mode)
     for gap_ms in sorted(set(gap_of.values())):
         full = [c for c, v in cases.items() if gap_of[c] == gap_ms and wanted <= v.keys()]
         if not full:
             continue
-        scores = np.array([[cases[c][m] for m in methods] for c in full])  # (cases, methods, 2)
+        scores = np.array([[cases[c][m] for m in methods] for c in full])
         base = np.array([[cases[c][m] for m in baselines] for c in full])
-        floor = base[:, :, 0].mean(0).max()
-        target = base[:, :, 1].mean(0).max()
+        files = np.array([file_of[c] for c in full])
+        yield gap_ms, files, scores, base[:, :, 0].mean(0).max(), base[:, :, 1].mean(0).max()
+
+
+def table(
+    rows: list[dict], methods: list[str], baselines: list[str], keep: str, gain: str, mode: str
+) -> dict[int, dict[str, float]]:
+    """Per gap length: each method's means, the floor and target, and the bound."""
+    out: dict[int, dict[str, float]] = {}
+    for gap_ms, _, scores, floor, target in per_length(rows, methods, baselines, keep, gain, mode):
         kept, gained = scores[..., 0], scores[..., 1]
         bound = min(
             float(np.mean(np.max(gained + lam * (kept - floor), axis=1))) for lam in LAMBDAS
@@ -86,7 +94,7 @@ def table(
         row = {f"{m} {keep}": float(kept[:, i].mean()) for i, m in enumerate(methods)}
         row |= {f"{m} {gain}": float(gained[:, i].mean()) for i, m in enumerate(methods)}
         row |= {
-            "cases": float(len(full)),
+            "cases": float(len(scores)),
             f"floor {keep}": float(floor),
             f"target {gain}": float(target),
             "bound": bound,
@@ -100,23 +108,16 @@ def same_file(
 ) -> dict[int, list[tuple[float, float, float, float, float]]]:
     """Per gap length and lambda: (lambda, mean keep, mean gain, floor, target) of the selector
     that picks, for each case, the method that did best on the file's other cases."""
-    wanted = set(methods) | set(baselines)
-    cases, gap_of, file_of = collect(rows, wanted, keep, gain, mode)
     out: dict[int, list[tuple[float, float, float, float, float]]] = {}
-    for gap_ms in sorted(set(gap_of.values())):
-        full = [c for c, v in cases.items() if gap_of[c] == gap_ms and wanted <= v.keys()]
-        if not full:
-            continue
-        scores = np.array([[cases[c][m] for m in methods] for c in full])  # (cases, methods, 2)
-        base = np.array([[cases[c][m] for m in baselines] for c in full])
-        floor, target = base[:, :, 0].mean(0).max(), base[:, :, 1].mean(0).max()
-        files = np.array([file_of[c] for c in full])
+    for gap_ms, files, scores, floor, target in per_length(
+        rows, methods, baselines, keep, gain, mode
+    ):
         rows_out = []
         for lam in SAME_FILE_LAMBDAS:
             value = scores[..., 0] if np.isinf(lam) else scores[..., 1] + lam * scores[..., 0]
-            picked = np.empty((len(full), 2))
-            for i in range(len(full)):
-                others = (files == files[i]) & (np.arange(len(full)) != i)
+            picked = np.empty((len(scores), 2))
+            for i in range(len(scores)):
+                others = (files == files[i]) & (np.arange(len(scores)) != i)
                 choice = int(np.argmax(value[others].mean(0))) if others.any() else 0
                 picked[i] = scores[i, choice]
             rows_out.append((lam, *picked.mean(0), floor, target))
