@@ -922,6 +922,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from voicemend.engine.models.device import resolve_device
+    from voicemend.engine.training.run import TrainingStopped
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -936,6 +937,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         "device": device,
         "init_from": args.init,
     }
+    try:
+        export = _train_recipe(args, common)
+    except TrainingStopped as stop:
+        print(
+            f"{PROG}: {stop.signal_name}: stopped at step {stop.step}, checkpointed in "
+            f"{stop.folder / 'checkpoint'}. Run the same command to continue, or add "
+            f"--steps {stop.step} to it to export the model as it is now.",
+            file=sys.stderr,
+        )
+        return EXIT_CANCELLED
+    print(f"exported {export}")
+    return 0
+
+
+def _train_recipe(args: argparse.Namespace, common: dict) -> Path:
+    """Run the recipe ``args.recipe`` names; returns the folder it exported."""
     with _progress(f"train {args.recipe}") as bar:
         common["progress"] = lambda s, t, m: bar(s, t)
         if args.recipe == "decoder":
@@ -990,8 +1007,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 max_steps=args.steps, batch_size=args.batch_size, seed=args.seed
             )
             export = train_ift(args.out, config, init_encoder=args.init_encoder, **common)
-    print(f"exported {export}")
-    return 0
+    return export
 
 
 def _run_meta(argv: Sequence[str]) -> dict[str, object]:

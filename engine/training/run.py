@@ -2,7 +2,8 @@
 
 A run folder holds ``checkpoint/`` (weights as safetensors, optimiser and RNG state loaded with
 ``weights_only=True``, and ``state.json``) and ``log.jsonl``. Starting a recipe again on the same
-folder resumes where it stopped.
+folder resumes where it stopped. Ctrl-C or SIGTERM stops a run at the end of the step under way
+and checkpoints it there, so nothing trained is lost.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -135,14 +138,25 @@ class TrainingRun:
     def start(self, init_from: str | os.PathLike[str] | None = None) -> TrainingRun:
         """What every recipe does first: seed an empty run from a weights-only checkpoint (if
         given), then resume from the run's own last checkpoint (if any)."""
+        self._recover_interrupted_save()
         if init_from is not None and self.seed_from(init_from):
             log.info("seeded the run from %s", init_from)
         if self.resume():
             log.info("resumed at step %d", self.step)
         return self
 
+    def _recover_interrupted_save(self) -> None:
+        """A save stopped between moving the last checkpoint aside and moving the new one in
+        leaves only ``checkpoint.old``: that is the last complete checkpoint, so put it back
+        (otherwise the run would start again from nothing)."""
+        old = self.folder / "checkpoint.old"
+        if not self.checkpoint_dir.exists() and (old / "state.json").exists():
+            old.rename(self.checkpoint_dir)
+            log.warning("restored %s from an interrupted save", self.checkpoint_dir)
+
     def resume(self) -> bool:
         """Load the last checkpoint if there is one; True when resumed."""
+        self._recover_interrupted_save()
         state_path = self.checkpoint_dir / "state.json"
         if not state_path.exists():
             return False
@@ -232,6 +246,50 @@ class TrainingRun:
             f.write(json.dumps(row) + "\n")
 
 
+class TrainingStopped(KeyboardInterrupt):
+    """Training was asked to stop (Ctrl-C or SIGTERM) and was checkpointed at ``step`` in
+    ``folder`` first: the same command continues it. A KeyboardInterrupt, so callers that
+    handle cancelling already handle it."""
+
+    def __init__(self, step: int, folder: Path, signal_name: str) -> None:
+        super().__init__(f"{signal_name} at step {step}; checkpoint in {folder / 'checkpoint'}")
+        self.step = step
+        self.folder = folder
+        self.signal_name = signal_name
+
+
+class _StopOnSignal:
+    """While active, SIGINT and SIGTERM only ask the loop to stop at the next step boundary, so
+    the checkpoint written on the way out is of whole steps (an interrupted optimiser update
+    would leave some weights moved and others not). A second signal stops at once. Handlers can
+    only be set from the main thread; elsewhere the signals keep their own handling."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> _StopOnSignal:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested is not None:
+            self._restore()
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        log.warning("%s: stopping after this step (again to stop at once)", self.requested)
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+
+
 def train_steps(
     run: TrainingRun,
     budget: Budget,
@@ -247,18 +305,22 @@ def train_steps(
     finish its queued work) only on the steps that log them; ``progress`` gets the last logged
     values."""
     logged: dict[str, float] = {}
-    while not budget.done(run.step):
-        t0 = time.perf_counter()
-        metrics = step()
-        run.step += 1
-        run.train_seconds += time.perf_counter() - t0
-        if run.step % log_every == 0:
-            logged = {k: float(v) for k, v in metrics.items()}
-            run.log(logged)
-        if progress is not None:
-            progress(run.step, budget.max_steps, logged)
-        run.maybe_save(checkpoint_every_s)
-    run.save()
+    with _StopOnSignal() as stop:
+        while not budget.done(run.step) and stop.requested is None:
+            t0 = time.perf_counter()
+            metrics = step()
+            run.step += 1
+            run.train_seconds += time.perf_counter() - t0
+            if run.step % log_every == 0:
+                logged = {k: float(v) for k, v in metrics.items()}
+                run.log(logged)
+            if progress is not None:
+                progress(run.step, budget.max_steps, logged)
+            if stop.requested is None:
+                run.maybe_save(checkpoint_every_s)
+        run.save()
+    if stop.requested is not None:
+        raise TrainingStopped(run.step, run.folder, stop.requested)
 
 
 def start_run(

@@ -429,3 +429,99 @@ def test_a_run_draws_from_its_own_seed_and_a_resumed_run_keeps_it(tmp_path):
     assert resumed.seed == 3
     after = [r.rng.integers(1 << 30, size=4).tolist() for r in (resumed, a)]
     assert after[0] == after[1]
+
+
+def _linear_run(folder):
+    from voicemend.engine.training.run import TrainingRun
+
+    net = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    return TrainingRun(folder, {"model": net}, {"model": opt}, {}).start(), opt
+
+
+def _signalling_step(run, opt, signals_at: dict[int, list[int]]):
+    """A training step that sends this process the given signals in the middle of the step
+    numbered by the dict's keys (counting from 0), before the optimiser update."""
+    import os
+
+    def step() -> dict[str, float]:
+        loss = run.modules["model"](torch.ones(1, 4)).pow(2).sum()
+        opt.zero_grad()
+        loss.backward()
+        for sig in signals_at.get(run.step, []):
+            os.kill(os.getpid(), sig)
+        opt.step()
+        return {"loss": float(loss.detach())}
+
+    return step
+
+
+@pytest.mark.parametrize("sig_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_training_after_the_step_under_way_and_checkpoints_it(tmp_path, sig_name):
+    """Ctrl-C (or a kill) lets the step under way finish, checkpoints the run there and raises
+    TrainingStopped; running again resumes at that step. The handlers are put back after."""
+    import signal
+
+    from voicemend.engine.training.run import Budget, TrainingStopped, train_steps
+
+    def unhandled(signum, frame):  # so that a regression fails the test, not kills pytest
+        raise RuntimeError(f"signal {signum} reached the default handling")
+
+    sig = getattr(signal, sig_name)
+    original_term = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        run, opt = _linear_run(tmp_path / "run")
+        step = _signalling_step(run, opt, {2: [sig]})
+        with pytest.raises(TrainingStopped) as stopped:
+            train_steps(run, Budget(100), step, log_every=1, checkpoint_every_s=1e9)
+        after = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, original_term)
+    assert after == before
+    assert (stopped.value.step, stopped.value.signal_name) == (3, sig_name)
+    assert stopped.value.folder == tmp_path / "run"
+    assert isinstance(stopped.value, KeyboardInterrupt)  # what cancelling callers catch
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 3
+    weights = run.modules["model"].weight.detach().clone()
+    resumed, _ = _linear_run(tmp_path / "run")
+    assert resumed.step == 3
+    assert torch.equal(resumed.modules["model"].weight, weights)  # the third update included
+
+
+def test_a_second_signal_stops_training_at_once(tmp_path):
+    import signal
+
+    from voicemend.engine.training.run import Budget, TrainingStopped, train_steps
+
+    run, opt = _linear_run(tmp_path / "run")
+    step = _signalling_step(run, opt, {1: [signal.SIGINT, signal.SIGINT]})
+    with pytest.raises(KeyboardInterrupt) as raised:
+        train_steps(run, Budget(100), step, log_every=1, checkpoint_every_s=1e9)
+    assert not isinstance(raised.value, TrainingStopped)
+    assert run.step == 1  # the step under way did not finish
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_run_whose_save_was_interrupted_resumes_from_the_last_complete_checkpoint(tmp_path):
+    """Between moving the old checkpoint aside and the new one in, only checkpoint.old holds a
+    complete checkpoint: the run resumes from it instead of starting over (or being seeded)."""
+    run, _ = _linear_run(tmp_path / "run")
+    run.step = 7
+    run.save()
+    (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / "checkpoint.old")
+    (tmp_path / "run" / "checkpoint.part").mkdir()  # the new one, half written
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    from safetensors.torch import save_file
+
+    save_file(dict(torch.nn.Linear(4, 1).state_dict()), str(seed / "model.safetensors"))
+    (seed / "state.json").write_text(json.dumps({"step": 1}))
+    from voicemend.engine.training.run import TrainingRun
+
+    net = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    resumed = TrainingRun(tmp_path / "run", {"model": net}, {"model": opt}, {}).start(seed)
+    assert resumed.step == 7
+    assert torch.equal(net.weight, run.modules["model"].weight)

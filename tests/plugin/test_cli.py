@@ -323,3 +323,38 @@ def test_train_decoder_postfilter_needs_a_predictor_and_is_recorded(tmp_path, ca
     assert main([str(a) for a in [*argv, *extra]]) == 0
     state = json.loads((out / "checkpoint" / "state.json").read_text())
     assert state["config"]["train"]["gta_postfilter"] == {"strength": 1.0, "max_scale": 3.0}
+
+
+def test_train_stopped_by_ctrl_c_keeps_its_steps_and_says_how_to_go_on(
+    tmp_path, capsys, monkeypatch
+):
+    """Ctrl-C during `voicemend train` checkpoints the step it was on and exits 130 with the
+    two ways on; the `--steps` it names then exports that model without training further."""
+    import os
+    import signal
+
+    from voicemend.engine.training.run import TrainingRun
+
+    data = tmp_path / "data"
+    data.mkdir()
+    sf.write(str(data / "a.wav"), speech_like(4.0, 16000), 16000)
+    out = tmp_path / "run"
+    real_maybe_save = TrainingRun.maybe_save
+
+    def ctrl_c_at_step_2(self, every_s):
+        if self.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_maybe_save(self, every_s)
+
+    monkeypatch.setattr(TrainingRun, "maybe_save", ctrl_c_at_step_2)
+    argv = ["train", "mel", "--data", data, "--out", out, "--batch-size", 1, "--device", "cpu"]
+    assert main([str(a) for a in [*argv, "--steps", 50]]) == 130
+    err = capsys.readouterr().err
+    assert "SIGINT: stopped at step 2" in err and "--steps 2" in err
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert not (out / "export").exists()
+    monkeypatch.setattr(TrainingRun, "maybe_save", real_maybe_save)
+    assert main([str(a) for a in [*argv, "--steps", 2]]) == 0
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 2
+    assert (out / "export" / "model.safetensors").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
