@@ -339,19 +339,19 @@ def gv_postfilter(
 def postfiltered_neural_mel(
     time_strength: float, freq_strength: float, decoder: str, max_scale: float, around_line: bool
 ):
-    from voicemend.engine.inpaint.neural import NeuralMel
+    from voicemend.engine.inpaint.neural import NeuralMel, _voice
     from voicemend.engine.models.mel_inpainter import heard_frames
     from voicemend.engine.models.mel_transformer import MelTransformer
     from voicemend.engine.models.shipped import verified_folder
     from voicemend.engine.models.vocos import VocosDecoder
 
     class PostFiltered(NeuralMel):
-        def _decode(self, masked, gap):
+        def _decode(self, masked, gap, needed):
             context_mel = self.mel(masked)
             hidden = heard_frames(gap, context_mel.shape[-1], self.mel.config)
             pred = self.predictor(context_mel, hidden)
             pred = gv_postfilter(pred, hidden, time_strength, freq_strength, max_scale, around_line)
-            return self.decoder(pred)
+            return _voice(self.decoder, pred, needed)
 
     return PostFiltered(
         MelTransformer.from_pretrained(verified_folder("mel")),

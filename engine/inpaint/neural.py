@@ -40,6 +40,9 @@ HIGH_BAND_HZ = 7_600.0
 CALIBRATION_FRAMES = 5  # clean mel frames each side that measure the predictor's local bias
 DC_MS = 50.0  # context each side whose mean is the DC the fill continues
 HIGH_BAND_LEVEL_MS = 100.0  # context each side whose high band sets the level of the gap's
+# Audio voiced either side of a gap's span (gap plus crossfade): the level match reads
+# LEVEL_MATCH_MS of it, and the resampler to the input rate a few samples more.
+VOICED_MARGIN_MS = LEVEL_MATCH_MS + 20.0
 # Windows are a whole number of these: gaps of similar length get windows of one length, which
 # go through the network together without padding (10-400 ms dropouts all get 2.5 s windows).
 WINDOW_BUCKET_S = 0.5
@@ -69,7 +72,8 @@ class NeuralModels:
 class NeuralInpainter(Inpainter):
     """What both neural configurations share: context at 16 kHz, masking, level match, paste-back.
 
-    Subclasses turn the masked 16 kHz waveform into a resynthesis of the whole window.
+    Subclasses turn the masked 16 kHz waveform into a resynthesis of the frames around the
+    gaps that are pasted back (the decoder need not voice the rest of the context window).
     """
 
     uses_torch_device = True
@@ -104,14 +108,16 @@ class NeuralInpainter(Inpainter):
     def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
         """Every window through the network in one batch (they have one length: see
         :meth:`context_frames`); resampling and level matching per window."""
-        lows, unknowns, baselines = [], [], []
+        lows, unknowns, baselines, spans = [], [], [], []
         for ctx in contexts:
             baselines.append(_baseline(ctx))
             low = to_rate(ctx.window - baselines[-1], ctx.sample_rate, MODEL_RATE)
             unknown16 = mask_to_rate(~ctx.known, ctx.sample_rate, MODEL_RATE, low.shape[1])
             lows.append(low)
             unknowns.append(np.broadcast_to(unknown16, low.shape))
-        voiced_all = self._synthesise(np.concatenate(lows), np.concatenate(unknowns))
+            spans.append(_voiced_span(ctx, low.shape[1]))
+        needed = (min(a for a, _ in spans), max(b for _, b in spans))
+        voiced_all = self._synthesise(np.concatenate(lows), np.concatenate(unknowns), needed)
         out, row = [], 0
         for ctx, low, unknown, baseline in zip(contexts, lows, unknowns, baselines, strict=True):
             voiced = voiced_all[row : row + low.shape[0]]
@@ -144,8 +150,11 @@ class NeuralInpainter(Inpainter):
             note += " + high band"
         return fill, note
 
-    def _synthesise(self, low: np.ndarray, unknown: np.ndarray) -> np.ndarray:
-        """(rows, n) at 16 kHz with ``unknown`` (rows, n) samples -> resynthesised (rows, n)."""
+    def _synthesise(
+        self, low: np.ndarray, unknown: np.ndarray, needed: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """(rows, n) at 16 kHz with ``unknown`` (rows, n) samples -> resynthesised (rows, n),
+        voiced over the samples ``needed`` (start, stop; all when None) and zero elsewhere."""
         n = low.shape[1]
         padded = int(np.ceil(n / self.frame_stride) * self.frame_stride)
         wave = torch.zeros((low.shape[0], padded), dtype=torch.float32)
@@ -155,13 +164,17 @@ class NeuralInpainter(Inpainter):
         wave, gap = wave.to(self.device), gap.to(self.device)
         use_half = self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_half):
-            audio = self._decode(wave.masked_fill(gap, 0.0), gap).float()
+            audio, first = self._decode(wave.masked_fill(gap, 0.0), gap, needed or (0, n))
         out = np.zeros((low.shape[0], n))
-        m = min(n, audio.shape[-1])
-        out[:, :m] = audio[:, :m].cpu().numpy()
+        m = min(n - first, audio.shape[-1])
+        out[:, first : first + m] = audio[:, :m].float().cpu().numpy()
         return out
 
-    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+    def _decode(
+        self, masked: torch.Tensor, gap: torch.Tensor, needed: tuple[int, int]
+    ) -> tuple[torch.Tensor, int]:
+        """The masked window -> (audio covering at least its samples ``needed``, the sample
+        where that audio starts)."""
         raise NotImplementedError
 
 
@@ -181,7 +194,9 @@ class Neural(NeuralInpainter):
         )
         self.mel = LogMel(models.inpainter.config.mel).to(self.device)
 
-    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+    def _decode(
+        self, masked: torch.Tensor, gap: torch.Tensor, needed: tuple[int, int]
+    ) -> tuple[torch.Tensor, int]:
         predicted = self.models.inpainter(masked, self.models.inpainter.frame_mask(gap)).float()
         context_mel = self.mel(masked)
         m = min(predicted.shape[-1], context_mel.shape[-1])
@@ -194,7 +209,7 @@ class Neural(NeuralInpainter):
         )
         merged = context_mel.clone()
         merged[..., :m] = torch.where(frames[:, None, :m], predicted, context_mel[..., :m])
-        return self.models.decoder(merged)
+        return _voice(self.models.decoder, merged, needed)
 
 
 class NeuralMel(NeuralInpainter):
@@ -223,13 +238,15 @@ class NeuralMel(NeuralInpainter):
         self.mel = LogMel(predictor.config.mel).to(self.device)
         self.postfilter = postfilter
 
-    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+    def _decode(
+        self, masked: torch.Tensor, gap: torch.Tensor, needed: tuple[int, int]
+    ) -> tuple[torch.Tensor, int]:
         context_mel = self.mel(masked)
         hidden = heard_frames(gap, context_mel.shape[-1], self.mel.config)
         predicted = self.predictor(context_mel, hidden)
         if self.postfilter is not None:
             predicted = global_variance(predicted, hidden, self.postfilter)
-        return self.decoder(predicted)
+        return _voice(self.decoder, predicted, needed)
 
 
 class NeuralIpt(NeuralInpainter):
@@ -248,9 +265,32 @@ class NeuralIpt(NeuralInpainter):
         self.encoder, self.decoder = encoder, decoder
         super().__init__([encoder, decoder], encoder.config.frame_stride, device, context_s)
 
-    def _decode(self, masked: torch.Tensor, gap: torch.Tensor) -> torch.Tensor:
+    def _decode(
+        self, masked: torch.Tensor, gap: torch.Tensor, needed: tuple[int, int]
+    ) -> tuple[torch.Tensor, int]:
         features = self.encoder(masked, receptive_frame_mask(self.encoder, gap))
-        return self.decoder(features.transpose(1, 2))
+        return _voice(self.decoder, features.transpose(1, 2), needed)
+
+
+def _voice(
+    decoder: VocosDecoder, features: torch.Tensor, needed: tuple[int, int]
+) -> tuple[torch.Tensor, int]:
+    """The decoder's audio for the whole frames that cover the samples ``needed`` (start,
+    stop), and the sample where it starts."""
+    hop, total = decoder.config.hop_length, features.shape[-1]
+    first = min(needed[0] // hop, total - 1)
+    stop = max(first + 1, min(-(-needed[1] // hop), total))
+    return decoder.forward_span(features, first, stop), first * hop
+
+
+def _voiced_span(ctx: GapContext, n16: int) -> tuple[int, int]:
+    """The 16 kHz samples of the window that this gap's repair reads: its span (gap and
+    crossfade) and VOICED_MARGIN_MS either side."""
+    margin = int(VOICED_MARGIN_MS / 1000 * MODEL_RATE)
+    sr = ctx.sample_rate
+    start = int(np.floor(ctx.span.start * MODEL_RATE / sr)) - margin
+    stop = int(np.ceil(ctx.span.stop * MODEL_RATE / sr)) + margin
+    return max(0, start), min(n16, stop)
 
 
 def _calibrated(

@@ -89,6 +89,24 @@ class VocosDecoder(nn.Module):
     def save_pretrained(self, folder: str | Path) -> Path:
         return save_state(folder, self.state_dict(), self.config.to_dict())
 
+    @property
+    def reach_frames(self) -> int:
+        """How many frames either side of a frame its audio depends on: the embedding's and
+        every block's convolution, plus the frames whose inverse-STFT windows overlap it."""
+        c = self.config
+        return (c.num_layers + 1) * (c.kernel_size // 2) + -(-c.n_fft // (2 * c.hop_length))
+
+    def forward_span(self, features: torch.Tensor, first: int, stop: int) -> torch.Tensor:
+        """Samples ``[first * hop, stop * hop)`` of ``forward(features)`` (the same values up
+        to float rounding), computed from only the frames they depend on: a gap's repair needs
+        its own audio, not its whole context window's."""
+        if not 0 <= first < stop <= features.shape[-1]:
+            raise ValueError(f"frames {first}..{stop} are not within 0..{features.shape[-1]}")
+        a = max(0, first - self.reach_frames)
+        b = min(features.shape[-1], stop + self.reach_frames)
+        hop = self.config.hop_length
+        return self.forward(features[..., a:b])[..., (first - a) * hop : (stop - a) * hop]
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         c = self.config
         x = self.embed(features)

@@ -197,6 +197,49 @@ def test_vocos_round_trip(tmp_path):
     assert model(mel).shape == (1, 20 * 160)
 
 
+@pytest.mark.parametrize(
+    ("layers", "kernel", "hop", "n_fft"), [(1, 7, 160, 640), (3, 5, 320, 1280)]
+)
+def test_vocos_span_is_the_slice_of_the_whole(layers, kernel, hop, n_fft):
+    """forward_span reads only reach_frames around the span yet gives the whole forward's
+    samples there: at the start, in the middle, at the end and over everything."""
+    torch.manual_seed(0)
+    config = VocosConfig(
+        dim=16,
+        intermediate_dim=32,
+        num_layers=layers,
+        kernel_size=kernel,
+        hop_length=hop,
+        n_fft=n_fft,
+    )
+    decoder = VocosDecoder(config).eval()
+    features = torch.randn(2, config.input_channels, 90)
+    with torch.inference_mode():
+        whole = decoder(features)
+        for first, stop in [(0, 5), (40, 47), (80, 90), (0, 90), (30, 31)]:
+            span = decoder.forward_span(features, first, stop)
+            assert span.shape == (2, (stop - first) * hop)
+            torch.testing.assert_close(
+                span, whole[:, first * hop : stop * hop], atol=1e-6, rtol=1e-5
+            )
+        # The span's audio depends on the frame reach_frames before it and not on the one
+        # before that (and likewise after): the reach is exact.
+        first, stop, reach = 40, 47, decoder.reach_frames
+        for frame, moves in [
+            (first - reach, True),
+            (first - reach - 1, False),
+            (stop - 1 + reach, True),
+            (stop + reach, False),
+        ]:
+            nudged = features.clone()
+            nudged[..., frame] += 50.0
+            change = (decoder(nudged) - whole)[:, first * hop : stop * hop].abs().max()
+            assert (change > 0) == moves, (frame, float(change))
+    for bad in [(-1, 3), (5, 5), (10, 91)]:
+        with pytest.raises(ValueError, match="frames"):
+            decoder.forward_span(features, *bad)
+
+
 def test_mel_filterbank_matches_librosa():
     librosa = pytest.importorskip("librosa")
     ours = mel_filterbank(16000, 1024, 80, 0.0, 8000.0)
