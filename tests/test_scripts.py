@@ -704,3 +704,17 @@ def test_gpu_session_trains_on_both_models_and_packs_them_into_three_files(tmp_p
     assert "predictor:" in log and "decoder:" in log
     steps = [json.loads(r)["step"] for r in (back / "mel" / "log.jsonl").read_text().splitlines()]
     assert steps and steps[0] > 2  # it went on from the start checkpoint's step
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_neural_span_timing_prints_both_ways_and_restores_the_span(dev_files, capsys):
+    import voicemend.engine.inpaint.neural as neural
+
+    around = neural._voiced_span
+    module = runpy.run_path(str(SCRIPTS / "neural_span_timing.py"))
+    assert module["main"](["--repeats", "1"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if " Hz |" in r]
+    assert [r.split("|")[1].strip() for r in rows] == ["16000 Hz"] * 3 + ["48000 Hz"] * 3
+    assert all(float(r.split("|")[4]) > 0 and float(r.split("|")[5]) > 0 for r in rows)
+    assert neural._voiced_span is around
