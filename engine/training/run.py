@@ -156,7 +156,6 @@ class TrainingRun:
 
     def resume(self) -> bool:
         """Load the last checkpoint if there is one; True when resumed."""
-        self._recover_interrupted_save()
         state_path = self.checkpoint_dir / "state.json"
         if not state_path.exists():
             return False
