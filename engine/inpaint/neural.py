@@ -151,10 +151,10 @@ class NeuralInpainter(Inpainter):
         return fill, note
 
     def _synthesise(
-        self, low: np.ndarray, unknown: np.ndarray, needed: tuple[int, int] | None = None
+        self, low: np.ndarray, unknown: np.ndarray, needed: tuple[int, int]
     ) -> np.ndarray:
         """(rows, n) at 16 kHz with ``unknown`` (rows, n) samples -> resynthesised (rows, n),
-        voiced over the samples ``needed`` (start, stop; all when None) and zero elsewhere."""
+        voiced over the samples ``needed`` (start, stop) and zero elsewhere."""
         n = low.shape[1]
         padded = int(np.ceil(n / self.frame_stride) * self.frame_stride)
         wave = torch.zeros((low.shape[0], padded), dtype=torch.float32)
@@ -164,7 +164,7 @@ class NeuralInpainter(Inpainter):
         wave, gap = wave.to(self.device), gap.to(self.device)
         use_half = self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=use_half):
-            audio, first = self._decode(wave.masked_fill(gap, 0.0), gap, needed or (0, n))
+            audio, first = self._decode(wave.masked_fill(gap, 0.0), gap, needed)
         out = np.zeros((low.shape[0], n))
         m = min(n - first, audio.shape[-1])
         out[:, first : first + m] = audio[:, :m].float().cpu().numpy()

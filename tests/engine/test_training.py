@@ -431,12 +431,12 @@ def test_a_run_draws_from_its_own_seed_and_a_resumed_run_keeps_it(tmp_path):
     assert after[0] == after[1]
 
 
-def _linear_run(folder):
+def _linear_run(folder, init_from=None):
     from voicemend.engine.training.run import TrainingRun
 
     net = torch.nn.Linear(4, 1)
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    return TrainingRun(folder, {"model": net}, {"model": opt}, {}).start(), opt
+    return TrainingRun(folder, {"model": net}, {"model": opt}, {}).start(init_from), opt
 
 
 def _signalling_step(run, opt, signals_at: dict[int, list[int]]):
@@ -518,10 +518,6 @@ def test_a_run_whose_save_was_interrupted_resumes_from_the_last_complete_checkpo
 
     save_file(dict(torch.nn.Linear(4, 1).state_dict()), str(seed / "model.safetensors"))
     (seed / "state.json").write_text(json.dumps({"step": 1}))
-    from voicemend.engine.training.run import TrainingRun
-
-    net = torch.nn.Linear(4, 1)
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    resumed = TrainingRun(tmp_path / "run", {"model": net}, {"model": opt}, {}).start(seed)
+    resumed, _ = _linear_run(tmp_path / "run", init_from=seed)
     assert resumed.step == 7
-    assert torch.equal(net.weight, run.modules["model"].weight)
+    assert torch.equal(resumed.modules["model"].weight, run.modules["model"].weight)
