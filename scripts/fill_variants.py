@@ -423,8 +423,10 @@ class Fills:
             self._inpainters[key] = Exemplar(
                 predictor, device="cpu", jump_cost=jump, edge_cost=edge, align_ms=align
             )
-        inp = self._inpainters[key]
-        return inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
+        if key not in self._memo:  # blends reuse the case's copy
+            inp = self._inpainters[key]
+            self._memo[key] = inp(Audio.from_array(damaged, RATE), [gap]).samples[0]  # type: ignore[operator]
+        return self._memo[key]
 
     def variants(self) -> dict[str, Fill]:
         m = self.method
@@ -483,6 +485,19 @@ class Fills:
             "neural-mel-dip-4db": lambda d, g: dip(m("neural-mel", d, g), g, 4.0),
             "neural-mel-dip-8db": lambda d, g: dip(m("neural-mel", d, g), g, 8.0),
             "lsar-from-neural-mel-3": lambda d, g: lsar_from(d, m("neural-mel", d, g), g, 3),
+            "exemplar-units-aligned-3": lambda d, g: self.exemplar(3.0, d, g, EDGE_COST, ALIGN_MS),
+            "exemplar-units-aligned-10": lambda d, g: self.exemplar(
+                10.0, d, g, EDGE_COST, ALIGN_MS
+            ),
+            "exemplar-aligned-0.2-toward-neural-mel": lambda d, g: self.toward(
+                self.exemplar(JUMP_COST, d, g, EDGE_COST, ALIGN_MS), m("neural-mel", d, g), g, 0.2
+            ),
+            "exemplar-aligned-0.35-toward-neural-mel": lambda d, g: self.toward(
+                self.exemplar(JUMP_COST, d, g, EDGE_COST, ALIGN_MS), m("neural-mel", d, g), g, 0.35
+            ),
+            "exemplar-aligned+0.2-neural-mel": lambda d, g: _add(
+                self.exemplar(JUMP_COST, d, g, EDGE_COST, ALIGN_MS), m("neural-mel", d, g), g, 0.2
+            ),
             **{name: self.postfiltered(spec) for name, spec in GV_VARIANTS.items()},
         }
 
