@@ -243,6 +243,7 @@ class ChainPanel(QWidget):
                 key.setFlags(key.flags() & ~Qt.ItemFlag.ItemIsEditable)
                 self.params.setItem(i, 0, key)
                 self.params.setItem(i, 1, QTableWidgetItem(json.dumps(value)))
+        self.params.resizeColumnToContents(0)  # whole parameter names; values get the rest
         self.params.blockSignals(False)
 
     def _param_edited(self, item: QTableWidgetItem) -> None:

@@ -47,6 +47,7 @@ class DropoutList(QWidget):
             ]
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()  # every column readable without scrolling
 
     def current(self) -> int | None:
         rows = self.table.selectionModel().selectedRows()

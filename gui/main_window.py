@@ -51,6 +51,11 @@ PLAYHEAD_MS = 30
 MAX_RECENT = 8
 
 
+# Width of both plots' value axes, so that a time in the waveform sits above the same time in
+# the spectrogram.
+LEFT_AXIS_PX = 64
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, player: Player | None = None) -> None:
         super().__init__()
@@ -74,6 +79,8 @@ class MainWindow(QMainWindow):
         self.waveform = WaveformView()
         self.spectrogram = SpectrogramView()
         self.spectrogram.setXLink(self.waveform)
+        for view in (self.waveform, self.spectrogram):  # the two plots' time axes line up
+            view.getAxis("left").setWidth(LEFT_AXIS_PX)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.waveform)
         self.splitter.addWidget(self.spectrogram)

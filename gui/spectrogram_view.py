@@ -6,6 +6,7 @@ cancels the one before, so the GUI thread only ever uploads a finished image.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pyqtgraph as pg
@@ -24,6 +25,7 @@ class SpectrogramView(pg.PlotWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setLabel("left", "frequency", units="Hz")
+        self.setLabel("bottom", "time", units="s")  # scaled (ms, s) as the waveform's is
         self.setMouseEnabled(x=True, y=False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("inferno"))
@@ -83,7 +85,9 @@ class SpectrogramView(pg.PlotWidget):
             except Exception:  # the document changed under us; the next pass redraws
                 result = None
             if result is not None and not cancel.is_set():
-                self.computed.emit(result, generation)
+                # RuntimeError: the view was closed and deleted meanwhile, so no one to show it to
+                with contextlib.suppress(RuntimeError):
+                    self.computed.emit(result, generation)
             cancel.set()
 
         threading.Thread(target=work, name="voicemend-spectrogram", daemon=True).start()

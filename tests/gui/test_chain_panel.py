@@ -65,3 +65,9 @@ def test_presets_round_trip_through_files(panel, tmp_path):
     bad.write_text('{"format": "voicemend-chain", "format_version": 1, "stages": [{"type": "X"}]}')
     assert not panel.load(bad) and "unknown stage type" in panel.last_error
     assert panel.stages[0]["type"] == "voicemend.DetectDropouts"  # nothing lost
+
+
+def test_parameter_names_are_shown_whole(panel):
+    assert panel.add_stage("HighpassFilter")  # cutoff_frequency_hz: longer than the default width
+    table = panel.params
+    assert table.columnWidth(0) >= table.sizeHintForColumn(0)

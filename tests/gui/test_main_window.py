@@ -319,3 +319,36 @@ def test_method_box_offers_every_installed_method_with_auto_first(window):
 
     items = [window.method.itemText(i) for i in range(window.method.count())]
     assert items[0] == "auto" and set(items) == set(INPAINTERS) - {"zero"}
+
+
+def test_waveform_and_spectrogram_share_a_time_axis(window, qtbot, wav):
+    """A time sits at the same x in both plots, and both axes say it in the same units."""
+    window.resize(1200, 800)
+    window.show()
+    window.open_file(wav)
+    qtbot.waitExposed(window)
+    window.waveform.setXRange(0.5, 0.9, padding=0)
+    qtbot.wait(50)
+    columns = []
+    for view in (window.waveform, window.spectrogram):
+        box = view.getViewBox()
+        left = box.mapViewToDevice(QPointF(0.6, 0)).x()
+        right = box.mapViewToDevice(QPointF(0.8, 0)).x()
+        columns.append((view.mapToGlobal(QPointF(left, 0)).x(), right - left))
+    assert columns[0] == pytest.approx(columns[1], abs=1.0)
+    assert [v.getAxis("bottom").labelUnits for v in (window.waveform, window.spectrogram)] == [
+        "s",
+        "s",
+    ]
+
+
+def test_dropout_columns_fit_their_contents(window, qtbot, wav):
+    window.open_file(wav)
+    window.detect()
+    qtbot.waitUntil(
+        lambda: window.job is None and window.dropouts.table.rowCount() == 2, timeout=WAIT_MS
+    )
+    table, header = window.dropouts.table, window.dropouts.table.horizontalHeader()
+    for col in range(table.columnCount() - 1):  # the last one stretches to the table's edge
+        fit = max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
+        assert table.columnWidth(col) == fit
