@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
     p = _existing_file(path)
     try:
         with sf.SoundFile(str(p)) as f:
+            check_fits_in_memory(p, f.channels, f.frames, f.samplerate)
             samples = _read_channels_first(f)
             fmt, subtype, rate = f.format, f.subtype, f.samplerate
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -135,27 +136,148 @@ def save(
     that format supports it, so a 24-bit WAV stays 24-bit. An existing file is replaced only
     with ``overwrite``.
     """
+    check_finite(audio.samples, audio.sample_rate)
+    with open_writer(
+        path,
+        audio.sample_rate,
+        audio.n_channels,
+        audio.source,
+        format=format,
+        subtype=subtype,
+        overwrite=overwrite,
+    ) as write:
+        write(audio.samples)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def open_writer(
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    n_channels: int,
+    source: SourceFormat | None = None,
+    *,
+    format: str | None = None,  # noqa: A002 - soundfile's name
+    subtype: str | None = None,
+    overwrite: bool = False,
+) -> Iterator[Callable[[np.ndarray], None]]:
+    """Yield ``write(samples)`` for (channels, frames) float32 blocks, in order; the file appears
+    (atomically, as with :func:`save`) only when the block ends without an error, so a long
+    write that fails or is interrupted leaves nothing half-written."""
     out = Path(path)
     if out.exists() and not overwrite:
         raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
     if not out.parent.exists():
         raise AudioFileError(f"output folder {out.parent} does not exist")
     fmt = (format or _format_for(out)).upper()
-    subtype = _subtype_for(audio, fmt, subtype, out)
-    check_finite(audio.samples, audio.sample_rate)
+    subtype = _subtype_for(source, fmt, subtype, out)
+    written = 0
+
+    def write(samples: np.ndarray) -> None:
+        nonlocal written
+        if samples.shape[0] != n_channels:
+            raise AudioFileError(
+                f"cannot write {out}: a block of {samples.shape[0]} channel(s) for a "
+                f"{n_channels}-channel file"
+            )
+        try:
+            check_finite(samples)
+        except Exception as exc:
+            raise AudioFileError(f"cannot write {out}: {exc} (block at frame {written})") from None
+        # Block by block: writing the transposed whole would copy all of it first.
+        for start in range(0, samples.shape[1], IO_BLOCK_FRAMES):
+            f.write(samples[:, start : start + IO_BLOCK_FRAMES].T)
+        written += samples.shape[1]
+
     try:
         with (
             atomic_path(out) as tmp,
-            sf.SoundFile(
-                str(tmp), "w", audio.sample_rate, audio.n_channels, subtype, format=fmt
-            ) as f,
+            sf.SoundFile(str(tmp), "w", sample_rate, n_channels, subtype, format=fmt) as f,
         ):
-            # Block by block: writing the transposed whole would copy all of it first.
-            for start in range(0, audio.n_frames, IO_BLOCK_FRAMES):
-                f.write(audio.samples[:, start : start + IO_BLOCK_FRAMES].T)
+            yield write
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
-    return out
+
+
+class AudioReader:
+    """A file read front to back in blocks of (channels, frames) float32, for files too large to
+    decode at once; each block is checked for NaN/Inf as :func:`load` checks a whole file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = _existing_file(path)
+        try:
+            self._file = sf.SoundFile(str(self.path))
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(f"cannot read {self.path}: {_reason(exc)}") from None
+        f = self._file
+        self.sample_rate, self.n_channels, self.n_frames = int(f.samplerate), f.channels, f.frames
+        self.source = SourceFormat(f.format, f.subtype, str(self.path))
+        self.position = 0
+
+    def read(self, n_frames: int) -> np.ndarray:
+        """The next ``n_frames`` (fewer at the end of the file)."""
+        try:
+            block = self._file.read(max(0, n_frames), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(f"cannot read {self.path}: {_reason(exc)}") from None
+        samples = np.ascontiguousarray(block.T)
+        try:
+            check_finite(samples)
+        except Exception:
+            bad = int(np.nonzero(~np.isfinite(samples).all(axis=0))[0][0]) + self.position
+            raise AudioFileError(
+                f"{self.path}: audio contains NaN or Inf samples (first at frame {bad}, "
+                f"{bad / self.sample_rate:.3f} s)"
+            ) from None
+        self.position += samples.shape[1]
+        return samples
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def decoded_bytes(n_channels: int, n_frames: int) -> int:
+    """What a file takes in memory once decoded (float32)."""
+    return 4 * n_channels * max(0, n_frames)
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give without swapping (Linux ``MemAvailable``, else free physical
+    pages), or None where the platform does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(
+    path: Path, n_channels: int, n_frames: int, sample_rate: int, available: int | None = None
+) -> None:
+    """Refuse, before decoding, a file whose samples alone would not fit in the memory that is
+    free: decoding it would only end in swapping or the system killing the process."""
+    need = decoded_bytes(n_channels, n_frames)
+    free = available_memory_bytes() if available is None else available
+    if free is None or need <= free:
+        return
+    hours = n_frames / max(1, sample_rate) / 3600
+    raise AudioFileError(
+        f"{path} decodes to {need / 2**30:.1f} GiB ({hours:.1f} h, {n_channels} channel(s) at "
+        f"{sample_rate} Hz) but only {free / 2**30:.1f} GiB of memory is free; `voicemend "
+        "repair` works through such files block by block, or split the file first"
+    )
 
 
 @contextlib.contextmanager
@@ -234,14 +356,13 @@ def _format_for(out: Path) -> str:
     return fmt
 
 
-def _subtype_for(audio: Audio, fmt: str, subtype: str | None, out: Path) -> str:
+def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: Path) -> str:
     if subtype is not None:
         if not sf.check_format(fmt, subtype):
             raise AudioFileError(f"subtype {subtype} cannot be written as {fmt}")
         return subtype
     if out.suffix.lower() in OPUS_EXTENSIONS:
         return "OPUS"
-    src = audio.source
     if src is not None and sf.check_format(fmt, src.subtype):
         return src.subtype
     return sf.default_subtype(fmt)

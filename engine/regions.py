@@ -54,6 +54,10 @@ class Region:
     def seconds(self, sample_rate: int) -> tuple[float, float]:
         return self.start / sample_rate, self.end / sample_rate
 
+    def shifted(self, frames: int) -> Region:
+        """The same span ``frames`` later (earlier if negative): file frames <-> a part's."""
+        return Region(self.start + frames, self.end + frames)
+
     def overlaps_or_touches(self, other: Region) -> bool:
         return self.start <= other.end and other.start <= self.end
 

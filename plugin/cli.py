@@ -31,6 +31,15 @@ EXIT_ERROR = 1
 EXIT_CANCELLED = 130
 
 
+BLOCK_ARG: dict = {
+    "type": float,
+    "default": None,
+    "metavar": "SECONDS",
+    "help": "work through the file in blocks of this many seconds, never holding all of it "
+    "(default: only files too large for the free memory, in 120 s blocks)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Repair dropouts, clicks and gaps in recorded speech."
@@ -76,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--overwrite", action="store_true", help="allow replacing an existing OUT")
     rep.add_argument("--report", type=Path, metavar="JSON", help="write per-region details as JSON")
     rep.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    rep.add_argument("--block-s", **BLOCK_ARG)
 
     det = sub.add_parser("detect", help="find dropouts, packet loss and clipping")
     det.add_argument("input", type=Path, metavar="IN")
@@ -85,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     det.add_argument("--overwrite", action="store_true", help="allow replacing an existing FILE")
     det.add_argument("--plot", type=Path, metavar="PNG", help="also draw the detections")
+    det.add_argument("--block-s", **BLOCK_ARG)
 
     ren = sub.add_parser("render", help="render files, folders or globs through a chain preset")
     ren.add_argument(
@@ -468,6 +479,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         in_place=args.in_place,
         overwrite=args.overwrite,
         device=args.device,
+        block_s=args.block_s,
     )
     t0 = time.perf_counter()
     with (
@@ -476,8 +488,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
     ):
         outcome = run_repair(job, progress=bar, detect_progress=det_bar)
     elapsed = time.perf_counter() - t0
-    sr = outcome.audio.sample_rate
-    reports = outcome.result.reports
+    sr = outcome.sample_rate
+    reports = outcome.reports
     if args.report:
         rows = [
             {
@@ -504,7 +516,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
                 f"{1000 * (end_s - start_s):7.1f} ms"
                 f"  {r.method:8s} {1000 * r.elapsed_s:7.1f} ms  {r.notes}"
             )
-        print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s -> {outcome.output}")
+        blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
+        print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
     return 0
 
 
@@ -512,8 +525,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists() and not args.overwrite:
         raise VoicemendError(f"{args.output} exists; pass --overwrite to replace it")
     with _progress("detecting") as bar:
-        audio, detections = run_detect(args.input, progress=bar)
-    sr = audio.sample_rate
+        found = run_detect(args.input, progress=bar, block_s=args.block_s)
+    sr, detections = found.sample_rate, found.detections
     if args.format == "json":
         text = (
             json.dumps(
@@ -532,15 +545,18 @@ def cmd_detect(args: argparse.Namespace) -> int:
         text = format_reaper_csv(_labels(detections, sr))
     else:
         text = "".join(_text_line(d, sr) + "\n" for d in detections)
-        text += f"{len(detections)} detection(s) in {audio.duration_s:.2f} s\n"
+        text += f"{len(detections)} detection(s) in {found.duration_s:.2f} s\n"
     if args.output is None:
         sys.stdout.write(text)
     else:
         write_text_atomic(args.output, text, overwrite=args.overwrite)
     if args.plot is not None:
-        from voicemend.plugin.plots import plot_detections
+        from voicemend.plugin.plots import plot_detections, plot_file_detections
 
-        plot_detections(audio, detections, args.plot)
+        if found.audio is not None:
+            plot_detections(found.audio, detections, args.plot)
+        else:
+            plot_file_detections(args.input, detections, args.plot)
     return 0
 
 

@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voicemend.engine.audio import Audio
+from voicemend.engine.audio import Audio, check_repair_rate
+from voicemend.engine.blockwise import BLOCK_S, detect_in_blocks, needs_blocks, repair_in_blocks
 from voicemend.engine.detect import Detection, DropoutDetector
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
-from voicemend.engine.io import load, save
+from voicemend.engine.inpaint.base import Inpainter, RegionReport
+from voicemend.engine.io import AudioInfo, info, load, save
 from voicemend.engine.regions import Region, normalize_regions
 from voicemend.plugin.labels import read_regions
 
@@ -31,14 +33,23 @@ class RepairJob:
     in_place: bool = False
     overwrite: bool = False
     device: str = "auto"
+    # Repair in blocks of this many seconds, never holding the whole file; None: only files too
+    # large to repair whole in the memory that is free (see engine.blockwise.needs_blocks).
+    block_s: float | None = None
 
 
 @dataclass
 class RepairOutcome:
-    audio: Audio
-    result: InpaintResult
+    """What a repair did. A file repaired block by block is never held whole: ``audio`` and
+    ``result.audio`` are then None, and ``reports`` still list every region."""
+
+    sample_rate: int
+    reports: list[RegionReport]
     detections: list[Detection] = field(default_factory=list)
     output: Path | None = None
+    audio: Audio | None = None
+    result: InpaintResult | None = None
+    blocks: int = 0
 
 
 def check_output_path(job: RepairJob) -> None:
@@ -59,18 +70,7 @@ def collect_regions(
     detect_progress: Progress | None = None,
 ) -> tuple[list[Region], list[Detection]]:
     """Regions from --region, --labels and --auto, validated against the audio."""
-    sr = audio.sample_rate
-    spans = list(job.regions_s)
-    if job.labels is not None:
-        spans += [(lb.start_s, lb.end_s) for lb in read_regions(job.labels)]
-    regions = []
-    for start_s, end_s in spans:
-        if end_s > audio.duration_s + 1e-9:
-            raise VoicemendError(
-                f"region {start_s:g}-{end_s:g} s ends after the audio ({audio.duration_s:.3f} s)"
-            )
-        region = Region.from_seconds(start_s, end_s, sr)
-        regions.append(Region(region.start, min(region.end, audio.n_frames)))
+    regions = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
     detections: list[Detection] = []
     if job.auto:
         detections = (detector or DropoutDetector())(audio, progress=detect_progress)
@@ -84,20 +84,93 @@ def run_repair(
     """Load, find regions, repair, save atomically. Nothing is written if any step fails."""
     check_output_path(job)
     inpainter = get_inpainter(job.method, device=job.device)
+    head = info(job.input)
+    if job.block_s is not None or needs_blocks(head.n_channels, head.n_frames):
+        return _repair_in_blocks(job, inpainter, head, progress, detect_progress)
     audio = load(job.input)
     regions, detections = collect_regions(job, audio, detect_progress=detect_progress)
     if not regions and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
     result = inpainter.inpaint(audio, regions, progress=progress)
     out = save(result.audio, job.output, overwrite=job.overwrite or job.in_place)
-    return RepairOutcome(audio, result, detections, out)
+    return RepairOutcome(audio.sample_rate, result.reports, detections, out, audio, result)
+
+
+def _repair_in_blocks(
+    job: RepairJob,
+    inpainter: Inpainter,
+    head: AudioInfo,
+    progress: Progress | None,
+    detect_progress: Progress | None,
+) -> RepairOutcome:
+    """:func:`run_repair` for a file too large to hold (or when asked): block by block, with
+    ``progress`` counting frames instead of regions."""
+    check_repair_rate(head.sample_rate)
+    regions = _given_regions(job, head.sample_rate, head.duration_s, head.n_frames)
+    if not regions and not job.auto:
+        raise VoicemendError("nothing to repair: give --region, --labels or --auto")
+    done = repair_in_blocks(
+        job.input,
+        job.output,
+        inpainter,
+        regions,
+        detector=DropoutDetector() if job.auto else None,
+        block_s=job.block_s or BLOCK_S,
+        overwrite=job.overwrite or job.in_place,
+        progress=progress,
+        detect_progress=detect_progress,
+    )
+    return RepairOutcome(
+        done.sample_rate, done.reports, done.detections, job.output, blocks=done.blocks
+    )
+
+
+@dataclass
+class DetectOutcome:
+    """Detections in a file; ``audio`` is None where the file was scanned block by block."""
+
+    sample_rate: int
+    n_frames: int
+    detections: list[Detection]
+    audio: Audio | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.sample_rate
 
 
 def run_detect(
-    path: Path, detector: DropoutDetector | None = None, progress: Progress | None = None
-) -> tuple[Audio, list[Detection]]:
+    path: Path,
+    detector: DropoutDetector | None = None,
+    progress: Progress | None = None,
+    block_s: float | None = None,
+) -> DetectOutcome:
+    """Detect dropouts in a file; block by block (``block_s``, or files too large to hold)."""
+    head = info(path)
+    if block_s is not None or needs_blocks(head.n_channels, head.n_frames):
+        sr, n, found = detect_in_blocks(
+            path, detector, block_s=block_s or BLOCK_S, progress=progress
+        )
+        return DetectOutcome(sr, n, found)
     audio = load(path)
-    return audio, (detector or DropoutDetector())(audio, progress=progress)
+    found = (detector or DropoutDetector())(audio, progress=progress)
+    return DetectOutcome(audio.sample_rate, audio.n_frames, found, audio)
+
+
+def _given_regions(job: RepairJob, sr: int, duration_s: float, n_frames: int) -> list[Region]:
+    """The regions of --region and --labels, in frames, checked against the file's length."""
+    spans = list(job.regions_s)
+    if job.labels is not None:
+        spans += [(lb.start_s, lb.end_s) for lb in read_regions(job.labels)]
+    regions = []
+    for start_s, end_s in spans:
+        if end_s > duration_s + 1e-9:
+            raise VoicemendError(
+                f"region {start_s:g}-{end_s:g} s ends after the audio ({duration_s:.3f} s)"
+            )
+        region = Region.from_seconds(start_s, end_s, sr)
+        regions.append(Region(region.start, min(region.end, n_frames)))
+    return normalize_regions(regions, n_frames)
 
 
 def _same_file(a: Path, b: Path) -> bool:

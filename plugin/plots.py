@@ -9,7 +9,7 @@ import numpy as np
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect import Detection
-from voicemend.engine.io import save_figure
+from voicemend.engine.io import AudioReader, save_figure
 from voicemend.engine.regions import Region
 
 KIND_COLOURS = {"digital_silence": "tab:red", "packet_loss": "tab:orange", "clipping": "tab:purple"}
@@ -71,17 +71,54 @@ def plot_before_after(
 
 def plot_detections(audio: Audio, detections: Sequence[Detection], path: str | Path) -> Path:
     """The whole file's waveform with each detection shaded by kind."""
-    plt = _pyplot()
-    sr = audio.sample_rate
-    x = audio.samples[0]
-    # Peak envelope: one min/max pair per pixel column keeps long files fast and honest.
-    columns = 4000
-    step = max(1, x.size // columns)
+    step = _envelope_step(audio.n_frames)
+    lo, hi = _envelope(audio.samples[0], step)
+    return _draw_detections(lo, hi, step, audio.sample_rate, audio.n_frames, detections, path)
+
+
+def plot_file_detections(
+    source: str | Path, detections: Sequence[Detection], path: str | Path
+) -> Path:
+    """:func:`plot_detections` for a file read block by block (one too large to load)."""
+    with AudioReader(source) as reader:
+        sr, n = reader.sample_rate, reader.n_frames
+        step = _envelope_step(n)
+        parts = [_envelope(reader.read(step * 4096)[0], step) for _ in range(0, n, step * 4096)]
+    lo = np.concatenate([p[0] for p in parts]) if parts else np.zeros(1)
+    hi = np.concatenate([p[1] for p in parts]) if parts else np.zeros(1)
+    return _draw_detections(lo, hi, step, sr, n, detections, path)
+
+
+ENVELOPE_COLUMNS = 4000  # one min/max pair per pixel column keeps long files fast and honest
+
+
+def _envelope_step(n_frames: int) -> int:
+    return max(1, n_frames // ENVELOPE_COLUMNS)
+
+
+def _envelope(x: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of each whole ``step`` frames (the tail that does not fill one is left out,
+    unless it is all there is)."""
     k = x.size // step
     env = x[: k * step].reshape(k, step) if k else x.reshape(1, -1)
-    t = np.arange(env.shape[0]) * step / sr
+    if env.size == 0:
+        return np.zeros(0), np.zeros(0)
+    return env.min(axis=1), env.max(axis=1)
+
+
+def _draw_detections(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    step: int,
+    sr: int,
+    n_frames: int,
+    detections: Sequence[Detection],
+    path: str | Path,
+) -> Path:
+    plt = _pyplot()
+    t = np.arange(lo.size) * step / sr
     fig, ax = plt.subplots(figsize=(12, 3))
-    ax.fill_between(t, env.min(axis=1), env.max(axis=1), color="tab:blue", linewidth=0)
+    ax.fill_between(t, lo, hi, color="tab:blue", linewidth=0)
     seen = set()
     for det in detections:
         kind = det.kind.value
@@ -93,7 +130,7 @@ def plot_detections(audio: Audio, detections: Sequence[Detection], path: str | P
             label=None if kind in seen else kind,
         )
         seen.add(kind)
-    ax.set_xlim(0, audio.duration_s)
+    ax.set_xlim(0, n_frames / sr)
     ax.set_xlabel("time (s)")
     ax.set_title(f"{len(detections)} detection(s)")
     if seen:

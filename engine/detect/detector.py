@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,13 +37,21 @@ class DropoutDetector:
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
 
-    def __call__(self, audio: Audio, progress: ProgressCallback | None = None) -> list[Detection]:
+    def __call__(
+        self,
+        audio: Audio,
+        progress: ProgressCallback | None = None,
+        profiles: Sequence[LevelProfile] | None = None,
+    ) -> list[Detection]:
+        """``profiles`` (one per channel) replace the levels measured on ``audio``: a file
+        scanned in parts is judged against its own levels (:func:`file_profiles`), not each
+        part's."""
         found: list[Detection] = []
         blocks = _blocks(audio.n_frames, audio.sample_rate)
         total = audio.n_channels * len(blocks)
         for ch in range(audio.n_channels):
             x = audio.samples[ch]
-            profile = _profile(x, audio.sample_rate, blocks)
+            profile = _profile(x, audio.sample_rate, blocks) if profiles is None else profiles[ch]
             for i, (lo, hi, own_lo, own_hi) in enumerate(blocks):
                 for det in self._detect_block(x[lo:hi], audio.sample_rate, profile):
                     start = det.region.start + lo
@@ -101,14 +109,38 @@ def _profile(
     x: np.ndarray, sample_rate: int, blocks: list[tuple[int, int, int, int]]
 ) -> LevelProfile:
     """File-wide levels from 20 ms frames, gathered block by block to keep memory flat."""
-    n = max(1, int(FRAME_MS / 1000 * sample_rate))
-    levels = []
-    for _, _, lo, hi in blocks:
-        seg = x[lo:hi]
-        k = seg.size // n
-        if k:
-            frames = seg[: k * n].reshape(k, n).astype(np.float64)
-            levels.append(power_db(np.mean(frames**2, axis=1)))
+    levels = [_frame_levels(x[lo:hi], sample_rate) for _, _, lo, hi in blocks]
+    levels = [v for v in levels if v.size]
     if not levels:
         return LevelProfile.measure(x, sample_rate)
     return LevelProfile.from_levels(np.concatenate(levels))
+
+
+def _frame_levels(seg: np.ndarray, sample_rate: int) -> np.ndarray:
+    n = max(1, int(FRAME_MS / 1000 * sample_rate))
+    k = seg.size // n
+    frames = seg[: k * n].reshape(k, n).astype(np.float64)
+    return power_db(np.mean(frames**2, axis=1))
+
+
+def file_profiles(
+    read: Callable[[int], np.ndarray], n_frames: int, sample_rate: int
+) -> list[LevelProfile]:
+    """Per channel, the levels :class:`DropoutDetector` measures on a whole file, from a reader
+    that returns the file's next (channels, frames) samples: the same 20 ms frames in the same
+    blocks, without holding the file."""
+    levels: list[list[np.ndarray]] = []
+    block = np.empty((0, 0), np.float32)
+    for _, _, lo, hi in _blocks(n_frames, sample_rate):
+        block = read(hi - lo)
+        levels = levels or [[] for _ in block]
+        for ch, x in enumerate(block):
+            levels[ch].append(_frame_levels(x, sample_rate))
+    profiles = []
+    for ch, parts in enumerate(levels):
+        found = [v for v in parts if v.size]
+        if found:
+            profiles.append(LevelProfile.from_levels(np.concatenate(found)))
+        else:  # shorter than one frame: the one block read is the whole file
+            profiles.append(LevelProfile.measure(block[ch], sample_rate))
+    return profiles

@@ -131,13 +131,21 @@ class Inpainter(ABC):
         *,
         progress: ProgressCallback | None = None,
         should_cancel: CancelCheck | None = None,
+        also_damaged: Sequence[Region] = (),
+        seed_offset: int = 0,
     ) -> InpaintResult:
-        """Repair ``regions``; every sample outside them ± crossfade stays bit-identical."""
+        """Repair ``regions``; every sample outside them ± crossfade stays bit-identical.
+
+        ``also_damaged`` regions are left as they are but, like regions not yet repaired, never
+        serve as context; ``seed_offset`` is added to each region's index for the fills that
+        draw random numbers. With both, a file repaired in parts gets the repairs a whole-file
+        pass gives (see :mod:`voicemend.engine.blockwise`).
+        """
         check_repair_rate(audio.sample_rate)
         todo = normalize_regions(regions, audio.n_frames)
         out = audio.samples.copy()
         pending = np.zeros(audio.n_frames, dtype=bool)
-        for region in todo:
+        for region in [*todo, *normalize_regions(also_damaged, audio.n_frames)]:
             pending[region.start : region.end] = True
         if todo and pending.all():
             raise InpaintError(
@@ -151,7 +159,9 @@ class Inpainter(ABC):
             if should_cancel is not None and should_cancel():
                 raise Cancelled("repair cancelled")
             t0 = time.perf_counter()
-            method, batch = self._next_batch(out, pending, todo, index, audio.sample_rate)
+            method, batch = self._next_batch(
+                out, pending, todo, index, audio.sample_rate, seed_offset
+            )
             fills = method.fill_many(batch)
             share = (time.perf_counter() - t0) / len(batch)
             for ctx, (fill, note) in zip(batch, fills, strict=True):
@@ -176,6 +186,7 @@ class Inpainter(ABC):
         todo: Sequence[Region],
         first: int,
         sample_rate: int,
+        seed_offset: int = 0,
     ) -> tuple[Inpainter, list[GapContext]]:
         """The method for region ``first`` and the contexts of the regions it can fill together.
 
@@ -184,18 +195,20 @@ class Inpainter(ABC):
         batch can see another's repair, and each context is the one a region-by-region pass
         would build.
         """
-        ctx = self._context(out, pending, todo[first], sample_rate, self, first)
+        seed = seed_offset + first
+        ctx = self._context(out, pending, todo[first], sample_rate, self, seed)
         method = self.choose(ctx)
         if method is not self:
-            ctx = self._context(out, pending, todo[first], sample_rate, method, first)
+            ctx = self._context(out, pending, todo[first], sample_rate, method, seed)
         batch = [ctx]
         window_end = ctx.window_start + ctx.window.shape[1]
         for index in range(first + 1, min(len(todo), first + method.max_batch)):
-            probe = self._context(out, pending, todo[index], sample_rate, self, index)
+            seed = seed_offset + index
+            probe = self._context(out, pending, todo[index], sample_rate, self, seed)
             if self.choose(probe) is not method:
                 break
             if method is not self:
-                probe = self._context(out, pending, todo[index], sample_rate, method, index)
+                probe = self._context(out, pending, todo[index], sample_rate, method, seed)
             if probe.window_start < window_end or probe.window.shape != ctx.window.shape:
                 break
             batch.append(probe)
@@ -240,7 +253,7 @@ class Inpainter(ABC):
         region: Region,
         sample_rate: int,
         method: Inpainter,
-        index: int,
+        seed: int,
     ) -> GapContext:
         gap = region.n_frames
         n_total = out.shape[1]
@@ -258,7 +271,7 @@ class Inpainter(ABC):
             fade_left=0,
             fade_right=0,
             sample_rate=sample_rate,
-            seed=index,
+            seed=seed,
             window_start=w0,
         )
         cap = min(

@@ -140,3 +140,58 @@ def test_save_figure_is_atomic_and_closes_the_figure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.png"]
     svg = save_figure(plt.figure(), tmp_path / "plot.svg")
     assert b"<svg" in svg.read_bytes()[:400]
+
+
+def test_block_writer_and_reader_round_trip(tmp_path, stereo48k):
+    """Blocks written in order read back bit-exact, in blocks or whole; the file appears only
+    when the writer finishes."""
+    from voicemend.engine.io import AudioReader, open_writer
+
+    out = tmp_path / "blocks.flac"
+    x = stereo48k.samples
+    with open_writer(out, 48000, 2, subtype="PCM_24") as write:
+        for start in range(0, x.shape[1], 10000):
+            write(x[:, start : start + 10000])
+            assert not out.exists()
+    with AudioReader(out) as reader:
+        assert (reader.sample_rate, reader.n_channels, reader.n_frames) == (48000, 2, x.shape[1])
+        parts = [reader.read(7000) for _ in range(0, x.shape[1], 7000)]
+        assert reader.read(10).shape == (2, 0)
+    assert np.array_equal(np.concatenate(parts, axis=1), load(out).samples)
+    assert sf.info(str(out)).subtype == "PCM_24"
+
+
+def test_block_writer_refuses_and_cleans_up(tmp_path, mono16k):
+    from voicemend.engine.io import open_writer
+
+    existing = save(mono16k, tmp_path / "x.wav")
+    with pytest.raises(AudioFileError, match="exists"), open_writer(existing, 16000, 1):
+        pass
+    bad = np.full((1, 100), np.nan, np.float32)
+    with pytest.raises(AudioFileError, match="NaN"), open_writer(tmp_path / "y.wav", 16000, 1) as w:
+        w(mono16k.samples)
+        w(bad)
+    with (
+        pytest.raises(AudioFileError, match="2 channel"),
+        open_writer(tmp_path / "z.wav", 16000, 1) as w,
+    ):
+        w(np.zeros((2, 10), np.float32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
+
+
+def test_a_file_larger_than_free_memory_is_refused_before_decoding(tmp_path):
+    from voicemend.engine.io import check_fits_in_memory
+
+    ten_hours = 10 * 3600 * 96000
+    check_fits_in_memory(tmp_path / "a.wav", 2, ten_hours, 96000, available=64 * 2**30)
+    with pytest.raises(AudioFileError, match=r"25\.7 GiB \(10\.0 h, 2 channel\(s\) at 96000 Hz\)"):
+        check_fits_in_memory(tmp_path / "a.wav", 2, ten_hours, 96000, available=8 * 2**30)
+
+
+def test_load_checks_memory_first(tmp_path, mono16k, monkeypatch):
+    import voicemend.engine.io as io
+
+    path = save(mono16k, tmp_path / "x.wav")
+    monkeypatch.setattr(io, "available_memory_bytes", lambda: 1000)
+    with pytest.raises(AudioFileError, match=r"only 0\.0 GiB of memory is free"):
+        load(path)

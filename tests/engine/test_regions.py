@@ -90,3 +90,10 @@ def test_merge_invariants(regions):
     for a, b in itertools.pairwise(merged):
         assert a.end < b.start  # sorted, disjoint and not touching
     assert normalize_regions(merged, 1000) == merged  # idempotent
+
+
+def test_shifted_moves_both_edges_and_stays_valid():
+    assert Region(10, 20).shifted(5) == Region(15, 25)
+    assert Region(10, 20).shifted(-10) == Region(0, 10)
+    with pytest.raises(RegionError):
+        Region(10, 20).shifted(-11)

@@ -358,3 +358,21 @@ def test_train_stopped_by_ctrl_c_keeps_its_steps_and_says_how_to_go_on(
     assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 2
     assert (out / "export" / "model.safetensors").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_repair_and_detect_block_by_block(tmp_path, capsys, damaged_wav):
+    """--block-s gives the file a whole-file repair gives; detect lists the same dropouts."""
+    src, _ = damaged_wav
+    code, out, err = run(
+        capsys, "repair", src, "-o", tmp_path / "b.wav", "--auto", "--block-s", 0.5
+    )
+    assert code == 0, err
+    assert "repaired 1 region(s)" in out and "blocks)" in out
+    assert run(capsys, "repair", src, "-o", tmp_path / "w.wav", "--auto")[0] == 0
+    a, _ = sf.read(str(tmp_path / "b.wav"), dtype="int16")
+    b, _ = sf.read(str(tmp_path / "w.wav"), dtype="int16")
+    assert np.array_equal(a, b)
+    code, whole, _ = run(capsys, "detect", src)
+    code, blocks, err = run(capsys, "detect", src, "--block-s", 0.5, "--plot", tmp_path / "d.png")
+    assert code == 0, err
+    assert blocks == whole and (tmp_path / "d.png").stat().st_size > 0
