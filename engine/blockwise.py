@@ -73,7 +73,7 @@ def repair_in_blocks(
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
     of it is written. ``progress`` counts frames written, ``detect_progress`` frames measured."""
     with AudioReader(source) as probe:
-        sr, n, channels = probe.sample_rate, probe.n_frames, probe.n_channels
+        sr, n, channels, stored = probe.sample_rate, probe.n_frames, probe.n_channels, probe.source
         profiles = None
         if detector is not None:
             profiles = file_profiles(_counting(probe.read, n, detect_progress), n, sr)
@@ -83,9 +83,11 @@ def repair_in_blocks(
     fade = int(MAX_CROSSFADE_MS / 1000 * sr)
     block = max(1, int(block_s * sr))
     result = BlockwiseResult(sr, n)
+    # The writer is entered first so that the reader closes before the output is renamed into
+    # place: with --in-place that is the input, which Windows will not replace while it is open.
     with (
+        open_writer(output, sr, channels, stored, overwrite=overwrite) as write,
         AudioReader(source) as reader,
-        open_writer(output, sr, channels, reader.source, overwrite=overwrite) as write,
     ):
         ahead = np.empty((channels, 0), np.float32)  # input from frame `a` on, read already
         before = np.empty((channels, 0), np.float32)  # the output just before `a`

@@ -372,6 +372,10 @@ def test_repair_and_detect_block_by_block(tmp_path, capsys, damaged_wav):
     a, _ = sf.read(str(tmp_path / "b.wav"), dtype="int16")
     b, _ = sf.read(str(tmp_path / "w.wav"), dtype="int16")
     assert np.array_equal(a, b)
+    copy = tmp_path / "copy.wav"  # in place: read while the output is written, then replaced
+    copy.write_bytes(src.read_bytes())
+    assert run(capsys, "repair", copy, "--in-place", "--auto", "--block-s", 0.5)[0] == 0
+    assert np.array_equal(sf.read(str(copy), dtype="int16")[0], b)
     code, whole, _ = run(capsys, "detect", src)
     code, blocks, err = run(capsys, "detect", src, "--block-s", 0.5, "--plot", tmp_path / "d.png")
     assert code == 0, err
