@@ -117,8 +117,8 @@ def _repair_in_blocks(
         detector=DropoutDetector() if job.auto else None,
         block_s=job.block_s or BLOCK_S,
         overwrite=job.overwrite or job.in_place,
-        progress=progress,
-        detect_progress=detect_progress,
+        progress=_in_seconds(progress, head.sample_rate),
+        detect_progress=_in_seconds(detect_progress, head.sample_rate),
     )
     return RepairOutcome(
         done.sample_rate, done.reports, done.detections, job.output, blocks=done.blocks
@@ -149,12 +149,22 @@ def run_detect(
     head = info(path)
     if block_s is not None or needs_blocks(head.n_channels, head.n_frames):
         sr, n, found = detect_in_blocks(
-            path, detector, block_s=block_s or BLOCK_S, progress=progress
+            path,
+            detector,
+            block_s=block_s or BLOCK_S,
+            progress=_in_seconds(progress, head.sample_rate),
         )
         return DetectOutcome(sr, n, found)
     audio = load(path)
     found = (detector or DropoutDetector())(audio, progress=progress)
     return DetectOutcome(audio.sample_rate, audio.n_frames, found, audio)
+
+
+def _in_seconds(progress: Progress | None, sample_rate: int) -> Progress | None:
+    """Progress in frames told in whole seconds of audio, which is what a person can read."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(done // sample_rate, -(-total // sample_rate))
 
 
 def _given_regions(job: RepairJob, sr: int, duration_s: float, n_frames: int) -> list[Region]:

@@ -1,0 +1,42 @@
+"""File jobs: the same repair whole or block by block, with progress in seconds for the latter."""
+
+import itertools
+
+from voicemend.engine import Audio, Region, save
+from voicemend.engine.corrupt import zero_gap
+from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
+
+from ..conftest import speech_like
+
+
+def test_block_repair_reports_regions_and_progress_in_seconds(tmp_path, monkeypatch):
+    from voicemend.engine import blockwise
+
+    monkeypatch.setattr(blockwise, "MARGIN_S", 0.5)  # 1 s blocks in a 5 s file
+    audio = Audio.from_array(speech_like(5.0, 16000), 16000)
+    audio = zero_gap(audio, Region(40000, 41600))
+    src = save(audio, tmp_path / "in.wav")
+    seen, detect_seen = [], []
+    job = RepairJob(src, tmp_path / "out.wav", regions_s=[(1.0, 1.05)], auto=True, block_s=1.0)
+    outcome = run_repair(
+        job,
+        progress=lambda d, t: seen.append((d, t)),
+        detect_progress=lambda d, t: detect_seen.append((d, t)),
+    )
+    assert outcome.audio is None and outcome.blocks >= 4
+    assert [r.region for r in outcome.reports] == [Region(16000, 16800), Region(40000, 41600)]
+    assert [d.region for d in outcome.detections] == [Region(40000, 41600)]
+    assert seen[-1] == (5, 5) and detect_seen[-1] == (5, 5)
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))
+    whole = run_repair(RepairJob(src, tmp_path / "w.wav", regions_s=[(1.0, 1.05)], auto=True))
+    assert whole.audio is not None and whole.blocks == 0
+    assert [r.region for r in whole.reports] == [r.region for r in outcome.reports]
+
+
+def test_detect_job_whole_or_in_blocks(tmp_path):
+    audio = zero_gap(Audio.from_array(speech_like(4.0, 16000), 16000), Region(30000, 31600))
+    src = save(audio, tmp_path / "in.wav")
+    whole, blocks = run_detect(src), run_detect(src, block_s=1.0)
+    assert whole.audio is not None and blocks.audio is None
+    assert blocks.duration_s == whole.duration_s == 4.0
+    assert [d.region for d in blocks.detections] == [d.region for d in whole.detections]
