@@ -96,6 +96,8 @@ def repair_in_blocks(
             want = min(n, a + block + margin)
             if a + ahead.shape[1] < want:
                 ahead = np.concatenate([ahead, reader.read(want - a - ahead.shape[1])], axis=1)
+                if a + ahead.shape[1] < want:  # the file ends before its header said it would
+                    n = want = result.n_frames = a + ahead.shape[1]
             offset = a - before.shape[1]  # the file frame of the block's first sample
             audio = Audio(np.concatenate([before, ahead], axis=1), sr, reader.source)
             found = _detections(detector, audio, profiles, offset, a)
@@ -206,6 +208,10 @@ def detect_in_blocks(
         for a in range(0, max(n, 1), block):
             want = min(n, a + block + margin)
             held = np.concatenate([held, reader.read(want - held_at - held.shape[1])], axis=1)
+            if held_at + held.shape[1] < want:  # the file ends before its header said it would
+                n = held_at + held.shape[1]
+            if a >= n:
+                break
             start = max(0, a - margin)
             held, held_at = held[:, start - held_at :], start
             audio = Audio(held, sr, reader.source)

@@ -147,3 +147,19 @@ def test_a_region_waits_for_the_next_block_but_is_never_context(tmp_path, damage
     a, _ = sf.read(str(tmp_path / "out.wav"), dtype="int16")
     b, _ = sf.read(str(tmp_path / "whole.wav"), dtype="int16")
     assert np.array_equal(a, b)
+
+
+def test_a_header_that_promises_more_frames_than_the_file_holds(tmp_path, damaged, monkeypatch):
+    """Some formats only estimate their length: the file ends where its samples end."""
+
+    class Overstated(blockwise.AudioReader):
+        def __init__(self, path):
+            super().__init__(path)
+            self.n_frames += 3 * SR
+
+    monkeypatch.setattr(blockwise, "AudioReader", Overstated)
+    out = tmp_path / "out.wav"
+    done = repair_in_blocks(damaged, out, get_inpainter("lsar"), block_s=2.0)
+    assert done.n_frames == sf.info(str(out)).frames == 20 * SR
+    sr, n, found = detect_in_blocks(damaged, block_s=2.0)
+    assert (sr, n) == (SR, 20 * SR) and found
