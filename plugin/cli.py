@@ -36,7 +36,8 @@ BLOCK_ARG: dict = {
     "default": None,
     "metavar": "SECONDS",
     "help": "work through the file in blocks of this many seconds, never holding all of it "
-    "(default: only files too large for the free memory, in 120 s blocks)",
+    "(default: only files that would take over 2 GiB, or over the free memory, whole; in "
+    "120 s blocks)",
 }
 
 
