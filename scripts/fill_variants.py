@@ -246,6 +246,23 @@ def dip(fill: np.ndarray, gap: Region, depth_db: float) -> np.ndarray:
     return out
 
 
+def edges_from(
+    edge_fill: np.ndarray, middle_fill: np.ndarray, gap: Region, edge_ms: float, fade_ms: float
+) -> np.ndarray:
+    """``edge_fill`` for the first and last ``edge_ms`` of the gap, ``middle_fill`` between,
+    crossfaded over ``fade_ms`` (raised cosine): lsar's seamless joins with the prediction's
+    content in the middle."""
+    n = gap.end - gap.start
+    t = np.arange(n) / RATE * 1000
+    from_edge = np.minimum(t, t[::-1])  # ms to the nearer edge
+    ramp = np.clip((from_edge - edge_ms) / fade_ms, 0.0, 1.0)
+    w = 0.5 - 0.5 * np.cos(np.pi * ramp)  # 0 at the edges, 1 in the middle
+    out = edge_fill.copy()
+    seg = slice(gap.start, gap.end)
+    out[seg] = (1 - w) * edge_fill[seg] + w * middle_fill[seg]
+    return out
+
+
 def pattern_edges(pattern_fill: np.ndarray, gap: Region, edge_ms: float) -> np.ndarray:
     """pattern's fill for the first and last ``edge_ms``, lsar across the middle."""
     k = int(edge_ms * RATE / 1000)
@@ -485,6 +502,12 @@ class Fills:
             "neural-mel-dip-4db": lambda d, g: dip(m("neural-mel", d, g), g, 4.0),
             "neural-mel-dip-8db": lambda d, g: dip(m("neural-mel", d, g), g, 8.0),
             "lsar-from-neural-mel-3": lambda d, g: lsar_from(d, m("neural-mel", d, g), g, 3),
+            "lsar-edges-20ms-neural-mel": lambda d, g: edges_from(
+                m("lsar", d, g), m("neural-mel", d, g), g, 20.0, 20.0
+            ),
+            "lsar-edges-50ms-neural-mel": lambda d, g: edges_from(
+                m("lsar", d, g), m("neural-mel", d, g), g, 50.0, 30.0
+            ),
             "exemplar-units-aligned-3": lambda d, g: self.exemplar(3.0, d, g, EDGE_COST, ALIGN_MS),
             "exemplar-units-aligned-10": lambda d, g: self.exemplar(
                 10.0, d, g, EDGE_COST, ALIGN_MS
