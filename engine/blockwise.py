@@ -72,6 +72,8 @@ def repair_in_blocks(
     """Repair ``regions`` (frames of the whole file) and, with a ``detector``, what it finds,
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
     of it is written. ``progress`` counts frames written, ``detect_progress`` frames measured."""
+    if not block_s > 0:
+        raise ValueError(f"block length must be above 0 s, got {block_s}")
     with AudioReader(source) as probe:
         sr, n, channels, stored = probe.sample_rate, probe.n_frames, probe.n_channels, probe.source
         profiles = None
@@ -195,6 +197,8 @@ def detect_in_blocks(
     """(sample rate, frames, detections) of a file read block by block; the detections are
     those a whole-file scan finds (the file's own levels, each block with ``MARGIN_S`` of
     context either side). ``progress`` counts frames, over the two passes."""
+    if not block_s > 0:
+        raise ValueError(f"block length must be above 0 s, got {block_s}")
     detector = detector or DropoutDetector()
     with AudioReader(source) as probe:
         sr, n = probe.sample_rate, probe.n_frames

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import subprocess
@@ -29,16 +30,6 @@ from voicemend.plugin.labels import Label, format_audacity_labels, format_reaper
 PROG = "voicemend"
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
-
-
-BLOCK_ARG: dict = {
-    "type": float,
-    "default": None,
-    "metavar": "SECONDS",
-    "help": "work through the file in blocks of this many seconds, never holding all of it "
-    "(default: only files that would take over 2 GiB, or over the free memory, whole; in "
-    "120 s blocks)",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -431,6 +422,27 @@ def _count_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is below 0")
     return value
+
+
+def _block_seconds_arg(text: str) -> float:
+    """A block length: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a block length above 0 s")
+    return value
+
+
+BLOCK_ARG: dict = {
+    "type": _block_seconds_arg,
+    "default": None,
+    "metavar": "SECONDS",
+    "help": "work through the file in blocks of this many seconds, never holding all of it "
+    "(default: only files that would take over 2 GiB, or over the free memory, whole; in "
+    "120 s blocks)",
+}
 
 
 @contextmanager

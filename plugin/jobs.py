@@ -104,7 +104,7 @@ def _repair_in_blocks(
     detect_progress: Progress | None,
 ) -> RepairOutcome:
     """:func:`run_repair` for a file too large to hold (or when asked): block by block, with
-    ``progress`` counting frames instead of regions."""
+    ``progress`` counting seconds of audio instead of regions."""
     check_repair_rate(head.sample_rate)
     regions = _given_regions(job, head.sample_rate, head.duration_s, head.n_frames)
     if not regions and not job.auto:

@@ -380,3 +380,13 @@ def test_repair_and_detect_block_by_block(tmp_path, capsys, damaged_wav):
     code, blocks, err = run(capsys, "detect", src, "--block-s", 0.5, "--plot", tmp_path / "d.png")
     assert code == 0, err
     assert blocks == whole and (tmp_path / "d.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_a_block_length_must_be_positive_seconds(tmp_path, capsys, damaged_wav, value):
+    src, _ = damaged_wav
+    with pytest.raises(SystemExit) as exc:
+        main(["repair", str(src), "-o", str(tmp_path / "o.wav"), "--auto", "--block-s", value])
+    assert exc.value.code == 2
+    assert "--block-s" in capsys.readouterr().err
+    assert not (tmp_path / "o.wav").exists()
