@@ -24,7 +24,7 @@ from voicemend.engine.audio import Audio
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
-from voicemend.engine.io import atomic_path, write_text_atomic
+from voicemend.engine.io import atomic_path, available_memory_bytes, write_text_atomic
 from voicemend.engine.regions import Region
 
 PROJECT_FORMAT = "voicemend-project"
@@ -67,9 +67,9 @@ class Document:
             info = sf.info(str(p))
             if info.frames == 0:
                 raise AudioFileError(f"{p} holds no audio frames (empty file)")
-            if info.subtype == "PCM_16":
+            if info.subtype == "PCM_16" and _fits_in_memory(2 * info.frames * info.channels):
                 data, _ = sf.read(str(p), dtype="int16", always_2d=True)
-            else:
+            else:  # decoded to disk and mapped: a file larger than memory opens too
                 data = _read_to_memmap(p, info.frames, info.channels)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"cannot read {p}: {exc}") from None
@@ -319,6 +319,12 @@ def _read_project(project: Path) -> dict:
     if data.get("format_version") != PROJECT_VERSION:
         raise VoicemendError(f"{project}: unsupported format_version {data.get('format_version')}")
     return data
+
+
+def _fits_in_memory(n_bytes: int) -> bool:
+    """Comfortably: the editor also holds the peak pyramids, the spectrogram and its patches."""
+    free = available_memory_bytes()
+    return free is None or 2 * n_bytes <= free
 
 
 def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:

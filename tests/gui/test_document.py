@@ -30,6 +30,16 @@ def test_open_keeps_16_bit_source_as_int16_and_others_memory_mapped(wav, tmp_pat
     assert doc24.original(0, 10)[0, 0] == pytest.approx(0.25)
 
 
+def test_a_16_bit_file_too_large_for_memory_is_mapped_from_disk(wav, monkeypatch):
+    import voicemend.gui.document as document
+
+    monkeypatch.setattr(document, "available_memory_bytes", lambda: 100_000)  # < 2 × 256 kB
+    doc = Document.open(wav)
+    assert isinstance(doc.source, np.memmap) and doc.duration_s == 2.0
+    x, _ = sf.read(str(wav), dtype="float32", always_2d=True)
+    assert np.array_equal(doc.original(0, doc.n_frames), x.T)
+
+
 def test_repair_undo_redo(wav):
     doc = Document.open(wav)
     before = doc.edited(0, doc.n_frames)
