@@ -116,12 +116,14 @@ class Audio:
         )
 
 
-def check_finite(samples: np.ndarray, sample_rate: int | None = None) -> None:
-    """Raise naming the first NaN/Inf sample, so users can find it."""
+def check_finite(samples: np.ndarray, sample_rate: int | None = None, first_frame: int = 0) -> None:
+    """Raise naming the first NaN/Inf sample, so users can find it; ``first_frame`` is where
+    ``samples`` start in their file, for a block of a longer one."""
     finite = np.isfinite(samples)
     if finite.all():
         return
     channel, frame = (int(i[0]) for i in np.nonzero(~finite))
+    frame += first_frame
     where = f"frame {frame}"
     if sample_rate:
         where += f" ({frame / sample_rate:.3f} s)"

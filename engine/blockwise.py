@@ -159,12 +159,10 @@ def _detections(
     (what starts earlier was found, and repaired, with the block before)."""
     if detector is None:
         return []
-    out = []
-    for d in detector(audio, profiles=profiles):
-        region = d.region.shifted(offset)
-        if region.start >= first:
-            out.append(Detection(region, d.kind, d.confidence, d.channels))
-    return out
+    moved = (
+        replace(d, region=d.region.shifted(offset)) for d in detector(audio, profiles=profiles)
+    )
+    return [d for d in moved if d.region.start >= first]
 
 
 def _shifted(report: RegionReport, offset: int) -> RegionReport:

@@ -181,9 +181,9 @@ def open_writer(
                 f"{n_channels}-channel file"
             )
         try:
-            check_finite(samples)
+            check_finite(samples, sample_rate, first_frame=written)
         except Exception as exc:
-            raise AudioFileError(f"cannot write {out}: {exc} (block at frame {written})") from None
+            raise AudioFileError(f"cannot write {out}: {exc}") from None
         # Block by block: writing the transposed whole would copy all of it first.
         for start in range(0, samples.shape[1], IO_BLOCK_FRAMES):
             f.write(samples[:, start : start + IO_BLOCK_FRAMES].T)
@@ -222,13 +222,9 @@ class AudioReader:
             raise AudioFileError(f"cannot read {self.path}: {_reason(exc)}") from None
         samples = np.ascontiguousarray(block.T)
         try:
-            check_finite(samples)
-        except Exception:
-            bad = int(np.nonzero(~np.isfinite(samples).all(axis=0))[0][0]) + self.position
-            raise AudioFileError(
-                f"{self.path}: audio contains NaN or Inf samples (first at frame {bad}, "
-                f"{bad / self.sample_rate:.3f} s)"
-            ) from None
+            check_finite(samples, self.sample_rate, first_frame=self.position)
+        except Exception as exc:
+            raise AudioFileError(f"{self.path}: {exc}") from None
         self.position += samples.shape[1]
         return samples
 
