@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicemend.engine.audio import Audio
+from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.detect import Detection, DropoutDetector
 from voicemend.engine.detect.detector import file_profiles
@@ -68,10 +68,12 @@ def repair_in_blocks(
     overwrite: bool = False,
     progress: Progress | None = None,
     detect_progress: Progress | None = None,
+    like: SourceFormat | None = None,
 ) -> BlockwiseResult:
     """Repair ``regions`` (frames of the whole file) and, with a ``detector``, what it finds,
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
-    of it is written. ``progress`` counts frames written, ``detect_progress`` frames measured."""
+    of it is written, in the sample format of ``like`` where given (else the source's).
+    ``progress`` counts frames written, ``detect_progress`` frames measured."""
     if not block_s > 0:
         raise ValueError(f"block length must be above 0 s, got {block_s}")
     with AudioReader(source) as probe:
@@ -88,7 +90,7 @@ def repair_in_blocks(
     # The writer is entered first so that the reader closes before the output is renamed into
     # place: with --in-place that is the input, which Windows will not replace while it is open.
     with (
-        open_writer(output, sr, channels, stored, overwrite=overwrite) as write,
+        open_writer(output, sr, channels, like or stored, overwrite=overwrite) as write,
         AudioReader(source) as reader,
     ):
         ahead = np.empty((channels, 0), np.float32)  # input from frame `a` on, read already

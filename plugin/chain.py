@@ -1,4 +1,4 @@
-"""A chain of pedalboard plugins and voicemend stages, run in order on whole buffers.
+"""A chain of pedalboard plugins and voicemend stages, run in order on whole buffers or files.
 
 A ``pedalboard.Pedalboard`` cannot hold Python plugins, so consecutive pedalboard plugins run as
 one native ``Pedalboard`` segment (which compensates their reported latency) and voicemend stages
@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pedalboard
 
+from voicemend.engine.blockwise import BLOCK_S
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.io import write_text_atomic
 from voicemend.plugin.presets import ExternalPlugin
 from voicemend.plugin.processors import ChainContext, Processor, to_audio
+from voicemend.plugin.streaming import process_file_in_blocks
 
 Stage = pedalboard.Plugin | Processor | ExternalPlugin
 
@@ -93,6 +95,29 @@ class Chain:
                 x = np.atleast_2d(segment.process(x, sample_rate, reset=True))
             x = np.ascontiguousarray(x, dtype=np.float32)
         return x[0] if mono_1d and x.shape[0] == 1 else x
+
+    def process_file(
+        self,
+        source: str | Path,
+        output: str | Path,
+        context: ChainContext | None = None,
+        *,
+        block_s: float = BLOCK_S,
+        overwrite: bool = False,
+    ) -> ChainContext:
+        """:meth:`process` for a file too large to hold: stage by stage, each block by block
+        (:mod:`voicemend.plugin.streaming`); the output keeps the source's sample format."""
+        context = context or ChainContext()
+        self.last_context = context
+        return process_file_in_blocks(
+            self.segments(),
+            source,
+            output,
+            tail_s=self.tail_s,
+            context=context,
+            block_s=block_s,
+            overwrite=overwrite,
+        )
 
     # --- presets ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, object]:

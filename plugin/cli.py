@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="regions to repair in every file (Audacity labels, REAPER CSV or JSON)",
     )
     ren.add_argument("--format", choices=["wav", "flac"], default="wav")
+    ren.add_argument("--block-s", **BLOCK_ARG)
     ren.add_argument("--workers", type=int, default=1, help="local worker processes")
     ren.add_argument(
         "--ray",
@@ -605,6 +606,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             ray_address=args.ray or None,
             progress=bar,
             within_file=lambda stage, done, total: inner(done, total),
+            block_s=args.block_s,
         )
     for item in summary.failed:
         print(f"{PROG}: failed: {item.input}: {item.error}", file=sys.stderr)

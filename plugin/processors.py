@@ -10,13 +10,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from voicemend.engine.audio import Audio
+from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
+from voicemend.engine.blockwise import detect_in_blocks, repair_in_blocks
 from voicemend.engine.detect import Detection, DetectorSettings, DropoutDetector
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
+from voicemend.engine.inpaint.base import RegionReport
+from voicemend.engine.io import AudioReader
 from voicemend.engine.regions import Region, normalize_regions
 
 MAX_CHANNELS = 64  # more "channels" than this means the array is (samples, channels)
@@ -67,6 +71,7 @@ class Processor(ABC):
     """A voicemend chain stage. Stages are data-describable: ``params()`` round-trips presets."""
 
     type_name: str
+    writes_audio = True  # False for a stage that only reads (it passes audio through unchanged)
 
     def __call__(self, audio: np.ndarray, sample_rate: float) -> np.ndarray:
         return self.process(audio, sample_rate, ChainContext())
@@ -81,6 +86,21 @@ class Processor(ABC):
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         """Process one whole buffer."""
 
+    def process_file(
+        self,
+        source: Path,
+        output: Path | None,
+        context: ChainContext,
+        *,
+        block_s: float,
+        like: SourceFormat | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        """Process a file too large to hold, block by block: read ``source`` and write
+        ``output`` in the sample format of ``like`` (a stage that does not write audio is given
+        None and only reads)."""
+        raise VoicemendError(f"{type(self).__name__} cannot process a file block by block")
+
     @abstractmethod
     def params(self) -> dict[str, object]:
         """Constructor arguments that rebuild this stage (JSON types only)."""
@@ -94,6 +114,7 @@ class DetectDropouts(Processor):
     """Finds dropouts; passes audio through unchanged and hands regions to later ``Inpaint``s."""
 
     type_name = "voicemend.DetectDropouts"
+    writes_audio = False
 
     def __init__(self, min_confidence: float = 0.5, kinds: Sequence[str] | None = None) -> None:
         from voicemend.engine.detect import DropoutKind
@@ -120,6 +141,22 @@ class DetectDropouts(Processor):
         context.detections += [d.to_dict(sr) for d in self.detections]
         context.regions_s += [d.seconds(sr) for d in self.detections]
         return audio
+
+    def process_file(
+        self,
+        source: Path,
+        output: Path | None,
+        context: ChainContext,
+        *,
+        block_s: float,
+        like: SourceFormat | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        sr, _, self.detections = detect_in_blocks(
+            source, self.detector, block_s=block_s, progress=context.stage_progress("detect")
+        )
+        context.detections += [d.to_dict(sr) for d in self.detections]
+        context.regions_s += [d.seconds(sr) for d in self.detections]
 
     def params(self) -> dict[str, object]:
         return {"min_confidence": self.min_confidence, "kinds": list(self.kinds)}
@@ -155,22 +192,40 @@ class Inpaint(Processor):
         if self.auto and not context.regions_s:
             found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
             spans += [d.seconds(sr) for d in found]
-        regions = []
-        for start_s, end_s in spans:
-            r = Region.from_seconds(start_s, min(end_s, audio.duration_s), sr)
-            regions.append(Region(r.start, min(r.end, audio.n_frames)))
-        regions = normalize_regions(regions, audio.n_frames)
+        regions = _frames(spans, sr, audio.n_frames)
         result = self.inpainter.inpaint(audio, regions, progress=context.stage_progress("repair"))
-        context.reports += [
-            {
-                "start_s": r.region.start / sr,
-                "end_s": r.region.end / sr,
-                "method": r.method,
-                "elapsed_s": r.elapsed_s,
-            }
-            for r in result.reports
-        ]
+        context.reports += [_report_dict(r, sr) for r in result.reports]
         return result.audio
+
+    def process_file(
+        self,
+        source: Path,
+        output: Path | None,
+        context: ChainContext,
+        *,
+        block_s: float,
+        like: SourceFormat | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        if output is None:
+            raise VoicemendError("Inpaint writes audio: give it an output file")
+        with AudioReader(source) as head:
+            sr, n_frames = head.sample_rate, head.n_frames
+        check_repair_rate(sr)
+        regions = _frames([*self.regions_s, *context.regions_s], sr, n_frames)
+        done = repair_in_blocks(
+            source,
+            output,
+            self.inpainter,
+            regions,
+            detector=DropoutDetector() if self.auto and not context.regions_s else None,
+            block_s=block_s,
+            overwrite=overwrite,
+            progress=context.stage_progress("repair"),
+            detect_progress=context.stage_progress("detect"),
+            like=like,
+        )
+        context.reports += [_report_dict(r, sr) for r in done.reports]
 
     def params(self) -> dict[str, object]:
         return {
@@ -179,6 +234,24 @@ class Inpaint(Processor):
             "method": self.method,
             "device": self.device,
         }
+
+
+def _frames(spans: Sequence[tuple[float, float]], sample_rate: int, n_frames: int) -> list[Region]:
+    """Regions in seconds as frames of a file ``n_frames`` long, cut to its end."""
+    regions = []
+    for start_s, end_s in spans:
+        r = Region.from_seconds(start_s, min(end_s, n_frames / sample_rate), sample_rate)
+        regions.append(Region(r.start, min(r.end, n_frames)))
+    return normalize_regions(regions, n_frames)
+
+
+def _report_dict(report: RegionReport, sample_rate: int) -> dict[str, object]:
+    return {
+        "start_s": report.region.start / sample_rate,
+        "end_s": report.region.end / sample_rate,
+        "method": report.method,
+        "elapsed_s": report.elapsed_s,
+    }
 
 
 PROCESSORS: dict[str, type[Processor]] = {

@@ -21,9 +21,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from voicemend.engine.blockwise import BLOCK_S, needs_blocks
 from voicemend.engine.data import AUDIO_SUFFIXES
 from voicemend.engine.errors import VoicemendError
-from voicemend.engine.io import load, save, write_text_atomic
+from voicemend.engine.io import info, load, save, write_text_atomic
 from voicemend.plugin.labels import read_regions
 
 MANIFEST_NAME = "voicemend-render.json"
@@ -54,6 +55,9 @@ class RenderJob:
     labels: str | None
     fmt: str
     fault_marker: str | None = None  # tests: crash the worker once, to prove retries work
+    # Seconds per block for a file rendered block by block; None renders block by block only
+    # the files too large to hold (see engine.blockwise.needs_blocks).
+    block_s: float | None = None
 
 
 @dataclass
@@ -120,7 +124,8 @@ def fingerprint_preset(preset: dict) -> str:
 def render_one(
     job: RenderJob, within: Callable[[str, int, int], None] | None = None
 ) -> dict[str, object]:
-    """Load, run the chain, save atomically. Returns the manifest fields to update."""
+    """Load, run the chain, save atomically (block by block for a file too large to hold, or
+    with ``job.block_s``). Returns the manifest fields to update."""
     from voicemend.plugin.presets import chain_from_preset
     from voicemend.plugin.processors import ChainContext
 
@@ -128,18 +133,27 @@ def render_one(
         Path(job.fault_marker).write_text("crashed once\n")
         os._exit(3)  # a hard worker death, as a killed or OOM-ed process would be
     t0 = time.perf_counter()
-    audio = load(job.input)
     chain = chain_from_preset(job.preset)
     context = ChainContext(progress=within)
     if job.labels:
         context.regions_s += [(r.start_s, r.end_s) for r in read_regions(job.labels)]
-    out = chain.process(audio.samples, audio.sample_rate, context)
-    result = audio.with_samples(out if out.ndim == 2 else out[None, :])
     Path(job.output).parent.mkdir(parents=True, exist_ok=True)
-    save(result, job.output, overwrite=True)  # keeps the input's bit depth where the format can
+    head = info(job.input)
+    tail_frames = round(chain.tail_s * head.sample_rate)
+    if job.block_s is not None or needs_blocks(head.n_channels, head.n_frames + tail_frames):
+        chain.process_file(
+            job.input, job.output, context, block_s=job.block_s or BLOCK_S, overwrite=True
+        )
+        audio_s = head.duration_s
+    else:
+        audio = load(job.input)
+        out = chain.process(audio.samples, audio.sample_rate, context)
+        result = audio.with_samples(out if out.ndim == 2 else out[None, :])
+        save(result, job.output, overwrite=True)  # keeps the input's bit depth where it can
+        audio_s = audio.duration_s
     return {
         "seconds": time.perf_counter() - t0,
-        "audio_s": audio.duration_s,
+        "audio_s": audio_s,
         "regions_repaired": len(context.reports),
     }
 
@@ -195,11 +209,13 @@ def render(
     progress: Callable[[int, int], None] | None = None,
     within_file: Callable[[str, int, int], None] | None = None,
     fault_marker: str | None = None,
+    block_s: float | None = None,
 ) -> RenderSummary:
     """Render every input through the chain described by ``preset`` into ``out_dir``.
 
     ``within_file`` reports (stage, done, total) inside each file; it is called only when files
     are rendered in this process (one worker), since other processes cannot report back live.
+    ``block_s`` renders every file block by block (files too large to hold always are).
     """
     from voicemend.plugin.presets import chain_from_preset
 
@@ -214,7 +230,7 @@ def render(
         if manifest.is_complete(src, dst):
             continue
         manifest.update(RenderItem(str(src), str(dst), input_fingerprint=fingerprint_file(src)))
-        todo.append(RenderJob(str(src), str(dst), preset, labels, fmt, fault_marker))
+        todo.append(RenderJob(str(src), str(dst), preset, labels, fmt, fault_marker, block_s))
     total = len(files)
     done_before = total - len(todo)
     if progress is not None:
