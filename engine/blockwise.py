@@ -90,7 +90,9 @@ def repair_in_blocks(
     # The writer is entered first so that the reader closes before the output is renamed into
     # place: with --in-place that is the input, which Windows will not replace while it is open.
     with (
-        open_writer(output, sr, channels, like or stored, overwrite=overwrite) as write,
+        open_writer(
+            output, sr, channels, like or stored, overwrite=overwrite, expected_frames=n
+        ) as write,
         AudioReader(source) as reader,
     ):
         ahead = np.empty((channels, 0), np.float32)  # input from frame `a` on, read already

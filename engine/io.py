@@ -33,6 +33,11 @@ EXTENSION_FORMATS = {
 }
 OPUS_EXTENSIONS = {".opus"}
 IO_BLOCK_FRAMES = 1 << 18
+# WAV and AIFF keep their sizes in 32-bit fields. Past 4 GB libsndfile still writes, but with a
+# header that readers take for 4 GB, so the rest is lost. Headers of either need under 1 kB.
+SIZE_LIMITED_FORMATS = ("WAV", "AIFF")
+SIZE_LIMIT_BYTES = 2**32 - 1 - 1024
+SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ def save(
         format=format,
         subtype=subtype,
         overwrite=overwrite,
+        expected_frames=audio.n_frames,
     ) as write:
         write(audio.samples)
     return Path(path)
@@ -160,10 +166,13 @@ def open_writer(
     format: str | None = None,  # noqa: A002 - soundfile's name
     subtype: str | None = None,
     overwrite: bool = False,
+    expected_frames: int | None = None,
 ) -> Iterator[Callable[[np.ndarray], None]]:
     """Yield ``write(samples)`` for (channels, frames) float32 blocks, in order; the file appears
     (atomically, as with :func:`save`) only when the block ends without an error, so a long
-    write that fails or is interrupted leaves nothing half-written."""
+    write that fails or is interrupted leaves nothing half-written. A WAV file expected to pass
+    4 GB is written as RF64 (see :func:`large_file_format`); one that passes it unannounced, or
+    an AIFF file, is refused at that point instead of being written with a wrong header."""
     out = Path(path)
     if out.exists() and not overwrite:
         raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
@@ -171,6 +180,8 @@ def open_writer(
         raise AudioFileError(f"output folder {out.parent} does not exist")
     fmt = (format or _format_for(out)).upper()
     subtype = _subtype_for(source, fmt, subtype, out)
+    if expected_frames is not None:
+        fmt = large_file_format(out, fmt, subtype, n_channels, expected_frames)
     written = 0
 
     def write(samples: np.ndarray) -> None:
@@ -184,6 +195,9 @@ def open_writer(
             check_finite(samples, sample_rate, first_frame=written)
         except Exception as exc:
             raise AudioFileError(f"cannot write {out}: {exc}") from None
+        size = data_bytes(subtype, n_channels, written + samples.shape[1])
+        if fmt in SIZE_LIMITED_FORMATS and size > SIZE_LIMIT_BYTES:
+            raise _too_large(out, fmt, size)
         # Block by block: writing the transposed whole would copy all of it first.
         for start in range(0, samples.shape[1], IO_BLOCK_FRAMES):
             f.write(samples[:, start : start + IO_BLOCK_FRAMES].T)
@@ -197,6 +211,30 @@ def open_writer(
             yield write
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
+
+
+def data_bytes(subtype: str, n_channels: int, n_frames: int) -> int:
+    """Bytes of sample data (4 per sample for 32-bit and float subtypes and for any not known)."""
+    return SAMPLE_BYTES.get(subtype, 8 if subtype == "DOUBLE" else 4) * n_channels * n_frames
+
+
+def large_file_format(out: Path, fmt: str, subtype: str, n_channels: int, n_frames: int) -> str:
+    """``fmt``, or RF64 for WAV audio over 4 GB: RF64 (EBU Tech 3306) is WAV with 64-bit sizes,
+    made to keep the ``.wav`` name, and what Audacity, REAPER, sox and ffmpeg read. AIFF has no
+    such form and is refused with the formats that can hold the audio."""
+    size = data_bytes(subtype, n_channels, n_frames)
+    if fmt not in SIZE_LIMITED_FORMATS or size <= SIZE_LIMIT_BYTES:
+        return fmt
+    if fmt == "WAV":
+        return "RF64"
+    raise _too_large(out, fmt, size)
+
+
+def _too_large(out: Path, fmt: str, size: int) -> AudioFileError:
+    return AudioFileError(
+        f"cannot write {out}: {size / 1e9:.2f} GB of audio is more than {fmt} can hold (4 GB at "
+        "most); write .rf64, .w64, .caf or .flac instead"
+    )
 
 
 class AudioReader:

@@ -24,7 +24,12 @@ from voicemend.engine.audio import Audio
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
-from voicemend.engine.io import atomic_path, available_memory_bytes, write_text_atomic
+from voicemend.engine.io import (
+    atomic_path,
+    available_memory_bytes,
+    large_file_format,
+    write_text_atomic,
+)
 from voicemend.engine.regions import Region
 
 PROJECT_FORMAT = "voicemend-project"
@@ -187,6 +192,7 @@ class Document:
                 raise VoicemendError("the effects chain produced NaN or Inf samples")
         n_frames = self.n_frames if processed is None else processed.shape[1]
         channels = self.n_channels if processed is None else processed.shape[0]
+        fmt = large_file_format(out, fmt, chosen or sf.default_subtype(fmt), channels, n_frames)
         with (
             atomic_path(out) as tmp,
             sf.SoundFile(

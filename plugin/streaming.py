@@ -132,7 +132,12 @@ def stream_board(
             if write is None:  # opened on the first output: a plugin may change the channels
                 write = stack.enter_context(
                     open_writer(
-                        output, sr, block.shape[0], like or reader.source, overwrite=overwrite
+                        output,
+                        sr,
+                        block.shape[0],
+                        like or reader.source,
+                        overwrite=overwrite,
+                        expected_frames=total,
                     )
                 )
             write(np.ascontiguousarray(block, dtype=np.float32))

@@ -195,3 +195,30 @@ def test_load_checks_memory_first(tmp_path, mono16k, monkeypatch):
     monkeypatch.setattr(io, "available_memory_bytes", lambda: 1000)
     with pytest.raises(AudioFileError, match=r"only 0\.0 GiB of memory is free"):
         load(path)
+
+
+def test_wav_past_the_4_gb_limit_is_written_as_rf64_and_never_cut(tmp_path, monkeypatch):
+    """libsndfile writes a WAV past 4 GB with a header readers take for 4 GB (the rest lost);
+    here the limit is lowered to 40 kB to show what happens at it."""
+    import voicemend.engine.io as io
+    from voicemend.engine.io import open_writer
+
+    monkeypatch.setattr(io, "SIZE_LIMIT_BYTES", 40_000)
+    rng = np.random.default_rng(1)
+    big = Audio(rng.uniform(-0.5, 0.5, (2, 6000)).astype(np.float32), 16000)  # 48 kB as float
+    small = Audio(big.samples[:, :4000], 16000)  # 32 kB
+    save(small, tmp_path / "small.wav", subtype="FLOAT")
+    save(big, tmp_path / "big.wav", subtype="FLOAT")
+    assert sf.info(str(tmp_path / "small.wav")).format == "WAV"
+    assert sf.info(str(tmp_path / "big.wav")).format == "RF64"
+    np.testing.assert_array_equal(load(tmp_path / "big.wav").samples, big.samples)
+    with pytest.raises(AudioFileError, match=r"more than AIFF can hold.*\.rf64, \.w64"):
+        save(big, tmp_path / "big.aiff", subtype="FLOAT")
+    # a stream that passes the limit without having said it would is stopped there
+    with (
+        pytest.raises(AudioFileError, match="GB of audio is more than WAV can hold"),
+        open_writer(tmp_path / "stream.wav", 16000, 2, subtype="FLOAT") as write,
+    ):
+        for start in range(0, 6000, 1000):
+            write(big.samples[:, start : start + 1000])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.wav", "small.wav"]

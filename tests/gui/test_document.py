@@ -94,3 +94,14 @@ def test_project_refuses_a_changed_source(wav, tmp_path):
 def test_memory_of_a_16_bit_source_is_its_own_size(wav):
     doc = Document.open(wav)
     assert doc.source.nbytes == doc.n_frames * doc.n_channels * 2
+
+
+def test_export_past_the_wav_size_limit_writes_rf64(wav, tmp_path, monkeypatch):
+    import voicemend.engine.io as io
+
+    monkeypatch.setattr(io, "SIZE_LIMIT_BYTES", 100_000)  # the file holds 128 kB as 16-bit
+    doc = Document.open(wav)
+    out = doc.export(tmp_path / "long.wav")
+    assert sf.info(str(out)).format == "RF64"
+    y, _ = sf.read(str(out), dtype="int16", always_2d=True)
+    np.testing.assert_array_equal(y, sf.read(str(wav), dtype="int16", always_2d=True)[0])
