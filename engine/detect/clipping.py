@@ -1,4 +1,13 @@
-"""Runs of samples stuck at the converter's rail (digital clipping)."""
+"""Runs of samples stuck at the converter's rail (digital clipping).
+
+A run of samples at the file's extreme is not enough: the smooth top of a loud low tone, sampled
+at 192 kHz or quantised to 8 bits, also holds one value for several samples. What sets clipping
+apart is that the waveform was still climbing when it hit the rail: the flanks either side of
+the run, extended across it, rise well past the rail. Extended the same way, a smooth peak's
+flanks rise about four times the window that counts as "at the rail" (the tolerance plus one
+quantisation step: for a parabola, the secant over the run's length either side overshoots by
+``(2 + 2) * window``), so a run counts only where they rise ``min_overshoot`` windows.
+"""
 
 from __future__ import annotations
 
@@ -14,20 +23,26 @@ from voicemend.engine.runs import true_runs
 @dataclass(frozen=True)
 class ClippingSettings:
     min_run: int = 3  # consecutive samples at the rail
-    tolerance: float = 2.0**-15  # how close to the peak counts as "at the rail" (1 LSB of 16-bit)
+    tolerance: float = 2.0**-15  # how close to the rail counts as "at the rail" (1 LSB of 16-bit)
     min_peak: float = 0.05  # quieter files are not checked: their peaks are not a rail
     min_runs: int = 2  # one flat peak alone is not evidence of clipping
+    min_overshoot: float = 8.0  # flank rise past the rail, in windows (a smooth peak's: about 4)
+    step_search: float = 0.05  # how far below the peak to look for the quantisation step
 
 
 def find_clipping(x: np.ndarray, settings: ClippingSettings) -> list[Detection]:
-    """Flat-topped runs at ± the file's peak. Each run becomes one region."""
+    """Flat-topped runs at the positive or negative rail (each side's extreme) whose flanks
+    were still climbing. Each run becomes one region."""
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if peak < settings.min_peak:
         return []
-    level = peak - settings.tolerance
+    window = settings.tolerance + quantisation_step(x, peak, settings.step_search)
     runs = []
-    for rail in (x >= level, x <= -level):
-        runs += [(a, b) for a, b in true_runs(rail) if b - a >= settings.min_run]
+    for y in (x, -x):
+        rail = float(np.max(y))
+        for a, b in true_runs(y >= rail - settings.tolerance):
+            if b - a >= settings.min_run and overshoot(y, a, b) >= settings.min_overshoot * window:
+                runs.append((a, b))
     if len(runs) < settings.min_runs:
         return []
     runs.sort()
@@ -39,3 +54,25 @@ def find_clipping(x: np.ndarray, settings: ClippingSettings) -> list[Detection]:
         )
         for a, b in runs
     ]
+
+
+def quantisation_step(x: np.ndarray, peak: float, search: float) -> float:
+    """The smallest gap between the distinct magnitudes near the peak: 2^-7 for 8-bit audio,
+    2^-15 for 16-bit, next to nothing for float."""
+    near = np.unique(np.abs(x[np.abs(x) >= peak - search]))
+    return float(np.min(np.diff(near))) if near.size > 1 else 0.0
+
+
+def overshoot(y: np.ndarray, a: int, b: int) -> float:
+    """How far above the run ``y[a:b]`` the flanks, extended to its middle, would reach: each
+    flank's slope is taken over as many samples as the run is long (and at least two), and the
+    gentler side counts. Zero where the run has no flank to measure."""
+    span = max(2, b - a)
+    slopes = []
+    if a > 0:
+        k = min(span, a)
+        slopes.append((y[a] - y[a - k]) / k)
+    if b < y.size:
+        k = min(span, y.size - b)
+        slopes.append((y[b - 1] - y[b - 1 + k]) / k)
+    return max(0.0, float(min(slopes)) * (b - a) / 2) if slopes else 0.0

@@ -68,6 +68,40 @@ def test_clipping_runs(speech):
         assert np.all(np.abs(x[d.region.start : d.region.end]) >= 0.15 - 2.0**-15 - 1e-7)
 
 
+def quantised(x: np.ndarray, bits: int) -> np.ndarray:
+    scale = 2.0 ** (bits - 1)
+    return (np.clip(np.round(x * scale), -scale, scale - 1) / scale).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("rate", "bits"), [(192000, None), (192000, 16), (16000, 8), (48000, 8), (192000, 8)]
+)
+def test_smooth_tone_peaks_are_not_clipping_but_clipped_tones_are(rate, bits):
+    """A loud low tone holds its top for several samples at 192 kHz or 8 bits; clipped, it was
+    still climbing when it met the rail."""
+    t = np.arange(rate) / rate
+    for f in (50.0, 100.0, 220.0, 1000.0):
+        tone = 0.9 * np.sin(2 * np.pi * f * t)
+        clipped = np.clip(tone, -0.6, 0.6)
+        if bits is not None:
+            tone, clipped = quantised(tone, bits), quantised(clipped, bits)
+        detector = DropoutDetector()
+        assert detector(Audio.from_array(tone, rate)) == [], f
+        found = detector(Audio.from_array(clipped, rate))
+        assert len(found) >= f, f  # at least one run per cycle
+        assert all(d.kind is DropoutKind.CLIPPING for d in found)
+
+
+def test_clipping_at_one_rail_below_the_other_sides_peak_is_found():
+    """Each side has its own rail (8-bit audio tops out at 127/128 but bottoms at -1, and a
+    converter can clip one side only)."""
+    x = speech_like(3.0, RATE, seed=5)
+    x = quantised(np.clip(0.9 * x / np.max(-x), -1.0, 0.5), 8)  # the trough at -0.9, unclipped
+    found = DropoutDetector()(Audio.from_array(x, RATE))
+    assert len(found) >= 5
+    assert all(np.all(x[d.region.start : d.region.end] == 0.5) for d in found)
+
+
 def test_file_edges_and_digital_silence_files_are_not_flagged():
     x = np.zeros((1, 32000), dtype=np.float32)
     x[0, 8000:24000] = speech_like(1.0, RATE)
