@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from voicemend.engine.audio import Audio
+from voicemend.engine.audio import Audio, SourceFormat
+from voicemend.engine.blockwise import needs_blocks
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
@@ -28,9 +29,12 @@ from voicemend.engine.io import (
     atomic_path,
     available_memory_bytes,
     large_file_format,
+    open_writer,
     write_text_atomic,
 )
 from voicemend.engine.regions import Region
+from voicemend.plugin.chain import Chain
+from voicemend.plugin.processors import ChainContext
 
 PROJECT_FORMAT = "voicemend-project"
 PROJECT_VERSION = 1
@@ -173,8 +177,10 @@ class Document:
         should_cancel: Callable[[], bool] | None = None,
     ) -> Path:
         """Write the edited audio (atomically); an existing file, the source included, needs
-        ``overwrite``. ``process`` (an effects chain) runs over the whole edited audio first;
-        without it the audio streams out block by block. A cancelled export leaves no file.
+        ``overwrite``. ``process`` (an effects chain) runs over the whole edited audio first,
+        or, for a :class:`Chain` and a document too large for that, over a copy on disk block by
+        block; without it the audio streams out block by block. A cancelled export leaves no
+        file.
         """
         out = Path(path)
         if out.exists() and not overwrite:
@@ -185,6 +191,13 @@ class Document:
         if subtype is not None and not sf.check_format(fmt, subtype):
             raise AudioFileError(f"{fmt} cannot hold {subtype} samples")
         chosen = subtype or (self.subtype if sf.check_format(fmt, self.subtype) else None)
+        if isinstance(process, Chain) and needs_blocks(
+            self.n_channels, self.n_frames + round(process.tail_s * self.sample_rate)
+        ):
+            like = SourceFormat(fmt, chosen or sf.default_subtype(fmt), str(self.path))
+            return self._export_through_chain_in_blocks(
+                out, process, like, overwrite, progress, should_cancel
+            )
         processed = None
         if process is not None:
             processed = np.atleast_2d(process(self.edited(0, self.n_frames), self.sample_rate))
@@ -207,6 +220,38 @@ class Document:
                 f.write(block.T)
                 if progress is not None:
                     progress(end, n_frames)
+        return out
+
+    def _export_through_chain_in_blocks(
+        self,
+        out: Path,
+        chain: Chain,
+        like: SourceFormat,
+        overwrite: bool,
+        progress: Callable[[int, int], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> Path:
+        """The edited audio goes to a float copy beside ``out``, then through
+        :meth:`Chain.process_file`; the copy is removed however that ends."""
+
+        def report(done: int, total: int) -> None:
+            if should_cancel is not None and should_cancel():
+                raise VoicemendError("export cancelled; nothing was written")
+            if progress is not None:
+                progress(done, total)
+
+        n = self.n_frames
+        with tempfile.TemporaryDirectory(prefix=".voicemend-export-", dir=out.parent) as work:
+            edited = Path(work) / "edited.w64"
+            with open_writer(
+                edited, self.sample_rate, self.n_channels, subtype="FLOAT", expected_frames=n
+            ) as write:
+                for start in range(0, n, BLOCK_FRAMES):
+                    end = min(n, start + BLOCK_FRAMES)
+                    report(start, n)
+                    write(self.edited(start, end))
+            context = ChainContext(progress=lambda _stage, done, total: report(done, total))
+            chain.process_file(edited, out, context, overwrite=overwrite, like=like)
         return out
 
     def save_project(self, path: str | os.PathLike[str], mark_clean: bool = True) -> Path:

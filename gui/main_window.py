@@ -427,7 +427,7 @@ class MainWindow(QMainWindow):
             except VoicemendError as exc:
                 self.show_error(str(exc))
                 return
-            process = chain.process
+            process = chain  # callable; a long document runs through it block by block
 
         def work(progress, should_cancel):
             return document.export(

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pedalboard
 
+from voicemend.engine.audio import SourceFormat
 from voicemend.engine.blockwise import BLOCK_S
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.io import write_text_atomic
@@ -104,9 +105,11 @@ class Chain:
         *,
         block_s: float = BLOCK_S,
         overwrite: bool = False,
+        like: SourceFormat | None = None,
     ) -> ChainContext:
         """:meth:`process` for a file too large to hold: stage by stage, each block by block
-        (:mod:`voicemend.plugin.streaming`); the output keeps the source's sample format."""
+        (:mod:`voicemend.plugin.streaming`); the output keeps the source's sample format, or
+        takes that of ``like``."""
         context = context or ChainContext()
         self.last_context = context
         return process_file_in_blocks(
@@ -117,6 +120,7 @@ class Chain:
             context=context,
             block_s=block_s,
             overwrite=overwrite,
+            like=like,
         )
 
     # --- presets ------------------------------------------------------------------------------

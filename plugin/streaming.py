@@ -45,11 +45,13 @@ def process_file_in_blocks(
     context: ChainContext | None = None,
     block_s: float = BLOCK_S,
     overwrite: bool = False,
+    like: SourceFormat | None = None,
 ) -> ChainContext:
     """Run ``segments`` (a chain's :meth:`~voicemend.plugin.chain.Chain.segments`) over
     ``source`` into ``output``, holding a few blocks in memory instead of the file; ``tail_s``
-    of silence is appended first, as :meth:`Chain.process` does. The output keeps the source's
-    sample format where its container can hold it. Returns the context the stages filled."""
+    of silence is appended first, as :meth:`Chain.process` does. The output takes the sample
+    format of ``like`` (default: the source's) where its container can hold it. Returns the
+    context the stages filled."""
     context = context or ChainContext()
     if not block_s > 0:
         raise ValueError(f"block length must be above 0 s, got {block_s}")
@@ -59,7 +61,7 @@ def process_file_in_blocks(
     if not out.parent.exists():
         raise AudioFileError(f"output folder {out.parent} does not exist")
     with AudioReader(source) as head:
-        sr, like = head.sample_rate, head.source
+        sr, like = head.sample_rate, like or head.source
         if head.n_frames == 0:
             raise AudioFileError(f"{head.path} holds no audio frames (empty file)")
     steps = list(segments)

@@ -105,3 +105,42 @@ def test_export_past_the_wav_size_limit_writes_rf64(wav, tmp_path, monkeypatch):
     assert sf.info(str(out)).format == "RF64"
     y, _ = sf.read(str(out), dtype="int16", always_2d=True)
     np.testing.assert_array_equal(y, sf.read(str(wav), dtype="int16", always_2d=True)[0])
+
+
+def test_a_long_document_goes_through_the_chain_block_by_block(wav, tmp_path, monkeypatch):
+    """Too large to run whole (here: said to be), the export writes a float copy and streams
+    it through the chain: the file a whole run writes, no work files left, and Cancel works."""
+    import pedalboard
+
+    import voicemend.gui.document as document
+    from voicemend.plugin.chain import Chain
+    from voicemend.plugin.processors import Inpaint
+
+    doc = Document.open(wav)
+    doc.add(doc.make_patch(Region(16000, 17600), get_inpainter("lsar")))
+
+    def chain():
+        stages = [pedalboard.HighpassFilter(80), Inpaint(regions=[(0.2, 0.25)], method="lsar")]
+        return Chain([*stages, pedalboard.Compressor(-20, 4)], tail_s=0.25)
+
+    whole = doc.export(tmp_path / "whole.wav", subtype="PCM_24", process=chain())
+    monkeypatch.setattr(document, "needs_blocks", lambda channels, frames: True)
+    seen = []
+    blocks = doc.export(
+        tmp_path / "blocks.wav",
+        subtype="PCM_24",
+        process=chain(),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert sf.info(str(blocks)).subtype == "PCM_24"
+    assert sf.info(str(blocks)).frames == 2 * 16000 + 4000
+    np.testing.assert_array_equal(sf.read(str(blocks))[0], sf.read(str(whole))[0])
+    assert seen and seen[-1][0] == seen[-1][1]
+    calls = []
+    with pytest.raises(VoicemendError, match="cancelled"):
+        doc.export(
+            tmp_path / "cancelled.wav",
+            process=chain(),
+            should_cancel=lambda: calls.append(1) or len(calls) > 3,
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.wav", "talk.wav", "whole.wav"]
