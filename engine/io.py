@@ -37,6 +37,9 @@ IO_BLOCK_FRAMES = 1 << 18
 # header that readers take for 4 GB, so the rest is lost. Headers of either need under 1 kB.
 SIZE_LIMITED_FORMATS = ("WAV", "AIFF")
 SIZE_LIMIT_BYTES = 2**32 - 1 - 1024
+SAMPLE_SUBTYPES = frozenset(
+    {"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"}
+)
 SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}
 
 
@@ -397,9 +400,19 @@ def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: P
         return subtype
     if out.suffix.lower() in OPUS_EXTENSIONS:
         return "OPUS"
-    if src is not None and sf.check_format(fmt, src.subtype):
+    if src is not None and keeps_subtype(fmt, src.subtype, src.format):
         return src.subtype
     return sf.default_subtype(fmt)
+
+
+def keeps_subtype(fmt: str, subtype: str, source_format: str) -> bool:
+    """Whether a ``fmt`` output can keep its source's ``subtype``: sample formats (bit depths)
+    carry over to any container that holds them, codecs only to their own container. libsndfile
+    calls MP3-in-WAV a valid pairing but cannot write it, so an MP3 made into a WAV gets the
+    WAV default (16-bit), not an error."""
+    return sf.check_format(fmt, subtype) and (
+        subtype in SAMPLE_SUBTYPES or source_format.upper() == fmt.upper()
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -28,6 +28,7 @@ from voicemend.engine.inpaint import Inpainter
 from voicemend.engine.io import (
     atomic_path,
     available_memory_bytes,
+    keeps_subtype,
     large_file_format,
     open_writer,
     write_text_atomic,
@@ -190,7 +191,9 @@ class Document:
             raise AudioFileError("export writes .wav or .flac files")
         if subtype is not None and not sf.check_format(fmt, subtype):
             raise AudioFileError(f"{fmt} cannot hold {subtype} samples")
-        chosen = subtype or (self.subtype if sf.check_format(fmt, self.subtype) else None)
+        chosen = subtype or (
+            self.subtype if keeps_subtype(fmt, self.subtype, self.format) else None
+        )
         if isinstance(process, Chain) and needs_blocks(
             self.n_channels, self.n_frames + round(process.tail_s * self.sample_rate)
         ):

@@ -222,3 +222,16 @@ def test_wav_past_the_4_gb_limit_is_written_as_rf64_and_never_cut(tmp_path, monk
         for start in range(0, 6000, 1000):
             write(big.samples[:, start : start + 1000])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.wav", "small.wav"]
+
+
+def test_a_codec_stays_in_its_own_container(tmp_path):
+    """libsndfile accepts MP3-in-WAV as a pairing but cannot write it: an MP3 made into a WAV
+    gets the WAV default instead of an error, and an MP3 stays an MP3."""
+    rng = np.random.default_rng(2)
+    src = write(tmp_path / "talk.mp3", rng.uniform(-0.3, 0.3, (16000, 1)), 16000, None)
+    audio = load(src)
+    assert audio.source.subtype == "MPEG_LAYER_III"
+    assert sf.info(str(save(audio, tmp_path / "out.wav"))).subtype == "PCM_16"
+    assert sf.info(str(save(audio, tmp_path / "out.mp3"))).subtype == "MPEG_LAYER_III"
+    flac24 = load(write(tmp_path / "t.flac", rng.uniform(-0.3, 0.3, (800, 1)), 16000, "PCM_24"))
+    assert sf.info(str(save(flac24, tmp_path / "t.wav"))).subtype == "PCM_24"

@@ -144,3 +144,11 @@ def test_a_long_document_goes_through_the_chain_block_by_block(wav, tmp_path, mo
             should_cancel=lambda: calls.append(1) or len(calls) > 3,
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.wav", "talk.wav", "whole.wav"]
+
+
+def test_an_mp3_exports_to_wav(tmp_path):
+    x = speech_like(1.0, 16000, seed=4)
+    src = tmp_path / "talk.mp3"
+    sf.write(str(src), x, 16000)
+    out = Document.open(src).export(tmp_path / "talk.wav")
+    assert sf.info(str(out)).subtype == "PCM_16"
