@@ -73,6 +73,12 @@ class LsarSettings:
     context_per_order: float = 6.0
     iterations: int = 10
     full_rate_iterations: int = 2  # above MULTIRATE_ABOVE_HZ, after the low-rate iterations
+    # Gaps under short_gap_ms (clicks, clipped peaks, codec glitches) need fewer: on 8 dev
+    # files, three iterations filled 0.5-10 ms gaps and clipped peaks as well as ten (SNR within
+    # 0.4 dB, ahead at 10 ms and on clipping) in a third of the time, and a heavily clipped file
+    # holds a thousand such runs a minute.
+    short_gap_ms: float = 10.0
+    short_gap_iterations: int = 3
 
 
 class Lsar(Inpainter):
@@ -95,6 +101,11 @@ class Lsar(Inpainter):
         lo, hi = s.min_context_ms / 1000 * sample_rate, s.max_context_ms / 1000 * sample_rate
         return int(np.clip(want, lo, hi))
 
+    def iterations(self, gap_frames: int, sample_rate: int) -> int:
+        s = self.settings
+        short = gap_frames < s.short_gap_ms / 1000 * sample_rate
+        return min(s.iterations, s.short_gap_iterations) if short else s.iterations
+
     def crossfade_frames(self, gap_frames: int, sample_rate: int) -> int:
         # The LSAR solution is continuous with its context by construction; no fade is needed.
         return 0
@@ -105,13 +116,14 @@ class Lsar(Inpainter):
         from that fill (upsampled)."""
         sr = ctx.sample_rate
         order = self.order(ctx.gap_frames, sr)
+        iterations = self.iterations(ctx.gap_frames, sr)
         filled = np.empty((ctx.window.shape[0], ctx.gap_frames))
         if sr <= MULTIRATE_ABOVE_HZ:
             for ch, x in enumerate(ctx.window):
-                y = lsar_interpolate(x, ctx.known, order, self.settings.iterations)
+                y = lsar_interpolate(x, ctx.known, order, iterations)
                 filled[ch] = y[ctx.gap_start : ctx.gap_end]
             return filled, f"order {order}"
-        guesses = self._low_rate_fill(ctx.window, ctx.known, sr)
+        guesses = self._low_rate_fill(ctx.window, ctx.known, sr, iterations)
         for ch, (x, guess) in enumerate(zip(ctx.window, guesses, strict=True)):
             y = lsar_interpolate(
                 x, ctx.known, order, self.settings.full_rate_iterations, initial=guess
@@ -119,13 +131,15 @@ class Lsar(Inpainter):
             filled[ch] = y[ctx.gap_start : ctx.gap_end]
         return filled, f"order {order} (iterations at {LOW_RATE_HZ // 1000} kHz)"
 
-    def _low_rate_fill(self, window: np.ndarray, known: np.ndarray, sample_rate: int) -> np.ndarray:
+    def _low_rate_fill(
+        self, window: np.ndarray, known: np.ndarray, sample_rate: int, iterations: int
+    ) -> np.ndarray:
         """(channels, n): the unknowns filled by LSAR run at LOW_RATE_HZ, back at the full rate."""
         low = to_rate(np.where(known, window, 0.0), sample_rate, LOW_RATE_HZ)
         unknown = mask_to_rate(~known, sample_rate, LOW_RATE_HZ, low.shape[1])
         order = self.order(max(1, int(unknown.sum())), LOW_RATE_HZ)
         for ch in range(low.shape[0]):
-            low[ch] = lsar_interpolate(low[ch], ~unknown, order, self.settings.iterations)
+            low[ch] = lsar_interpolate(low[ch], ~unknown, order, iterations)
         back = to_rate(low, LOW_RATE_HZ, sample_rate, n_out=window.shape[1])
         return np.where(known, window, back)
 

@@ -193,3 +193,34 @@ def test_high_rates_iterate_at_16k_first_and_keep_more_level(example_clip):
             if name == "multirate":
                 assert "iterations at 16 kHz" in result.reports[0].notes
     assert np.median(levels["multirate"]) > np.median(levels["two"]) + 3.0
+
+
+@pytest.mark.parametrize("rate", [16_000, 48_000])
+def test_gaps_under_10_ms_take_three_iterations_and_longer_ones_ten(
+    example_clip, rate, monkeypatch
+):
+    """A clipped peak or a click needs no more (the settings' docstring has the measurement);
+    a 30 ms gap keeps all ten. Each iteration fits one AR model; above 24 kHz they run at
+    16 kHz and two more follow at the full rate."""
+    import voicemend.engine.inpaint.lsar as lsar_module
+    from voicemend.engine.inpaint.lsar import Lsar
+    from voicemend.engine.io import load
+    from voicemend.engine.regions import Region
+
+    audio = load(example_clip).resampled(rate)
+    lsar = Lsar()
+    assert lsar.iterations(int(0.009 * rate), rate) == 3
+    assert lsar.iterations(int(0.010 * rate), rate) == 10
+    fits = []
+    monkeypatch.setattr(
+        lsar_module, "estimate_ar", lambda *a, **k: fits.append(1) or estimate_ar(*a, **k)
+    )
+    extra = 0 if rate <= lsar_module.MULTIRATE_ABOVE_HZ else 2
+    start = int(2.0 * rate)
+    for gap_ms, expected in ((2.0, 3), (30.0, 10)):
+        region = Region(start, start + int(gap_ms / 1000 * rate))
+        damaged = audio.samples.copy()
+        damaged[:, region.start : region.end] = 0.0
+        fits.clear()
+        lsar.inpaint(audio.with_samples(damaged), [region])
+        assert len(fits) == expected + extra
