@@ -24,7 +24,7 @@ import numpy as np
 
 from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
-from voicemend.engine.detect import Detection, DropoutDetector
+from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
 from voicemend.engine.detect.detector import file_profiles
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioReader, available_memory_bytes, decoded_bytes, open_writer
@@ -69,11 +69,13 @@ def repair_in_blocks(
     progress: Progress | None = None,
     detect_progress: Progress | None = None,
     like: SourceFormat | None = None,
+    clipped: Sequence[Region] = (),
 ) -> BlockwiseResult:
     """Repair ``regions`` (frames of the whole file) and, with a ``detector``, what it finds,
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
     of it is written, in the sample format of ``like`` where given (else the source's).
-    ``progress`` counts frames written, ``detect_progress`` frames measured."""
+    ``progress`` counts frames written, ``detect_progress`` frames measured. ``clipped``
+    (file frames) and the clipped runs the detector finds keep their fills beyond the rail."""
     if not block_s > 0:
         raise ValueError(f"block length must be above 0 s, got {block_s}")
     with AudioReader(source) as probe:
@@ -122,8 +124,17 @@ def repair_in_blocks(
                 for r in todo[len(owned) :]
                 if r.start - offset < audio.n_frames
             ]
+            at_rail = [
+                Region(max(0, r.start - offset), min(r.end - offset, audio.n_frames))
+                for r in [*clipped, *clipped_regions(found)]
+                if r.end > offset and r.start - offset < audio.n_frames
+            ]
             repaired = inpainter.inpaint(
-                audio, local, also_damaged=rest, seed_offset=len(result.reports)
+                audio,
+                local,
+                also_damaged=rest,
+                seed_offset=len(result.reports),
+                clipped=at_rail,
             )
             write(repaired.audio.samples[:, a - offset : stop - offset])
             result.reports += [_shifted(r, offset) for r in repaired.reports]

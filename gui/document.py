@@ -145,15 +145,23 @@ class Document:
         inpainter: Inpainter,
         progress: Callable[[int, int], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        clipped: bool = False,
     ) -> Patch:
-        """Repair ``region`` of the edited audio; returns the patch (not yet added)."""
+        """Repair ``region`` of the edited audio; returns the patch (not yet added). A
+        ``clipped`` region (a clipped run) keeps its fill beyond the rail."""
         if region.end > self.n_frames:
             raise VoicemendError("the selection runs past the end of the file")
         ctx = int(CONTEXT_S * self.sample_rate)
         w0, w1 = max(0, region.start - ctx), min(self.n_frames, region.end + ctx)
         window = Audio(self.edited(w0, w1), self.sample_rate)
         local = Region(region.start - w0, region.end - w0)
-        result = inpainter.inpaint(window, [local], progress=progress, should_cancel=should_cancel)
+        result = inpainter.inpaint(
+            window,
+            [local],
+            progress=progress,
+            should_cancel=should_cancel,
+            clipped=[local] if clipped else [],
+        )
         xf = int(MAX_CROSSFADE_MS / 1000 * self.sample_rate)
         lo, hi = max(0, local.start - xf), min(window.n_frames, local.end + xf)
         report = result.reports[0]

@@ -7,6 +7,7 @@ Cancel; the document is only changed on the GUI thread, through the undo stack.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from voicemend.engine.audio import Audio
-from voicemend.engine.detect import DropoutDetector
+from voicemend.engine.detect import DropoutDetector, clipped_regions
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.regions import Region, format_time_s
@@ -648,8 +649,11 @@ class MainWindow(QMainWindow):
             return
         self.repair_regions([region])
 
-    def repair_regions(self, regions: list[Region]) -> None:
+    def repair_regions(self, regions: list[Region], clipped: Sequence[Region] = ()) -> None:
+        """Repair ``regions`` in a worker; those also in ``clipped`` (clipped runs the detector
+        found) keep their fills beyond the rail."""
         document = self.document
+        at_rail = set(clipped)
         if document is None or self.job is not None:
             return
         method = self.method.currentText()
@@ -661,7 +665,14 @@ class MainWindow(QMainWindow):
             for i, region in enumerate(regions):
                 if should_cancel():
                     break
-                patches.append(document.make_patch(region, inpainter, should_cancel=should_cancel))
+                patches.append(
+                    document.make_patch(
+                        region,
+                        inpainter,
+                        should_cancel=should_cancel,
+                        clipped=region in at_rail,
+                    )
+                )
                 progress(i + 1, len(regions))
             return patches
 
@@ -711,7 +722,8 @@ class MainWindow(QMainWindow):
     def repair_current_detection(self) -> None:
         row = self.dropouts.current()
         if row is not None:
-            self.repair_regions([self.dropouts.remove_row(row).region])
+            found = self.dropouts.remove_row(row)
+            self.repair_regions([found.region], clipped_regions([found]))
 
     def ignore_current_detection(self) -> None:
         row = self.dropouts.current()
@@ -720,10 +732,10 @@ class MainWindow(QMainWindow):
             self._refresh_overlays()
 
     def repair_all(self) -> None:
-        regions = [d.region for d in self.dropouts.detections]
-        if regions:
+        found = list(self.dropouts.detections)
+        if found:
             self.dropouts.set_detections([], self.document.sample_rate if self.document else 1)
-            self.repair_regions(regions)
+            self.repair_regions([d.region for d in found], clipped_regions(found))
 
     # --- effects chain ----------------------------------------------------------------------
     def preview_chain(self) -> None:

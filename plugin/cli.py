@@ -532,7 +532,22 @@ def cmd_repair(args: argparse.Namespace) -> int:
             )
         blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
         print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
+        _warn_over_full_scale(reports, Path(outcome.output))
     return 0
+
+
+def _warn_over_full_scale(reports: list, output: Path) -> None:
+    """Restored clipped peaks can pass 0 dBFS; an integer file clips them again."""
+    over = [r for r in reports if r.peak > 1.0]
+    subtype = info(output).subtype
+    if over and subtype not in ("FLOAT", "DOUBLE"):
+        top_db = 20 * math.log10(max(r.peak for r in over))
+        print(
+            f"{PROG}: note: {len(over)} repair(s) reach past full scale (up to +{top_db:.1f} dB) "
+            f"and were clipped again in the {subtype} output; to keep those peaks, lower the "
+            "level first (a render chain with Gain before Inpaint) or repair a 32-bit float copy",
+            file=sys.stderr,
+        )
 
 
 def cmd_detect(args: argparse.Namespace) -> int:

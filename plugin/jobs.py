@@ -9,7 +9,7 @@ from pathlib import Path
 
 from voicemend.engine.audio import Audio, check_repair_rate
 from voicemend.engine.blockwise import BLOCK_S, detect_in_blocks, needs_blocks, repair_in_blocks
-from voicemend.engine.detect import Detection, DropoutDetector
+from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
@@ -91,7 +91,9 @@ def run_repair(
     regions, detections = collect_regions(job, audio, detect_progress=detect_progress)
     if not regions and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
-    result = inpainter.inpaint(audio, regions, progress=progress)
+    result = inpainter.inpaint(
+        audio, regions, progress=progress, clipped=clipped_regions(detections)
+    )
     out = save(result.audio, job.output, overwrite=job.overwrite or job.in_place)
     return RepairOutcome(audio.sample_rate, result.reports, detections, out, audio, result)
 

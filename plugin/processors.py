@@ -16,7 +16,13 @@ import numpy as np
 
 from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import detect_in_blocks, repair_in_blocks
-from voicemend.engine.detect import Detection, DetectorSettings, DropoutDetector
+from voicemend.engine.detect import (
+    Detection,
+    DetectorSettings,
+    DropoutDetector,
+    DropoutKind,
+    clipped_regions,
+)
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.inpaint.base import RegionReport
@@ -117,8 +123,6 @@ class DetectDropouts(Processor):
     writes_audio = False
 
     def __init__(self, min_confidence: float = 0.5, kinds: Sequence[str] | None = None) -> None:
-        from voicemend.engine.detect import DropoutKind
-
         try:
             chosen = tuple(DropoutKind(k) for k in (kinds or [k.value for k in DropoutKind]))
         except ValueError:
@@ -189,11 +193,15 @@ class Inpaint(Processor):
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         sr = audio.sample_rate
         spans = [*self.regions_s, *context.regions_s]
+        clipped = _clipped(context, audio.n_frames)
         if self.auto and not context.regions_s:
             found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
             spans += [d.seconds(sr) for d in found]
+            clipped += clipped_regions(found)
         regions = _frames(spans, sr, audio.n_frames)
-        result = self.inpainter.inpaint(audio, regions, progress=context.stage_progress("repair"))
+        result = self.inpainter.inpaint(
+            audio, regions, progress=context.stage_progress("repair"), clipped=clipped
+        )
         context.reports += [_report_dict(r, sr) for r in result.reports]
         return result.audio
 
@@ -224,6 +232,7 @@ class Inpaint(Processor):
             progress=context.stage_progress("repair"),
             detect_progress=context.stage_progress("detect"),
             like=like,
+            clipped=_clipped(context, n_frames),
         )
         context.reports += [_report_dict(r, sr) for r in done.reports]
 
@@ -243,6 +252,17 @@ def _frames(spans: Sequence[tuple[float, float]], sample_rate: int, n_frames: in
         r = Region.from_seconds(start_s, min(end_s, n_frames / sample_rate), sample_rate)
         regions.append(Region(r.start, min(r.end, n_frames)))
     return normalize_regions(regions, n_frames)
+
+
+def _clipped(context: ChainContext, n_frames: int) -> list[Region]:
+    """The clipped runs that stages upstream found (frames of the same audio)."""
+    spans = [
+        Region(int(d["start_frame"]), int(d["end_frame"]))  # type: ignore[call-overload]
+        for d in context.detections
+        if d.get("kind") == DropoutKind.CLIPPING.value
+    ]
+    kept = [Region(r.start, min(r.end, n_frames)) for r in spans if r.start < n_frames]
+    return normalize_regions(kept, n_frames)
 
 
 def _report_dict(report: RegionReport, sample_rate: int) -> dict[str, object]:

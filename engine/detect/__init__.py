@@ -4,7 +4,7 @@ from voicemend.engine.detect.clipping import ClippingSettings
 from voicemend.engine.detect.detector import DetectorSettings, DropoutDetector, merge_detections
 from voicemend.engine.detect.packet_loss import PacketLossSettings
 from voicemend.engine.detect.silence import SilenceSettings
-from voicemend.engine.detect.types import Detection, DropoutKind
+from voicemend.engine.detect.types import Detection, DropoutKind, clipped_regions
 
 __all__ = [
     "ClippingSettings",
@@ -14,5 +14,6 @@ __all__ = [
     "DropoutKind",
     "PacketLossSettings",
     "SilenceSettings",
+    "clipped_regions",
     "merge_detections",
 ]

@@ -30,17 +30,27 @@ class ClippingSettings:
     step_search: float = 0.05  # how far below the peak to look for the quantisation step
 
 
-def find_clipping(x: np.ndarray, settings: ClippingSettings) -> list[Detection]:
-    """Flat-topped runs at the positive or negative rail (each side's extreme) whose flanks
-    were still climbing. Each run becomes one region."""
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
+def find_clipping(
+    x: np.ndarray,
+    settings: ClippingSettings,
+    rails: tuple[float | None, float | None] = (None, None),
+) -> list[Detection]:
+    """Flat-topped runs at the positive or negative rail whose flanks were still climbing.
+    Each run becomes one region. ``rails`` (top, bottom) are the file's extremes where ``x`` is
+    a part of it (else its own are used): a part repaired already may hold restored peaks past
+    the rail, which are not the rail."""
+    if not x.size:
+        return []
+    top = float(np.max(x)) if rails[0] is None else rails[0]
+    bottom = float(np.min(x)) if rails[1] is None else rails[1]
+    peak = max(top, -bottom)
     if peak < settings.min_peak:
         return []
     window = settings.tolerance + quantisation_step(x, peak, settings.step_search)
     runs = []
-    for y in (x, -x):
-        rail = float(np.max(y))
-        for a, b in true_runs(y >= rail - settings.tolerance):
+    for y, rail in ((x, top), (-x, -bottom)):
+        at = (y >= rail - settings.tolerance) & (y <= rail + settings.tolerance)
+        for a, b in true_runs(at):
             if b - a >= settings.min_run and overshoot(y, a, b) >= settings.min_overshoot * window:
                 runs.append((a, b))
     if len(runs) < settings.min_runs:

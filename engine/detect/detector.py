@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class DropoutDetector:
         if DropoutKind.PACKET_LOSS in s.kinds:
             out += find_packet_loss(x, sample_rate, profile, s.packet_loss)
         if DropoutKind.CLIPPING in s.kinds:
-            out += find_clipping(x, s.clipping)
+            out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         return out
 
     def regions(self, audio: Audio) -> list[Region]:
@@ -112,8 +112,12 @@ def _profile(
     levels = [_frame_levels(x[lo:hi], sample_rate) for _, _, lo, hi in blocks]
     levels = [v for v in levels if v.size]
     if not levels:
-        return LevelProfile.measure(x, sample_rate)
-    return LevelProfile.from_levels(np.concatenate(levels))
+        profile = LevelProfile.measure(x, sample_rate)
+    else:
+        profile = LevelProfile.from_levels(np.concatenate(levels))
+    top = max((float(x[lo:hi].max()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
+    bottom = min((float(x[lo:hi].min()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
+    return replace(profile, top=top, bottom=bottom)
 
 
 def _frame_levels(seg: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -130,17 +134,26 @@ def file_profiles(
     that returns the file's next (channels, frames) samples: the same 20 ms frames in the same
     blocks, without holding the file."""
     levels: list[list[np.ndarray]] = []
+    tops: list[float] = []
+    bottoms: list[float] = []
     block = np.empty((0, 0), np.float32)
     for _, _, lo, hi in _blocks(n_frames, sample_rate):
         block = read(hi - lo)
         levels = levels or [[] for _ in block]
+        tops, bottoms = tops or [0.0] * len(block), bottoms or [0.0] * len(block)
         for ch, x in enumerate(block):
             levels[ch].append(_frame_levels(x, sample_rate))
+            if x.size:
+                tops[ch], bottoms[ch] = (
+                    max(tops[ch], float(x.max())),
+                    min(bottoms[ch], float(x.min())),
+                )
     profiles = []
     for ch, parts in enumerate(levels):
         found = [v for v in parts if v.size]
         if found:
-            profiles.append(LevelProfile.from_levels(np.concatenate(found)))
+            profile = LevelProfile.from_levels(np.concatenate(found))
         else:  # shorter than one frame: the one block read is the whole file
-            profiles.append(LevelProfile.measure(block[ch], sample_rate))
+            profile = LevelProfile.measure(block[ch], sample_rate)
+        profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch]))
     return profiles

@@ -21,6 +21,10 @@ class LevelProfile:
 
     speech_db: float  # loud speech: 95th percentile of frame levels
     floor_db: float  # background: 10th percentile of non-silent frame levels
+    # The channel's extremes (its clipping rails), None where only a part was measured: a part
+    # repaired already can hold restored peaks past the input's rail.
+    top: float | None = None
+    bottom: float | None = None
 
     @classmethod
     def measure(cls, x: np.ndarray, sample_rate: int) -> LevelProfile:

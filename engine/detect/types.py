@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -40,3 +41,9 @@ class Detection:
             "confidence": round(self.confidence, 3),
             "channels": list(self.channels),
         }
+
+
+def clipped_regions(detections: Iterable[Detection]) -> list[Region]:
+    """The regions of clipped runs among ``detections``: ``Inpainter.inpaint(clipped=...)``
+    keeps their fills beyond the rail."""
+    return [d.region for d in detections if d.kind is DropoutKind.CLIPPING]

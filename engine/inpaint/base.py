@@ -21,6 +21,7 @@ import numpy as np
 from voicemend.engine.audio import Audio, check_repair_rate
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS, paste
 from voicemend.engine.errors import InpaintError, VoicemendError
+from voicemend.engine.inpaint.clipped import keep_beyond_rail
 from voicemend.engine.regions import Region, normalize_regions
 
 ProgressCallback = Callable[[int, int], None]
@@ -84,6 +85,7 @@ class RegionReport:
     context_frames: tuple[int, int]
     crossfade_frames: tuple[int, int]
     notes: str = ""
+    peak: float = 0.0  # the largest magnitude the repair wrote (past 1.0: over full scale)
 
 
 @dataclass(frozen=True)
@@ -133,13 +135,16 @@ class Inpainter(ABC):
         should_cancel: CancelCheck | None = None,
         also_damaged: Sequence[Region] = (),
         seed_offset: int = 0,
+        clipped: Sequence[Region] = (),
     ) -> InpaintResult:
         """Repair ``regions``; every sample outside them ± crossfade stays bit-identical.
 
         ``also_damaged`` regions are left as they are but, like regions not yet repaired, never
         serve as context; ``seed_offset`` is added to each region's index for the fills that
         draw random numbers. With both, a file repaired in parts gets the repairs a whole-file
-        pass gives (see :mod:`voicemend.engine.blockwise`).
+        pass gives (see :mod:`voicemend.engine.blockwise`). Within ``clipped`` spans (clipped
+        runs, as the detector reports them) a fill never comes out under the rail it replaces
+        (:mod:`voicemend.engine.inpaint.clipped`).
         """
         check_repair_rate(audio.sample_rate)
         todo = normalize_regions(regions, audio.n_frames)
@@ -153,6 +158,9 @@ class Inpainter(ABC):
             )
         # Fills are peak-limited against undamaged input only, so limits never compound.
         damaged = pending.copy()
+        at_rail = np.zeros(audio.n_frames, dtype=bool)
+        for region in normalize_regions(clipped, audio.n_frames):
+            at_rail[region.start : region.end] = True
         reports: list[RegionReport] = []
         index = 0
         while index < len(todo):
@@ -170,7 +178,15 @@ class Inpainter(ABC):
                     note = f"{note}; batch of {len(batch)}"
                 reports.append(
                     self._paste_fill(
-                        audio.samples, out, damaged, region, ctx, (fill, note), method, share
+                        audio.samples,
+                        out,
+                        damaged,
+                        region,
+                        ctx,
+                        (fill, note),
+                        method,
+                        share,
+                        at_rail,
                     )
                 )
                 pending[region.start : region.end] = False
@@ -225,9 +241,12 @@ class Inpainter(ABC):
         filled: tuple[np.ndarray, str],
         method: Inpainter,
         fill_s: float,
+        at_rail: np.ndarray | None = None,
     ) -> RegionReport:
-        """Peak-limit the fill and crossfade it in; ``fill_s`` is this region's share of the
-        time its batch took to fill."""
+        """Peak-limit the fill, crossfade it in, and keep what it wrote beyond the rail where
+        the input was clipped (``at_rail``, a mask of the file's frames; crossfades can reach a
+        neighbouring clipped run); ``fill_s`` is this region's share of the time its batch took
+        to fill."""
         t0 = time.perf_counter()
         fill, note = np.asarray(filled[0], dtype=np.float64), filled[1]
         w0 = ctx.window_start
@@ -237,6 +256,12 @@ class Inpainter(ABC):
         if limited:
             note = f"{note}; peak-limited".lstrip("; ")
         paste(out, fill, region.start, region.end, ctx.fade_left, ctx.fade_right)
+        span = slice(region.start - ctx.fade_left, region.end + ctx.fade_right)
+        if at_rail is not None and at_rail[span].any():
+            out[:, span], moved = keep_beyond_rail(source[:, span], out[:, span], at_rail[span])
+            if moved:
+                note = f"{note}; {moved} sample(s) kept at the clipping rail".lstrip("; ")
+        peak_written = float(np.max(np.abs(out[:, span]), initial=0.0))
         return RegionReport(
             region=region,
             method=method.name,
@@ -244,6 +269,7 @@ class Inpainter(ABC):
             context_frames=(ctx.gap_start, ctx.window.shape[1] - ctx.gap_end),
             crossfade_frames=(ctx.fade_left, ctx.fade_right),
             notes=note,
+            peak=peak_written,
         )
 
     @staticmethod

@@ -152,3 +152,24 @@ def test_an_mp3_exports_to_wav(tmp_path):
     sf.write(str(src), x, 16000)
     out = Document.open(src).export(tmp_path / "talk.wav")
     assert sf.info(str(out)).subtype == "PCM_16"
+
+
+def test_a_clipped_run_is_repaired_beyond_its_rail(tmp_path):
+    x = speech_like(1.0, 16000, seed=7)
+    x = np.clip(x / np.max(np.abs(x)), -0.7, 0.7).astype(np.float32)
+    path = tmp_path / "clipped.wav"
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    doc = Document.open(path)
+    from voicemend.engine import Audio
+    from voicemend.engine.detect import DropoutDetector, clipped_regions
+
+    region = clipped_regions(DropoutDetector()(Audio.from_array(x, 16000)))[0]
+    start = region.start
+    kept = doc.make_patch(region, get_inpainter("lsar"), clipped=True)
+    free = doc.make_patch(region, get_inpainter("lsar"))
+    inside = slice(region.start - kept.start, region.end - kept.start)
+    side = np.sign(x[start])
+    assert np.all(side * kept.samples[0, inside] >= 0.7 - 1e-6)
+    assert not np.array_equal(kept.samples, free.samples) or np.all(
+        side * free.samples[0, inside] >= 0.7 - 1e-6
+    )

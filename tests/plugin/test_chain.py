@@ -95,3 +95,20 @@ def test_layout_and_input_errors(damaged):
     with pytest.raises(VoicemendError, match="unknown repair method"):
         Inpaint(method="magic")
     assert Inpaint()(np.zeros((2, 0), dtype=np.float32), RATE).shape == (2, 0)
+
+
+@pytest.mark.parametrize("upstream", [True, False])
+def test_clipped_runs_found_upstream_or_by_inpaint_stay_beyond_the_rail(upstream):
+    x = speech_like(2.0, 16000, seed=7)
+    x = (0.8 * np.clip(x / np.max(np.abs(x)), -0.75, 0.75) / 0.75).astype(np.float32)
+    stages = [DetectDropouts(), Inpaint(method="lsar")] if upstream else [Inpaint(auto=True)]
+    chain = Chain(stages)
+    y = chain(x, 16000)
+    runs = list(chain.last_context.reports)
+    assert len(runs) > 5
+    at_rail = np.zeros(x.size, dtype=bool)
+    for r in runs:
+        a, b = round(r["start_s"] * 16000), round(r["end_s"] * 16000)
+        at_rail[a:b] = np.abs(x[a:b]) >= 0.8 - 1e-6
+    assert at_rail.sum() > 20
+    assert np.all(np.sign(x[at_rail]) * y[at_rail] >= 0.8 - 1e-6)

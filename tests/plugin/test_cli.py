@@ -390,3 +390,17 @@ def test_a_block_length_must_be_positive_seconds(tmp_path, capsys, damaged_wav, 
     assert exc.value.code == 2
     assert "--block-s" in capsys.readouterr().err
     assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize(("subtype", "noted"), [("PCM_16", True), ("FLOAT", False)])
+def test_restored_peaks_past_full_scale_are_noted_for_an_integer_output(
+    tmp_path, capsys, subtype, noted
+):
+    x = speech_like(2.0, 16000, seed=7)
+    x = np.clip(1.5 * x / np.max(np.abs(x)), -1.0, 1.0)
+    src = tmp_path / "clipped.wav"
+    sf.write(str(src), x, 16000, subtype=subtype)
+    code, _, err = run(capsys, "repair", src, "-o", tmp_path / "out.wav", "--auto")
+    assert code == 0
+    assert ("past full scale" in err and "PCM_16 output" in err) is noted
+    assert ("past full scale" in err) is noted

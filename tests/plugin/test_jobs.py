@@ -40,3 +40,35 @@ def test_detect_job_whole_or_in_blocks(tmp_path):
     assert whole.audio is not None and blocks.audio is None
     assert blocks.duration_s == whole.duration_s == 4.0
     assert [d.region for d in blocks.detections] == [d.region for d in whole.detections]
+
+
+def clipped_file(path, rail=0.8):
+    """Stereo float speech clipped at ``rail`` (a float file keeps restored peaks past it)."""
+    import numpy as np
+
+    x = speech_like(2.5, 16000, seed=7)
+    x = np.stack([x, 0.9 * x]) / np.max(np.abs(x))
+    return save(Audio(np.clip(x, -rail, rail).astype(np.float32), 16000), path, subtype="FLOAT")
+
+
+def test_auto_repair_of_clipping_stays_beyond_the_rail_whole_or_in_blocks(tmp_path, monkeypatch):
+    import numpy as np
+
+    from voicemend.engine import blockwise
+    from voicemend.engine.io import load
+
+    monkeypatch.setattr(blockwise, "MARGIN_S", 0.5)
+    src = clipped_file(tmp_path / "in.wav")
+    whole = run_repair(RepairJob(src, tmp_path / "w.wav", auto=True, method="lsar"))
+    blocks = run_repair(RepairJob(src, tmp_path / "b.wav", auto=True, method="lsar", block_s=1.0))
+    assert blocks.blocks >= 2
+    x, y = load(src).samples, load(tmp_path / "w.wav").samples
+    np.testing.assert_array_equal(load(tmp_path / "b.wav").samples, y)
+    marked = np.zeros(x.shape[1], dtype=bool)
+    for d in whole.detections:
+        marked[d.region.start : d.region.end] = True
+    at_rail = marked[None, :] & (np.abs(x) >= 0.8 - 1e-6)
+    assert at_rail.sum() > 50
+    assert np.all(np.sign(x[at_rail]) * y[at_rail] >= 0.8 - 1e-6)
+    assert np.any(np.abs(y[at_rail]) > 0.81)  # peaks restored past the rail
+    assert any("clipping rail" in r.notes for r in whole.reports)

@@ -1,0 +1,64 @@
+"""Repairs of clipped runs never come out under the rail."""
+
+import numpy as np
+import pytest
+
+from voicemend.engine import Audio, get_inpainter
+from voicemend.engine.detect import DropoutDetector, clipped_regions
+from voicemend.engine.inpaint.clipped import keep_beyond_rail
+
+from ..conftest import speech_like
+
+SR = 16000
+
+
+def test_keep_beyond_rail_moves_only_samples_at_the_rail_inwards_of_it():
+    damaged = np.array([[0.5, 0.5, 0.5, 0.5], [0.1, -0.2, 0.3, 0.0]])  # channel 1 never clipped
+    fill = np.array([[0.6, 0.3, -0.2, 0.7], [0.0, 0.0, 0.0, 0.0]])
+    kept, moved = keep_beyond_rail(damaged, fill, np.ones(4, dtype=bool))
+    np.testing.assert_array_equal(kept[0], [0.6, 0.5, 0.5, 0.7])
+    np.testing.assert_array_equal(kept[1], fill[1])
+    assert moved == 2
+    negative, moved = keep_beyond_rail(-damaged[:1], -fill[:1], np.ones(4, dtype=bool))
+    np.testing.assert_array_equal(negative[0], [-0.6, -0.5, -0.5, -0.7])
+    assert moved == 2
+    unmarked, moved = keep_beyond_rail(damaged, fill, np.zeros(4, dtype=bool))
+    np.testing.assert_array_equal(unmarked, fill)
+    assert moved == 0
+
+
+@pytest.fixture
+def clipped_speech():
+    """Stereo speech clipped at 80 % of its peak, the second channel a little quieter."""
+    x = speech_like(1.5, SR, seed=7)
+    x = np.stack([x, 0.9 * x]) / np.max(np.abs(x))
+    rail = 0.8
+    return Audio(np.clip(x, -rail, rail).astype(np.float32), SR), rail
+
+
+@pytest.mark.parametrize("method", ["lsar", "auto", "pattern"])
+def test_repaired_clipped_runs_stay_beyond_the_rail(clipped_speech, method):
+    audio, rail = clipped_speech
+    found = DropoutDetector()(audio)
+    runs = clipped_regions(found)
+    assert len(runs) > 20
+    inpainter = get_inpainter(method)
+    free = inpainter.inpaint(audio, runs).audio.samples
+    kept = inpainter.inpaint(audio, runs, clipped=runs)
+    y = kept.audio.samples
+    in_runs = np.zeros(audio.n_frames, dtype=bool)
+    for r in runs:
+        in_runs[r.start : r.end] = True
+    # clipped samples the detector marked (a run of one or two is not marked, and a
+    # neighbouring repair's crossfade may pass over it as over any sample)
+    at_rail = in_runs[None, :] & (np.abs(audio.samples) >= rail - 1e-6)
+    side = np.sign(audio.samples)
+    assert np.all(side[at_rail] * y[at_rail] >= rail - 1e-6)
+    # without the constraint some fills dip under the rail (the reason it exists)
+    assert np.any(side[at_rail] * free[at_rail] < rail - 1e-3)
+    # outside the runs (± crossfade) nothing changes
+    touched = np.zeros(audio.n_frames, dtype=bool)
+    for r in runs:
+        touched[max(0, r.start - 160) : r.end + 160] = True
+    np.testing.assert_array_equal(y[:, ~touched], audio.samples[:, ~touched])
+    assert any("kept at the clipping rail" in r.notes for r in kept.reports)
