@@ -5,9 +5,9 @@ under the rail (or on the other side of zero) it is further from the truth than 
 samples were, so each sample at the rail keeps at least its clipped value, on its side: the
 consistency constraint of declipping (Adler et al., 2012, "A constrained matching pursuit
 approach to audio declipping"). On 8 dev files clipped at 0 dBFS, ``auto``'s fills without it
-moved 5 % of the clipped samples inwards and lowered their SNR slightly; with it the file is
-never worse than the clipped input, and a float output keeps restored peaks past full scale
-(5-9 dB higher SNR there).
+moved 5 % of the clipped samples inwards and lowered their SNR slightly in a 16-bit output;
+with it that output is the clipped input there, and a float output keeps restored peaks past
+full scale (SNR on the clipped samples 16.7 -> 26.2 dB at 1.5x overdrive, 9.3 -> 14.6 at 3x).
 """
 
 from __future__ import annotations
