@@ -176,11 +176,7 @@ def open_writer(
     write that fails or is interrupted leaves nothing half-written. A WAV file expected to pass
     4 GB is written as RF64 (see :func:`large_file_format`); one that passes it unannounced, or
     an AIFF file, is refused at that point instead of being written with a wrong header."""
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
-    if not out.parent.exists():
-        raise AudioFileError(f"output folder {out.parent} does not exist")
+    out = check_writable(path, overwrite=overwrite)
     fmt = (format or _format_for(out)).upper()
     subtype = _subtype_for(source, fmt, subtype, out)
     if expected_frames is not None:
@@ -346,13 +342,20 @@ def _final_mode(out: Path) -> int:
     return 0o666 & ~umask
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
-    """Write a text file atomically; an existing file is replaced only with ``overwrite``."""
+def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """``path``, once it is known that an output may go there: its folder exists, and a file
+    already there is replaced only with ``overwrite``."""
     out = Path(path)
     if out.exists() and not overwrite:
         raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
     if not out.parent.exists():
         raise AudioFileError(f"output folder {out.parent} does not exist")
+    return out
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
+    """Write a text file atomically; an existing file is replaced only with ``overwrite``."""
+    out = check_writable(path, overwrite=overwrite)
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return out

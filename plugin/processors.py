@@ -141,9 +141,7 @@ class DetectDropouts(Processor):
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         self.detections = self.detector(audio, progress=context.stage_progress("detect"))
-        sr = audio.sample_rate
-        context.detections += [d.to_dict(sr) for d in self.detections]
-        context.regions_s += [d.seconds(sr) for d in self.detections]
+        self._hand_on(audio.sample_rate, context)
         return audio
 
     def process_file(
@@ -159,8 +157,12 @@ class DetectDropouts(Processor):
         sr, _, self.detections = detect_in_blocks(
             source, self.detector, block_s=block_s, progress=context.stage_progress("detect")
         )
-        context.detections += [d.to_dict(sr) for d in self.detections]
-        context.regions_s += [d.seconds(sr) for d in self.detections]
+        self._hand_on(sr, context)
+
+    def _hand_on(self, sample_rate: int, context: ChainContext) -> None:
+        """Pass the detections to the stages after this one."""
+        context.detections += [d.to_dict(sample_rate) for d in self.detections]
+        context.regions_s += [d.seconds(sample_rate) for d in self.detections]
 
     def params(self) -> dict[str, object]:
         return {"min_confidence": self.min_confidence, "kinds": list(self.kinds)}

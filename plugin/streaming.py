@@ -27,7 +27,7 @@ import pedalboard
 from voicemend.engine.audio import SourceFormat
 from voicemend.engine.blockwise import BLOCK_S
 from voicemend.engine.errors import AudioFileError, VoicemendError
-from voicemend.engine.io import AudioReader, open_writer
+from voicemend.engine.io import AudioReader, check_writable, open_writer
 from voicemend.plugin.processors import ChainContext, Processor
 
 STREAM_FRAMES = 1 << 16  # frames per pedalboard call (1.4 s at 48 kHz)
@@ -55,11 +55,7 @@ def process_file_in_blocks(
     context = context or ChainContext()
     if not block_s > 0:
         raise ValueError(f"block length must be above 0 s, got {block_s}")
-    out = Path(output)
-    if out.exists() and not overwrite:
-        raise AudioFileError(f"{out} exists; pass an explicit overwrite flag to replace it")
-    if not out.parent.exists():
-        raise AudioFileError(f"output folder {out.parent} does not exist")
+    out = check_writable(output, overwrite=overwrite)
     with AudioReader(source) as head:
         sr, like = head.sample_rate, like or head.source
         if head.n_frames == 0:
