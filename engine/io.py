@@ -342,6 +342,13 @@ def _final_mode(out: Path) -> int:
     return 0o666 & ~umask
 
 
+def check_subtype(path: str | os.PathLike[str], subtype: str) -> None:
+    """Refuse, before any work, a sample format that the output's format cannot hold."""
+    fmt = _format_for(Path(path))
+    if not sf.check_format(fmt, subtype):
+        raise AudioFileError(f"a {fmt} file cannot hold {subtype} samples; choose another format")
+
+
 def check_writable(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """``path``, once it is known that an output may go there: its folder exists, and a file
     already there is replaced only with ``overwrite``."""

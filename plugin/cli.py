@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--report", type=Path, metavar="JSON", help="write per-region details as JSON")
     rep.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     rep.add_argument("--block-s", **BLOCK_ARG)
+    rep.add_argument(
+        "--bit-depth",
+        choices=list(BIT_DEPTHS),
+        help="the output's sample format (default: the input's, where the output format holds "
+        "it); float keeps restored clipped peaks past full scale",
+    )
 
     det = sub.add_parser("detect", help="find dropouts, packet loss and clipping")
     det.add_argument("input", type=Path, metavar="IN")
@@ -436,6 +442,8 @@ def _block_seconds_arg(text: str) -> float:
     return value
 
 
+BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32": "PCM_32", "float": "FLOAT"}
+
 BLOCK_ARG: dict = {
     "type": _block_seconds_arg,
     "default": None,
@@ -494,6 +502,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         device=args.device,
         block_s=args.block_s,
+        subtype=BIT_DEPTHS.get(args.bit_depth or ""),
     )
     t0 = time.perf_counter()
     with (
@@ -544,8 +553,9 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
         top_db = 20 * math.log10(max(r.peak for r in over))
         print(
             f"{PROG}: note: {len(over)} repair(s) reach past full scale (up to +{top_db:.1f} dB) "
-            f"and were clipped again in the {subtype} output; to keep those peaks, lower the "
-            "level first (a render chain with Gain before Inpaint) or repair a 32-bit float copy",
+            f"and were clipped again in the {subtype} output; to keep those peaks, write "
+            "float (--bit-depth float) or lower the level first (a render chain with Gain "
+            "before Inpaint)",
             file=sys.stderr,
         )
 

@@ -13,7 +13,7 @@ from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
-from voicemend.engine.io import AudioInfo, info, load, save
+from voicemend.engine.io import AudioInfo, check_subtype, info, load, save
 from voicemend.engine.regions import Region, normalize_regions
 from voicemend.plugin.labels import read_regions
 
@@ -36,6 +36,8 @@ class RepairJob:
     # Repair in blocks of this many seconds, never holding the whole file; None: only files too
     # large to repair whole in the memory that is free (see engine.blockwise.needs_blocks).
     block_s: float | None = None
+    # The output's sample format (soundfile subtype, e.g. "FLOAT"); None keeps the input's.
+    subtype: str | None = None
 
 
 @dataclass
@@ -61,6 +63,8 @@ def check_output_path(job: RepairJob) -> None:
         )
     if job.output.exists() and not same and not job.overwrite:
         raise VoicemendError(f"{job.output} exists; pass --overwrite to replace it")
+    if job.subtype is not None:
+        check_subtype(job.output, job.subtype)
 
 
 def collect_regions(
@@ -94,7 +98,9 @@ def run_repair(
     result = inpainter.inpaint(
         audio, regions, progress=progress, clipped=clipped_regions(detections)
     )
-    out = save(result.audio, job.output, overwrite=job.overwrite or job.in_place)
+    out = save(
+        result.audio, job.output, overwrite=job.overwrite or job.in_place, subtype=job.subtype
+    )
     return RepairOutcome(audio.sample_rate, result.reports, detections, out, audio, result)
 
 
@@ -121,6 +127,7 @@ def _repair_in_blocks(
         overwrite=job.overwrite or job.in_place,
         progress=_in_seconds(progress, head.sample_rate),
         detect_progress=_in_seconds(detect_progress, head.sample_rate),
+        subtype=job.subtype,
     )
     return RepairOutcome(
         done.sample_rate, done.reports, done.detections, job.output, blocks=done.blocks

@@ -404,3 +404,26 @@ def test_restored_peaks_past_full_scale_are_noted_for_an_integer_output(
     assert code == 0
     assert ("past full scale" in err and "PCM_16 output" in err) is noted
     assert ("past full scale" in err) is noted
+
+
+@pytest.mark.parametrize("block_s", [None, 0.5])
+def test_bit_depth_float_keeps_restored_peaks_past_full_scale(tmp_path, capsys, block_s):
+    x = speech_like(2.0, 16000, seed=7)
+    x = np.clip(1.5 * x / np.max(np.abs(x)), -1.0, 1.0)
+    src = tmp_path / "clipped.wav"
+    sf.write(str(src), x, 16000, subtype="PCM_16")
+    blocks = [] if block_s is None else ["--block-s", block_s]
+    out = tmp_path / "out.wav"
+    code, _, err = run(capsys, "repair", src, "-o", out, "--auto", "--bit-depth", "float", *blocks)
+    assert code == 0 and "past full scale" not in err
+    assert sf.info(str(out)).subtype == "FLOAT"
+    assert np.max(np.abs(sf.read(str(out))[0])) > 1.0
+    code, _, err = run(
+        capsys, "repair", src, "-o", tmp_path / "o.flac", "--auto", "--bit-depth", "float"
+    )
+    assert code == 1 and "a FLAC file cannot hold FLOAT samples" in err
+    assert not (tmp_path / "o.flac").exists()
+    code, _, _ = run(
+        capsys, "repair", src, "-o", tmp_path / "o24.flac", "--auto", "--bit-depth", "24"
+    )
+    assert code == 0 and sf.info(str(tmp_path / "o24.flac")).subtype == "PCM_24"
