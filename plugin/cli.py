@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ren.add_argument("--format", choices=["wav", "flac"], default="wav")
     ren.add_argument("--block-s", **BLOCK_ARG)
+    ren.add_argument(
+        "--bit-depth",
+        choices=list(BIT_DEPTHS),
+        help="the outputs' sample format (default: each input's, where the format holds it)",
+    )
     ren.add_argument("--workers", type=int, default=1, help="local worker processes")
     ren.add_argument(
         "--ray",
@@ -632,6 +637,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             progress=bar,
             within_file=lambda stage, done, total: inner(done, total),
             block_s=args.block_s,
+            subtype=BIT_DEPTHS.get(args.bit_depth or ""),
         )
     for item in summary.failed:
         print(f"{PROG}: failed: {item.input}: {item.error}", file=sys.stderr)

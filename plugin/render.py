@@ -21,10 +21,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from voicemend.engine.audio import SourceFormat
 from voicemend.engine.blockwise import BLOCK_S, needs_blocks
 from voicemend.engine.data import AUDIO_SUFFIXES
 from voicemend.engine.errors import VoicemendError
-from voicemend.engine.io import info, load, save, write_text_atomic
+from voicemend.engine.io import check_subtype, info, load, save, write_text_atomic
 from voicemend.plugin.labels import read_regions
 
 MANIFEST_NAME = "voicemend-render.json"
@@ -58,6 +59,7 @@ class RenderJob:
     # Seconds per block for a file rendered block by block; None renders block by block only
     # the files too large to hold (see engine.blockwise.needs_blocks).
     block_s: float | None = None
+    subtype: str | None = None  # the outputs' sample format; None keeps each input's
 
 
 @dataclass
@@ -141,15 +143,22 @@ def render_one(
     head = info(job.input)
     tail_frames = round(chain.tail_s * head.sample_rate)
     if job.block_s is not None or needs_blocks(head.n_channels, head.n_frames + tail_frames):
+        like = None if job.subtype is None else SourceFormat("", job.subtype, "")
         chain.process_file(
-            job.input, job.output, context, block_s=job.block_s or BLOCK_S, overwrite=True
+            job.input,
+            job.output,
+            context,
+            block_s=job.block_s or BLOCK_S,
+            overwrite=True,
+            like=like,
         )
         audio_s = head.duration_s
     else:
         audio = load(job.input)
         out = chain.process(audio.samples, audio.sample_rate, context)
         result = audio.with_samples(out if out.ndim == 2 else out[None, :])
-        save(result, job.output, overwrite=True)  # keeps the input's bit depth where it can
+        # keeps the input's bit depth where it can, unless told otherwise
+        save(result, job.output, overwrite=True, subtype=job.subtype)
         audio_s = audio.duration_s
     return {
         "seconds": time.perf_counter() - t0,
@@ -210,12 +219,14 @@ def render(
     within_file: Callable[[str, int, int], None] | None = None,
     fault_marker: str | None = None,
     block_s: float | None = None,
+    subtype: str | None = None,
 ) -> RenderSummary:
     """Render every input through the chain described by ``preset`` into ``out_dir``.
 
     ``within_file`` reports (stage, done, total) inside each file; it is called only when files
     are rendered in this process (one worker), since other processes cannot report back live.
-    ``block_s`` renders every file block by block (files too large to hold always are).
+    ``block_s`` renders every file block by block (files too large to hold always are);
+    ``subtype`` sets the outputs' sample format (default: each input's, where it fits).
     """
     from voicemend.plugin.presets import chain_from_preset
 
@@ -224,13 +235,20 @@ def render(
     if not files:
         raise VoicemendError("no input files")
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir / MANIFEST_NAME, preset)
+    # Outputs rendered at another bit depth are not complete for this run.
+    run_id = preset if subtype is None else {**preset, "output_subtype": subtype}
+    manifest = Manifest(out_dir / MANIFEST_NAME, run_id)
     todo: list[RenderJob] = []
-    for src, dst in plan_outputs(files, out_dir, fmt):
+    pairs = plan_outputs(files, out_dir, fmt)
+    if subtype is not None:
+        check_subtype(pairs[0][1], subtype)
+    for src, dst in pairs:
         if manifest.is_complete(src, dst):
             continue
         manifest.update(RenderItem(str(src), str(dst), input_fingerprint=fingerprint_file(src)))
-        todo.append(RenderJob(str(src), str(dst), preset, labels, fmt, fault_marker, block_s))
+        todo.append(
+            RenderJob(str(src), str(dst), preset, labels, fmt, fault_marker, block_s, subtype)
+        )
     total = len(files)
     done_before = total - len(todo)
     if progress is not None:

@@ -184,3 +184,22 @@ def test_render_takes_a_file_too_large_to_hold_block_by_block(tmp_path, monkeypa
     summary = render([str(folder)], tmp_path / "out", preset)
     assert [i.status for i in summary.items] == ["done"]
     assert summary.items[0].regions_repaired == 3
+
+
+def test_render_bit_depth_whole_or_in_blocks(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    damaged_file(folder / "take.wav", subtype="PCM_16")
+    for name, blocks in (("whole", []), ("blocks", ["--block-s", "2"])):
+        argv = ["render", str(folder), "-o", str(tmp_path / name), "--chain", "voice-cleanup"]
+        assert main([*argv, "--bit-depth", "float", *blocks]) == 0, capsys.readouterr().err
+        assert sf.info(str(tmp_path / name / "take.wav")).subtype == "FLOAT"
+        # the same folder at another depth is rendered again, not skipped as complete
+        assert main([*argv, "--bit-depth", "24", *blocks]) == 0
+        assert sf.info(str(tmp_path / name / "take.wav")).subtype == "PCM_24"
+    np.testing.assert_array_equal(
+        read(tmp_path / "whole" / "take.wav"), read(tmp_path / "blocks" / "take.wav")
+    )
+    argv = ["render", str(folder), "-o", str(tmp_path / "f"), "--chain", "voice-cleanup"]
+    assert main([*argv, "--format", "flac", "--bit-depth", "float"]) == 1
+    assert "a FLAC file cannot hold FLOAT samples" in capsys.readouterr().err
