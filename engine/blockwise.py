@@ -70,12 +70,10 @@ def repair_in_blocks(
     detect_progress: Progress | None = None,
     like: SourceFormat | None = None,
     clipped: Sequence[Region] = (),
-    subtype: str | None = None,
 ) -> BlockwiseResult:
     """Repair ``regions`` (frames of the whole file) and, with a ``detector``, what it finds,
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
-    of it is written, in ``subtype`` where given, else in the sample format of ``like`` where
-    given, else the source's.
+    of it is written, in the sample format of ``like`` where given (else the source's).
     ``progress`` counts frames written, ``detect_progress`` frames measured. ``clipped``
     (file frames) and the clipped runs the detector finds keep their fills beyond the rail."""
     if not block_s > 0:
@@ -99,7 +97,6 @@ def repair_in_blocks(
             sr,
             channels,
             like or stored,
-            subtype=subtype,
             overwrite=overwrite,
             expected_frames=n,
         ) as write,

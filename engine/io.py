@@ -344,7 +344,10 @@ def _final_mode(out: Path) -> int:
 
 def check_subtype(path: str | os.PathLike[str], subtype: str) -> None:
     """Refuse, before any work, a sample format that the output's format cannot hold."""
-    fmt = _format_for(Path(path))
+    _require_subtype(_format_for(Path(path)), subtype)
+
+
+def _require_subtype(fmt: str, subtype: str) -> None:
     if not sf.check_format(fmt, subtype):
         raise AudioFileError(f"a {fmt} file cannot hold {subtype} samples; choose another format")
 
@@ -405,8 +408,7 @@ def _format_for(out: Path) -> str:
 
 def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: Path) -> str:
     if subtype is not None:
-        if not sf.check_format(fmt, subtype):
-            raise AudioFileError(f"subtype {subtype} cannot be written as {fmt}")
+        _require_subtype(fmt, subtype)
         return subtype
     if out.suffix.lower() in OPUS_EXTENSIONS:
         return "OPUS"

@@ -28,6 +28,7 @@ from voicemend.engine.inpaint import Inpainter
 from voicemend.engine.io import (
     atomic_path,
     available_memory_bytes,
+    check_subtype,
     keeps_subtype,
     large_file_format,
     open_writer,
@@ -197,8 +198,8 @@ class Document:
         fmt = {".wav": "WAV", ".flac": "FLAC"}.get(out.suffix.lower())
         if fmt is None:
             raise AudioFileError("export writes .wav or .flac files")
-        if subtype is not None and not sf.check_format(fmt, subtype):
-            raise AudioFileError(f"{fmt} cannot hold {subtype} samples")
+        if subtype is not None:
+            check_subtype(out, subtype)
         chosen = subtype or (
             self.subtype if keeps_subtype(fmt, self.subtype, self.format) else None
         )

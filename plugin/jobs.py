@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voicemend.engine.audio import Audio, check_repair_rate
+from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import BLOCK_S, detect_in_blocks, needs_blocks, repair_in_blocks
 from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
@@ -127,7 +127,7 @@ def _repair_in_blocks(
         overwrite=job.overwrite or job.in_place,
         progress=_in_seconds(progress, head.sample_rate),
         detect_progress=_in_seconds(detect_progress, head.sample_rate),
-        subtype=job.subtype,
+        like=None if job.subtype is None else SourceFormat("", job.subtype, ""),
     )
     return RepairOutcome(
         done.sample_rate, done.reports, done.detections, job.output, blocks=done.blocks

@@ -26,7 +26,7 @@ from voicemend.engine.detect import (
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.inpaint.base import RegionReport
-from voicemend.engine.io import AudioReader
+from voicemend.engine.io import info
 from voicemend.engine.regions import Region, normalize_regions
 
 MAX_CHANNELS = 64  # more "channels" than this means the array is (samples, channels)
@@ -219,8 +219,8 @@ class Inpaint(Processor):
     ) -> None:
         if output is None:
             raise VoicemendError("Inpaint writes audio: give it an output file")
-        with AudioReader(source) as head:
-            sr, n_frames = head.sample_rate, head.n_frames
+        head = info(source)
+        sr, n_frames = head.sample_rate, head.n_frames
         check_repair_rate(sr)
         regions = _frames([*self.regions_s, *context.regions_s], sr, n_frames)
         done = repair_in_blocks(
