@@ -81,7 +81,8 @@ class DropoutDetector:
 
 
 def merge_detections(detections: list[Detection]) -> list[Detection]:
-    """Union overlapping detections (across kinds and channels); the surest one names the kind."""
+    """Union overlapping detections (across kinds and channels); the surest one names the kind,
+    and the clipped runs inside a span named otherwise are kept with it."""
     merged: list[Detection] = []
     for det in sorted(detections, key=lambda d: (d.region.start, d.region.end)):
         if merged and merged[-1].region.overlaps_or_touches(det.region):
@@ -89,7 +90,11 @@ def merge_detections(detections: list[Detection]) -> list[Detection]:
             best = last if last.confidence >= det.confidence else det
             region = Region(last.region.start, max(last.region.end, det.region.end))
             channels = tuple(sorted(set(last.channels) | set(det.channels)))
-            det = Detection(region, best.kind, max(last.confidence, det.confidence), channels)
+            runs = last.clipped_runs() + det.clipped_runs()
+            if best.kind is DropoutKind.CLIPPING:
+                runs = ()  # the whole span is then a clipped run
+            confidence = max(last.confidence, det.confidence)
+            det = Detection(region, best.kind, confidence, channels, tuple(sorted(set(runs))))
         merged.append(det)
     return merged
 

@@ -20,19 +20,28 @@ class DropoutKind(str, Enum):
 
 @dataclass(frozen=True)
 class Detection:
-    """One damaged span; ``confidence`` is 0..1, ``channels`` lists where it was seen."""
+    """One damaged span; ``confidence`` is 0..1, ``channels`` lists where it was seen.
+
+    ``clipped`` holds the clipped runs inside a span that another kind names (a clipped peak
+    touching a packet loss, merged under the surer kind), so that their repair still keeps
+    beyond the rail; a CLIPPING detection is a clipped run in its whole region."""
 
     region: Region
     kind: DropoutKind
     confidence: float
     channels: tuple[int, ...] = (0,)
+    clipped: tuple[Region, ...] = ()
+
+    def clipped_runs(self) -> tuple[Region, ...]:
+        """Where in this span the samples were clipped."""
+        return (self.region,) if self.kind is DropoutKind.CLIPPING else self.clipped
 
     def seconds(self, sample_rate: int) -> tuple[float, float]:
         return self.region.seconds(sample_rate)
 
     def to_dict(self, sample_rate: int) -> dict[str, object]:
         start_s, end_s = self.seconds(sample_rate)
-        return {
+        out: dict[str, object] = {
             "start_s": round(start_s, 6),
             "end_s": round(end_s, 6),
             "start_frame": self.region.start,
@@ -41,9 +50,12 @@ class Detection:
             "confidence": round(self.confidence, 3),
             "channels": list(self.channels),
         }
+        if self.clipped:
+            out["clipped_frames"] = [[r.start, r.end] for r in self.clipped]
+        return out
 
 
 def clipped_regions(detections: Iterable[Detection]) -> list[Region]:
     """The regions of clipped runs among ``detections``: ``Inpainter.inpaint(clipped=...)``
     keeps their fills beyond the rail."""
-    return [d.region for d in detections if d.kind is DropoutKind.CLIPPING]
+    return [r for d in detections for r in d.clipped_runs()]

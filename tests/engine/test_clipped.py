@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from voicemend.engine import Audio, get_inpainter
-from voicemend.engine.detect import DropoutDetector, clipped_regions
+from voicemend.engine.detect import DropoutDetector, DropoutKind, clipped_regions
 from voicemend.engine.inpaint.clipped import keep_beyond_rail
 
 from ..conftest import speech_like
@@ -62,3 +62,27 @@ def test_repaired_clipped_runs_stay_beyond_the_rail(clipped_speech, method):
         touched[max(0, r.start - 160) : r.end + 160] = True
     np.testing.assert_array_equal(y[:, ~touched], audio.samples[:, ~touched])
     assert any("kept at the clipping rail" in r.notes for r in kept.reports)
+
+
+def test_a_clipped_run_merged_into_a_dropout_keeps_its_rail(clipped_speech):
+    """A dropout running into a clipped peak is reported as the dropout (as sure, and first);
+    the peak's clipped samples must still be repaired beyond the rail."""
+    audio, rail = clipped_speech
+    runs = clipped_regions(DropoutDetector()(audio))
+    run = max(runs, key=lambda r: r.n_frames)
+    samples = audio.samples.copy()
+    samples[:, run.start - 480 : run.start] = 0.0  # 30 ms of digital silence up to the peak
+    damaged = audio.with_samples(samples)
+    found = DropoutDetector()(damaged)
+    (merged,) = [d for d in found if d.region.overlaps_or_touches(run)]
+    assert merged.kind is not DropoutKind.CLIPPING
+    assert run in clipped_regions(found)
+    y = (
+        get_inpainter("auto")
+        .inpaint(damaged, [d.region for d in found], clipped=clipped_regions(found))
+        .audio.samples
+    )
+    at_rail = np.abs(damaged.samples[:, run.start : run.end]) >= rail - 1e-6
+    side = np.sign(damaged.samples[:, run.start : run.end])
+    assert at_rail.sum() >= 3
+    assert np.all((side * y[:, run.start : run.end])[at_rail] >= rail - 1e-6)

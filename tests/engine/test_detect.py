@@ -1,9 +1,17 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from voicemend.engine import Audio, Region
 from voicemend.engine.corrupt import clip, packet_burst, packet_region, zero_gap
-from voicemend.engine.detect import Detection, DropoutDetector, DropoutKind, merge_detections
+from voicemend.engine.detect import (
+    Detection,
+    DropoutDetector,
+    DropoutKind,
+    clipped_regions,
+    merge_detections,
+)
 from voicemend.engine.detect.detector import _blocks
 
 from ..conftest import speech_like
@@ -142,6 +150,20 @@ def test_merge_detections_unions_overlaps():
     merged = merge_detections([c, b, a])
     assert merged[0] == Detection(Region(0, 150), DropoutKind.DIGITAL_SILENCE, 0.9, (0, 1))
     assert merged[1] == c
+
+
+def test_clipped_runs_merged_under_another_kind_are_kept():
+    clip_run = Detection(Region(80, 95), DropoutKind.CLIPPING, 0.6, (0,))
+    loss = Detection(Region(90, 400), DropoutKind.PACKET_LOSS, 0.9, (0,))
+    late = Detection(Region(390, 405), DropoutKind.CLIPPING, 0.5, (0,))
+    (merged,) = merge_detections([loss, late, clip_run])
+    assert merged.kind is DropoutKind.PACKET_LOSS and merged.region == Region(80, 405)
+    assert merged.clipped == (Region(80, 95), Region(390, 405))
+    assert clipped_regions([merged]) == [Region(80, 95), Region(390, 405)]
+    assert merged.to_dict(RATE)["clipped_frames"] == [[80, 95], [390, 405]]
+    # a span the clipping names is a clipped run in whole
+    (sure,) = merge_detections([replace(clip_run, confidence=0.95), loss])
+    assert sure.kind is DropoutKind.CLIPPING and clipped_regions([sure]) == [Region(80, 400)]
 
 
 def test_to_dict(speech):
