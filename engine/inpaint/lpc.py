@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy.linalg import solve_toeplitz
-from scipy.signal import get_window
 
 # Relative white-noise correction added to lag 0: keeps the normal equations well conditioned.
 WHITE_NOISE_CORRECTION = 1e-6
@@ -17,7 +16,7 @@ def autocorrelation(segment: np.ndarray, max_lag: int) -> np.ndarray:
     n = segment.size
     if n == 0:
         return np.zeros(max_lag + 1)
-    x = segment * get_window("hann", n, fftbins=False) if n > 2 else segment.copy()
+    x = segment * np.hanning(n) if n > 2 else segment.copy()  # the symmetric Hann window
     n_fft = 1 << int(np.ceil(np.log2(max(2 * n, 2))))
     spec = np.fft.rfft(x, n_fft)
     r = np.fft.irfft(spec.real**2 + spec.imag**2, n_fft)[: max_lag + 1]

@@ -9,7 +9,9 @@ half-bandwidth ``p`` (the AR order). For one gap at least ``p`` samples from the
 usual case) that matrix is Toeplitz, twice the autocorrelation of ``c``. Conjugate gradients
 preconditioned by its circulant (Strang) approximation solve it in O(M log M) per step, with FFTs,
 in some 30-100 steps, which beats Levinson recursion's O(M²) from a few thousand unknowns; Levinson
-is the fallback, and LAPACK's banded Cholesky (O(M p²)) solves every other case.
+is the fallback, and LAPACK's banded Cholesky (O(M p²)) solves every other case. A few unknowns
+(clicks, clipped peaks) in a short window have their equations formed densely and solved
+directly, which avoids the others' fixed costs.
 
 The AR model is re-estimated from the filled window and the gap solved again, ``iterations``
 times in all. The first model, fitted to the context alone, is too damped to carry a voice across
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
-from scipy.linalg import LinAlgError, solve_toeplitz, solveh_banded
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_toeplitz, solveh_banded
 from scipy.signal import oaconvolve
 
 from voicemend.engine.inpaint.base import GapContext, Inpainter
@@ -44,6 +46,11 @@ CG_MAX_STEPS = 400  # then Levinson: a solve that has not converged by now is be
 # Conjugate gradients stop at this relative residual, far below TOEPLITZ_TOLERANCE, so that their
 # answer matches Levinson's to float32 precision despite the system's conditioning.
 CG_TOLERANCE = 1e-10
+# Where the unknowns times the rows that span them stay under this, the normal equations are
+# formed densely and solved by Cholesky: a clipped peak or click (a few to a hundred samples)
+# then costs tens of microseconds, where the FFT convolutions and band assembly of the general
+# path cost milliseconds in overhead alone (a heavily clipped file holds thousands of such runs).
+DENSE_MAX_ENTRIES = 40_000
 # Above this rate the iterations run at LOW_RATE_HZ first (a solve costs O(M log M) per CG step,
 # O(M²) by Levinson or O(M p²) by Cholesky, all growing with the rate).
 MULTIRATE_ABOVE_HZ = 24_000
@@ -184,13 +191,19 @@ def _solve(
     iteration's values) starts conjugate gradients closer to the answer."""
     n, p = x.size, coeffs.size - 1
     x0 = np.where(known, x, 0.0)
+    ridge = RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
+    rows = min(int(unknown[-1]), n - 1 - p) - max(0, int(unknown[0]) - p) + 1
+    if unknown.size * rows <= DENSE_MAX_ENTRIES:
+        values = _solve_dense(x0, unknown, coeffs, ridge)
+        if values is not None:
+            x0[unknown] = values
+            return x0
     rhs = np.zeros(unknown.size)
     # Row k of the forward matrix: e_k = sum_l h[l] x[k + l] with h = c reversed; the backward
     # matrix is the same with h = c.
     for h in (coeffs[::-1], coeffs):
         e0 = oaconvolve(x0, h[::-1], mode="valid")  # the error with unknowns set to zero
         rhs -= _apply_transpose(e0, h, n)[unknown]
-    ridge = RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
     values = None
     if _is_toeplitz(unknown, p, n):
         # Each diagonal is twice the autocorrelation of c (c and its reverse share it).
@@ -209,6 +222,32 @@ def _solve(
     out = x0
     out[unknown] = values
     return out
+
+
+def _solve_dense(
+    x0: np.ndarray, unknown: np.ndarray, coeffs: np.ndarray, ridge: float
+) -> np.ndarray | None:
+    """The same normal equations for a few unknowns, from the rows of the forward and backward
+    matrices that span them, formed densely and solved by Cholesky; None if
+    the matrix is not positive definite in floating point (the band solvers take over)."""
+    n, p = x0.size, coeffs.size - 1
+    rows = np.arange(max(0, unknown[0] - p), min(unknown[-1], n - 1 - p) + 1)
+    windows = np.lib.stride_tricks.sliding_window_view(x0, p + 1)[rows]  # x0[k + l]
+    offsets = unknown[None, :] - rows[:, None]  # l = u - k for row k and unknown u
+    inside = (offsets >= 0) & (offsets <= p)
+    taps = np.where(inside, offsets, 0)
+    normal = np.diag(np.full(unknown.size, ridge))
+    rhs = np.zeros(unknown.size)
+    for h in (coeffs[::-1], coeffs):
+        a = h[taps] * inside
+        normal += a.T @ a
+        rhs -= a.T @ (windows @ h)
+    try:
+        factor = cho_factor(normal, lower=True, check_finite=False)
+    except (LinAlgError, ValueError):
+        return None
+    values = cho_solve(factor, rhs, check_finite=False)
+    return values if np.all(np.isfinite(values)) else None
 
 
 def _is_toeplitz(unknown: np.ndarray, p: int, n: int) -> bool:

@@ -19,8 +19,15 @@ def dense_lsar(x, known, coeffs):
     return np.linalg.solve(m[:, u].T @ m[:, u], rhs)
 
 
+@pytest.mark.parametrize("dense_max_entries", [0, 40_000])  # the band solvers / the dense one
 @pytest.mark.parametrize("gaps", [[(200, 240)], [(100, 130), (150, 170)], [(0, 20)], [(380, 400)]])
-def test_banded_solve_matches_dense_reference(gaps):
+def test_banded_solve_matches_dense_reference(monkeypatch, gaps, dense_max_entries):
+    import voicemend.engine.inpaint.lsar as lsar
+
+    monkeypatch.setattr(lsar, "DENSE_MAX_ENTRIES", dense_max_entries)
+    taken = []
+    real = lsar._solve_dense
+    monkeypatch.setattr(lsar, "_solve_dense", lambda *a: taken.append(1) or real(*a))
     rng = np.random.default_rng(1)
     x = np.convolve(rng.standard_normal(400), [1, 0.8, 0.3], mode="same")
     known = np.ones(400, dtype=bool)
@@ -30,6 +37,7 @@ def test_banded_solve_matches_dense_reference(gaps):
     expected = dense_lsar(x, known, coeffs)
     got = lsar_interpolate(x, known, order=12, iterations=1)[~known]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    assert len(taken) == (dense_max_entries > 0)
 
 
 def test_recovers_a_tonal_gap_closely():
