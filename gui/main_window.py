@@ -112,7 +112,16 @@ class MainWindow(QMainWindow):
         self.docks["Detected dropouts"].raise_()
 
         self.method = QComboBox()
-        offered = ("auto", "lsar", "pattern", "exemplar", "neural-mel", "neural", "neural-ipt")
+        offered = (
+            "auto",
+            "lsar",
+            "pattern",
+            "hybrid",
+            "exemplar",
+            "neural-mel",
+            "neural",
+            "neural-ipt",
+        )
         self.method.addItems([m for m in offered if m in INPAINTERS])
         self.selection_label = QLabel("no selection")
         self.position_label = QLabel("")

@@ -40,6 +40,13 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
 - `lsar+0.2-neural-mel`: lsar's fill plus a fifth of neural-mel's; `lsar-W-toward-neural-mel`:
   lsar's fill moved W of the way to neural-mel's (a crossfade of the two fills).
 - `neural-mel-dip-Xdb`: neural-mel's fill lowered by up to X dB at the gap's middle.
+- `lsar-low-E-to-M-in-Xms-neural-mel-high`: the split at E Hz within X ms of the gap's edges
+  and at M Hz in its middle (crossfaded over X ms): lsar's whole band where it continues the
+  context, more of neural-mel's where lsar has drifted.
+- `hybrid`: the engine's `hybrid` method (lsar under 1 kHz, neural-mel above, each pasted with
+  its crossfade and split in the window).
+- `A-low-HZ-B-high`: A's fill below HZ and B's above (zero-phase Butterworth crossover inside
+  the gap): e.g. pattern's or neural-mel's pitch and formants under lsar's noise-like texture.
 - `gv-*`: neural-mel with a global-variance post-filter on the predicted mel before the decoder
   (`gv_postfilter`): the predicted frames' spread over time per band scaled toward the context's,
   around the gap's mean (`gv-time-S`) or around the straight line across the gap (`gv-line-S`;
@@ -211,6 +218,43 @@ def envelope_transfer(
     _, y = istft(spec_f * (to_bins.T @ gain + uncovered[:, None]), **kw)
     out = fill.copy()
     out[gap.start : gap.end] = y[gap.start : gap.end]
+    return out
+
+
+def band_split(low_fill: np.ndarray, high_fill: np.ndarray, gap: Region, cutoff_hz: float):
+    """``low_fill`` below ``cutoff_hz`` and ``high_fill`` above it inside the gap (4th-order
+    Butterworth, zero phase, the two bands summing to the input): one method's pitch and
+    formants where speech has most of its energy, the other's texture above."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, cutoff_hz, btype="low", fs=RATE, output="sos")
+    low = sosfiltfilt(sos, low_fill)
+    high = high_fill - sosfiltfilt(sos, high_fill)
+    out = low_fill.copy()
+    out[gap.start : gap.end] = low[gap.start : gap.end] + high[gap.start : gap.end]
+    return out
+
+
+def band_split_in_time(
+    low_fill: np.ndarray,
+    high_fill: np.ndarray,
+    gap: Region,
+    edge_hz: float,
+    middle_hz: float,
+    edge_ms: float,
+) -> np.ndarray:
+    """:func:`band_split` at ``edge_hz`` within ``edge_ms`` of the gap's edges and at
+    ``middle_hz`` in its middle, crossfaded over ``edge_ms`` (raised cosine): ``low_fill`` over
+    more of the band where it continues the context, ``high_fill`` over more in the middle."""
+    at_edges = band_split(low_fill, high_fill, gap, edge_hz)
+    in_middle = band_split(low_fill, high_fill, gap, middle_hz)
+    n = gap.end - gap.start
+    t = np.arange(n) / RATE * 1000
+    ramp = np.clip((np.minimum(t, t[::-1]) - edge_ms) / edge_ms, 0.0, 1.0)
+    w = 0.5 - 0.5 * np.cos(np.pi * ramp)
+    out = at_edges.copy()
+    seg = slice(gap.start, gap.end)
+    out[seg] = (1 - w) * at_edges[seg] + w * in_middle[seg]
     return out
 
 
@@ -452,6 +496,7 @@ class Fills:
             "pattern": lambda d, g: m("pattern", d, g),
             "neural-mel": lambda d, g: m("neural-mel", d, g),
             "neural-mel-gv": lambda d, g: m("neural-mel-gv", d, g),
+            "hybrid": lambda d, g: m("hybrid", d, g),
             "two-model-lsar": two_model_lsar,
             "envelope-transfer": self.shaped("lsar", 0.5),
             "envelope-transfer-full": self.shaped("lsar", 1.0, level=True),
@@ -521,6 +566,40 @@ class Fills:
             "exemplar-aligned+0.2-neural-mel": lambda d, g: _add(
                 self.exemplar(JUMP_COST, d, g, EDGE_COST, ALIGN_MS), m("neural-mel", d, g), g, 0.2
             ),
+            **{
+                f"{lo}-low-{hz}-lsar-high": self.split(lo, "lsar", hz)
+                for lo in ("pattern", "neural-mel")
+                for hz in (500, 1000, 2000)
+            },
+            **{
+                f"lsar-low-{hz}-{hi}-high": self.split("lsar", hi, hz)
+                for hi, cutoffs in (
+                    ("neural-mel", (500, 700, 1000, 1400, 2000, 3000, 4000)),
+                    ("pattern", (1000, 2000)),
+                    ("exemplar-aligned", (1000, 2000)),
+                )
+                for hz in cutoffs
+            },
+            **{
+                f"lsar-low-{e}-to-{mid}-in-{ms}ms-neural-mel-high": self.split_in_time(e, mid, ms)
+                for e, mid, ms in (
+                    (2000, 500, 40),
+                    (1000, 500, 40),
+                    (2000, 300, 40),
+                    (1000, 400, 80),
+                )
+            },
+            "lsar-low-500-mixed-1000-neural-mel-high": lambda d, g: (
+                0.5
+                * (
+                    self.split("lsar", "neural-mel", 500)(d, g)
+                    + self.split("lsar", "neural-mel", 1000)(d, g)
+                )
+            ),
+            **{
+                f"level-up-low-{hz}-neural-mel-high": self.split("level-up", "neural-mel", hz)
+                for hz in (1000, 2000)
+            },
             **{name: self.postfiltered(spec) for name, spec in GV_VARIANTS.items()},
         }
 
@@ -534,6 +613,27 @@ class Fills:
             strength,
             keep_energy=not level,
             max_gain_db=20.0 if level else MAX_GAIN_DB,
+        )
+
+    def split(self, low: str, high: str, cutoff_hz: float) -> Fill:
+        """``low``'s fill below ``cutoff_hz``, ``high``'s above (see :func:`band_split`)."""
+
+        def fill(d: np.ndarray, g: Region) -> np.ndarray:
+            fills = self.variants()
+            return band_split(fills[low](d, g), fills[high](d, g), g, cutoff_hz)
+
+        return fill
+
+    def split_in_time(self, edge_hz: float, middle_hz: float, edge_ms: float) -> Fill:
+        """lsar under ``edge_hz`` near the edges and under ``middle_hz`` in the middle,
+        neural-mel above (see :func:`band_split_in_time`)."""
+        return lambda d, g: band_split_in_time(
+            self.method("lsar", d, g),
+            self.method("neural-mel", d, g),
+            g,
+            edge_hz,
+            middle_hz,
+            edge_ms,
         )
 
     def postfiltered(self, spec: tuple) -> Fill:

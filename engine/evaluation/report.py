@@ -196,24 +196,46 @@ def compare(a: dict, b: dict) -> list[str]:
     return out
 
 
+def _mean_or(table: dict, method: str, gap_ms: int, missing: float) -> float:
+    value = table.get(method, {}).get(str(gap_ms), [math.nan])[0]
+    return missing if math.isnan(value) else float(value)
+
+
+# Means within this much PLCMOS are taken as level when ``auto_table`` picks a method (about the
+# half-width of the full dev bench's 95 % intervals up to 100 ms).
+AUTO_TIE = 0.01
+
+
 def auto_table(
     summary: dict,
     methods: Sequence[str],
     metric: str = "plcmos",
     mode: str = "informed",
+    tie: float = AUTO_TIE,
+    tie_metric: str = "pesq",
 ) -> tuple[tuple[float, str], ...]:
     """The ``auto`` table a bench implies: per gap length, the candidate with the best mean
-    ``metric``; neighbouring lengths with the same winner share one entry, and the last entry
-    reaches to any length. Lengths lie between the bench's own, so the limit of each entry is the
-    midpoint to the next length (gaps of 150 ms follow the 100 ms winner, 151 ms the 200 ms one)."""
+    ``metric``, except that among those within ``tie`` of the best the one with the best mean
+    ``tie_metric`` wins (where the bench has it): a method that is level with another on
+    ``metric`` but worse on ``tie_metric`` would make ``auto`` worse for nothing. Neighbouring
+    lengths with the same winner share one entry, and the last entry reaches to any length.
+    Lengths lie between the bench's own, so the limit of each entry is the midpoint to the next
+    length (gaps of 150 ms follow the 100 ms winner, 151 ms the 200 ms one)."""
     table = summary[mode][metric]
+    second = summary[mode].get(tie_metric, {})
     gaps = sorted({int(g) for m in methods if m in table for g in table[m]})
     if not gaps:
         raise ValueError(f"the bench has no {mode} {metric} scores for {', '.join(methods)}")
     winners = []
     for g in gaps:
         scored = [(table[m][str(g)][0], m) for m in methods if str(g) in table.get(m, {})]
-        winners.append(max((s, m) for s, m in scored if not math.isnan(s))[1])
+        scored = [(s, m) for s, m in scored if not math.isnan(s)]
+        best = max(s for s, _ in scored)
+        level = [m for s, m in sorted(scored, reverse=True) if s >= best - tie]
+        if len(level) > 1:
+            by_second = [(_mean_or(second, m, g, -math.inf), m) for m in level]
+            level = [max(by_second, key=lambda sm: sm[0])[1]]
+        winners.append(level[0])
     out: list[tuple[float, str]] = []
     for i, (g, w) in enumerate(zip(gaps, winners, strict=True)):
         limit = (g + gaps[i + 1]) / 2 if i + 1 < len(gaps) else math.inf

@@ -31,6 +31,9 @@ if shipped.available("mel", "mel-decoder"):
     from voicemend.engine.inpaint.neural import ShippedNeuralMel
 
     INPAINTERS["neural-mel"] = ShippedNeuralMel
+    from voicemend.engine.inpaint.crossover import ShippedHybrid
+
+    INPAINTERS["hybrid"] = ShippedHybrid
 if shipped.available("mel"):
     from voicemend.engine.inpaint.exemplar import ShippedExemplar
 

@@ -241,6 +241,25 @@ def test_auto_table_merges_winners_and_splits_between_lengths():
         auto_table(summary, ["missing"])
 
 
+def test_auto_table_breaks_near_ties_on_pesq():
+    from voicemend.engine.evaluation.report import auto_table
+
+    def cells(*values):
+        return {str(g): [v, 0.1, 10] for g, v in zip((60, 100, 200), values, strict=True)}
+
+    summary = {
+        "informed": {
+            "plcmos": {"lsar": cells(3.960, 3.912, 3.870), "hybrid": cells(3.963, 3.940, 3.901)},
+            "pesq": {"lsar": cells(3.70, 3.31, 2.45), "hybrid": cells(3.66, 3.33, 2.54)},
+        }
+    }
+    # level on PLCMOS at 60 ms (within 0.01) and worse on PESQ there: lsar keeps it
+    assert auto_table(summary, ["lsar", "hybrid"]) == ((80.0, "lsar"), (math.inf, "hybrid"))
+    assert auto_table(summary, ["lsar", "hybrid"], tie=0.0) == ((math.inf, "hybrid"),)
+    del summary["informed"]["pesq"]  # without the second metric the first decides
+    assert auto_table(summary, ["lsar", "hybrid"]) == ((math.inf, "hybrid"),)
+
+
 def test_excerpt_is_clipped_at_the_file_edges_and_keeps_the_gap_aligned():
     x = np.arange(1000, dtype=np.float32)
     clean, gap = excerpt(x, Case("f", 10, 0, 30, 40, False), 100)

@@ -160,8 +160,9 @@ def test_pattern_decay_attenuates_long_fills(mono16k):
 
 
 def test_auto_table_is_the_one_the_committed_benches_imply(mono16k):
-    """AUTO_TABLE is what the committed dev-split benches choose on PLCMOS among the installed
-    methods, so the README's tables and auto's behaviour cannot drift apart."""
+    """AUTO_TABLE is what the committed full dev-split bench chooses (PLCMOS, PESQ breaking
+    near-ties) among the installed methods, so the README's tables and auto's behaviour cannot
+    drift apart."""
     from pathlib import Path
 
     from voicemend.engine.evaluation.report import auto_table, load_summary

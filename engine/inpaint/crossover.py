@@ -1,0 +1,126 @@
+"""``hybrid``: one method's fill below a crossover frequency, another's above it.
+
+LSAR's fill of a long gap keeps the voice's pitch and first formant but goes dull up high: its
+AR model, fitted to speech whose energy sits under 1 kHz, lets the weak upper harmonics and
+fricative noise die away across the gap. The mel predictor's fill has the right spectral shape up
+high, but its low band (the pitch and the first formant, voiced by the decoder) sounds buzzy. On
+100 train-split cases per length (``bench/results/fill-variants``: ``band-split``, ``lsar-low``,
+``crossover``), LSAR under 700 Hz with neural-mel above raised PLCMOS over LSAR by 0.02-0.05 and
+PESQ-WB by 0.05-0.11 at 200-400 ms. A higher crossover gains PLCMOS and loses PESQ (at 3 kHz:
++0.09-0.12 and +0.005-0.025), a lower one the reverse; the opposite split, and pitch repetition in
+either band, lost on both.
+
+The two fills are each made as their methods make them (LSAR from its own context window, the
+neural one batched), pasted into copies of the window, and split there by a zero-phase
+Butterworth crossover whose two halves sum to the input, so that near the gap's edges, where both
+fills meet the context, the split returns the context. Only the gap ± crossfade is pasted back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from voicemend.engine.crossfade import paste
+from voicemend.engine.inpaint.base import GapContext, Inpainter
+from voicemend.engine.inpaint.lsar import Lsar
+
+CROSSOVER_HZ = 700.0
+CROSSOVER_ORDER = 4
+
+
+class Crossover(Inpainter):
+    """``low``'s fill under ``crossover_hz``, ``high``'s above it (see the module's notes)."""
+
+    name = "hybrid"
+    uses_torch_device = True
+
+    def __init__(self, low: Inpainter, high: Inpainter, crossover_hz: float = CROSSOVER_HZ) -> None:
+        if not crossover_hz > 0:
+            raise ValueError(f"the crossover must be above 0 Hz, not {crossover_hz}")
+        self.low, self.high = low, high
+        self.crossover_hz = float(crossover_hz)
+        self.max_batch = high.max_batch
+
+    def context_frames(self, gap_frames: int, sample_rate: int) -> tuple[int, int]:
+        """Enough for both methods; each is given its own share of the window."""
+        wants = [_pair(m.context_frames(gap_frames, sample_rate)) for m in (self.low, self.high)]
+        return max(w[0] for w in wants), max(w[1] for w in wants)
+
+    def crossfade_frames(self, gap_frames: int, sample_rate: int) -> int:
+        return self.high.crossfade_frames(gap_frames, sample_rate)
+
+    def fill(self, ctx: GapContext) -> tuple[np.ndarray, str]:
+        return self.fill_many([ctx])[0]
+
+    def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
+        high_contexts = [self._crop(ctx, self.high, keep_fades=True) for ctx in contexts]
+        highs = self.high.fill_many(high_contexts)
+        out = []
+        for ctx, high_ctx, (high_fill, high_note) in zip(
+            contexts, high_contexts, highs, strict=True
+        ):
+            low_ctx = self._crop(ctx, self.low, keep_fades=False)
+            low_fill, low_note = self.low.fill(low_ctx)
+            low_full = _pasted(ctx, low_ctx, low_fill)
+            high_full = _pasted(ctx, high_ctx, high_fill)
+            sos = self._filter(ctx.sample_rate)
+            if sos is None:  # the crossover is above the band the rate holds: all low
+                mixed = low_full
+            else:
+                mixed = sosfiltfilt(sos, low_full, axis=-1) + (
+                    high_full - sosfiltfilt(sos, high_full, axis=-1)
+                )
+            note = f"{self.low.name} below {self.crossover_hz:g} Hz ({low_note}), "
+            note += f"{self.high.name} above ({high_note})"
+            out.append((mixed[:, ctx.span], note))
+        return out
+
+    def _filter(self, sample_rate: int) -> np.ndarray | None:
+        if self.crossover_hz >= 0.45 * sample_rate:
+            return None
+        return butter(CROSSOVER_ORDER, self.crossover_hz, btype="low", fs=sample_rate, output="sos")
+
+    @staticmethod
+    def _crop(ctx: GapContext, method: Inpainter, keep_fades: bool) -> GapContext:
+        """The part of ``ctx``'s window that ``method`` asks for around the gap, with ``ctx``'s
+        crossfades or none (the gap alone)."""
+        before, after = _pair(method.context_frames(ctx.gap_frames, ctx.sample_rate))
+        lo = max(0, ctx.gap_start - before)
+        hi = min(ctx.window.shape[1], ctx.gap_end + after)
+        return replace(
+            ctx,
+            window=ctx.window[:, lo:hi],
+            known=ctx.known[lo:hi],
+            gap_start=ctx.gap_start - lo,
+            gap_end=ctx.gap_end - lo,
+            fade_left=ctx.fade_left if keep_fades else 0,
+            fade_right=ctx.fade_right if keep_fades else 0,
+            window_start=ctx.window_start + lo,
+        )
+
+
+def _pair(want: int | tuple[int, int]) -> tuple[int, int]:
+    return want if isinstance(want, tuple) else (want, want)
+
+
+def _pasted(ctx: GapContext, sub: GapContext, fill: np.ndarray) -> np.ndarray:
+    """``ctx``'s whole window with ``fill`` (made for the cropped ``sub``) pasted in as the
+    engine pastes it, crossfade included."""
+    full = ctx.window.copy()
+    if fill.shape[1] == sub.gap_frames and (sub.fade_left or sub.fade_right):
+        sub = replace(sub, fade_left=0, fade_right=0)  # a method that fills the gap alone
+    paste(full, fill, ctx.gap_start, ctx.gap_end, sub.fade_left, sub.fade_right)
+    return full
+
+
+class ShippedHybrid(Crossover):
+    """LSAR under 700 Hz and the shipped mel predictor and decoder (``neural-mel``) above."""
+
+    def __init__(self, device: str = "auto") -> None:
+        from voicemend.engine.inpaint.neural import ShippedNeuralMel
+
+        super().__init__(Lsar(), ShippedNeuralMel(device=device))
