@@ -19,6 +19,7 @@ fills meet the context, the split returns the context. Only the gap ± crossfade
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -58,13 +59,17 @@ class Crossover(Inpainter):
 
     def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
         high_contexts = [self._crop(ctx, self.high, keep_fades=True) for ctx in contexts]
-        highs = self.high.fill_many(high_contexts)
+        low_contexts = [self._crop(ctx, self.low, keep_fades=False) for ctx in contexts]
+        # The two methods share nothing, so the high one (a network, on the GPU where there is
+        # one) runs beside the low one (numpy on the CPU).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self.high.fill_many, high_contexts)
+            lows = [self.low.fill(c) for c in low_contexts]
+            highs = pending.result()
         out = []
-        for ctx, high_ctx, (high_fill, high_note) in zip(
-            contexts, high_contexts, highs, strict=True
+        for ctx, low_ctx, high_ctx, (low_fill, low_note), (high_fill, high_note) in zip(
+            contexts, low_contexts, high_contexts, lows, highs, strict=True
         ):
-            low_ctx = self._crop(ctx, self.low, keep_fades=False)
-            low_fill, low_note = self.low.fill(low_ctx)
             low_full = _pasted(ctx, low_ctx, low_fill)
             high_full = _pasted(ctx, high_ctx, high_fill)
             sos = self._filter(ctx.sample_rate)
