@@ -66,13 +66,13 @@ class Crossover(Inpainter):
             pending = pool.submit(self.high.fill_many, high_contexts)
             lows = [self.low.fill(c) for c in low_contexts]
             highs = pending.result()
+        sos = self._filter(contexts[0].sample_rate)  # a batch shares one rate
         out = []
         for ctx, low_ctx, high_ctx, (low_fill, low_note), (high_fill, high_note) in zip(
             contexts, low_contexts, high_contexts, lows, highs, strict=True
         ):
             low_full = _pasted(ctx, low_ctx, low_fill)
             high_full = _pasted(ctx, high_ctx, high_fill)
-            sos = self._filter(ctx.sample_rate)
             if sos is None:  # the crossover is above the band the rate holds: all low
                 mixed = low_full
             else:
@@ -116,8 +116,6 @@ def _pasted(ctx: GapContext, sub: GapContext, fill: np.ndarray) -> np.ndarray:
     """``ctx``'s whole window with ``fill`` (made for the cropped ``sub``) pasted in as the
     engine pastes it, crossfade included."""
     full = ctx.window.copy()
-    if fill.shape[1] == sub.gap_frames and (sub.fade_left or sub.fade_right):
-        sub = replace(sub, fade_left=0, fade_right=0)  # a method that fills the gap alone
     paste(full, fill, ctx.gap_start, ctx.gap_end, sub.fade_left, sub.fade_right)
     return full
 

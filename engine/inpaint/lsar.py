@@ -192,9 +192,9 @@ def _solve(
     n, p = x.size, coeffs.size - 1
     x0 = np.where(known, x, 0.0)
     ridge = RIDGE * 2.0 * float(np.dot(coeffs, coeffs))
-    rows = min(int(unknown[-1]), n - 1 - p) - max(0, int(unknown[0]) - p) + 1
-    if unknown.size * rows <= DENSE_MAX_ENTRIES:
-        values = _solve_dense(x0, unknown, coeffs, ridge)
+    rows = np.arange(max(0, unknown[0] - p), min(unknown[-1], n - 1 - p) + 1)
+    if unknown.size * rows.size <= DENSE_MAX_ENTRIES:
+        values = _solve_dense(x0, unknown, rows, coeffs, ridge)
         if values is not None:
             x0[unknown] = values
             return x0
@@ -225,13 +225,12 @@ def _solve(
 
 
 def _solve_dense(
-    x0: np.ndarray, unknown: np.ndarray, coeffs: np.ndarray, ridge: float
+    x0: np.ndarray, unknown: np.ndarray, rows: np.ndarray, coeffs: np.ndarray, ridge: float
 ) -> np.ndarray | None:
-    """The same normal equations for a few unknowns, from the rows of the forward and backward
-    matrices that span them, formed densely and solved by Cholesky; None if
-    the matrix is not positive definite in floating point (the band solvers take over)."""
-    n, p = x0.size, coeffs.size - 1
-    rows = np.arange(max(0, unknown[0] - p), min(unknown[-1], n - 1 - p) + 1)
+    """The same normal equations for a few unknowns, from ``rows`` of the forward and backward
+    matrices (those that span them), formed densely and solved by Cholesky; None if the matrix
+    is not positive definite in floating point (the band solvers take over)."""
+    p = coeffs.size - 1
     windows = np.lib.stride_tricks.sliding_window_view(x0, p + 1)[rows]  # x0[k + l]
     offsets = unknown[None, :] - rows[:, None]  # l = u - k for row k and unknown u
     inside = (offsets >= 0) & (offsets <= p)
