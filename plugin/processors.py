@@ -257,12 +257,13 @@ def _frames(spans: Sequence[tuple[float, float]], sample_rate: int, n_frames: in
 
 
 def _clipped(context: ChainContext, n_frames: int) -> list[Region]:
-    """The clipped runs that stages upstream found (frames of the same audio)."""
-    spans = [
-        Region(int(d["start_frame"]), int(d["end_frame"]))  # type: ignore[call-overload]
-        for d in context.detections
-        if d.get("kind") == DropoutKind.CLIPPING.value
-    ]
+    """The clipped runs that stages upstream found (frames of the same audio): clipping
+    detections, and the runs merged into a detection of another kind (``clipped_frames``)."""
+    spans = []
+    for d in context.detections:
+        if d.get("kind") == DropoutKind.CLIPPING.value:
+            spans.append(Region(int(d["start_frame"]), int(d["end_frame"])))  # type: ignore[call-overload]
+        spans += [Region(int(a), int(b)) for a, b in d.get("clipped_frames", [])]  # type: ignore[attr-defined]
     kept = [Region(r.start, min(r.end, n_frames)) for r in spans if r.start < n_frames]
     return normalize_regions(kept, n_frames)
 

@@ -97,6 +97,39 @@ def test_layout_and_input_errors(damaged):
     assert Inpaint()(np.zeros((2, 0), dtype=np.float32), RATE).shape == (2, 0)
 
 
+def test_clipped_runs_merged_upstream_into_dropouts_keep_their_rail():
+    """DetectDropouts reports a dropout running into a clipped peak as the dropout; the
+    Inpaint stage after it still repairs the peak beyond the rail."""
+    x = speech_like(1.5, 16000, seed=7)
+    x = np.stack([x, 0.9 * x]) / np.max(np.abs(x))
+    x = np.clip(x, -0.8, 0.8).astype(np.float32)
+    detect = DetectDropouts()
+    Chain([detect])(x, 16000)
+    runs, last_end = [], -(10**9)
+    for d in sorted(detect.detections, key=lambda d: d.region.start):
+        if d.kind.value == "clipping" and d.region.start - 1000 > last_end:
+            runs.append(d.region)
+            last_end = d.region.end
+    for run in runs:
+        x[:, run.start - 480 : run.start] = 0.0  # 30 ms of digital silence up to each peak
+    chain = Chain([DetectDropouts(), Inpaint(method="auto")])
+    y = chain(x, 16000)
+    checked = 0
+    for run in runs:
+        (merged,) = [
+            d
+            for d in chain.last_context.detections
+            if d["start_frame"] <= run.start < d["end_frame"]
+        ]
+        assert merged["kind"] != "clipping"
+        assert [run.start, run.end] in merged["clipped_frames"]
+        seg = x[:, run.start : run.end]
+        at_rail = np.abs(seg) >= 0.8 - 1e-6
+        assert np.all((np.sign(seg) * y[:, run.start : run.end])[at_rail] >= 0.8 - 1e-6)
+        checked += int(at_rail.sum())
+    assert len(runs) >= 3 and checked >= 10
+
+
 @pytest.mark.parametrize("upstream", [True, False])
 def test_clipped_runs_found_upstream_or_by_inpaint_stay_beyond_the_rail(upstream):
     x = speech_like(2.0, 16000, seed=7)
