@@ -1,7 +1,8 @@
 """Is a newly trained mel predictor better than the shipped one? Score both on dev cases.
 
     .venv/bin/python scripts/compare_mel_predictor.py CHECKPOINT [--files START:COUNT]
-        [--gap-ms 100,200,300,400] [--decoder mel-decoder|decoder|DIR] [--postfilter] [--out FILE]
+        [--gap-ms 100,200,300,400] [--decoder mel-decoder|decoder|DIR] [--postfilter] [--hybrid]
+        [--out FILE]
 
 CHECKPOINT is a run's ``checkpoint/`` (or ``export/``) folder from ``voicemend train mel``: its
 ``model.safetensors`` is read with the model settings the checkpoint records (any
@@ -10,7 +11,8 @@ bench's (one seeded position per gap length) on dev files START..START+COUNT; ea
 repaired by ``lsar``, ``pattern``, the shipped ``neural-mel`` and the candidate (voiced by the
 shipped ``mel-decoder`` unless ``--decoder`` names another), and scored with PLCMOS and PESQ-WB.
 ``--postfilter`` runs the candidate with the global-variance post-filter (``MEL_POSTFILTER``) and
-adds the shipped pair with it as a row.
+adds the shipped pair with it as a row; ``--hybrid`` adds ``hybrid`` with the shipped predictor and
+with the candidate (LSAR under 700 Hz, the predictor's fill above).
 Prints (and with ``--out`` writes) a Markdown table of means. It is a quick screen before the full
 ``voicemend bench quality --rescore neural-mel`` that a candidate must pass to ship.
 """
@@ -29,6 +31,8 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
+from voicemend.engine.inpaint.crossover import Crossover
+from voicemend.engine.inpaint.lsar import Lsar
 from voicemend.engine.inpaint.neural import MEL_POSTFILTER, NeuralMel, ShippedNeuralMel
 from voicemend.engine.io import write_text_atomic
 from voicemend.engine.models.checkpoint import load_config, load_weights
@@ -65,6 +69,7 @@ def compare(
     gaps_ms: tuple[int, ...],
     decoder: str,
     postfilter: bool = False,
+    hybrid: bool = False,
 ) -> dict[tuple[str, int], list[tuple[float, float]]]:
     """(method, gap ms) -> [(PLCMOS, PESQ)] over the cases."""
     methods = {
@@ -78,6 +83,9 @@ def compare(
         )
     label = f"candidate ({decoder}{', post-filter' if postfilter else ''})"
     methods[label] = candidate(checkpoint, decoder, postfilter)
+    if hybrid:  # the predictor as hybrid's high band, where it ships for long gaps
+        methods["hybrid (shipped)"] = get_inpainter("hybrid", device="cpu")
+        methods["hybrid (candidate)"] = Crossover(Lsar(), methods[label])
     config = QualityConfig(gaps_ms=gaps_ms, positions_short=1, positions_long=1)
     files = list_speech(split="dev")[start : start + count]
     scores: dict[tuple[str, int], list[tuple[float, float]]] = collections.defaultdict(list)
@@ -112,6 +120,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--gap-ms", default="100,200,300,400")
     parser.add_argument("--decoder", default="mel-decoder")
     parser.add_argument("--postfilter", action="store_true", help="candidate with MEL_POSTFILTER")
+    parser.add_argument("--hybrid", action="store_true", help="add hybrid, shipped and candidate")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if not (args.checkpoint / "model.safetensors").is_file():
@@ -121,7 +130,9 @@ def main(argv: list[str] | None = None) -> str:
     start, count = (int(v) for v in args.files.split(":"))
     gaps = tuple(int(g) for g in args.gap_ms.split(","))
     torch.set_num_threads(1)
-    table = markdown(compare(args.checkpoint, start, count, gaps, args.decoder, args.postfilter))
+    table = markdown(
+        compare(args.checkpoint, start, count, gaps, args.decoder, args.postfilter, args.hybrid)
+    )
     print(table)
     if args.out is not None:
         write_text_atomic(args.out, table)

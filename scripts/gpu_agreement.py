@@ -16,6 +16,7 @@ from voicemend.engine.data import list_speech
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 
 RATE = 16_000
+NEURAL = ("neural", "neural-ipt", "neural-mel", "hybrid")
 
 
 def main(root: str | None) -> None:
@@ -27,7 +28,7 @@ def main(root: str | None) -> None:
         damaged = x.copy()
         damaged[gap.start : gap.end] = 0
         audio = Audio.from_array(damaged, RATE)
-        for method in (m for m in ("neural", "neural-ipt", "neural-mel") if m in INPAINTERS):
+        for method in (m for m in NEURAL if m in INPAINTERS):
             fills = {}
             for device in ("cpu", "cuda"):
                 inpainter = get_inpainter(method, device=device)

@@ -23,7 +23,7 @@ def main(root: str | None) -> None:
     audio, truth = build_podcast(speech, MINUTES, DROPOUTS, 0)
     regions = [d.region for d in DropoutDetector()(audio)]
     print(len(truth), "injected", len(regions), "detected", flush=True)
-    for method in (m for m in ("neural-mel", "neural", "neural-ipt") if m in INPAINTERS):
+    for method in (m for m in ("neural-mel", "hybrid", "neural", "neural-ipt") if m in INPAINTERS):
         for device in ("cuda", "cpu"):
             inpainter = get_inpainter(method, device=device)
             inpainter.inpaint(audio, regions[:3])  # warm-up: load, move to the device

@@ -4,8 +4,9 @@
 #   bash scripts/gpu_check.sh [RESULTS_DIR] [SPEECH_DIR] [TRAIN_DIR]
 # RESULTS_DIR defaults to bench/results, SPEECH_DIR to ../shared/data/speech (its dev split feeds
 # the bench), TRAIN_DIR to SPEECH_DIR (its train split, or every file of a plain folder).
-# METHODS (default lsar,neural,neural-ipt,neural-mel) are the speed bench's; the tests and the
-# agreement and batching checks take every neural method whose weights are present.
+# METHODS (default lsar,neural,neural-ipt,neural-mel,hybrid) are the speed bench's, REPEATS (7) its
+# timed calls per case; the tests and the agreement and batching checks take every neural method
+# whose weights are present.
 # TRAIN_SPEED=0 skips the training-speed measure (a training run reports its own).
 # CI has no GPU; run this by hand on a machine that has one.
 set -euo pipefail
@@ -19,11 +20,14 @@ export PYTHONUNBUFFERED=1
 "$py" -c "import torch; assert torch.cuda.is_available(), 'no CUDA GPU'; print(torch.__version__, torch.cuda.get_device_name(0))"
 status=0  # a failing test still lets the bench run; the script fails at the end
 "$py" -m pytest -q -p no:cacheprovider -m gpu tests/engine/test_gpu.py || status=1
-"$py" -m voicemend.plugin.cli bench speed --data "$speech" \
-    --methods "${METHODS:-lsar,neural,neural-ipt,neural-mel}" --repeats 7 --minutes 2 --dropouts 20 \
-    --name speed-gpu --results "$results"
+# The agreement and batching checks first: the speed bench takes longest, and a caller with a
+# time limit (scripts/gpu_session.sh) would rather lose it.
+mkdir -p "$results/speed-gpu"
 "$py" scripts/gpu_agreement.py "$speech" | tee "$results/speed-gpu/agreement.txt"
 "$py" scripts/gpu_batching.py "$speech" | tee "$results/speed-gpu/batching.txt"
+"$py" -m voicemend.plugin.cli bench speed --data "$speech" \
+    --methods "${METHODS:-lsar,neural,neural-ipt,neural-mel,hybrid}" --repeats "${REPEATS:-7}" \
+    --minutes 2 --dropouts 20 --name speed-gpu --results "$results"
 
 # Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
 # CPU on one thread).

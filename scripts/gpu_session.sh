@@ -55,7 +55,7 @@ note() { echo "[$(($(date +%s) - start)) s] $*" | tee -a "$stage/session.log"; }
 
 if [ "${CHECKS:-1}" = 1 ]; then
     note "checks: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null)"
-    METHODS=${METHODS:-lsar,neural-mel} TRAIN_SPEED=0 timeout "${CHECK_S:-200}" \
+    METHODS=${METHODS:-lsar,neural-mel,hybrid} TRAIN_SPEED=0 timeout "${CHECK_S:-200}" \
         bash scripts/gpu_check.sh "$stage/bench" "$dev" >"$stage/checks.log" 2>&1 \
         || { s=$?; note "checks ended with status $s (see checks.log)"; failed $s; }
     grep -E "passed|failed|error" "$stage/checks.log" | tail -n 3 | tee -a "$stage/session.log"

@@ -183,6 +183,12 @@ def test_compare_mel_predictor_scores_the_shipped_weights_like_the_shipped_metho
     }
     filtered = rows["candidate (mel-decoder, post-filter)"]
     assert filtered == rows["neural-mel (shipped, post-filter)"] != rows["neural-mel (shipped)"]
+    # --hybrid: the shipped weights as hybrid's high band score as the shipped hybrid does.
+    table = module["main"]([str(checkpoint), "--files", "0:1", "--gap-ms", "200", "--hybrid"])
+    rows = {
+        line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in table.splitlines()[2:8]
+    }
+    assert rows["hybrid (candidate)"] == rows["hybrid (shipped)"] != rows["lsar"]
 
 
 def test_compare_mel_predictor_reads_a_checkpoint_of_another_size(tmp_path):

@@ -19,7 +19,8 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
 ]
 CUDA = torch.device("cuda")
-NEURAL = [m for m in ("neural", "neural-ipt", "neural-mel") if m in INPAINTERS]
+# hybrid: LSAR on the CPU under 700 Hz, neural-mel on the GPU above, in a thread beside it.
+NEURAL = [m for m in ("neural", "neural-ipt", "neural-mel", "hybrid") if m in INPAINTERS]
 
 
 def _damaged(rate: int, channels: int, gap_ms: float = 200.0, level: float = 1.0):
