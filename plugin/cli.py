@@ -227,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop these methods' cached scores and score them again (after new weights)",
     )
     bq.add_argument(
+        "--rescore-gaps",
+        default="",
+        metavar="MS",
+        help="with --rescore: only the scores at these gap lengths (e.g. after auto's table "
+        "changed there)",
+    )
+    bq.add_argument(
         "--report-only",
         action="store_true",
         help="only rebuild the tables and plots from the scores cached so far",
@@ -805,6 +812,19 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
         raise VoicemendError(
             f"--rescore names methods this run does not bench: {', '.join(sorted(rescore - names))}"
         )
+    try:
+        rescore_gaps = {int(g) for g in args.rescore_gaps.split(",") if g}
+    except ValueError:
+        raise VoicemendError(
+            f"--rescore-gaps must be whole milliseconds separated by commas: {args.rescore_gaps!r}"
+        ) from None
+    if rescore_gaps and not rescore:
+        raise VoicemendError("--rescore-gaps needs --rescore to name the methods")
+    if not rescore_gaps <= set(gaps):
+        raise VoicemendError(
+            "--rescore-gaps names lengths this run does not bench: "
+            + ", ".join(str(g) for g in sorted(rescore_gaps - set(gaps)))
+        )
     modes = tuple(m for m in args.modes.split(",") if m)
     if not set(modes) <= {"informed", "blind"}:
         raise VoicemendError("--modes takes informed and/or blind")
@@ -830,7 +850,13 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     else:
         with _progress("files") as bar:
             rows = run_quality(
-                files, config, folder, workers=args.workers, progress=bar, rescore=rescore
+                files,
+                config,
+                folder,
+                workers=args.workers,
+                progress=bar,
+                rescore=rescore,
+                rescore_gaps_ms=rescore_gaps,
             )
     stems = {f.path.stem for f in files}
     rows = [

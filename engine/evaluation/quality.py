@@ -321,16 +321,19 @@ def run_quality(
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
     rescore: Collection[str] = (),
+    rescore_gaps_ms: Collection[int] = (),
 ) -> list[dict[str, object]]:
     """Score every file (in parallel), appending rows to ``scores.jsonl``; resumes from it.
 
     ``rescore``: methods whose cached rows are dropped first and scored again (after new
     weights: the cache knows a method by name only, not by the model behind it).
+    ``rescore_gaps_ms``: only their rows at these gap lengths (none: all), for a change that
+    touches some lengths alone, such as ``auto``'s table.
     """
     results_dir.mkdir(parents=True, exist_ok=True)
     cache = results_dir / "scores.jsonl"
     cached = list(read_cache(cache))
-    rows = [r for r in cached if r["method"] not in rescore]
+    rows = [r for r in cached if not _stale(r, rescore, rescore_gaps_ms)]
     if cached and (len(rows) < len(cached) or not cache.exists()):
         # resuming from the committed archive, or dropping rows: write the cache afresh
         with atomic_path(cache) as part, part.open("w", encoding="utf-8") as f:
@@ -354,6 +357,10 @@ def run_quality(
                     if progress is not None:
                         progress(i, len(tasks))
     return rows
+
+
+def _stale(row: dict[str, object], methods: Collection[str], gaps_ms: Collection[int]) -> bool:
+    return row["method"] in methods and (not gaps_ms or int(row["gap_ms"]) in gaps_ms)
 
 
 def _append(out, new: list[dict[str, object]], rows: list[dict[str, object]]) -> None:

@@ -174,6 +174,27 @@ def test_run_quality_scores_resumes_and_writes(tmp_path, utterance):
     assert all(p.exists() for p in paths)
 
 
+@pytest.mark.slow
+def test_rescore_limited_to_some_gap_lengths_keeps_the_others(tmp_path, utterance):
+    """After auto's table changes at some lengths, only those rows are scored again."""
+    f, _ = utterance
+    config = QualityConfig(
+        gaps_ms=(20, 40),
+        positions_short=1,
+        methods=("zero",),
+        modes=("informed",),
+        heavy_positions=0,
+    )
+    rows = run_quality([f], config, tmp_path, workers=1)
+    assert sorted(r["gap_ms"] for r in rows) == [20, 40]
+    cache = tmp_path / "scores.jsonl"
+    cache.write_text("".join(json.dumps({**r, "pesq": -1.0}) + "\n" for r in rows))
+    fresh = run_quality([f], config, tmp_path, workers=1, rescore={"zero"}, rescore_gaps_ms={40})
+    assert len(fresh) == len(rows)
+    after = {r["gap_ms"]: r["pesq"] for r in read_cache(cache)}
+    assert after[20] == -1.0 and after[40] != -1.0
+
+
 def test_external_command_through_the_cli_contract():
     from voicemend.engine import Audio, Region
 

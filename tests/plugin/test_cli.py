@@ -236,6 +236,25 @@ def test_bench_quality_rescore_must_name_benched_methods(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--rescore-gaps", "200"], "--rescore-gaps needs --rescore"),
+        (
+            ["--rescore", "lsar", "--rescore-gaps", "200,250"],
+            "lengths this run does not bench: 250",
+        ),
+        (["--rescore", "lsar", "--rescore-gaps", "2OO"], "whole milliseconds"),
+    ],
+)
+def test_bench_quality_rescore_gaps_are_checked(tmp_path, capsys, extra, message):
+    code, _, err = run(
+        capsys, "bench", "quality", "--methods", "zero,lsar", *extra, "--results", tmp_path
+    )
+    assert code == 1 and message in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path, damaged_wav):
     """`voicemend info x.wav | head -1`: no traceback when the reader stops early."""
     import subprocess
