@@ -213,6 +213,7 @@ def auto_table(
     mode: str = "informed",
     tie: float = AUTO_TIE,
     tie_metric: str = "pesq",
+    longer: Sequence[dict] = (),
 ) -> tuple[tuple[float, str], ...]:
     """The ``auto`` table a bench implies: per gap length, the candidate with the best mean
     ``metric``, except that among those within ``tie`` of the best the one with the best mean
@@ -220,7 +221,31 @@ def auto_table(
     ``metric`` but worse on ``tie_metric`` would make ``auto`` worse for nothing. Neighbouring
     lengths with the same winner share one entry, and the last entry reaches to any length.
     Lengths lie between the bench's own, so the limit of each entry is the midpoint to the next
-    length (gaps of 150 ms follow the 100 ms winner, 151 ms the 200 ms one)."""
+    length (gaps of 150 ms follow the 100 ms winner, 151 ms the 200 ms one).
+
+    ``longer``: benches that decide only the lengths beyond those before them (a reduced run of
+    longer gaps extends the full bench's table without overruling it where the full one has
+    scores)."""
+    winners: list[tuple[int, str]] = []
+    for bench in (summary, *longer):
+        longest = winners[-1][0] if winners else -math.inf
+        found = _winners(bench, methods, metric, mode, tie, tie_metric)
+        winners.extend((g, w) for g, w in found if g > longest)
+    out: list[tuple[float, str]] = []
+    for i, (g, w) in enumerate(winners):
+        limit = (g + winners[i + 1][0]) / 2 if i + 1 < len(winners) else math.inf
+        if out and out[-1][1] == w:
+            out[-1] = (limit, w)
+        else:
+            out.append((limit, w))
+    out[-1] = (math.inf, out[-1][1])
+    return tuple(out)
+
+
+def _winners(
+    summary: dict, methods: Sequence[str], metric: str, mode: str, tie: float, tie_metric: str
+) -> list[tuple[int, str]]:
+    """(gap ms, the method ``auto_table`` picks there) for each length the bench scored."""
     table = summary[mode][metric]
     second = summary[mode].get(tie_metric, {})
     gaps = sorted({int(g) for m in methods if m in table for g in table[m]})
@@ -235,13 +260,5 @@ def auto_table(
         if len(level) > 1:
             by_second = [(_mean_or(second, m, g, -math.inf), m) for m in level]
             level = [max(by_second, key=lambda sm: sm[0])[1]]
-        winners.append(level[0])
-    out: list[tuple[float, str]] = []
-    for i, (g, w) in enumerate(zip(gaps, winners, strict=True)):
-        limit = (g + gaps[i + 1]) / 2 if i + 1 < len(gaps) else math.inf
-        if out and out[-1][1] == w:
-            out[-1] = (limit, w)
-        else:
-            out.append((limit, w))
-    out[-1] = (math.inf, out[-1][1])
-    return tuple(out)
+        winners.append((g, level[0]))
+    return winners

@@ -281,6 +281,37 @@ def test_auto_table_breaks_near_ties_on_pesq():
     assert auto_table(summary, ["lsar", "hybrid"]) == ((math.inf, "hybrid"),)
 
 
+def test_auto_table_takes_longer_gaps_from_a_longer_bench_only_beyond_the_first():
+    from voicemend.engine.evaluation.report import auto_table
+
+    def cells(gaps, values):
+        return {str(g): [v, 0.1, 10] for g, v in zip(gaps, values, strict=True)}
+
+    full = {
+        "informed": {
+            "plcmos": {
+                "lsar": cells((100, 400), (3.9, 3.80)),
+                "hybrid": cells((100, 400), (3.8, 3.85)),
+            }
+        }
+    }
+    long = {
+        "informed": {
+            "plcmos": {  # disagrees at 400 ms: the full bench keeps that length
+                "lsar": cells((400, 600, 1000), (3.9, 3.80, 3.81)),
+                "hybrid": cells((400, 600, 1000), (3.8, 3.84, 3.73)),
+            }
+        }
+    }
+    assert auto_table(full, ["lsar", "hybrid"]) == ((250.0, "lsar"), (math.inf, "hybrid"))
+    table = auto_table(full, ["lsar", "hybrid"], longer=[long])
+    assert table == ((250.0, "lsar"), (800.0, "hybrid"), (math.inf, "lsar"))
+    # a longer bench with no longer lengths changes nothing
+    assert auto_table(full, ["lsar", "hybrid"], longer=[full]) == auto_table(
+        full, ["lsar", "hybrid"]
+    )
+
+
 def test_excerpt_is_clipped_at_the_file_edges_and_keeps_the_gap_aligned():
     x = np.arange(1000, dtype=np.float32)
     clean, gap = excerpt(x, Case("f", 10, 0, 30, 40, False), 100)
