@@ -9,6 +9,7 @@ gap scores as unrepaired (and false detections are repaired too, as they would b
 
 from __future__ import annotations
 
+import collections
 import functools
 import gzip
 import hashlib
@@ -17,10 +18,11 @@ import shlex
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -98,6 +100,9 @@ class FileTask:
     path: str
     config: QualityConfig
     done: frozenset[str] = field(default_factory=frozenset)  # "case|mode|method" already scored
+    # This file's cached rows by "case|mode|method": a method that hands a case to another
+    # (``auto``) takes that method's row for it instead of repairing and scoring it again.
+    cached: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
 def plan_cases(
@@ -150,7 +155,7 @@ def _score_file(task: FileTask) -> list[dict[str, object]]:
     detector = DropoutDetector()
     rows: list[dict[str, object]] = []
     for case in plan_cases(x, sr, file_id, task.index, config):
-        rows += _score_case(case, x, sr, config, detector, task.done)
+        rows += _score_case(case, x, sr, config, detector, task.done, task.cached)
     return rows
 
 
@@ -161,6 +166,7 @@ def _score_case(
     config: QualityConfig,
     detector: DropoutDetector,
     done: frozenset[str],
+    cached: Mapping[str, Mapping[str, object]] = MappingProxyType({}),
 ) -> list[dict[str, object]]:
     clean, gap = excerpt(x, case, int(config.excerpt_context_s * sr))
     damaged = clean.copy()
@@ -170,7 +176,7 @@ def _score_case(
     g0, g1 = max(0, gap.start - margin), min(clean.size, gap.end + margin)
     memo: dict[str, dict[str, float]] = {}
     repairs: dict[tuple[object, ...], tuple[np.ndarray, float]] = {}
-    reference_text = S.transcribe(clean) if case.heavy else ""
+    reference_text = None  # the clean excerpt's transcript, made when a heavy case needs it
     detections = None
     rows = []
     methods: list[str | ExternalMethod] = [*config.methods, *config.external]
@@ -190,6 +196,10 @@ def _score_case(
             else:
                 regions = [gap]
             key = _repair_key(method, regions, mode, sr)
+            delegate = cached.get(f"{case.key}|{mode}|{key[0]}") if key[0] != name else None
+            if delegate is not None:  # the same repair, scored in an earlier run
+                rows.append({**delegate, "method": name})
+                continue
             if key not in repairs:
                 t0 = time.perf_counter()
                 out = _repair(method, damaged_audio, regions, mode)
@@ -197,7 +207,9 @@ def _score_case(
             out, repair_s = repairs[key]
             digest = hashlib.sha1(out.tobytes()).hexdigest()
             if digest not in memo:
-                memo[digest] = _metrics(clean, out, sr, g0, g1, case.heavy, reference_text)
+                if case.heavy and reference_text is None:
+                    reference_text = S.transcribe(clean)
+                memo[digest] = _metrics(clean, out, sr, g0, g1, case.heavy, reference_text or "")
             rows.append(
                 {
                     "case": case.key,
@@ -231,8 +243,9 @@ def _repair_key(
 
     Every built-in method is deterministic, so the same regions repair the same way in both
     modes (blind usually finds exactly the gap), and ``auto`` is keyed by the method it hands
-    every region to (a test pins ``auto`` to that method sample for sample). External commands
-    are run once per mode.
+    every region to (a test pins ``auto`` to that method sample for sample), so it also takes
+    that method's row from an earlier run's cache (after its table changed, say). External
+    commands are run once per mode.
     """
     if isinstance(method, ExternalMethod):
         return (method.name, mode)
@@ -339,7 +352,13 @@ def run_quality(
         with atomic_path(cache) as part, part.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     done = frozenset(f"{r['case']}|{r['mode']}|{r['method']}" for r in rows)
-    tasks = [FileTask(i, str(f.path), config, done) for i, f in enumerate(files)]
+    by_file: dict[str, dict[str, dict[str, object]]] = collections.defaultdict(dict)
+    for r in rows:
+        by_file[str(r["file"])][f"{r['case']}|{r['mode']}|{r['method']}"] = r
+    tasks = [
+        FileTask(i, str(f.path), config, done, by_file.get(Path(f.path).stem, {}))
+        for i, f in enumerate(files)
+    ]
     if progress is not None:
         progress(0, len(tasks))
     with cache.open("a", encoding="utf-8") as out:

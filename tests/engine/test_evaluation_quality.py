@@ -3,6 +3,7 @@
 import json
 import math
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -193,6 +194,33 @@ def test_rescore_limited_to_some_gap_lengths_keeps_the_others(tmp_path, utteranc
     assert len(fresh) == len(rows)
     after = {r["gap_ms"]: r["pesq"] for r in read_cache(cache)}
     assert after[20] == -1.0 and after[40] != -1.0
+
+
+@pytest.mark.slow
+def test_auto_takes_its_delegates_cached_row_instead_of_repairing_again(
+    tmp_path, utterance, monkeypatch
+):
+    """auto hands a 40 ms gap to lsar; with lsar's row cached from an earlier run, auto's row is
+    that row (renamed), with no repair run."""
+    from voicemend.engine.evaluation import quality
+
+    f, _ = utterance
+    config = QualityConfig(
+        gaps_ms=(40,), positions_short=1, methods=("lsar",), modes=("informed",), heavy_positions=0
+    )
+    rows = run_quality([f], config, tmp_path, workers=1)
+    cache = tmp_path / "scores.jsonl"
+    cache.write_text("".join(json.dumps({**r, "pesq": -1.0}) + "\n" for r in rows))
+    repaired = []
+    real = quality._repair
+    monkeypatch.setattr(quality, "_repair", lambda *a: repaired.append(a[0]) or real(*a))
+    both = replace(config, methods=("lsar", "auto", "zero"))
+    after = run_quality([f], both, tmp_path, workers=1)
+    auto = [r for r in after if r["method"] == "auto"]
+    lsar = [r for r in after if r["method"] == "lsar"]
+    assert len(auto) == len(lsar) == 1
+    assert auto[0] == {**lsar[0], "method": "auto"} and auto[0]["pesq"] == -1.0
+    assert repaired == ["zero"]  # only the method with nothing cached was run
 
 
 def test_external_command_through_the_cli_contract():
