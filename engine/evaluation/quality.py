@@ -351,10 +351,10 @@ def run_quality(
         # resuming from the committed archive, or dropping rows: write the cache afresh
         with atomic_path(cache) as part, part.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
-    done = frozenset(f"{r['case']}|{r['mode']}|{r['method']}" for r in rows)
+    done = frozenset(map(_row_key, rows))
     by_file: dict[str, dict[str, dict[str, object]]] = collections.defaultdict(dict)
     for r in rows:
-        by_file[str(r["file"])][f"{r['case']}|{r['mode']}|{r['method']}"] = r
+        by_file[str(r["file"])][_row_key(r)] = r
     tasks = [
         FileTask(i, str(f.path), config, done, by_file.get(Path(f.path).stem, {}))
         for i, f in enumerate(files)
@@ -376,6 +376,11 @@ def run_quality(
                     if progress is not None:
                         progress(i, len(tasks))
     return rows
+
+
+def _row_key(row: Mapping[str, object]) -> str:
+    """The "case|mode|method" a cached row answers (``FileTask.done`` and ``cached``)."""
+    return f"{row['case']}|{row['mode']}|{row['method']}"
 
 
 def _stale(row: dict[str, object], methods: Collection[str], gaps_ms: Collection[int]) -> bool:
