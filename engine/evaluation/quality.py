@@ -101,7 +101,8 @@ class FileTask:
     config: QualityConfig
     done: frozenset[str] = field(default_factory=frozenset)  # "case|mode|method" already scored
     # This file's cached rows by "case|mode|method": a method that hands a case to another
-    # (``auto``) takes that method's row for it instead of repairing and scoring it again.
+    # (``auto``), or a blind case whose detection is exactly the gap, takes the row of the same
+    # repair instead of repairing and scoring it again (see ``_cached_repair``).
     cached: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
 
@@ -196,9 +197,9 @@ def _score_case(
             else:
                 regions = [gap]
             key = _repair_key(method, regions, mode, sr)
-            delegate = cached.get(f"{case.key}|{mode}|{key[0]}") if key[0] != name else None
+            delegate = _cached_repair(cached, case.key, mode, name, key, gap)
             if delegate is not None:  # the same repair, scored in an earlier run
-                rows.append({**delegate, "method": name})
+                rows.append({**delegate, "method": name, "mode": mode, "detected": detected})
                 continue
             if key not in repairs:
                 t0 = time.perf_counter()
@@ -224,6 +225,28 @@ def _score_case(
                 }
             )
     return rows
+
+
+def _cached_repair(
+    cached: Mapping[str, Mapping[str, object]],
+    case_key: str,
+    mode: str,
+    name: str,
+    key: tuple[object, ...],
+    gap: Region,
+) -> Mapping[str, object] | None:
+    """An earlier run's row for the repair ``key`` stands for, where it is not this method's own
+    row in this mode: ``auto``'s delegate's row, or, in blind mode where the detector found
+    exactly the gap, the informed row of the same repair (built-in methods are deterministic, so
+    the output and every score are the same; this spares a method added to a finished bench
+    scoring its blind cases twice)."""
+    if key[0] != name:
+        found = cached.get(f"{case_key}|{mode}|{key[0]}")
+        if found is not None:
+            return found
+    if mode == "blind" and key[1] == (gap,):
+        return cached.get(f"{case_key}|informed|{key[0]}")
+    return None
 
 
 def _repair(

@@ -223,6 +223,47 @@ def test_auto_takes_its_delegates_cached_row_instead_of_repairing_again(
     assert repaired == ["zero"]  # only the method with nothing cached was run
 
 
+@pytest.mark.slow
+def test_blind_case_detected_exactly_takes_the_informed_row(tmp_path, utterance, monkeypatch):
+    """A method scored informed in an earlier run, now asked for blind: where the detector finds
+    exactly the gap, the repair is the informed one, so its cached row is reused (as blind)."""
+    from voicemend.engine.evaluation import quality
+
+    f, _ = utterance
+    config = QualityConfig(
+        gaps_ms=(40,), positions_short=1, methods=("lsar",), modes=("informed",), heavy_positions=0
+    )
+    rows = run_quality([f], config, tmp_path, workers=1)
+    cache = tmp_path / "scores.jsonl"
+    cache.write_text("".join(json.dumps({**r, "pesq": -1.0}) + "\n" for r in rows))
+    repaired = []
+    real = quality._repair
+    monkeypatch.setattr(quality, "_repair", lambda *a: repaired.append(a[0]) or real(*a))
+    after = run_quality([f], replace(config, modes=("informed", "blind")), tmp_path, workers=1)
+    informed, blind = (next(r for r in after if r["mode"] == m) for m in ("informed", "blind"))
+    assert blind == {**informed, "mode": "blind"} and blind["pesq"] == -1.0
+    assert repaired == []
+
+
+def test_cached_repair_reuses_only_the_same_repair():
+    from voicemend.engine import Region
+    from voicemend.engine.evaluation.quality import _cached_repair
+
+    gap = Region(100, 200)
+    row = {"pesq": 1.0}
+    cached = {"c|informed|lsar": row, "c|blind|hybrid": {"pesq": 2.0}}
+    # blind, detected exactly: the informed row of the same method
+    assert _cached_repair(cached, "c", "blind", "lsar", ("lsar", (gap,)), gap) is row
+    # blind, detected otherwise: nothing (a different repair)
+    assert _cached_repair(cached, "c", "blind", "lsar", ("lsar", (Region(90, 200),)), gap) is None
+    # auto handing to hybrid: hybrid's row in the same mode
+    assert _cached_repair(cached, "c", "blind", "auto", ("hybrid", (gap,)), gap) == {"pesq": 2.0}
+    # a method's own row is never "reused" (done rows are skipped before this)
+    assert _cached_repair(cached, "c", "informed", "lsar", ("lsar", (gap,)), gap) is None
+    # external commands are keyed by mode and always run
+    assert _cached_repair(cached, "c", "blind", "x", ("x", "blind"), gap) is None
+
+
 def test_external_command_through_the_cli_contract():
     from voicemend.engine import Audio, Region
 
