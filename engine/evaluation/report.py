@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 
 from voicemend.engine.evaluation.scores import METRICS
-from voicemend.engine.io import save_figure, write_text_atomic
+from voicemend.engine.io import atomic_path, save_figure, write_text_atomic
 
 SUMMARY_NAME = "summary.json"
 
@@ -164,9 +164,15 @@ def write_results(
         if p is not None:
             paths.append(p)
     archive = folder / "scores.jsonl.gz"
-    with gzip.open(archive, "wt", encoding="utf-8") as f:
+    # Atomic, and with no timestamp or (temporary) name inside, so the archive changes only when
+    # the scores do.
+    with (
+        atomic_path(archive) as part,
+        part.open("wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as packed,
+    ):
         for r in rows:
-            f.write(json.dumps(r) + "\n")
+            packed.write((json.dumps(r) + "\n").encode("utf-8"))
     paths.append(archive)
     return paths
 

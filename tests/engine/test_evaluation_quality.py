@@ -1,5 +1,6 @@
 """The quality bench: protocol (positions, seeding), metric wrappers on known signals, reports."""
 
+import gzip
 import json
 import math
 import sys
@@ -173,6 +174,13 @@ def test_run_quality_scores_resumes_and_writes(tmp_path, utterance):
     paths = write_results(rows, tmp_path, {"name": "t"})
     assert json.loads((tmp_path / "summary.json").read_text())["summary"]["informed"]
     assert all(p.exists() for p in paths)
+    # the archive holds every row, and the same rows pack to the same bytes (no timestamp)
+    archive = tmp_path / "scores.jsonl.gz"
+    first = archive.read_bytes()
+    with gzip.open(archive, "rt", encoding="utf-8") as f:
+        assert [json.loads(line) for line in f] == rows
+    write_results(rows, tmp_path, {"name": "t"})
+    assert archive.read_bytes() == first
 
 
 @pytest.mark.slow
