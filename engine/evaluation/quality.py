@@ -99,11 +99,15 @@ class FileTask:
     index: int
     path: str
     config: QualityConfig
-    done: frozenset[str] = field(default_factory=frozenset)  # "case|mode|method" already scored
-    # This file's cached rows by "case|mode|method": a method that hands a case to another
-    # (``auto``), or a blind case whose detection is exactly the gap, takes the row of the same
-    # repair instead of repairing and scoring it again (see ``_cached_repair``).
+    # This file's cached rows by "case|mode|method": what is already scored, and the rows that
+    # a method that hands a case to another (``auto``), or a blind case whose detection is
+    # exactly the gap, takes instead of repairing and scoring it again (see ``_cached_repair``).
     cached: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+
+    @property
+    def done(self) -> frozenset[str]:
+        """The "case|mode|method" keys already scored for this file."""
+        return frozenset(self.cached)
 
 
 def plan_cases(
@@ -155,8 +159,9 @@ def _score_file(task: FileTask) -> list[dict[str, object]]:
     file_id = Path(task.path).stem
     detector = DropoutDetector()
     rows: list[dict[str, object]] = []
+    done = task.done
     for case in plan_cases(x, sr, file_id, task.index, config):
-        rows += _score_case(case, x, sr, config, detector, task.done, task.cached)
+        rows += _score_case(case, x, sr, config, detector, done, task.cached)
     return rows
 
 
@@ -374,12 +379,11 @@ def run_quality(
         # resuming from the committed archive, or dropping rows: write the cache afresh
         with atomic_path(cache) as part, part.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
-    done = frozenset(map(_row_key, rows))
     by_file: dict[str, dict[str, dict[str, object]]] = collections.defaultdict(dict)
     for r in rows:
         by_file[str(r["file"])][_row_key(r)] = r
     tasks = [
-        FileTask(i, str(f.path), config, done, by_file.get(Path(f.path).stem, {}))
+        FileTask(i, str(f.path), config, by_file.get(Path(f.path).stem, {}))
         for i, f in enumerate(files)
     ]
     if progress is not None:
@@ -402,7 +406,7 @@ def run_quality(
 
 
 def _row_key(row: Mapping[str, object]) -> str:
-    """The "case|mode|method" a cached row answers (``FileTask.done`` and ``cached``)."""
+    """The "case|mode|method" a cached row answers (the keys of ``FileTask.cached``)."""
     return f"{row['case']}|{row['mode']}|{row['method']}"
 
 
