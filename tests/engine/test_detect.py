@@ -78,6 +78,32 @@ def test_white_comfort_noise_passes_the_stationarity_check():
     assert tighter < default
 
 
+def test_a_stop_release_then_aspiration_is_not_packet_loss():
+    """Quiet closure, a 3 ms release burst, 36 ms of flat aspiration noise, then a loud vowel:
+    hard edges round a flat plateau, but the level before the burst is under the plateau, so
+    the first edge is a lone transient, not speech cut off (a real false alarm on dev speech)."""
+    rng = np.random.default_rng(2)
+
+    def at(x: np.ndarray, dbfs: float) -> np.ndarray:
+        return x / np.sqrt(np.mean(x**2)) * 10 ** (dbfs / 20)
+
+    x = np.concatenate(
+        [
+            at(speech_like(0.3, RATE, seed=4), -18),
+            at(speech_like(0.3, RATE, seed=1), -40),  # the closure
+            at(rng.standard_normal(48), -24),  # the release burst
+            at(rng.standard_normal(576), -36),  # aspiration
+            at(speech_like(0.3, RATE, seed=2), -18),
+        ]
+    ).astype(np.float32)
+    audio = Audio.from_array(x, RATE)
+    assert DropoutDetector()(audio) == []
+    # without the check on the audio beyond the edges it was taken for a lost packet
+    lenient = PacketLossSettings(outer_margin_db=-100.0)
+    found = DropoutDetector(DetectorSettings(packet_loss=lenient))(audio)
+    assert [d.kind for d in found] == [DropoutKind.PACKET_LOSS]
+
+
 def test_clean_speech_and_natural_pauses_are_not_flagged(speech):
     x = speech.samples.copy()
     # A natural pause: the level fades out over 30 ms, room noise, then fades back in.
