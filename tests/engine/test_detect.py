@@ -47,7 +47,9 @@ def test_comfort_noise_bursts_are_found(speech, n_packets, noise_dbfs):
     found = DropoutDetector()(damaged)
     assert len(found) == 1
     assert found[0].kind is DropoutKind.PACKET_LOSS
-    assert near(found[0].region, burst, tol=16)
+    assert near(found[0].region, burst, tol=32)
+    # padded past the edges found, so that no comfort noise is left beside the repair
+    assert found[0].region.start <= burst.start and found[0].region.end >= burst.end
 
 
 def test_white_comfort_noise_passes_the_stationarity_check():
