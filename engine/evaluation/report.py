@@ -50,6 +50,85 @@ def summarise(
     return json.loads(json.dumps(summary))
 
 
+# Issue #5's bar: ``auto`` no worse than either baseline on either metric, at every length.
+PAIRED_METHOD = "auto"
+PAIRED_BASELINES = ("lsar", "pattern")
+PAIRED_METRICS = ("plcmos", "pesq")
+
+
+def paired(
+    rows: Iterable[dict[str, object]],
+    method: str = PAIRED_METHOD,
+    baselines: Sequence[str] = PAIRED_BASELINES,
+    metrics: Sequence[str] = PAIRED_METRICS,
+) -> dict[str, dict[str, dict[str, dict[str, list]]]]:
+    """paired[mode][baseline][metric][gap_ms] = [mean, ci95, n] of ``method``'s score minus the
+    baseline's, case by case: the same cases make the difference far surer than the two means'
+    intervals suggest (they share each case's difficulty). Empty where ``method`` is missing."""
+    scores: dict[tuple[str, str, int], dict[str, dict[str, object]]] = defaultdict(dict)
+    for r in rows:
+        key = (str(r["mode"]), str(r["case"]), int(r["gap_ms"]))  # type: ignore[arg-type]
+        scores[key][str(r["method"])] = r
+    diffs: dict[tuple[str, str, str, int], list[float]] = defaultdict(list)
+    for (mode, _, gap), by_method in scores.items():
+        ours = by_method.get(method)
+        if ours is None:
+            continue
+        for base in baselines:
+            theirs = by_method.get(base)
+            if theirs is None:
+                continue
+            for metric in metrics:
+                a, b = ours.get(metric), theirs.get(metric)
+                if a is not None and b is not None:
+                    diffs[(mode, base, metric, gap)].append(float(a) - float(b))  # type: ignore[arg-type]
+    out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for (mode, base, metric, gap), values in sorted(diffs.items()):
+        out[mode][base][metric][str(gap)] = list(mean_ci(values))
+    return json.loads(json.dumps(out))
+
+
+def paired_markdown(table: dict, method: str = PAIRED_METHOD) -> str:
+    """One table per mode: ``method`` minus each baseline, per metric and gap length; ▲ / ▼
+    where the 95 % interval lies wholly above / below zero."""
+    lines = []
+    for mode in ("informed", "blind"):
+        per_base = table.get(mode)
+        if not per_base:
+            continue
+        gaps = sorted(
+            {int(g) for per_metric in per_base.values() for d in per_metric.values() for g in d}
+        )
+        lines.append(f"\n#### {mode}: {method} minus each baseline, paired by case\n")
+        lines.append("| against | metric | " + " | ".join(f"{g} ms" for g in gaps) + " |")
+        lines.append("|---" * (len(gaps) + 2) + "|")
+        for base, per_metric in per_base.items():
+            for metric, per_gap in per_metric.items():
+                cells = []
+                for g in gaps:
+                    mean, ci, n = per_gap.get(str(g), [math.nan, math.nan, 0])
+                    if n == 0:
+                        cells.append("–")
+                        continue
+                    sure = (
+                        ""
+                        if math.isnan(ci)
+                        else " ▲"
+                        if mean - ci > 0
+                        else " ▼"
+                        if mean + ci < 0
+                        else ""
+                    )
+                    half = "" if math.isnan(ci) else f" ± {ci:.3f}"
+                    cells.append(f"{mean:+.3f}{half}{sure}")
+                label = METRICS[metric].label if metric in METRICS else metric
+                lines.append(f"| {base} | {label} | " + " | ".join(cells) + " |")
+        lines.append(
+            "\n▲ / ▼: the 95 % interval of the difference lies wholly above / below zero.\n"
+        )
+    return "\n".join(lines)
+
+
 def markdown(summary: dict, metrics: Sequence[str] | None = None) -> str:
     """One table per mode and metric: methods as rows, gap lengths as columns, mean ± CI."""
     lines = []
@@ -137,11 +216,13 @@ def write_results(
 ) -> list[Path]:
     """summary.json, results.md, the plots, and every score as scores.jsonl.gz."""
     summary = summarise(rows)
+    against = paired(rows)
+    record = {"meta": meta, "summary": summary}
+    if against:
+        record["paired"] = {"method": PAIRED_METHOD, **against}
     paths = [
         write_text_atomic(
-            folder / SUMMARY_NAME,
-            json.dumps({"meta": meta, "summary": summary}, indent=1) + "\n",
-            overwrite=True,
+            folder / SUMMARY_NAME, json.dumps(record, indent=1) + "\n", overwrite=True
         )
     ]
     header = [
@@ -156,7 +237,9 @@ def write_results(
     ]
     paths.append(
         write_text_atomic(
-            folder / "results.md", "\n".join(header) + markdown(summary), overwrite=True
+            folder / "results.md",
+            "\n".join(header) + paired_markdown(against) + markdown(summary),
+            overwrite=True,
         )
     )
     for mode in ("informed", "blind"):

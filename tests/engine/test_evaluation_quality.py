@@ -21,7 +21,15 @@ from voicemend.engine.evaluation.quality import (
     run_external,
     run_quality,
 )
-from voicemend.engine.evaluation.report import compare, markdown, mean_ci, summarise, write_results
+from voicemend.engine.evaluation.report import (
+    compare,
+    markdown,
+    mean_ci,
+    paired,
+    paired_markdown,
+    summarise,
+    write_results,
+)
 from voicemend.engine.io import load
 
 from ..conftest import speech_like
@@ -270,6 +278,48 @@ def test_cached_repair_reuses_only_the_same_repair():
     assert _cached_repair(cached, "c", "informed", "lsar", ("lsar", (gap,)), gap) is None
     # external commands are keyed by mode and always run
     assert _cached_repair(cached, "c", "blind", "x", ("x", "blind"), gap) is None
+
+
+def test_paired_differences_against_the_baselines(tmp_path):
+    """auto minus lsar / pattern, case by case: the mean difference, its interval, and the
+    marks for differences surely above or below zero; in summary.json and results.md."""
+    rows = []
+    for i in range(40):
+        case = f"f|100|{i}"
+        base = 3.0 + 0.5 * np.sin(i)  # cases differ far more than the methods do
+        for method, plcmos, pesq in (
+            ("auto", base + 0.05, base),
+            ("lsar", base, base),
+            ("pattern", base - 0.2, base + 0.1 + 0.01 * (i % 3)),
+            ("zero", base - 1, base - 1),
+        ):
+            rows.append(
+                {
+                    "case": case,
+                    "gap_ms": 100,
+                    "mode": "informed",
+                    "method": method,
+                    "plcmos": plcmos,
+                    "pesq": pesq,
+                }
+            )
+    table = paired(rows)
+    lsar, pattern = table["informed"]["lsar"], table["informed"]["pattern"]
+    assert lsar["plcmos"]["100"][0] == pytest.approx(0.05) and lsar["plcmos"]["100"][2] == 40
+    assert lsar["pesq"]["100"][:2] == [0.0, 0.0]
+    assert pattern["plcmos"]["100"][0] == pytest.approx(0.25)
+    assert pattern["pesq"]["100"][0] == pytest.approx(-0.11, abs=0.002)
+    assert "zero" not in table["informed"]
+    md = paired_markdown(table)
+    assert "| lsar | PLCMOS v2 | +0.050 ± 0.000 ▲ |" in md
+    assert "| pattern | PESQ" in md and "▼" in md.split("| pattern | PESQ")[1].split("\n")[0]
+    assert paired([r for r in rows if r["method"] != "auto"]) == {}
+    write_results(rows, tmp_path, {"name": "t"})
+    record = json.loads((tmp_path / "summary.json").read_text())
+    assert (
+        record["paired"]["method"] == "auto" and record["paired"]["informed"] == table["informed"]
+    )
+    assert "auto minus each baseline, paired by case" in (tmp_path / "results.md").read_text()
 
 
 def test_external_command_through_the_cli_contract():
