@@ -103,7 +103,9 @@ def paired_markdown(table: dict, method: str = PAIRED_METHOD) -> str:
         lines.append("| against | metric | " + " | ".join(f"{g} ms" for g in gaps) + " |")
         lines.append("|---" * (len(gaps) + 2) + "|")
         for base, per_metric in per_base.items():
-            for metric, per_gap in per_metric.items():
+            order = [m for m in PAIRED_METRICS if m in per_metric]
+            for metric in order + sorted(set(per_metric) - set(order)):
+                per_gap = per_metric[metric]
                 cells = []
                 for g in gaps:
                     mean, ci, n = per_gap.get(str(g), [math.nan, math.nan, 0])
