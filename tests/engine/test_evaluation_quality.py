@@ -212,12 +212,9 @@ def test_rescore_limited_to_some_gap_lengths_keeps_the_others(tmp_path, utteranc
     assert after[20] == -1.0 and after[40] != -1.0
 
 
-@pytest.mark.slow
-def test_auto_takes_its_delegates_cached_row_instead_of_repairing_again(
-    tmp_path, utterance, monkeypatch
-):
-    """auto hands a 40 ms gap to lsar; with lsar's row cached from an earlier run, auto's row is
-    that row (renamed), with no repair run."""
+def _lsar_scored_earlier(tmp_path, utterance, monkeypatch) -> tuple[QualityConfig, list]:
+    """One 40 ms case scored informed by lsar, its cached PESQ marked -1 (so a reused row shows),
+    and the list every later repair is recorded in."""
     from voicemend.engine.evaluation import quality
 
     f, _ = utterance
@@ -227,11 +224,21 @@ def test_auto_takes_its_delegates_cached_row_instead_of_repairing_again(
     rows = run_quality([f], config, tmp_path, workers=1)
     cache = tmp_path / "scores.jsonl"
     cache.write_text("".join(json.dumps({**r, "pesq": -1.0}) + "\n" for r in rows))
-    repaired = []
+    repaired: list = []
     real = quality._repair
     monkeypatch.setattr(quality, "_repair", lambda *a: repaired.append(a[0]) or real(*a))
+    return config, repaired
+
+
+@pytest.mark.slow
+def test_auto_takes_its_delegates_cached_row_instead_of_repairing_again(
+    tmp_path, utterance, monkeypatch
+):
+    """auto hands a 40 ms gap to lsar; with lsar's row cached from an earlier run, auto's row is
+    that row (renamed), with no repair run."""
+    config, repaired = _lsar_scored_earlier(tmp_path, utterance, monkeypatch)
     both = replace(config, methods=("lsar", "auto", "zero"))
-    after = run_quality([f], both, tmp_path, workers=1)
+    after = run_quality([utterance[0]], both, tmp_path, workers=1)
     auto = [r for r in after if r["method"] == "auto"]
     lsar = [r for r in after if r["method"] == "lsar"]
     assert len(auto) == len(lsar) == 1
@@ -243,19 +250,9 @@ def test_auto_takes_its_delegates_cached_row_instead_of_repairing_again(
 def test_blind_case_detected_exactly_takes_the_informed_row(tmp_path, utterance, monkeypatch):
     """A method scored informed in an earlier run, now asked for blind: where the detector finds
     exactly the gap, the repair is the informed one, so its cached row is reused (as blind)."""
-    from voicemend.engine.evaluation import quality
-
-    f, _ = utterance
-    config = QualityConfig(
-        gaps_ms=(40,), positions_short=1, methods=("lsar",), modes=("informed",), heavy_positions=0
-    )
-    rows = run_quality([f], config, tmp_path, workers=1)
-    cache = tmp_path / "scores.jsonl"
-    cache.write_text("".join(json.dumps({**r, "pesq": -1.0}) + "\n" for r in rows))
-    repaired = []
-    real = quality._repair
-    monkeypatch.setattr(quality, "_repair", lambda *a: repaired.append(a[0]) or real(*a))
-    after = run_quality([f], replace(config, modes=("informed", "blind")), tmp_path, workers=1)
+    config, repaired = _lsar_scored_earlier(tmp_path, utterance, monkeypatch)
+    both_modes = replace(config, modes=("informed", "blind"))
+    after = run_quality([utterance[0]], both_modes, tmp_path, workers=1)
     informed, blind = (next(r for r in after if r["mode"] == m) for m in ("informed", "blind"))
     assert blind == {**informed, "mode": "blind"} and blind["pesq"] == -1.0
     assert repaired == []
