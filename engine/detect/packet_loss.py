@@ -43,10 +43,10 @@ class PacketLossSettings:
     # A filled (not zeroed) region reaches this far past the edges found; a zeroed one keeps its
     # exact edges, which the digital-silence check finds too. A repair method reads the audio
     # next to a region as true, and a fraction of a millisecond of comfort noise left there
-    # misleads it:
-    # LSAR's fill of a 60 ms burst found 2 samples late had the log-spectral distance of no
-    # repair. Over 247 dev bursts repaired by LSAR, 1 ms took the mean distance from 7.28 to
-    # 7.00 dB (6.79 with the true edges); replacing 1 ms of good audio costs nothing measurable.
+    # misleads it: LSAR's fill of a 60 ms burst found 2 samples late had the log-spectral
+    # distance of no repair. Over 247 dev bursts repaired by LSAR, 1 ms took the mean distance
+    # from 7.28 to 7.00 dB (6.79 with the true edges); replacing 1 ms of good audio costs nothing
+    # measurable.
     pad_ms: float = 1.0
     # The audio either side is sustained, not a lone transient: the next window out from each
     # edge's window is above the plateau too (a stop's release burst, then its aspiration noise,
@@ -106,8 +106,6 @@ def find_packet_loss(
         end = _refine(power, int(t[r]), sample_rate, s.refine_ms, falling=False)
         if end - start < min_len:
             continue
-        filled = np.abs(x[start:end]).max() > SILENCE_THRESHOLD
-        pad = round(s.pad_ms * ms) if filled else 0
         depth = min(-change[d], change[r])
         flatness = spectral_flatness(x[start + guard : end - guard])
         if flatness >= s.flat_plateau:
@@ -116,6 +114,8 @@ def find_packet_loss(
             confidence = 0.5 + 0.5 * flatness
         else:
             continue
+        filled = np.abs(x[start:end]).max() > SILENCE_THRESHOLD
+        pad = round(s.pad_ms * ms) if filled else 0
         region = Region(max(0, start - pad), min(x.size, end + pad))
         out.append(Detection(region, DropoutKind.PACKET_LOSS, float(confidence)))
         busy_until = region.end

@@ -104,11 +104,6 @@ class FileTask:
     # exactly the gap, takes instead of repairing and scoring it again (see ``_cached_repair``).
     cached: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
-    @property
-    def done(self) -> frozenset[str]:
-        """The "case|mode|method" keys already scored for this file."""
-        return frozenset(self.cached)
-
 
 def plan_cases(
     x: np.ndarray, sample_rate: int, file_id: str, index: int, config: QualityConfig
@@ -147,7 +142,7 @@ def iter_excerpts(
 
 
 def score_file(task: FileTask) -> list[dict[str, object]]:
-    """All cases of one file, every method and mode not yet in ``task.done``."""
+    """All cases of one file, every method and mode not yet in ``task.cached``."""
     with threadpool_limits(limits=1):  # one core per worker, and the same sums in any worker
         return _score_file(task)
 
@@ -159,9 +154,8 @@ def _score_file(task: FileTask) -> list[dict[str, object]]:
     file_id = Path(task.path).stem
     detector = DropoutDetector()
     rows: list[dict[str, object]] = []
-    done = task.done
     for case in plan_cases(x, sr, file_id, task.index, config):
-        rows += _score_case(case, x, sr, config, detector, done, task.cached)
+        rows += _score_case(case, x, sr, config, detector, task.cached)
     return rows
 
 
@@ -171,9 +165,9 @@ def _score_case(
     sr: int,
     config: QualityConfig,
     detector: DropoutDetector,
-    done: frozenset[str],
     cached: Mapping[str, Mapping[str, object]] = MappingProxyType({}),
 ) -> list[dict[str, object]]:
+    """The rows of one case not yet in ``cached`` (this file's rows by "case|mode|method")."""
     clean, gap = excerpt(x, case, int(config.excerpt_context_s * sr))
     damaged = clean.copy()
     damaged[gap.start : gap.end] = 0.0
@@ -189,7 +183,7 @@ def _score_case(
     for mode in config.modes:
         for method in methods:
             name = method if isinstance(method, str) else method.name
-            if f"{case.key}|{mode}|{name}" in done:
+            if f"{case.key}|{mode}|{name}" in cached:
                 continue
             if mode == "blind" and isinstance(method, ExternalMethod) and method.informed_only:
                 continue

@@ -112,17 +112,11 @@ def paired_markdown(table: dict, method: str = PAIRED_METHOD) -> str:
                     if n == 0:
                         cells.append("–")
                         continue
-                    sure = (
-                        ""
-                        if math.isnan(ci)
-                        else " ▲"
-                        if mean - ci > 0
-                        else " ▼"
-                        if mean + ci < 0
-                        else ""
-                    )
-                    half = "" if math.isnan(ci) else f" ± {ci:.3f}"
-                    cells.append(f"{mean:+.3f}{half}{sure}")
+                    cell = f"{mean:+.3f}"
+                    if not math.isnan(ci):
+                        cell += f" ± {ci:.3f}"
+                        cell += " ▲" if mean - ci > 0 else " ▼" if mean + ci < 0 else ""
+                    cells.append(cell)
                 label = METRICS[metric].label if metric in METRICS else metric
                 lines.append(f"| {base} | {label} | " + " | ".join(cells) + " |")
         lines.append(
