@@ -589,6 +589,9 @@ class Fills:
                     (1000, 400, 80),
                 )
             },
+            "lsar-from-pattern-5-low-700-neural-mel-high": self.split(
+                "lsar-from-pattern-5", "neural-mel", 700
+            ),
             "lsar-low-500-mixed-1000-neural-mel-high": lambda d, g: (
                 0.5
                 * (
