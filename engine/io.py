@@ -265,6 +265,14 @@ class AudioReader:
         self.position += samples.shape[1]
         return samples
 
+    def seek(self, frame: int) -> None:
+        """Read on from ``frame`` (a file's parts read out of order, e.g. around regions)."""
+        try:
+            self._file.seek(max(0, min(frame, self.n_frames)))
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFileError(f"cannot seek in {self.path}: {_reason(exc)}") from None
+        self.position = max(0, min(frame, self.n_frames))
+
     def close(self) -> None:
         self._file.close()
 

@@ -23,6 +23,7 @@ import soundfile as sf
 from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.blockwise import needs_blocks
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
+from voicemend.engine.detect.snap import Snap, snap_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
 from voicemend.engine.io import (
@@ -139,6 +140,15 @@ class Document:
                 self.dirty = True
                 return self.patches.pop(i)
         raise VoicemendError(f"no edit with id {patch_id}")
+
+    def snap(self, region: Region) -> Snap:
+        """``region`` grown to the edges of a dropout it cuts into (``engine.detect.snap``),
+        judged against the levels of the edited audio within ``CONTEXT_S`` of it."""
+        ctx = int(CONTEXT_S * self.sample_rate)
+        w0, w1 = max(0, region.start - ctx), min(self.n_frames, region.end + ctx)
+        window = Audio(self.edited(w0, w1), self.sample_rate)
+        local = snap_regions(window, [region.shifted(-w0)])[0]
+        return Snap(region, local.snapped.shifted(w0), local.kind)
 
     def make_patch(
         self,

@@ -30,6 +30,7 @@ from PyQt6.QtWidgets import (
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect import DropoutDetector, clipped_regions
+from voicemend.engine.detect.snap import Snap
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.regions import Region, format_time_s
@@ -216,7 +217,15 @@ class MainWindow(QMainWindow):
         self.repair_all_action = self._action(
             "Repair &all detected", "Ctrl+Shift+R", self.repair_all
         )
+        # A selection that stops a few samples short of a dropout leaves them as context, and
+        # the repair extrapolates from them; snapping grows it to the dropout's edges.
+        self.snap_action = self._action(
+            "S&nap selection to dropout edges", None, self._set_snap, checkable=True
+        )
+        self.snap_action.setChecked(self.settings.value("snap", True, type=bool))
         repair_menu.addActions([self.repair_action, self.detect_action, self.repair_all_action])
+        repair_menu.addSeparator()
+        repair_menu.addAction(self.snap_action)
 
         view_menu = bar.addMenu("&View")
         self.spectrogram_action = self._action(
@@ -656,11 +665,17 @@ class MainWindow(QMainWindow):
         if region is None:
             self.show_error("select a region to repair first (drag on the waveform)")
             return
-        self.repair_regions([region])
+        self.repair_regions([region], snap=self.snap_action.isChecked())
 
-    def repair_regions(self, regions: list[Region], clipped: Sequence[Region] = ()) -> None:
+    def _set_snap(self, on: bool) -> None:
+        self.settings.setValue("snap", on)
+
+    def repair_regions(
+        self, regions: list[Region], clipped: Sequence[Region] = (), snap: bool = False
+    ) -> None:
         """Repair ``regions`` in a worker; those also in ``clipped`` (clipped runs the detector
-        found) keep their fills beyond the rail."""
+        found) keep their fills beyond the rail. With ``snap`` (hand-made selections), a region
+        that cuts into a dropout grows to its edges first, and the selection shows where."""
         document = self.document
         at_rail = set(clipped)
         if document is None or self.job is not None:
@@ -668,12 +683,17 @@ class MainWindow(QMainWindow):
         method = self.method.currentText()
         started = time.perf_counter()
 
+        snaps: list[Snap] = []
+
         def work(progress, should_cancel):
             inpainter = get_inpainter(method)
             patches = []
             for i, region in enumerate(regions):
                 if should_cancel():
                     break
+                if snap:
+                    snaps.append(document.snap(region))
+                    region = snaps[-1].snapped
                 patches.append(
                     document.make_patch(
                         region,
@@ -688,9 +708,13 @@ class MainWindow(QMainWindow):
         def done(patches) -> None:
             self.last_repair_s = time.perf_counter() - started
             self._push_patches(patches, f"repair {len(patches)} region(s)")
-            self.statusBar().showMessage(
-                f"repaired {len(patches)} region(s) in {self.last_repair_s:.2f} s", 5000
-            )
+            message = f"repaired {len(patches)} region(s) in {self.last_repair_s:.2f} s"
+            moved = [s for s in snaps if s.moved]
+            if moved:
+                sr = document.sample_rate
+                self.waveform.select(*moved[-1].snapped.seconds(sr))
+                message += f"; snapped to the dropout's edges: {moved[-1].describe(sr)}"
+            self.statusBar().showMessage(message, 8000)
 
         self._run(work, "Repairing…", done)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from voicemend.engine.audio import Audio
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.detect import DropoutDetector
+from voicemend.engine.detect.snap import snap_regions
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.io import load, save
 from voicemend.engine.regions import Region
@@ -133,6 +134,11 @@ def repair_track_regions(
         r1 = min(audio.n_frames, round(t1 * sr) - first)
         if r1 <= r0:
             continue
+        # a selection dragged a little short of a dropout must not keep its edge as context
+        snap = snap_regions(audio, [Region(r0, r1)])[0]
+        if snap.moved:
+            echo(f"snapped to a dropout's edges: {snap.describe(sr)}")
+        r0, r1 = snap.snapped.start, snap.snapped.end
         result = inpainter.inpaint(audio, [Region(r0, r1)])
         xf = round(MAX_CROSSFADE_MS / 1000 * sr)
         p0, p1 = max(0, r0 - xf), min(audio.n_frames, r1 + xf)

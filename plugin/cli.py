@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--auto", action="store_true", help="detect dropouts and repair them")
     rep.add_argument(
+        "--no-snap",
+        dest="snap",
+        action="store_false",
+        help="repair --region/--labels spans exactly as given; by default one that cuts into a "
+        "dropout grows to its edges (by at most 50 ms a side), so no part of it is kept as "
+        "context",
+    )
+    rep.add_argument(
         "--method",
         choices=sorted(INPAINTERS),
         default="auto",
@@ -515,6 +523,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         device=args.device,
         block_s=args.block_s,
         subtype=BIT_DEPTHS.get(args.bit_depth or ""),
+        snap=args.snap,
     )
     t0 = time.perf_counter()
     with (
@@ -539,11 +548,25 @@ def cmd_repair(args: argparse.Namespace) -> int:
         ]
         write_text_atomic(
             args.report,
-            json.dumps({"input": str(args.input), "output": str(output), "regions": rows}, indent=2)
+            json.dumps(
+                {
+                    "input": str(args.input),
+                    "output": str(output),
+                    "regions": rows,
+                    "snapped": [s.to_dict(sr) for s in outcome.snapped()],
+                },
+                indent=2,
+            )
             + "\n",
             overwrite=True,
         )
     if not args.quiet:
+        for snap in outcome.snapped():
+            start_s, end_s = snap.given.seconds(sr)
+            print(
+                f"snapped {format_time_s(start_s)}-{format_time_s(end_s)} to a dropout's edges: "
+                f"{snap.describe(sr)} (--no-snap keeps it as given)"
+            )
         for r in reports:
             start_s, end_s = r.region.seconds(sr)
             print(

@@ -10,6 +10,7 @@ from pathlib import Path
 from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import BLOCK_S, detect_in_blocks, needs_blocks, repair_in_blocks
 from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
+from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
@@ -38,6 +39,9 @@ class RepairJob:
     block_s: float | None = None
     # The output's sample format (soundfile subtype, e.g. "FLOAT"); None keeps the input's.
     subtype: str | None = None
+    # Grow given regions (--region, --labels) to the edges of a dropout they cut into, so that
+    # none of it is left beside them as context (engine.detect.snap).
+    snap: bool = True
 
 
 @dataclass
@@ -52,6 +56,10 @@ class RepairOutcome:
     audio: Audio | None = None
     result: InpaintResult | None = None
     blocks: int = 0
+    snaps: list[Snap] = field(default_factory=list)  # the given regions that were moved
+
+    def snapped(self) -> list[Snap]:
+        return [s for s in self.snaps if s.moved]
 
 
 def check_output_path(job: RepairJob) -> None:
@@ -72,14 +80,17 @@ def collect_regions(
     audio: Audio,
     detector: DropoutDetector | None = None,
     detect_progress: Progress | None = None,
-) -> tuple[list[Region], list[Detection]]:
-    """Regions from --region, --labels and --auto, validated against the audio."""
-    regions = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
+) -> tuple[list[Region], list[Detection], list[Snap]]:
+    """Regions from --region, --labels (snapped, with ``job.snap``) and --auto, validated
+    against the audio."""
+    given = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
+    snaps = snap_regions(audio, given) if job.snap else []
+    regions = [s.snapped for s in snaps] if job.snap else given
     detections: list[Detection] = []
     if job.auto:
         detections = (detector or DropoutDetector())(audio, progress=detect_progress)
         regions += [d.region for d in detections]
-    return normalize_regions(regions, audio.n_frames), detections
+    return normalize_regions(regions, audio.n_frames), detections, snaps
 
 
 def run_repair(
@@ -92,7 +103,7 @@ def run_repair(
     if job.block_s is not None or needs_blocks(head.n_channels, head.n_frames):
         return _repair_in_blocks(job, inpainter, head, progress, detect_progress)
     audio = load(job.input)
-    regions, detections = collect_regions(job, audio, detect_progress=detect_progress)
+    regions, detections, snaps = collect_regions(job, audio, detect_progress=detect_progress)
     if not regions and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
     result = inpainter.inpaint(
@@ -101,7 +112,9 @@ def run_repair(
     out = save(
         result.audio, job.output, overwrite=job.overwrite or job.in_place, subtype=job.subtype
     )
-    return RepairOutcome(audio.sample_rate, result.reports, detections, out, audio, result)
+    return RepairOutcome(
+        audio.sample_rate, result.reports, detections, out, audio, result, snaps=snaps
+    )
 
 
 def _repair_in_blocks(
@@ -117,6 +130,9 @@ def _repair_in_blocks(
     regions = _given_regions(job, head.sample_rate, head.duration_s, head.n_frames)
     if not regions and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
+    snaps = snap_regions_in_file(job.input, regions) if job.snap else []
+    if snaps:
+        regions = normalize_regions([s.snapped for s in snaps], head.n_frames)
     done = repair_in_blocks(
         job.input,
         job.output,
@@ -130,7 +146,12 @@ def _repair_in_blocks(
         like=None if job.subtype is None else SourceFormat("", job.subtype, ""),
     )
     return RepairOutcome(
-        done.sample_rate, done.reports, done.detections, job.output, blocks=done.blocks
+        done.sample_rate,
+        done.reports,
+        done.detections,
+        job.output,
+        blocks=done.blocks,
+        snaps=snaps,
     )
 
 

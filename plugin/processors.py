@@ -23,6 +23,7 @@ from voicemend.engine.detect import (
     DropoutKind,
     clipped_regions,
 )
+from voicemend.engine.detect.snap import snap_regions, snap_regions_in_file
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.inpaint.base import RegionReport
@@ -39,6 +40,7 @@ class ChainContext:
     regions_s: list[tuple[float, float]] = field(default_factory=list)
     detections: list[dict[str, object]] = field(default_factory=list)
     reports: list[dict[str, object]] = field(default_factory=list)
+    snaps: list[dict[str, object]] = field(default_factory=list)  # given spans that were grown
     # (stage name, done, total) within one file, for progress bars on long files
     progress: Callable[[str, int, int], None] | None = None
 
@@ -179,6 +181,7 @@ class Inpaint(Processor):
         auto: bool = False,
         method: str = "auto",
         device: str = "auto",
+        snap: bool = True,
     ) -> None:
         if method not in INPAINTERS:
             raise VoicemendError(
@@ -190,19 +193,27 @@ class Inpaint(Processor):
         self.auto = bool(auto)
         self.method = method
         self.device = device
+        # Given spans (its own and upstream labels) grow to the edges of dropouts they cut into.
+        self.snap = bool(snap)
         self.inpainter = get_inpainter(method, device=device)
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         sr = audio.sample_rate
-        spans = [*self.regions_s, *context.regions_s]
+        regions = _frames([*self.regions_s, *context.regions_s], sr, audio.n_frames)
+        if self.snap and regions:
+            snaps = snap_regions(audio, regions)
+            regions = [s.snapped for s in snaps]
+            context.snaps += [s.to_dict(sr) for s in snaps if s.moved]
         clipped = _clipped(context, audio.n_frames)
         if self.auto and not context.regions_s:
             found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
-            spans += [d.seconds(sr) for d in found]
+            regions += [d.region for d in found]
             clipped += clipped_regions(found)
-        regions = _frames(spans, sr, audio.n_frames)
         result = self.inpainter.inpaint(
-            audio, regions, progress=context.stage_progress("repair"), clipped=clipped
+            audio,
+            normalize_regions(regions, audio.n_frames),
+            progress=context.stage_progress("repair"),
+            clipped=clipped,
         )
         context.reports += [_report_dict(r, sr) for r in result.reports]
         return result.audio
@@ -223,6 +234,10 @@ class Inpaint(Processor):
         sr, n_frames = head.sample_rate, head.n_frames
         check_repair_rate(sr)
         regions = _frames([*self.regions_s, *context.regions_s], sr, n_frames)
+        if self.snap and regions:
+            snaps = snap_regions_in_file(source, regions)
+            regions = normalize_regions([s.snapped for s in snaps], n_frames)
+            context.snaps += [s.to_dict(sr) for s in snaps if s.moved]
         done = repair_in_blocks(
             source,
             output,
@@ -244,6 +259,7 @@ class Inpaint(Processor):
             "auto": self.auto,
             "method": self.method,
             "device": self.device,
+            "snap": self.snap,
         }
 
 

@@ -44,6 +44,7 @@ class RenderItem:
     seconds: float = 0.0
     audio_s: float = 0.0
     regions_repaired: int = 0
+    regions_snapped: int = 0  # label spans grown to the edges of a dropout they cut into
 
 
 @dataclass
@@ -164,6 +165,7 @@ def render_one(
         "seconds": time.perf_counter() - t0,
         "audio_s": audio_s,
         "regions_repaired": len(context.reports),
+        "regions_snapped": len(context.snaps),
     }
 
 
@@ -261,6 +263,7 @@ def render(
             item.seconds = float(result["seconds"])  # type: ignore[arg-type]
             item.audio_s = float(result["audio_s"])  # type: ignore[arg-type]
             item.regions_repaired = int(result["regions_repaired"])  # type: ignore[arg-type]
+            item.regions_snapped = int(result.get("regions_snapped", 0))  # type: ignore[arg-type]
         else:
             item.status, item.error = "failed", error
         manifest.update(item)

@@ -60,6 +60,15 @@ def test_repair_undo_redo(wav):
         doc.remove(999)
 
 
+def test_snap_grows_a_selection_to_the_dropout_and_leaves_speech_alone(wav):
+    doc = Document.open(wav)
+    snap = doc.snap(Region(16032, 17590))
+    assert snap.given == Region(16032, 17590) and snap.snapped == Region(16000, 17600)
+    assert not doc.snap(Region(8000, 8800)).moved
+    doc.add(doc.make_patch(snap.snapped, get_inpainter("lsar")))
+    assert not doc.snap(Region(16032, 17590)).moved  # once repaired there is nothing to snap to
+
+
 def test_export_and_project_round_trip(wav, tmp_path):
     doc = Document.open(wav)
     doc.add(doc.make_patch(Region(16000, 17600), get_inpainter("lsar")))

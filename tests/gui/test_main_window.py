@@ -130,6 +130,21 @@ def test_bad_file_shows_an_error_and_keeps_the_session(window, wav, tmp_path):
     assert window.document.path == wav
 
 
+def test_repair_selection_snaps_to_the_dropout_unless_switched_off(window, qtbot, wav):
+    assert window.open_file(wav)
+    assert window.snap_action.isChecked()
+    _repair(window, qtbot, 1.003, 1.098)
+    assert window.document.patches[-1].region == (16000, 17600)
+    assert window.waveform.selected() == pytest.approx((1.0, 1.1))
+    assert "snapped to the dropout's edges: +3.0 ms before, +2.0 ms after" in (
+        window.statusBar().currentMessage()
+    )
+    window.snap_action.trigger()  # off, and remembered
+    assert window.settings.value("snap", type=bool) is False
+    _repair(window, qtbot, 2.003, 2.05)
+    assert window.document.patches[-1].region == (32048, 32800)
+
+
 def test_a_broken_project_file_is_refused_with_a_reason(window, tmp_path):
     bad = tmp_path / "broken.voicemend"
     bad.write_text("{not json")

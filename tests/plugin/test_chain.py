@@ -145,3 +145,17 @@ def test_clipped_runs_found_upstream_or_by_inpaint_stay_beyond_the_rail(upstream
         at_rail[a:b] = np.abs(x[a:b]) >= 0.8 - 1e-6
     assert at_rail.sum() > 20
     assert np.all(np.sign(x[at_rail]) * y[at_rail] >= 0.8 - 1e-6)
+
+
+def test_inpaint_snaps_given_regions_to_the_dropout_and_records_it(damaged):
+    from voicemend.plugin.processors import ChainContext
+
+    context = ChainContext()
+    short = (GAP.start / RATE + 0.002, GAP.stop / RATE - 0.001)
+    Inpaint(regions=[short], method="lsar").process(damaged, RATE, context)
+    (moved,) = context.snaps
+    assert moved["snapped_s"] == [GAP.start / RATE, GAP.stop / RATE]
+    assert context.reports[0]["start_s"] == GAP.start / RATE
+    exact = ChainContext()
+    Inpaint(regions=[short], method="lsar", snap=False).process(damaged, RATE, exact)
+    assert exact.snaps == [] and Inpaint(snap=False).params()["snap"] is False

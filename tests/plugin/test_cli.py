@@ -41,6 +41,28 @@ def test_repair_region_writes_output_and_keeps_format(tmp_path, capsys, damaged_
     )
 
 
+def test_a_region_cut_short_of_the_dropout_is_snapped_and_reported(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    report = tmp_path / "r.json"
+    code, out, err = run(
+        capsys, "repair", src, "-o", tmp_path / "o.wav", "--region", "1.002:1.099",
+        "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "snapped 00:01.002-00:01.099 to a dropout's edges: +2.0 ms before, +1.0 ms after" in out
+    data = json.loads(report.read_text())
+    assert data["snapped"] == [
+        {"given_s": [1.002, 1.099], "snapped_s": [1.0, 1.1], "dropout": "digital_silence"}
+    ]
+    assert data["regions"][0]["start_s"] == 1.0 and data["regions"][0]["end_s"] == 1.1
+    code, out, err = run(
+        capsys, "repair", src, "-o", tmp_path / "x.wav", "--region", "1.002:1.099", "--no-snap",
+        "--report", report,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "snapped" not in out and json.loads(report.read_text())["snapped"] == []
+
+
 def test_repair_auto_finds_and_fixes(tmp_path, capsys, damaged_wav):
     src, _clean = damaged_wav
     report = tmp_path / "r.json"

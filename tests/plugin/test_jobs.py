@@ -2,8 +2,11 @@
 
 import itertools
 
+import numpy as np
+import pytest
+
 from voicemend.engine import Audio, Region, save
-from voicemend.engine.corrupt import zero_gap
+from voicemend.engine.corrupt import packet_burst, zero_gap
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
 
 from ..conftest import speech_like
@@ -72,3 +75,25 @@ def test_auto_repair_of_clipping_stays_beyond_the_rail_whole_or_in_blocks(tmp_pa
     assert np.all(np.sign(x[at_rail]) * y[at_rail] >= 0.8 - 1e-6)
     assert np.any(np.abs(y[at_rail]) > 0.81)  # peaks restored past the rail
     assert any("clipping rail" in r.notes for r in whole.reports)
+
+
+@pytest.mark.parametrize("block_s", [None, 1.0])
+def test_a_given_region_cut_short_of_a_burst_is_snapped_unless_told_not_to(
+    tmp_path, monkeypatch, block_s
+):
+    from voicemend.engine import blockwise
+
+    monkeypatch.setattr(blockwise, "MARGIN_S", 0.5)
+    clean = Audio.from_array(speech_like(3.0, 16000, seed=5), 16000)
+    burst = Region(24000, 24960)
+    src = save(packet_burst(clean, burst, -60.0, np.random.default_rng(1)), tmp_path / "in.wav")
+    given = [(1.503, 1.557)]
+    job = RepairJob(src, tmp_path / "out.wav", regions_s=given, block_s=block_s)
+    outcome = run_repair(job)
+    (snap,) = outcome.snapped()
+    (report,) = outcome.reports
+    assert report.region == snap.snapped
+    assert report.region.start <= burst.start and report.region.end >= burst.end
+    exact = RepairJob(src, tmp_path / "x.wav", regions_s=given, block_s=block_s, snap=False)
+    kept = run_repair(exact)
+    assert kept.snapped() == [] and kept.reports[0].region == Region(24048, 24912)

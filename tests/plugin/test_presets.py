@@ -118,6 +118,12 @@ def test_presets_are_plain_json(tmp_path):
     assert data["stages"] == [
         {
             "type": "voicemend.Inpaint",
-            "params": {"regions": [], "auto": True, "method": "auto", "device": "auto"},
+            "params": {
+                "regions": [],
+                "auto": True,
+                "method": "auto",
+                "device": "auto",
+                "snap": True,
+            },
         }
     ]
