@@ -727,3 +727,10 @@ def test_neural_span_timing_prints_both_ways_and_restores_the_span(dev_files, ca
     assert [r.split("|")[1].strip() for r in rows] == ["16000 Hz"] * 3 + ["48000 Hz"] * 3
     assert all(float(r.split("|")[4]) > 0 and float(r.split("|")[5]) > 0 for r in rows)
     assert neural._voiced_span is around
+
+
+def test_gpu_warmup_times_a_cold_and_a_warm_pass_with_the_buckets_set(dev_files):
+    measure = runpy.run_path(str(SCRIPTS / "gpu_warmup.py"))["measure"]
+    row = measure(None, "hybrid", "cpu", True, 16, minutes=0.3, dropouts=4)
+    assert row["shape_buckets"] is True and row["max_batch"] == 16 and row["regions"] >= 1
+    assert row["cold_pass_s"] > 0 and row["warm_pass_s"] > 0 and row["first_region_s"] > 0

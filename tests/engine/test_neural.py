@@ -310,3 +310,48 @@ def test_voicing_only_around_the_gaps_changes_nothing(tiny_models, monkeypatch, 
     whole = inpainter.inpaint(audio, regions).audio.samples
     np.testing.assert_allclose(around, whole, atol=1e-6)
     assert not np.array_equal(around, x)  # the gaps were filled
+
+
+@pytest.mark.parametrize("configuration", ["neural", "neural-mel"])
+def test_gpu_shape_buckets_pad_the_batch_and_span_without_changing_the_repair(
+    tiny_models, monkeypatch, configuration
+):
+    """On a GPU the batch is padded to a power of two and the voiced span rounded to whole
+    buckets, so that few shapes reach the network; the repair is the same (float rounding).
+    Forced on here on the CPU, where it is off by default."""
+    import voicemend.engine.inpaint.neural as neural
+    from voicemend.engine.models.mel_transformer import MelTransformer
+
+    from .test_mel_transformer import TINY as TINY_MEL
+
+    torch.manual_seed(3)
+    if configuration == "neural":
+        inpainter = Neural(tiny_models, device="cpu")
+    else:
+        decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=2))
+        inpainter = neural.NeuralMel(MelTransformer(TINY_MEL), decoder, device="cpu")
+    assert inpainter.shape_buckets is False
+    rate = 48000
+    x = np.stack([speech_like(9.0, rate, seed=c) for c in range(2)])
+    regions = [
+        Region(int(s * rate), int(s * rate) + int(ms * rate / 1000))
+        for s, ms in ((1.5, 30), (4.5, 240), (7.5, 90))
+    ]
+    audio = Audio(x, rate)
+    exact = inpainter.inpaint(audio, regions).audio.samples
+    shapes = []
+    real_decode = inpainter._decode
+
+    def recorded(masked, gap, needed):
+        audio_out, first = real_decode(masked, gap, needed)
+        shapes.append((masked.shape[0], tuple(audio_out.shape), first))
+        return audio_out, first
+
+    monkeypatch.setattr(inpainter, "_decode", recorded)
+    inpainter.shape_buckets = True
+    bucketed = inpainter.inpaint(audio, regions).audio.samples
+    ((rows, out_shape, first),) = shapes
+    bucket = neural.SPAN_BUCKET_FRAMES * inpainter.frame_stride
+    assert rows == 8  # three stereo windows: 6 rows, padded to 8
+    assert first % bucket == 0 and out_shape[-1] % bucket == 0
+    np.testing.assert_allclose(bucketed, exact, atol=1e-5)
