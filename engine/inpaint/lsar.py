@@ -51,6 +51,8 @@ CG_TOLERANCE = 1e-10
 # then costs tens of microseconds, where the FFT convolutions and band assembly of the general
 # path cost milliseconds in overhead alone (a heavily clipped file holds thousands of such runs).
 DENSE_MAX_ENTRIES = 40_000
+# Entries of the band worked on at once where the unknowns are several runs (see _band_entries).
+BAND_BLOCK_ENTRIES = 1 << 18
 # Above this rate the iterations run at LOW_RATE_HZ first (a solve costs O(M log M) per CG step,
 # O(M²) by Levinson or O(M p²) by Cholesky, all growing with the rate).
 MULTIRATE_ABOVE_HZ = 24_000
@@ -337,6 +339,27 @@ def _apply_transpose(e: np.ndarray, h: np.ndarray, n: int) -> np.ndarray:
     return oaconvolve(e, h, mode="full")[:n]
 
 
+def _band_entries(band: np.ndarray, prefix: np.ndarray, unknown: np.ndarray, n_rows: int) -> None:
+    """Every entry of ``band`` (lower storage, diagonals d = 0..p) by the general formula: the
+    sum over the rows holding both unknown j and unknown j + d, from the prefix sums. A block of
+    diagonals at a time, so that a long window's arrays stay small."""
+    p = band.shape[0] - 1
+    m = unknown.size
+    step = max(1, BAND_BLOCK_ENTRIES // m)
+    j = np.arange(m)[None, :]
+    for first in range(0, min(p + 1, m), step):
+        d = np.arange(first, min(first + step, p + 1, m))[:, None]
+        inside = j + d < m
+        i = np.broadcast_to(unknown[None, :], inside.shape)
+        off = unknown[np.minimum(j + d, m - 1)] - i
+        valid = inside & (off <= p)
+        off_v = np.where(valid, off, 0)
+        lo = np.maximum(0, i - (n_rows - 1))
+        hi = np.minimum(i, p - off_v)
+        vals = prefix[off_v, np.maximum(hi + 1, lo)] - prefix[off_v, lo]
+        band[d[:, 0]] = np.where(valid & (hi >= lo), vals, 0.0)
+
+
 def _band(h: np.ndarray, unknown: np.ndarray, n: int) -> np.ndarray:
     """Lower band storage of (AᵀA) restricted to ``unknown`` (sorted indices), half-bandwidth p.
 
@@ -353,24 +376,20 @@ def _band(h: np.ndarray, unknown: np.ndarray, n: int) -> np.ndarray:
     prefix = np.concatenate((np.zeros((p + 1, 1)), np.cumsum(products, axis=1)), axis=1)
     band = np.zeros((p + 1, m))
     n_rows = n - p
-    contiguous = unknown[-1] - unknown[0] + 1 == m
+    if unknown[-1] - unknown[0] + 1 != m:
+        # Several runs (a clipped peak with its neighbours in one window): all diagonals at
+        # once, since the per-diagonal loop's overhead dominates at these sizes.
+        _band_entries(band, prefix, unknown, n_rows)
+        return band
     for d in range(min(p + 1, m)):
         i = unknown[: m - d]
-        if contiguous:
-            band[d, : m - d] = prefix[d, p + 1 - d]
-            edge = (i < p - d) | (i > n_rows - 1)
-            if not edge.any():
-                continue
-            cols = np.flatnonzero(edge)
-            off = np.full(cols.size, d)
-            i = i[cols]
-        else:
-            cols = np.arange(m - d)
-            off = unknown[d:] - i
-        valid = off <= p
-        off_v = np.where(valid, off, 0)
+        band[d, : m - d] = prefix[d, p + 1 - d]
+        edge = (i < p - d) | (i > n_rows - 1)
+        if not edge.any():
+            continue
+        i = i[edge]
         lo = np.maximum(0, i - (n_rows - 1))
-        hi = np.minimum(i, p - off_v)
-        vals = prefix[off_v, np.maximum(hi + 1, lo)] - prefix[off_v, lo]
-        band[d, cols] = np.where(valid & (hi >= lo), vals, 0.0)
+        hi = np.minimum(i, p - d)
+        vals = prefix[d, np.maximum(hi + 1, lo)] - prefix[d, lo]
+        band[d, np.flatnonzero(edge)] = np.where(hi >= lo, vals, 0.0)
     return band

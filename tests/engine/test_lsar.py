@@ -232,3 +232,31 @@ def test_gaps_under_10_ms_take_three_iterations_and_longer_ones_ten(
         fits.clear()
         lsar.inpaint(audio.with_samples(damaged), [region])
         assert len(fits) == expected + extra
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [(3, 9), (14, 20), (60, 61)],  # runs closer and farther apart than the order
+        [(0, 4), (30, 35), (95, 100)],  # touching both ends of the window
+        [(40, 41), (43, 44), (46, 47), (49, 50)],  # single samples (clipped peaks)
+    ],
+)
+@pytest.mark.parametrize("block_entries", [1 << 18, 7])  # all diagonals at once / a few at a time
+def test_the_band_of_several_runs_matches_the_dense_normal_matrix(monkeypatch, runs, block_entries):
+    import voicemend.engine.inpaint.lsar as lsar
+
+    monkeypatch.setattr(lsar, "BAND_BLOCK_ENTRIES", block_entries)
+    rng = np.random.default_rng(4)
+    n, h = 100, rng.standard_normal(9)
+    unknown = np.concatenate([np.arange(a, b) for a, b in runs])
+    rows = np.zeros((n - h.size + 1, n))
+    for k in range(rows.shape[0]):
+        rows[k, k : k + h.size] = h
+    normal = (rows.T @ rows)[np.ix_(unknown, unknown)]
+    band = lsar._band(h, unknown, n)
+    for d in range(h.size):
+        expected = np.zeros(unknown.size)
+        if d < unknown.size:
+            expected[: unknown.size - d] = np.diagonal(normal, -d)
+        np.testing.assert_allclose(band[d], expected, atol=1e-12)
