@@ -253,6 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--repeats", type=int, default=7)
     bs.add_argument("--minutes", type=float, default=60.0, help="length of the podcast")
     bs.add_argument("--dropouts", type=int, default=200)
+    bs.add_argument(
+        "--devices",
+        help="where to time the neural methods, e.g. cuda (default: the CPU and any GPU); "
+        "the classical ones run on the CPU",
+    )
+    bs.add_argument(
+        "--no-podcast",
+        dest="podcast",
+        action="store_false",
+        help="latency rows only, without the podcast's throughput rows",
+    )
     bs.add_argument("--name", default="speed", help="results go to bench/results/NAME")
     bs.add_argument("--results", type=Path, default=Path("bench/results"))
     br = bench_sub.add_parser("render", help="batch throughput: 1 vs 2 workers and Ray")
@@ -913,8 +924,16 @@ def cmd_bench_speed(args: argparse.Namespace) -> int:
             f"--methods must be registered methods and include lsar (the "
             f"reference for ratios); known: {', '.join(INPAINTERS)}"
         )
+    devices = None if args.devices is None else tuple(d for d in args.devices.split(",") if d)
+    if devices is not None and not set(devices) <= {"cpu", "cuda"}:
+        raise VoicemendError(f"--devices takes cpu and/or cuda, not {args.devices!r}")
     config = SpeedConfig(
-        methods=methods, repeats=args.repeats, podcast_minutes=args.minutes, dropouts=args.dropouts
+        methods=methods,
+        repeats=args.repeats,
+        podcast_minutes=args.minutes,
+        dropouts=args.dropouts,
+        devices=devices,
+        podcast=args.podcast,
     )
     files = list_speech(args.data, split=args.split)
     if not files:

@@ -8,6 +8,10 @@
 # timed calls per case; the tests and the agreement and batching checks take every neural method
 # whose weights are present.
 # TRAIN_SPEED=0 skips the training-speed measure (a training run reports its own).
+# SPEED_ARGS are added to the speed bench's: "--devices cuda --no-podcast" times the neural
+# methods on the GPU alone, without the podcast rows (on an H100 in 2026-11 the full bench with
+# lsar, neural-mel and hybrid did not finish in 280 s: every row is a fresh process, and the
+# podcast rows repair two minutes of 44.1 kHz stereo with each method on each device).
 # CI has no GPU; run this by hand on a machine that has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +31,7 @@ mkdir -p "$results/speed-gpu"
 "$py" scripts/gpu_batching.py "$speech" | tee "$results/speed-gpu/batching.txt"
 "$py" -m voicemend.plugin.cli bench speed --data "$speech" \
     --methods "${METHODS:-lsar,neural,neural-ipt,neural-mel,hybrid}" --repeats "${REPEATS:-7}" \
-    --minutes 2 --dropouts 20 --name speed-gpu --results "$results"
+    --minutes 2 --dropouts 20 --name speed-gpu --results "$results" ${SPEED_ARGS:-}
 
 # Training speed: steps per second of the mel transformer recipe (DEVICES="cuda cpu" adds the
 # CPU on one thread).

@@ -43,6 +43,11 @@ class SpeedConfig:
     podcast_minutes: float = 60.0
     dropouts: int = 200
     seed: int = 0
+    # Where the neural methods are timed: None, the CPU and any GPU; ("cuda",) leaves out the CPU
+    # rows (a lent GPU machine's minutes are few). The classical methods run on the CPU always,
+    # since they are what the ratios are against.
+    devices: tuple[str, ...] | None = None
+    podcast: bool = True  # the throughput rows (a whole podcast per method and device)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -241,12 +246,14 @@ def run_speed(
     for method in config.methods:
         # Classical methods are numpy code: they only have a CPU figure.
         devices = ["cpu", *gpu] if INPAINTERS[method].uses_torch_device else ["cpu"]
+        if INPAINTERS[method].uses_torch_device and config.devices is not None:
+            devices = [d for d in devices if d in config.devices]
         for rate, channels in config.formats:
             for gap in config.gaps_ms:
                 for device in devices:
                     args = (speech, method, rate, channels, gap, config.repeats, device)
                     jobs.append((latency_run, args))
-        for device in devices:
+        for device in devices if config.podcast else ():
             jobs.append((throughput_run, (method, device)))  # the podcast file is filled in below
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

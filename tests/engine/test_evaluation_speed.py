@@ -108,3 +108,35 @@ def test_peak_rss_is_the_child_s_own_not_the_parent_s():
     # ru_maxrss would report at least the parent's peak here; the child's own is far below it
     assert 0 < row["peak_rss_mib"] < parent_peak - 500
     del ballast
+
+
+def test_devices_and_no_podcast_leave_out_rows_but_keep_lsar_on_the_cpu(monkeypatch):
+    """A lent GPU's minutes are few: --devices cuda --no-podcast times the neural methods on the
+    GPU only, and the classical reference still on the CPU."""
+    import torch
+
+    import voicemend.engine.evaluation.speed as speed
+
+    planned = []
+
+    def child(fn, *args):
+        planned.append((fn.__name__, args[1], args[-1]))  # (speech or file, method, ..., device)
+        return {"kind": "latency", "method": args[1], "device": args[-1], "median_s": 1.0}
+
+    monkeypatch.setattr(speed, "_in_child", child)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(speed, "concatenated_speech", lambda files, s: speech_like(s, 16000))
+    config = speed.SpeedConfig(
+        methods=("lsar", "neural-mel"), podcast_minutes=0.05, dropouts=1, gaps_ms=(200,)
+    )
+    speed.run_speed([], config)
+    everything = set(planned)
+    assert ("throughput_run", "neural-mel", "cuda") in everything
+    assert ("latency_run", "neural-mel", "cpu") in everything
+    planned.clear()
+    lean = speed.SpeedConfig(**{**config.to_dict(), "devices": ("cuda",), "podcast": False})
+    speed.run_speed([], lean)
+    assert sorted(set(planned)) == [
+        ("latency_run", "lsar", "cpu"),
+        ("latency_run", "neural-mel", "cuda"),
+    ]
