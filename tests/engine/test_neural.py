@@ -271,31 +271,10 @@ def test_voicing_only_around_the_gaps_changes_nothing(tiny_models, monkeypatch, 
     level match read; voicing the whole window instead gives the same repair (to float
     rounding), for several gaps in one batch at 44.1 kHz stereo."""
     import voicemend.engine.inpaint.neural as neural
-    from voicemend.engine.models.hubert import HubertEncoder
-    from voicemend.engine.models.mel_transformer import MelTransformer
-
-    from .test_mel_transformer import TINY as TINY_MEL
 
     torch.manual_seed(2)
-    if configuration == "neural":
-        inpainter = Neural(tiny_models, device="cpu")
-    elif configuration == "neural-mel":
-        decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=2))
-        inpainter = neural.NeuralMel(MelTransformer(TINY_MEL), decoder, device="cpu")
-    else:
-        ipt_decoder = VocosConfig(
-            input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
-        )
-        inpainter = neural.NeuralIpt(
-            HubertEncoder(TINY_ENCODER), VocosDecoder(ipt_decoder), device="cpu"
-        )
-    rate = 44100
-    x = np.stack([speech_like(6.0, rate, seed=c) for c in range(2)])
-    regions = [
-        Region(int(s * rate), int(s * rate) + int(ms * rate / 1000))
-        for s, ms in ((1.2, 30), (2.9, 240), (4.6, 400))
-    ]
-    audio = Audio(x, rate)
+    inpainter = _tiny_inpainter(configuration, tiny_models)
+    audio, regions = _stereo_with_gaps(44100, 6.0, ((1.2, 30), (2.9, 240), (4.6, 400)))
     spans = []
     real_span = neural._voiced_span
 
@@ -309,7 +288,7 @@ def test_voicing_only_around_the_gaps_changes_nothing(tiny_models, monkeypatch, 
     monkeypatch.setattr(neural, "_voiced_span", lambda ctx, n16: (0, n16))
     whole = inpainter.inpaint(audio, regions).audio.samples
     np.testing.assert_allclose(around, whole, atol=1e-6)
-    assert not np.array_equal(around, x)  # the gaps were filled
+    assert not np.array_equal(around, audio.samples)  # the gaps were filled
 
 
 @pytest.mark.parametrize("configuration", ["neural", "neural-mel"])
@@ -320,24 +299,11 @@ def test_gpu_shape_buckets_pad_the_batch_and_span_without_changing_the_repair(
     buckets, so that few shapes reach the network; the repair is the same (float rounding).
     Forced on here on the CPU, where it is off by default."""
     import voicemend.engine.inpaint.neural as neural
-    from voicemend.engine.models.mel_transformer import MelTransformer
-
-    from .test_mel_transformer import TINY as TINY_MEL
 
     torch.manual_seed(3)
-    if configuration == "neural":
-        inpainter = Neural(tiny_models, device="cpu")
-    else:
-        decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=2))
-        inpainter = neural.NeuralMel(MelTransformer(TINY_MEL), decoder, device="cpu")
+    inpainter = _tiny_inpainter(configuration, tiny_models)
     assert inpainter.shape_buckets is False
-    rate = 48000
-    x = np.stack([speech_like(9.0, rate, seed=c) for c in range(2)])
-    regions = [
-        Region(int(s * rate), int(s * rate) + int(ms * rate / 1000))
-        for s, ms in ((1.5, 30), (4.5, 240), (7.5, 90))
-    ]
-    audio = Audio(x, rate)
+    audio, regions = _stereo_with_gaps(48000, 9.0, ((1.5, 30), (4.5, 240), (7.5, 90)))
     exact = inpainter.inpaint(audio, regions).audio.samples
     shapes = []
     real_decode = inpainter._decode
@@ -355,3 +321,29 @@ def test_gpu_shape_buckets_pad_the_batch_and_span_without_changing_the_repair(
     assert rows == 8  # three stereo windows: 6 rows, padded to 8
     assert first % bucket == 0 and out_shape[-1] % bucket == 0
     np.testing.assert_allclose(bucketed, exact, atol=1e-5)
+
+
+def _tiny_inpainter(configuration: str, tiny_models: NeuralModels):
+    """A neural configuration with tiny random weights, on the CPU."""
+    import voicemend.engine.inpaint.neural as neural
+    from voicemend.engine.models.hubert import HubertEncoder
+    from voicemend.engine.models.mel_transformer import MelTransformer
+
+    from .test_mel_transformer import TINY as TINY_MEL
+
+    if configuration == "neural":
+        return Neural(tiny_models, device="cpu")
+    if configuration == "neural-mel":
+        decoder = VocosDecoder(VocosConfig(dim=16, intermediate_dim=32, num_layers=2))
+        return neural.NeuralMel(MelTransformer(TINY_MEL), decoder, device="cpu")
+    ipt_decoder = VocosConfig(
+        input_channels=32, dim=16, intermediate_dim=32, num_layers=1, hop_length=320, n_fft=1280
+    )
+    return neural.NeuralIpt(HubertEncoder(TINY_ENCODER), VocosDecoder(ipt_decoder), device="cpu")
+
+
+def _stereo_with_gaps(rate: int, seconds: float, gaps) -> tuple[Audio, list[Region]]:
+    """Two channels of speech-like audio and regions (start s, length ms) to repair in it."""
+    x = np.stack([speech_like(seconds, rate, seed=c) for c in range(2)])
+    regions = [Region(int(s * rate), int(s * rate) + int(ms * rate / 1000)) for s, ms in gaps]
+    return Audio(x, rate), regions
