@@ -267,11 +267,12 @@ class AudioReader:
 
     def seek(self, frame: int) -> None:
         """Read on from ``frame`` (a file's parts read out of order, e.g. around regions)."""
+        frame = max(0, min(frame, self.n_frames))
         try:
-            self._file.seek(max(0, min(frame, self.n_frames)))
+            self._file.seek(frame)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"cannot seek in {self.path}: {_reason(exc)}") from None
-        self.position = max(0, min(frame, self.n_frames))
+        self.position = frame
 
     def close(self) -> None:
         self._file.close()

@@ -20,7 +20,7 @@ import numpy as np
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect.detector import DetectorSettings, DropoutDetector, file_profiles
 from voicemend.engine.detect.levels import LevelProfile
-from voicemend.engine.detect.types import Detection, DropoutKind
+from voicemend.engine.detect.types import DropoutKind
 from voicemend.engine.io import AudioReader
 from voicemend.engine.regions import Region
 
@@ -95,11 +95,10 @@ def snap_regions_in_file(
     s = settings or SnapSettings()
     if not regions:
         return []
-    with AudioReader(path) as probe:
-        sr, n = probe.sample_rate, probe.n_frames
-        profiles = file_profiles(probe.read, n, sr)
-    context = round(s.context_ms / 1000 * sr)
     with AudioReader(path) as reader:
+        sr, n = reader.sample_rate, reader.n_frames
+        profiles = file_profiles(reader.read, n, sr)
+        context = round(s.context_ms / 1000 * sr)
 
         def window(lo: int, hi: int) -> np.ndarray:
             reader.seek(lo)
@@ -130,11 +129,7 @@ def _snap(
     snapped = Region(start + lo, end + lo)
     if snapped == region:
         return Snap(region, region)
-    return Snap(region, snapped, _surest(touching).kind)
-
-
-def _surest(detections: list[Detection]) -> Detection:
-    return max(detections, key=lambda d: d.confidence)
+    return Snap(region, snapped, max(touching, key=lambda d: d.confidence).kind)
 
 
 def _reader(samples: np.ndarray) -> Callable[[int], np.ndarray]:
