@@ -81,7 +81,9 @@ class LsarSettings:
     max_context_ms: float = 300.0
     context_per_order: float = 6.0
     iterations: int = 10
-    full_rate_iterations: int = 2  # above MULTIRATE_ABOVE_HZ, after the low-rate iterations
+    # Above MULTIRATE_ABOVE_HZ, after the low-rate iterations; 0 keeps the 16 kHz fill, band-
+    # limited to 8 kHz (for a caller that keeps only a low band: ``hybrid``).
+    full_rate_iterations: int = 2
     # Gaps under short_gap_ms (clicks, clipped peaks, codec glitches) need fewer: on 8 dev
     # files, three iterations filled 0.5-10 ms gaps and clipped peaks as well as ten (SNR within
     # 0.4 dB, ahead at 10 ms and on clipping) in a third of the time, and a heavily clipped file
@@ -133,6 +135,8 @@ class Lsar(Inpainter):
                 filled[ch] = y[ctx.gap_start : ctx.gap_end]
             return filled, f"order {order}"
         guesses = self._low_rate_fill(ctx.window, ctx.known, sr, iterations)
+        if self.settings.full_rate_iterations == 0:  # the band under 8 kHz is all that is wanted
+            return guesses[:, ctx.gap_start : ctx.gap_end], f"at {LOW_RATE_HZ // 1000} kHz"
         for ch, (x, guess) in enumerate(zip(ctx.window, guesses, strict=True)):
             y = lsar_interpolate(
                 x, ctx.known, order, self.settings.full_rate_iterations, initial=guess

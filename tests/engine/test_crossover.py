@@ -109,3 +109,16 @@ def test_shipped_hybrid_is_lsar_below_and_neural_mel_above():
     assert band_db(y, 2000, 7000) == pytest.approx(band_db(mel, 2000, 7000), abs=1.0)
     assert first.reports[0].method == "hybrid"
     assert first.reports[0].notes.startswith("lsar below 700 Hz")
+
+
+@pytest.mark.skipif("hybrid" not in INPAINTERS, reason="the neural-mel weights are not installed")
+def test_shipped_hybrid_keeps_lsar_s_16_khz_fill_above_24_khz():
+    """Its LSAR half stops at the 16 kHz iterations there (the band it keeps is under 700 Hz)."""
+    rate = 48_000
+    x = np.stack([speech_like(2.0, rate, seed=3), speech_like(2.0, rate, seed=4)])
+    gap = Region(42000, 42000 + 9600)
+    x[:, gap.start : gap.end] = 0.0
+    hybrid = get_inpainter("hybrid", device="cpu")
+    assert hybrid.low.settings.full_rate_iterations == 0
+    notes = hybrid.inpaint(Audio(x, rate), [gap]).reports[0].notes
+    assert notes.startswith("lsar below 700 Hz (at 16 kHz)")

@@ -260,3 +260,35 @@ def test_the_band_of_several_runs_matches_the_dense_normal_matrix(monkeypatch, r
         if d < unknown.size:
             expected[: unknown.size - d] = np.diagonal(normal, -d)
         np.testing.assert_allclose(band[d], expected, atol=1e-12)
+
+
+def test_no_full_rate_iterations_keep_the_16_khz_fill_and_change_nothing_at_16_khz():
+    from voicemend.engine import Audio, Region
+    from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
+
+    from ..conftest import speech_like
+
+    low_only = Lsar(LsarSettings(full_rate_iterations=0))
+    x16 = speech_like(1.5, 16_000, seed=2)
+    gap16 = Region(12000, 12000 + 1600)
+    x16[gap16.start : gap16.end] = 0.0
+    audio16 = Audio.from_array(x16, 16_000)
+    np.testing.assert_array_equal(
+        low_only(audio16, [gap16]).samples, Lsar()(audio16, [gap16]).samples
+    )
+    rate = 48_000
+    x = speech_like(1.5, rate, seed=2) + 0.05 * np.random.default_rng(0).standard_normal(
+        int(1.5 * rate)
+    ).astype(np.float32)  # a high band for the full-rate passes to continue
+    gap = Region(36000, 36000 + 4800)
+    x[gap.start : gap.end] = 0.0
+    audio = Audio.from_array(x, rate)
+
+    def high_db(y: np.ndarray) -> float:
+        spec = np.abs(np.fft.rfft(y[gap.start : gap.end] * np.hanning(gap.n_frames))) ** 2
+        hz = np.fft.rfftfreq(gap.n_frames, 1 / rate)
+        return 10 * np.log10(spec[hz > 9000].sum() + 1e-20)
+
+    kept = low_only.inpaint(audio, [gap])
+    assert kept.reports[0].notes == "at 16 kHz"
+    assert high_db(kept.audio.samples[0]) < high_db(Lsar()(audio, [gap]).samples[0]) - 20
