@@ -736,11 +736,12 @@ def test_gpu_warmup_times_a_cold_and_a_warm_pass_with_the_buckets_set(dev_files)
     assert row["cold_pass_s"] > 0 and row["warm_pass_s"] > 0 and row["first_region_s"] > 0
 
 
-def test_hybrid_rate_scores_both_variants_and_tabulates_them(dev_files, tmp_path):
+@pytest.mark.parametrize("method", ["lsar", "hybrid"])
+def test_low_rate_band_scores_both_variants_and_tabulates_them(dev_files, tmp_path, method):
     pytest.importorskip("pesq")
-    module = runpy.run_path(str(SCRIPTS / "hybrid_rate.py"))
+    module = runpy.run_path(str(SCRIPTS / "low_rate_band.py"))
     out = tmp_path / "cases.csv"
-    module["score"](slice(0, 1), (200,), out)
+    module["score"](slice(0, 1), (200,), out, method)
     rows = out.read_text().splitlines()
     assert rows[0] == "file,gap_ms,variant,pesq,plcmos,seconds" and len(rows) == 3
     assert {r.split(",")[2] for r in rows[1:]} == {"full", "16k"}

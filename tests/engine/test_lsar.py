@@ -292,3 +292,37 @@ def test_no_full_rate_iterations_keep_the_16_khz_fill_and_change_nothing_at_16_k
     kept = low_only.inpaint(audio, [gap])
     assert kept.reports[0].notes == "at 16 kHz"
     assert high_db(kept.audio.samples[0]) < high_db(Lsar()(audio, [gap]).samples[0]) - 20
+
+
+def test_above_24_khz_the_voice_band_comes_from_the_16_khz_fill_for_gaps_from_10_ms():
+    from scipy.signal import butter, sosfiltfilt
+
+    from voicemend.engine import Audio, Region
+    from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
+
+    from ..conftest import speech_like
+
+    rate = 48_000
+    x = speech_like(1.5, rate, seed=6)
+    long_gap, click = Region(30000, 30000 + 1920), Region(50000, 50000 + 96)  # 40 ms, 2 ms
+    for r in (long_gap, click):
+        x[r.start : r.end] = 0.0
+    audio = Audio.from_array(x, rate)
+    shipped = Lsar()
+    before = Lsar(LsarSettings(low_rate_band_hz=None))
+    new, old = shipped.inpaint(audio, [long_gap]), before.inpaint(audio, [long_gap])
+    assert "its fill kept under 7 kHz" in new.reports[0].notes
+    low_only = Lsar(LsarSettings(full_rate_iterations=0)).inpaint(audio, [long_gap])
+    sos = butter(8, 5000, btype="low", fs=rate, output="sos")
+    seg = slice(long_gap.start, long_gap.end)
+
+    def low(y):
+        return sosfiltfilt(sos, y.samples[0])[seg]
+
+    # under the split the fill is the 16 kHz one's, which the full-rate passes had moved
+    assert np.abs(low(new.audio) - low(low_only.audio)).max() < 0.1 * np.abs(
+        low(old.audio) - low(low_only.audio)
+    ).max()
+    np.testing.assert_array_equal(  # clicks and clipped peaks keep the full-rate fill
+        shipped(audio, [click]).samples, before(audio, [click]).samples
+    )

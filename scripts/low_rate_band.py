@@ -1,16 +1,17 @@
-"""Does ``hybrid``'s LSAR half need its passes at the full rate? Its fill at 48 kHz stereo with
-and without them, scored at 16 kHz.
+"""Above 24 kHz LSAR iterates at 16 kHz, then twice at the full rate: is the voice's band better
+kept from the 16 kHz fill? ``lsar`` and ``hybrid`` at 48 kHz stereo both ways, scored at 16 kHz.
 
-    python scripts/hybrid_rate.py OUT.csv [--files 0:60] [--gaps 200,400]
-    python scripts/hybrid_rate.py --table A.csv [B.csv ...]
+    python scripts/low_rate_band.py OUT.csv [--method lsar|hybrid] [--files 0:60] [--gaps 200,400]
+    python scripts/low_rate_band.py --table A.csv [B.csv ...]
 
 The quality bench's cases (its case planner, position 0 per file and gap length) on dev files,
 each excerpt resampled to 48 kHz and made stereo (the right channel 0.8 of the left), the gap
-zeroed in both channels and repaired by the ``hybrid`` whose LSAR runs two more iterations at
-48 kHz after its ten at 16 kHz (``full``, as before) and by the one that keeps its 16 kHz fill
-(``16k``, as shipped). The left channel, back at 16 kHz, is scored with PESQ-WB and PLCMOS
-against the clean excerpt; ``seconds`` is each repair's wall time. ``--table`` prints the means
-and the paired differences with 95 % intervals.
+zeroed in both channels and repaired two ways. ``full``, as before: the fill is the full-rate
+passes' (``LsarSettings(low_rate_band_hz=None)``). ``16k``, as shipped: ``lsar`` keeps its 16 kHz
+fill under 7 kHz and the full-rate passes' band over it; ``hybrid``, which keeps only LSAR's band
+under 700 Hz, keeps the 16 kHz fill and skips the full-rate passes. The left channel, back at
+16 kHz, is scored with PESQ-WB and PLCMOS against the clean excerpt; ``seconds`` is each repair's
+wall time. ``--table`` prints the means and the paired differences with 95 % intervals.
 """
 
 from __future__ import annotations
@@ -27,16 +28,25 @@ from voicemend.engine import Audio, Region
 from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.evaluation.scores import pesq_score, plcmos
+from voicemend.engine.inpaint.base import Inpainter
 from voicemend.engine.inpaint.crossover import Crossover, ShippedHybrid
-from voicemend.engine.inpaint.lsar import Lsar
+from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
 
 RATE = 48_000
 FIELDS = ("file", "gap_ms", "variant", "pesq", "plcmos", "seconds")
 
 
-def score(files: slice, gaps_ms: tuple[int, ...], out: Path) -> None:
+def variants(method: str) -> dict[str, Inpainter]:
+    """The method as it was (``full``) and as it ships (``16k``)."""
+    before = Lsar(LsarSettings(low_rate_band_hz=None))
+    if method == "lsar":
+        return {"full": before, "16k": Lsar()}
     shipped = ShippedHybrid(device="cpu")
-    variants = {"full": Crossover(Lsar(), shipped.high), "16k": shipped}
+    return {"full": Crossover(before, shipped.high), "16k": shipped}
+
+
+def score(files: slice, gaps_ms: tuple[int, ...], out: Path, method: str = "hybrid") -> None:
+    pair = variants(method)
     chosen = list_speech(None, split="dev")[files]
     config = QualityConfig(gaps_ms=gaps_ms)
     with out.open("w", newline="") as f:
@@ -49,9 +59,9 @@ def score(files: slice, gaps_ms: tuple[int, ...], out: Path) -> None:
             damaged = np.stack([x, 0.8 * x])
             region = Region(gap.start * RATE // 16_000, gap.end * RATE // 16_000)
             damaged[:, region.start : region.end] = 0.0
-            for name, method in variants.items():
+            for name, inpainter in pair.items():
                 t0 = time.perf_counter()
-                y = method.inpaint(Audio(damaged, RATE), [region]).audio.samples[0]
+                y = inpainter.inpaint(Audio(damaged, RATE), [region]).audio.samples[0]
                 seconds = time.perf_counter() - t0
                 y16 = resample_poly(y, 1, RATE // 16_000)[: x16.size]
                 row = (case.file, case.gap_ms, name, pesq_score(x16, y16, 16_000), plcmos(y16))
@@ -87,6 +97,7 @@ def main() -> None:
     parser.add_argument("out", nargs="?", type=Path)
     parser.add_argument("--files", default="0:60", help="dev files START:STOP")
     parser.add_argument("--gaps", default="200,400")
+    parser.add_argument("--method", choices=["lsar", "hybrid"], default="hybrid")
     parser.add_argument("--table", nargs="+", type=Path, metavar="CSV")
     args = parser.parse_args()
     if args.table:
@@ -95,7 +106,8 @@ def main() -> None:
     if args.out is None:
         parser.error("give OUT.csv (or --table CSV ...)")
     start, stop = (int(v) for v in args.files.split(":"))
-    score(slice(start, stop), tuple(int(g) for g in args.gaps.split(",")), args.out)
+    gaps = tuple(int(g) for g in args.gaps.split(","))
+    score(slice(start, stop), gaps, args.out, args.method)
 
 
 if __name__ == "__main__":
