@@ -43,8 +43,9 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
 - `lsar-low-E-to-M-in-Xms-neural-mel-high`: the split at E Hz within X ms of the gap's edges
   and at M Hz in its middle (crossfaded over X ms): lsar's whole band where it continues the
   context, more of neural-mel's where lsar has drifted.
-- `hybrid`: the engine's `hybrid` method (lsar under 1 kHz, neural-mel above, each pasted with
-  its crossfade and split in the window).
+- `hybrid`: the engine's `hybrid` method (lsar under 700 Hz, neural-mel above, each pasted with
+  its crossfade and split in the window); `hybrid-order-40ms` / `-60ms`: its LSAR half with the
+  AR order allowed up to 40 / 60 ms instead of 25 (a longer memory for low voices' pitch).
 - `A-low-HZ-B-high`: A's fill below HZ and B's above (zero-phase Butterworth crossover inside
   the gap): e.g. pattern's or neural-mel's pitch and formants under lsar's noise-like texture.
 - `gv-*`: neural-mel with a global-variance post-filter on the predicted mel before the decoder
@@ -462,6 +463,13 @@ class Fills:
         if name.startswith("gv:"):
             _, t, f, dec, cap, around = name.split(":")
             return postfiltered_neural_mel(float(t), float(f), dec, float(cap), around == "line")
+        if name.startswith("hybrid-order:"):  # hybrid whose LSAR half reaches further back
+            from voicemend.engine.inpaint.crossover import Crossover
+            from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
+
+            order_ms = float(name.split(":")[1])
+            settings = LsarSettings(max_order_ms=order_ms, max_order_frames=4096)
+            return Crossover(Lsar(settings), get_inpainter("hybrid", device="cpu").high)
         if name == "neural-mel-gv":
             from voicemend.engine.inpaint.neural import MEL_POSTFILTER, ShippedNeuralMel
 
@@ -497,6 +505,8 @@ class Fills:
             "neural-mel": lambda d, g: m("neural-mel", d, g),
             "neural-mel-gv": lambda d, g: m("neural-mel-gv", d, g),
             "hybrid": lambda d, g: m("hybrid", d, g),
+            "hybrid-order-40ms": lambda d, g: m("hybrid-order:40", d, g),
+            "hybrid-order-60ms": lambda d, g: m("hybrid-order:60", d, g),
             "two-model-lsar": two_model_lsar,
             "envelope-transfer": self.shaped("lsar", 0.5),
             "envelope-transfer-full": self.shaped("lsar", 1.0, level=True),
