@@ -320,9 +320,10 @@ def test_above_24_khz_the_voice_band_comes_from_the_16_khz_fill_for_gaps_from_10
         return sosfiltfilt(sos, y.samples[0])[seg]
 
     # under the split the fill is the 16 kHz one's, which the full-rate passes had moved
-    assert np.abs(low(new.audio) - low(low_only.audio)).max() < 0.1 * np.abs(
-        low(old.audio) - low(low_only.audio)
-    ).max()
+    assert (
+        np.abs(low(new.audio) - low(low_only.audio)).max()
+        < 0.1 * np.abs(low(old.audio) - low(low_only.audio)).max()
+    )
     np.testing.assert_array_equal(  # clicks and clipped peaks keep the full-rate fill
         shipped(audio, [click]).samples, before(audio, [click]).samples
     )
