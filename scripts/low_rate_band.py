@@ -2,14 +2,15 @@
 kept from the 16 kHz fill? ``lsar`` and ``hybrid`` at 48 kHz stereo both ways, scored at 16 kHz.
 
     python scripts/low_rate_band.py OUT.csv [--method lsar|hybrid] [--files 0:60] [--gaps 200,400]
+        [--rate 48000]
     python scripts/low_rate_band.py --table A.csv [B.csv ...]
 
 The quality bench's cases (its case planner, position 0 per file and gap length) on dev files,
-each excerpt resampled to 48 kHz and made stereo (the right channel 0.8 of the left), the gap
-zeroed in both channels and repaired two ways. ``full``, as before: the fill is the full-rate
-passes' (``LsarSettings(low_rate_band_hz=None)``). ``16k``, as shipped: ``lsar`` keeps its 16 kHz
-fill under 7 kHz and the full-rate passes' band over it; ``hybrid``, which keeps only LSAR's band
-under 700 Hz, keeps the 16 kHz fill and skips the full-rate passes. The left channel, back at
+each excerpt resampled to 48 kHz (``--rate``) and made stereo (the right channel 0.8 of the left),
+the gap zeroed in both channels and repaired two ways. ``full``, as before: the fill is the full-
+rate passes' (``LsarSettings(low_rate_band_hz=None)``). ``16k``, as shipped: ``lsar`` keeps its 16
+kHz fill under 7 kHz and the full-rate passes' band over it; ``hybrid``, which keeps only LSAR's
+band under 700 Hz, keeps the 16 kHz fill and skips the full-rate passes. The left channel, back at
 16 kHz, is scored with PESQ-WB and PLCMOS against the clean excerpt; ``seconds`` is each repair's
 wall time. ``--table`` prints the means and the paired differences with 95 % intervals.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+from math import gcd
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +47,11 @@ def variants(method: str) -> dict[str, Inpainter]:
     return {"full": Crossover(before, shipped.high), "16k": shipped}
 
 
-def score(files: slice, gaps_ms: tuple[int, ...], out: Path, method: str = "hybrid") -> None:
+def score(
+    files: slice, gaps_ms: tuple[int, ...], out: Path, method: str = "hybrid", rate: int = RATE
+) -> None:
     pair = variants(method)
+    up, down = rate // gcd(rate, 16_000), 16_000 // gcd(rate, 16_000)
     chosen = list_speech(None, split="dev")[files]
     config = QualityConfig(gaps_ms=gaps_ms)
     with out.open("w", newline="") as f:
@@ -55,15 +60,15 @@ def score(files: slice, gaps_ms: tuple[int, ...], out: Path, method: str = "hybr
         for case, x16, gap in iter_excerpts(chosen, 16_000, config, first_index=files.start or 0):
             if case.position != 0:
                 continue
-            x = resample_poly(x16, RATE // 16_000, 1).astype(np.float32)
+            x = resample_poly(x16, up, down).astype(np.float32)
             damaged = np.stack([x, 0.8 * x])
-            region = Region(gap.start * RATE // 16_000, gap.end * RATE // 16_000)
+            region = Region(gap.start * rate // 16_000, gap.end * rate // 16_000)
             damaged[:, region.start : region.end] = 0.0
             for name, inpainter in pair.items():
                 t0 = time.perf_counter()
-                y = inpainter.inpaint(Audio(damaged, RATE), [region]).audio.samples[0]
+                y = inpainter.inpaint(Audio(damaged, rate), [region]).audio.samples[0]
                 seconds = time.perf_counter() - t0
-                y16 = resample_poly(y, 1, RATE // 16_000)[: x16.size]
+                y16 = resample_poly(y, down, up)[: x16.size]
                 row = (case.file, case.gap_ms, name, pesq_score(x16, y16, 16_000), plcmos(y16))
                 writer.writerow((*row, round(seconds, 4)))
                 f.flush()
@@ -98,6 +103,7 @@ def main() -> None:
     parser.add_argument("--files", default="0:60", help="dev files START:STOP")
     parser.add_argument("--gaps", default="200,400")
     parser.add_argument("--method", choices=["lsar", "hybrid"], default="hybrid")
+    parser.add_argument("--rate", type=int, default=RATE, help="the rate repaired at (Hz)")
     parser.add_argument("--table", nargs="+", type=Path, metavar="CSV")
     args = parser.parse_args()
     if args.table:
@@ -107,7 +113,7 @@ def main() -> None:
         parser.error("give OUT.csv (or --table CSV ...)")
     start, stop = (int(v) for v in args.files.split(":"))
     gaps = tuple(int(g) for g in args.gaps.split(","))
-    score(slice(start, stop), gaps, args.out, args.method)
+    score(slice(start, stop), gaps, args.out, args.method, args.rate)
 
 
 if __name__ == "__main__":
