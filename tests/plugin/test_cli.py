@@ -242,6 +242,14 @@ def test_edit_checks_the_file_before_starting_the_editor(tmp_path, capsys):
     assert code == 1 and "no such file" in err
 
 
+def test_bench_speed_devices_must_be_cpu_or_cuda(tmp_path, capsys):
+    code, _, err = run(
+        capsys, "bench", "speed", "--methods", "lsar", "--devices", "tpu", "--results", tmp_path
+    )
+    assert code == 1 and "--devices takes cpu and/or cuda, not 'tpu'" in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_bench_quality_rescore_must_name_benched_methods(tmp_path, capsys):
     code, _, err = run(
         capsys,
