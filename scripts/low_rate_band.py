@@ -7,12 +7,12 @@ kept from the 16 kHz fill? ``lsar`` and ``hybrid`` at 48 kHz stereo both ways, s
 
 The quality bench's cases (its case planner, position 0 per file and gap length) on dev files,
 each excerpt resampled to 48 kHz (``--rate``) and made stereo (the right channel 0.8 of the left),
-the gap zeroed in both channels and repaired two ways. ``full``, as before: the fill is the full-
-rate passes' (``LsarSettings(low_rate_band_hz=None)``). ``16k``, as shipped: ``lsar`` keeps its 16
-kHz fill under 7 kHz and the full-rate passes' band over it; ``hybrid``, which keeps only LSAR's
-band under 700 Hz, keeps the 16 kHz fill and skips the full-rate passes. The left channel, back at
-16 kHz, is scored with PESQ-WB and PLCMOS against the clean excerpt; ``seconds`` is each repair's
-wall time. ``--table`` prints the means and the paired differences with 95 % intervals.
+the gap zeroed in both channels and repaired two ways. ``full``, as before: the fill is the
+full-rate passes' (``LsarSettings(low_rate_band_hz=None)``). ``16k``, as shipped: ``lsar`` keeps
+its 16 kHz fill under 7 kHz and the full-rate passes' band over it; ``hybrid``, which keeps only
+LSAR's band under 700 Hz, keeps the 16 kHz fill and skips the full-rate passes. The left channel,
+back at 16 kHz, is scored with PESQ-WB and PLCMOS against the clean excerpt; ``seconds`` is each
+repair's wall time. ``--table`` prints the means and the paired differences with 95 % intervals.
 """
 
 from __future__ import annotations
