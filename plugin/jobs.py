@@ -83,9 +83,10 @@ def collect_regions(
 ) -> tuple[list[Region], list[Detection], list[Snap]]:
     """Regions from --region, --labels (snapped, with ``job.snap``) and --auto, validated
     against the audio."""
-    given = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
-    snaps = snap_regions(audio, given) if job.snap else []
-    regions = [s.snapped for s in snaps] if job.snap else given
+    regions = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
+    snaps = snap_regions(audio, regions) if job.snap else []
+    if snaps:
+        regions = [s.snapped for s in snaps]
     detections: list[Detection] = []
     if job.auto:
         detections = (detector or DropoutDetector())(audio, progress=detect_progress)

@@ -23,7 +23,7 @@ from voicemend.engine.detect import (
     DropoutKind,
     clipped_regions,
 )
-from voicemend.engine.detect.snap import snap_regions, snap_regions_in_file
+from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
 from voicemend.engine.inpaint.base import RegionReport
@@ -41,6 +41,8 @@ class ChainContext:
     detections: list[dict[str, object]] = field(default_factory=list)
     reports: list[dict[str, object]] = field(default_factory=list)
     snaps: list[dict[str, object]] = field(default_factory=list)  # given spans that were grown
+    # The spans of regions_s that a detector stage found: a dropout's edges already, not snapped.
+    detected_s: list[tuple[float, float]] = field(default_factory=list)
     # (stage name, done, total) within one file, for progress bars on long files
     progress: Callable[[str, int, int], None] | None = None
 
@@ -163,8 +165,10 @@ class DetectDropouts(Processor):
 
     def _hand_on(self, sample_rate: int, context: ChainContext) -> None:
         """Pass the detections to the stages after this one."""
+        spans = [d.seconds(sample_rate) for d in self.detections]
         context.detections += [d.to_dict(sample_rate) for d in self.detections]
-        context.regions_s += [d.seconds(sample_rate) for d in self.detections]
+        context.regions_s += spans
+        context.detected_s += spans
 
     def params(self) -> dict[str, object]:
         return {"min_confidence": self.min_confidence, "kinds": list(self.kinds)}
@@ -199,11 +203,7 @@ class Inpaint(Processor):
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         sr = audio.sample_rate
-        regions = _frames([*self.regions_s, *context.regions_s], sr, audio.n_frames)
-        if self.snap and regions:
-            snaps = snap_regions(audio, regions)
-            regions = [s.snapped for s in snaps]
-            context.snaps += [s.to_dict(sr) for s in snaps if s.moved]
+        regions = self._regions(context, sr, audio.n_frames, lambda r: snap_regions(audio, r))
         clipped = _clipped(context, audio.n_frames)
         if self.auto and not context.regions_s:
             found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
@@ -233,11 +233,7 @@ class Inpaint(Processor):
         head = info(source)
         sr, n_frames = head.sample_rate, head.n_frames
         check_repair_rate(sr)
-        regions = _frames([*self.regions_s, *context.regions_s], sr, n_frames)
-        if self.snap and regions:
-            snaps = snap_regions_in_file(source, regions)
-            regions = normalize_regions([s.snapped for s in snaps], n_frames)
-            context.snaps += [s.to_dict(sr) for s in snaps if s.moved]
+        regions = self._regions(context, sr, n_frames, lambda r: snap_regions_in_file(source, r))
         done = repair_in_blocks(
             source,
             output,
@@ -252,6 +248,24 @@ class Inpaint(Processor):
             clipped=_clipped(context, n_frames),
         )
         context.reports += [_report_dict(r, sr) for r in done.reports]
+
+    def _regions(
+        self,
+        context: ChainContext,
+        sample_rate: int,
+        n_frames: int,
+        snap: Callable[[list[Region]], list[Snap]],
+    ) -> list[Region]:
+        """This stage's spans and the labels handed on, grown by ``snap`` (with ``self.snap``),
+        beside the regions a detector stage found, whose edges are a dropout's already."""
+        found = set(context.detected_s)
+        spans = [*self.regions_s, *(s for s in context.regions_s if s not in found)]
+        given = _frames(spans, sample_rate, n_frames)
+        if self.snap and given:
+            snaps = snap(given)
+            given = [s.snapped for s in snaps]
+            context.snaps += [s.to_dict(sample_rate) for s in snaps if s.moved]
+        return normalize_regions([*given, *_frames(sorted(found), sample_rate, n_frames)], n_frames)
 
     def params(self) -> dict[str, object]:
         return {

@@ -159,3 +159,22 @@ def test_inpaint_snaps_given_regions_to_the_dropout_and_records_it(damaged):
     exact = ChainContext()
     Inpaint(regions=[short], method="lsar", snap=False).process(damaged, RATE, exact)
     assert exact.snaps == [] and Inpaint(snap=False).params()["snap"] is False
+
+
+def test_regions_a_detector_stage_found_are_not_snapped_again(damaged, monkeypatch):
+    import voicemend.plugin.processors as processors
+    from voicemend.plugin.processors import ChainContext
+
+    asked = []
+    real = processors.snap_regions
+    monkeypatch.setattr(
+        processors,
+        "snap_regions",
+        lambda audio, regions: asked.append(regions) or real(audio, regions),
+    )
+    context = ChainContext()
+    Chain([DetectDropouts(), Inpaint(method="lsar")]).process(damaged, RATE, context)
+    assert asked == [] and len(context.reports) == 1
+    given = (GAP.start / RATE + 0.002, GAP.stop / RATE - 0.001)
+    Chain([DetectDropouts(), Inpaint(regions=[given], method="lsar")]).process(damaged, RATE)
+    assert len(asked) == 1 and len(asked[0]) == 1  # only the stage's own span
