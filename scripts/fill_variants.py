@@ -422,6 +422,40 @@ def postfiltered_neural_mel(
     )
 
 
+def shifted_neural_mel(shifts: tuple[int, ...], context_crops_s: tuple[float, ...] = (0.0,)):
+    """neural-mel whose prediction is the mean of several views of the same context: the
+    mel prefixed by ``shift`` copies of its first frame (the predictor reads two frames per
+    token, so a one-frame shift puts the token boundaries elsewhere) and the context cut by
+    ``crop`` seconds on the left."""
+    import torch
+
+    from voicemend.engine.inpaint.neural import NeuralMel, _voice
+    from voicemend.engine.models.mel_inpainter import heard_frames
+    from voicemend.engine.models.mel_transformer import MelTransformer
+    from voicemend.engine.models.shipped import verified_folder
+    from voicemend.engine.models.vocos import VocosDecoder
+
+    class Shifted(NeuralMel):
+        def _decode(self, masked, gap, needed):
+            mel = self.mel(masked)
+            hidden = heard_frames(gap, mel.shape[-1], self.mel.config)
+            preds = []
+            for crop_s in context_crops_s:
+                c = int(crop_s * 100)
+                for k in shifts:
+                    m = torch.cat([mel[..., c : c + 1].expand(-1, -1, k), mel[..., c:]], -1)
+                    h = torch.cat([hidden[:, c : c + 1].expand(-1, k), hidden[:, c:]], -1)
+                    p = self.predictor(m, h)[..., k:]
+                    preds.append(torch.cat([mel[..., :c], p], -1))
+            return _voice(self.decoder, torch.stack(preds).mean(0), needed)
+
+    return Shifted(
+        MelTransformer.from_pretrained(verified_folder("mel")),
+        VocosDecoder.from_pretrained(verified_folder("mel-decoder")),
+        device="cpu",
+    )
+
+
 # name: (time strength, frequency strength, decoder, largest scale, spread around "mean"/"line")
 GV_VARIANTS = {
     "gv-time-0.5": (0.5, 0.0, "mel-decoder", 3.0, "mean"),
@@ -470,6 +504,17 @@ class Fills:
             order_ms = float(name.split(":")[1])
             settings = LsarSettings(max_order_ms=order_ms, max_order_frames=4096)
             return Crossover(Lsar(settings), get_inpainter("hybrid", device="cpu").high)
+        if name.startswith("tta:"):  # neural-mel averaged over views; hybrid with it above
+            from voicemend.engine.inpaint.crossover import Crossover
+            from voicemend.engine.inpaint.lsar import Lsar, LsarSettings
+
+            _, kind, shifts, crops = name.split(":")
+            fill = shifted_neural_mel(
+                tuple(int(k) for k in shifts.split(",")), tuple(float(c) for c in crops.split(","))
+            )
+            if kind == "neural-mel":
+                return fill
+            return Crossover(Lsar(LsarSettings(full_rate_iterations=0)), fill)
         if name == "neural-mel-gv":
             from voicemend.engine.inpaint.neural import MEL_POSTFILTER, ShippedNeuralMel
 
@@ -506,6 +551,10 @@ class Fills:
             "neural-mel-gv": lambda d, g: m("neural-mel-gv", d, g),
             "hybrid": lambda d, g: m("hybrid", d, g),
             "hybrid-order-40ms": lambda d, g: m("hybrid-order:40", d, g),
+            "neural-mel-shift2": lambda d, g: m("tta:neural-mel:0,1:0", d, g),
+            "hybrid-shift2": lambda d, g: m("tta:hybrid:0,1:0", d, g),
+            "neural-mel-shift2-crop2": lambda d, g: m("tta:neural-mel:0,1:0,0.25", d, g),
+            "hybrid-shift2-crop2": lambda d, g: m("tta:hybrid:0,1:0,0.25", d, g),
             "hybrid-order-60ms": lambda d, g: m("hybrid-order:60", d, g),
             "two-model-lsar": two_model_lsar,
             "envelope-transfer": self.shaped("lsar", 0.5),
