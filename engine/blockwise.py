@@ -81,8 +81,15 @@ def repair_in_blocks(
     with AudioReader(source) as probe:
         sr, n, channels, stored = probe.sample_rate, probe.n_frames, probe.n_channels, probe.source
         profiles = None
-        if detector is not None:
-            profiles = file_profiles(_counting(probe.read, n, detect_progress), n, sr)
+        if detector is not None or clipped:  # clipped runs keep to the file's rails
+            measured = detect_progress if detector is not None else None
+            profiles = file_profiles(_counting(probe.read, n, measured), n, sr)
+    rails = None
+    if profiles is not None:
+        rails = (
+            np.array([p.top for p in profiles], dtype=np.float64),
+            np.array([p.bottom for p in profiles], dtype=np.float64),
+        )
     given = normalize_regions(regions, n)
     longest = max((r.n_frames for r in given), default=0)
     margin = int(MARGIN_S * sr) + longest
@@ -140,6 +147,7 @@ def repair_in_blocks(
                 also_damaged=rest,
                 seed_offset=len(result.reports),
                 clipped=at_rail,
+                rails=rails,
             )
             write(repaired.audio.samples[:, a - offset : stop - offset])
             result.reports += [_shifted(r, offset) for r in repaired.reports]

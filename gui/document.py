@@ -26,6 +26,7 @@ from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.detect.snap import Snap, snap_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
+from voicemend.engine.inpaint.clipped import clipping_rails
 from voicemend.engine.io import (
     atomic_path,
     available_memory_bytes,
@@ -172,6 +173,8 @@ class Document:
             progress=progress,
             should_cancel=should_cancel,
             clipped=[local] if clipped else [],
+            # the source's extremes, not the edited window's (a patch may hold restored peaks)
+            rails=clipping_rails(self.original(w0, w1)) if clipped else None,
         )
         xf = int(MAX_CROSSFADE_MS / 1000 * self.sample_rate)
         lo, hi = max(0, local.start - xf), min(window.n_frames, local.end + xf)

@@ -81,13 +81,15 @@ class DropoutDetector:
 
 
 def merge_detections(detections: list[Detection]) -> list[Detection]:
-    """Union overlapping detections (across kinds and channels); the surest one names the kind,
-    and the clipped runs inside a span named otherwise are kept with it."""
+    """Union overlapping detections (across kinds and channels); the surest (then longest) one
+    names the kind, and the clipped runs inside a span named otherwise are kept with it."""
     merged: list[Detection] = []
     for det in sorted(detections, key=lambda d: (d.region.start, d.region.end)):
         if merged and merged[-1].region.overlaps_or_touches(det.region):
             last = merged.pop()
-            best = last if last.confidence >= det.confidence else det
+            # the surer names the span; of two as sure, the longer (a dropout touching a
+            # clipped peak is the dropout)
+            best = max((last, det), key=lambda d: (d.confidence, d.region.n_frames))
             region = Region(last.region.start, max(last.region.end, det.region.end))
             channels = tuple(sorted(set(last.channels) | set(det.channels)))
             runs = last.clipped_runs() + det.clipped_runs()

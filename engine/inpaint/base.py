@@ -21,7 +21,7 @@ import numpy as np
 from voicemend.engine.audio import Audio, check_repair_rate
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS, paste
 from voicemend.engine.errors import InpaintError, VoicemendError
-from voicemend.engine.inpaint.clipped import keep_beyond_rail
+from voicemend.engine.inpaint.clipped import Rails, clipping_rails, keep_beyond_rail
 from voicemend.engine.regions import Region, normalize_regions
 
 ProgressCallback = Callable[[int, int], None]
@@ -136,6 +136,7 @@ class Inpainter(ABC):
         also_damaged: Sequence[Region] = (),
         seed_offset: int = 0,
         clipped: Sequence[Region] = (),
+        rails: Rails | None = None,
     ) -> InpaintResult:
         """Repair ``regions``; every sample outside them ± crossfade stays bit-identical.
 
@@ -144,7 +145,8 @@ class Inpainter(ABC):
         draw random numbers. With both, a file repaired in parts gets the repairs a whole-file
         pass gives (see :mod:`voicemend.engine.blockwise`). Within ``clipped`` spans (clipped
         runs, as the detector reports them) a fill never comes out under the rail it replaces
-        (:mod:`voicemend.engine.inpaint.clipped`).
+        (:mod:`voicemend.engine.inpaint.clipped`); ``rails`` are the file's extremes per
+        channel where ``audio`` is a part of it (by default, ``audio``'s own).
         """
         check_repair_rate(audio.sample_rate)
         todo = normalize_regions(regions, audio.n_frames)
@@ -161,6 +163,8 @@ class Inpainter(ABC):
         at_rail = np.zeros(audio.n_frames, dtype=bool)
         for region in normalize_regions(clipped, audio.n_frames):
             at_rail[region.start : region.end] = True
+        if rails is None and at_rail.any():  # by default the audio's own extremes
+            rails = clipping_rails(audio.samples)
         reports: list[RegionReport] = []
         index = 0
         while index < len(todo):
@@ -186,7 +190,7 @@ class Inpainter(ABC):
                         (fill, note),
                         method,
                         share,
-                        at_rail,
+                        (at_rail, rails),
                     )
                 )
                 pending[region.start : region.end] = False
@@ -241,12 +245,12 @@ class Inpainter(ABC):
         filled: tuple[np.ndarray, str],
         method: Inpainter,
         fill_s: float,
-        at_rail: np.ndarray | None = None,
+        clipped: tuple[np.ndarray, Rails | None] | None = None,
     ) -> RegionReport:
         """Peak-limit the fill, crossfade it in, and keep what it wrote beyond the rail where
-        the input was clipped (``at_rail``, a mask of the file's frames; crossfades can reach a
-        neighbouring clipped run); ``fill_s`` is this region's share of the time its batch took
-        to fill."""
+        the input was clipped (``clipped``: a mask of the file's frames in clipped runs, whose
+        crossfades can reach a neighbouring run, and the file's rails); ``fill_s`` is this
+        region's share of the time its batch took to fill."""
         t0 = time.perf_counter()
         fill, note = np.asarray(filled[0], dtype=np.float64), filled[1]
         w0 = ctx.window_start
@@ -257,8 +261,10 @@ class Inpainter(ABC):
             note = f"{note}; peak-limited".lstrip("; ")
         paste(out, fill, region.start, region.end, ctx.fade_left, ctx.fade_right)
         span = slice(region.start - ctx.fade_left, region.end + ctx.fade_right)
-        if at_rail is not None and at_rail[span].any():
-            out[:, span], moved = keep_beyond_rail(source[:, span], out[:, span], at_rail[span])
+        if clipped is not None and clipped[0][span].any():
+            out[:, span], moved = keep_beyond_rail(
+                source[:, span], out[:, span], clipped[0][span], clipped[1]
+            )
             if moved:
                 note = f"{note}; {moved} sample(s) kept at the clipping rail".lstrip("; ")
         peak_written = float(np.max(np.abs(out[:, span]), initial=0.0))

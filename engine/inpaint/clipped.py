@@ -20,27 +20,47 @@ RAIL_TOLERANCE = ClippingSettings().tolerance
 MIN_RUN = ClippingSettings().min_run
 
 
+Rails = tuple[np.ndarray, np.ndarray]
+
+
+def clipping_rails(samples: np.ndarray) -> Rails:
+    """(tops, bottoms), one per channel: the extremes of the audio that holds the clipped runs.
+
+    The detector finds a run where a channel's samples are held at that channel's extreme in
+    the file, so those extremes are the rails (a file repaired block by block passes the
+    file's own, from its level profiles)."""
+    x = np.asarray(samples, dtype=np.float64)
+    if not x.size:
+        empty = np.zeros(x.shape[0])
+        return empty, empty
+    return x.max(axis=1), x.min(axis=1)
+
+
 def keep_beyond_rail(
-    damaged: np.ndarray, fill: np.ndarray, marked: np.ndarray
+    damaged: np.ndarray, fill: np.ndarray, marked: np.ndarray, rails: Rails | None = None
 ) -> tuple[np.ndarray, int]:
     """``fill`` (channels, n) for the ``damaged`` samples it replaces, with every sample that
-    sits at the rail within ``marked`` (the region's clipped frames) kept at least as far out
-    as the damaged value, on its side. Each side's rail is the most extreme damaged value there
-    on that side, in any channel (a converter clips its channels at the same level), held by
-    ``MIN_RUN`` samples or more; a quieter channel that never reached it, or the unclipped side,
-    is left alone. Returns the fill and how many samples
-    it moved."""
+    sits at a rail within ``marked`` (the region's clipped frames) kept at least as far out
+    as the damaged value, on its side. Returns the fill and how many samples it moved.
+
+    Each side's rail is its most extreme ``damaged`` value in any channel (a converter clips
+    its channels at the same level) where ``MIN_RUN`` samples or more hold it, so a quieter
+    channel that never reached it, or the unclipped side, is left alone. ``rails`` (from
+    :func:`clipping_rails` over all the audio being repaired) add each channel's own extremes,
+    which hold for a clipped run of one or two samples too."""
     out = np.array(fill, dtype=np.float64)
     d = np.asarray(damaged, dtype=np.float64)
     if not marked.any():
         return out, 0
     at = np.zeros(d.shape, dtype=bool)
-    for side in (1.0, -1.0):
+    for k, side in enumerate((1.0, -1.0)):
         y = side * d
-        rail = float(y[:, marked].max())
-        here = marked[None, :] & (y >= rail - RAIL_TOLERANCE) & (y > 0.0)
-        if np.count_nonzero(here) >= MIN_RUN:  # held, not one peak touching its own maximum
-            at |= here
+        held = marked[None, :] & (y >= float(y[:, marked].max()) - RAIL_TOLERANCE) & (y > 0.0)
+        if np.count_nonzero(held) >= MIN_RUN:  # not one peak touching its own maximum
+            at |= held
+        if rails is not None:
+            rail = side * np.asarray(rails[k], dtype=np.float64)[:, None]
+            at |= marked[None, :] & (y >= rail - RAIL_TOLERANCE) & (y > 0.0)
     if not at.any():
         return out, 0
     side = np.sign(d[at])

@@ -5,7 +5,7 @@ import pytest
 
 from voicemend.engine import Audio, get_inpainter
 from voicemend.engine.detect import DropoutDetector, DropoutKind, clipped_regions
-from voicemend.engine.inpaint.clipped import keep_beyond_rail
+from voicemend.engine.inpaint.clipped import clipping_rails, keep_beyond_rail
 
 from ..conftest import speech_like
 
@@ -24,6 +24,27 @@ def test_keep_beyond_rail_moves_only_samples_at_the_rail_inwards_of_it():
     assert moved == 2
     unmarked, moved = keep_beyond_rail(damaged, fill, np.zeros(4, dtype=bool))
     np.testing.assert_array_equal(unmarked, fill)
+    assert moved == 0
+
+
+def test_the_files_rails_hold_a_one_sample_run_beyond_them():
+    """A run of one sample is no rail by itself (one peak touching its own maximum); at the
+    file's extreme, where the detector found it, it is."""
+    file = np.array([[0.5, 0.5, 0.5, 0.1, 0.5, -0.3], [0.2, 0.1, -0.4, 0.0, 0.3, 0.1]])
+    tops, bottoms = clipping_rails(file)
+    np.testing.assert_array_equal(tops, [0.5, 0.3])
+    np.testing.assert_array_equal(bottoms, [-0.3, -0.4])
+    damaged, marked = file[:, 3:], np.array([False, True, False])
+    fill = np.array([[0.2, 0.0, -0.4], [0.0, 0.0, 0.0]])
+    alone, moved = keep_beyond_rail(damaged, fill, marked)
+    np.testing.assert_array_equal(alone, fill)
+    assert moved == 0
+    held, moved = keep_beyond_rail(damaged, fill, marked, (tops, bottoms))
+    # each channel at its own rail: 0.5 in the first, 0.3 in the second
+    np.testing.assert_array_equal(held, [[0.2, 0.5, -0.4], [0.0, 0.3, 0.0]])
+    assert moved == 2
+    quieter, moved = keep_beyond_rail(damaged, fill, marked, (tops + 0.1, bottoms))
+    np.testing.assert_array_equal(quieter, fill)  # under the file's rail: a peak, not a run
     assert moved == 0
 
 
@@ -49,8 +70,8 @@ def test_repaired_clipped_runs_stay_beyond_the_rail(clipped_speech, method):
     in_runs = np.zeros(audio.n_frames, dtype=bool)
     for r in runs:
         in_runs[r.start : r.end] = True
-    # clipped samples the detector marked (a run of one or two is not marked, and a
-    # neighbouring repair's crossfade may pass over it as over any sample)
+    assert any(r.n_frames == 1 for r in runs)  # short runs are repaired too
+    # every clipped sample the detector marked, one-sample runs included
     at_rail = in_runs[None, :] & (np.abs(audio.samples) >= rail - 1e-6)
     side = np.sign(audio.samples)
     assert np.all(side[at_rail] * y[at_rail] >= rail - 1e-6)

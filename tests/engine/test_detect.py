@@ -12,8 +12,10 @@ from voicemend.engine.detect import (
     clipped_regions,
     merge_detections,
 )
+from voicemend.engine.detect.clipping import ClippingSettings
 from voicemend.engine.detect.detector import DetectorSettings, _blocks
 from voicemend.engine.detect.packet_loss import PacketLossSettings
+from voicemend.engine.runs import true_runs
 
 from ..conftest import speech_like
 
@@ -157,6 +159,44 @@ def test_smooth_tone_peaks_are_not_clipping_but_clipped_tones_are(rate, bits):
         assert all(d.kind is DropoutKind.CLIPPING for d in found)
 
 
+def test_runs_of_one_or_two_samples_count_at_a_rail_longer_runs_established():
+    """Mild clipping at 16 kHz leaves many one- and two-sample runs, which no flank test can
+    tell from an ordinary peak; at a rail that longer, climbing runs were cut at, they count."""
+    x = speech_like(3.0, RATE, seed=5)
+    x = 1.4 * 0.5 * x / np.max(np.abs(x))
+    clipped = quantised(np.clip(x, -0.5, 0.5), 16)
+    held = true_runs(np.abs(clipped) >= 0.5 - 2.0**-15)
+    short = [(a, b) for a, b in held if b - a < 3]
+    assert len(short) >= 5
+    audio = Audio.from_array(clipped, RATE)
+    regions = []
+    for setting, expect_short in (
+        (ClippingSettings(), True),
+        (ClippingSettings(short_runs=False), False),
+    ):
+        found = DropoutDetector(DetectorSettings(clipping=setting))(audio)
+        assert all(d.kind is DropoutKind.CLIPPING for d in found)
+        marked = np.zeros(clipped.size, dtype=bool)
+        for d in found:
+            assert np.all(np.abs(clipped[d.region.start : d.region.end]) >= 0.5 - 2.0**-14)
+            marked[d.region.start : d.region.end] = True
+        hit = [marked[a:b].any() for a, b in short]
+        assert all(hit) if expect_short else not any(hit)
+        regions.append({d.region for d in found})
+    assert regions[1] < regions[0]  # the short runs come on top of the long ones
+
+
+def test_short_runs_need_an_established_rail():
+    """Without two climbing runs at a side's rail, a sample at that side's extreme is a peak."""
+    x = speech_like(3.0, RATE, seed=5)
+    x = 0.5 * x / np.max(np.abs(x))
+    y = x.copy()
+    at = int(np.argmax(x))
+    y[at - 3 : at + 4] = np.max(x)  # one long flat top: clipping, but not yet a rail
+    assert DropoutDetector()(Audio.from_array(y.astype(np.float32), RATE)) == []
+    assert DropoutDetector()(Audio.from_array(x.astype(np.float32), RATE)) == []
+
+
 def test_clipping_at_one_rail_below_the_other_sides_peak_is_found():
     """Each side has its own rail (8-bit audio tops out at 127/128 but bottoms at -1, and a
     converter can clip one side only)."""
@@ -221,6 +261,16 @@ def test_clipped_runs_merged_under_another_kind_are_kept():
     # a span the clipping names is a clipped run in whole
     (sure,) = merge_detections([replace(clip_run, confidence=0.95), loss])
     assert sure.kind is DropoutKind.CLIPPING and clipped_regions([sure]) == [Region(80, 400)]
+
+
+def test_of_two_as_sure_the_longer_names_the_span():
+    """A dropout touching a clipped peak, both certain, is the dropout with the peak kept."""
+    peak = Detection(Region(400, 403), DropoutKind.CLIPPING, 1.0, (0,))
+    silence = Detection(Region(403, 883), DropoutKind.DIGITAL_SILENCE, 1.0, (0,))
+    for order in ([peak, silence], [silence, peak]):
+        (merged,) = merge_detections(order)
+        assert merged.kind is DropoutKind.DIGITAL_SILENCE
+        assert clipped_regions([merged]) == [Region(400, 403)]
 
 
 def test_to_dict(speech):

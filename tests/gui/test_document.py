@@ -182,3 +182,28 @@ def test_a_clipped_run_is_repaired_beyond_its_rail(tmp_path):
     assert not np.array_equal(kept.samples, free.samples) or np.all(
         side * free.samples[0, inside] >= 0.7 - 1e-6
     )
+
+
+def test_a_one_sample_clipped_run_keeps_to_the_sources_rail_beside_a_restored_peak(tmp_path):
+    """The rail is the source's extreme: a patch laid over a neighbouring run may hold peaks
+    restored past it, which the edited window's extreme would take for the rail."""
+    from voicemend.engine import Audio
+    from voicemend.engine.detect import DropoutDetector, clipped_regions
+
+    x = speech_like(2.0, 16000, seed=3)
+    x = np.clip(1.3 * 0.7 * x / np.max(np.abs(x)), -0.7, 0.7).astype(np.float32)
+    path = tmp_path / "clipped.wav"
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    doc = Document.open(path)
+    runs = clipped_regions(DropoutDetector()(Audio.from_array(x, 16000)))
+    singles = [r for r in runs if r.n_frames == 1]
+    assert len(singles) >= 3
+    lsar = get_inpainter("lsar")
+    for r in runs:
+        if r.n_frames >= 3:
+            doc.add(doc.make_patch(r, lsar, clipped=True))
+    assert np.max(np.abs(doc.edited(0, doc.n_frames))) > 0.71  # restored past the rail
+    for r in singles:
+        patch = doc.make_patch(r, lsar, clipped=True)
+        at = r.start - patch.start
+        assert np.sign(x[r.start]) * patch.samples[0, at] >= 0.7 - 1e-6

@@ -72,6 +72,7 @@ def test_auto_repair_of_clipping_stays_beyond_the_rail_whole_or_in_blocks(tmp_pa
         marked[d.region.start : d.region.end] = True
     at_rail = marked[None, :] & (np.abs(x) >= 0.8 - 1e-6)
     assert at_rail.sum() > 50
+    assert any(d.region.n_frames == 1 for d in whole.detections)  # short runs kept too
     assert np.all(np.sign(x[at_rail]) * y[at_rail] >= 0.8 - 1e-6)
     assert np.any(np.abs(y[at_rail]) > 0.81)  # peaks restored past the rail
     assert any("clipping rail" in r.notes for r in whole.reports)
