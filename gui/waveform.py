@@ -13,6 +13,7 @@ from PyQt6.QtCore import pyqtSignal
 
 from voicemend.gui.document import Document
 from voicemend.gui.peaks import BIN_FRAMES, PeakPyramid, copy_pyramid
+from voicemend.gui.spans import SpanLayer
 
 DETECTION_BRUSH = (230, 80, 60, 70)
 REPAIR_BRUSH = (60, 180, 90, 70)
@@ -38,7 +39,8 @@ class WaveformView(pg.PlotWidget):
         self.playhead = pg.InfiniteLine(0, pen=pg.mkPen((200, 30, 30), width=1))
         self.playhead.setZValue(20)
         self.addItem(self.playhead)
-        self.overlays: list[pg.LinearRegionItem] = []
+        self.detection_spans = SpanLayer(self, DETECTION_BRUSH, z=5)
+        self.repair_spans = SpanLayer(self, REPAIR_BRUSH, z=5)
         self.document: Document | None = None
         self.pyramids: dict[str, PeakPyramid] = {}
         self.show_original = False
@@ -108,15 +110,13 @@ class WaveformView(pg.PlotWidget):
     def set_overlays(
         self, detections_s: list[tuple[float, float]], repairs_s: list[tuple[float, float]]
     ) -> None:
-        for item in self.overlays:
-            self.removeItem(item)
-        self.overlays = []
-        for spans, brush in ((detections_s, DETECTION_BRUSH), (repairs_s, REPAIR_BRUSH)):
-            for a, b in spans:
-                item = pg.LinearRegionItem(values=(a, b), brush=brush, movable=False)
-                item.setZValue(5)
-                self.addItem(item)
-                self.overlays.append(item)
+        self.detection_spans.set_spans(detections_s)
+        self.repair_spans.set_spans(repairs_s)
+
+    @property
+    def overlays(self) -> list[tuple[float, float]]:
+        """Every span drawn: detections, then repairs."""
+        return [*self.detection_spans.spans, *self.repair_spans.spans]
 
     def set_dark(self, dark: bool) -> None:
         self.setBackground((30, 30, 34) if dark else "w")
