@@ -29,6 +29,7 @@ import scipy.fft as sfft
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, solve_toeplitz, solveh_banded
 from scipy.signal import butter, oaconvolve, sosfiltfilt
 
+from voicemend.engine.blas import one_blas_thread
 from voicemend.engine.inpaint.base import GapContext, Inpainter
 from voicemend.engine.inpaint.lpc import estimate_ar
 from voicemend.engine.rates import mask_to_rate, to_rate
@@ -198,12 +199,13 @@ def lsar_interpolate(
     if n_known == 0 or x.size <= order:
         return np.where(known, x, 0.0)
     estimate = np.where(known, x, 0.0 if initial is None else np.asarray(initial, np.float64))
-    for iteration in range(max(1, iterations)):
-        first = iteration == 0 and initial is None
-        segments = [x[a:b] for a, b in true_runs(known)] if first else [estimate]
-        coeffs = estimate_ar(segments, order)
-        guess = None if first else estimate[unknown]
-        estimate = _solve(x, known, unknown, coeffs, guess)
+    with one_blas_thread():  # small solves: see voicemend.engine.blas
+        for iteration in range(max(1, iterations)):
+            first = iteration == 0 and initial is None
+            segments = [x[a:b] for a, b in true_runs(known)] if first else [estimate]
+            coeffs = estimate_ar(segments, order)
+            guess = None if first else estimate[unknown]
+            estimate = _solve(x, known, unknown, coeffs, guess)
     return estimate
 
 

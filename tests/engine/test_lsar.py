@@ -327,3 +327,36 @@ def test_above_24_khz_the_voice_band_comes_from_the_16_khz_fill_for_gaps_from_10
     np.testing.assert_array_equal(  # clicks and clipped peaks keep the full-rate fill
         shipped(audio, [click]).samples, before(audio, [click]).samples
     )
+
+
+def test_solves_run_with_one_openblas_thread_and_restore_it(monkeypatch):
+    """Many small solves are slower split across OpenBLAS's threads (voicemend.engine.blas);
+    the limit holds only while LSAR solves."""
+    from threadpoolctl import ThreadpoolController
+
+    from voicemend.engine.inpaint import lsar
+
+    def blas_threads() -> set[int]:
+        return {
+            i["num_threads"]
+            for i in ThreadpoolController().info()
+            if i["internal_api"] == "openblas"
+        }
+
+    outside = blas_threads()
+    if not outside:
+        pytest.skip("numpy here is not linked to OpenBLAS")
+    seen: list[set[int]] = []
+    solve = lsar._solve
+
+    def watched(*args, **kwargs):
+        seen.append(blas_threads())
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(lsar, "_solve", watched)
+    x = np.sin(np.arange(4000) * 0.05)
+    known = np.ones(x.size, dtype=bool)
+    known[2000:2100] = False
+    lsar_interpolate(x, known, order=40, iterations=3)
+    assert seen and all(s == {1} for s in seen)
+    assert blas_threads() == outside
