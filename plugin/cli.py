@@ -8,10 +8,12 @@ import logging
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -20,7 +22,7 @@ from pathlib import Path
 from voicemend.engine.detect import Detection
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
-from voicemend.engine.inpaint import INPAINTERS, Cancelled
+from voicemend.engine.inpaint import INPAINTERS, Cancelled, RegionReport
 from voicemend.engine.io import info, measure_levels, save, write_text_atomic
 from voicemend.engine.models.shipped import STORAGES
 from voicemend.engine.regions import format_time_s, parse_region_spec
@@ -30,6 +32,9 @@ from voicemend.plugin.labels import Label, format_audacity_labels, format_reaper
 PROG = "voicemend"
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
+# `repair` lists up to this many repairs; past it, those under SHORT_REPAIR_MS are summed up.
+LISTED_REPAIRS = 40
+SHORT_REPAIR_MS = 5.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--overwrite", action="store_true", help="allow replacing an existing OUT")
     rep.add_argument("--report", type=Path, metavar="JSON", help="write per-region details as JSON")
     rep.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    rep.add_argument(
+        "--list-all",
+        action="store_true",
+        help=f"print every repair (by default, past {LISTED_REPAIRS} the short ones are summed up)",
+    )
     rep.add_argument("--block-s", **BLOCK_ARG)
     rep.add_argument(
         "--bit-depth",
@@ -578,17 +588,51 @@ def cmd_repair(args: argparse.Namespace) -> int:
                 f"snapped {format_time_s(start_s)}-{format_time_s(end_s)} to a dropout's edges: "
                 f"{snap.describe(sr)} (--no-snap keeps it as given)"
             )
-        for r in reports:
-            start_s, end_s = r.region.seconds(sr)
-            print(
-                f"{format_time_s(start_s)}-{format_time_s(end_s)}  "
-                f"{1000 * (end_s - start_s):7.1f} ms"
-                f"  {r.method:8s} {1000 * r.elapsed_s:7.1f} ms  {r.notes}"
-            )
+        for line in repair_lines(reports, sr, None if args.list_all else LISTED_REPAIRS):
+            print(line)
         blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
         print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
         _warn_over_full_scale(reports, Path(outcome.output))
     return 0
+
+
+def repair_lines(reports: Sequence[RegionReport], sr: int, limit: int | None) -> list[str]:
+    """One line per repair, or, past ``limit`` of them, the first ``limit`` of at least
+    SHORT_REPAIR_MS (the dropouts) and a summary of the rest: a clipped file has thousands of
+    repairs of one or two samples, which would bury the few that a listener hears."""
+    lines = []
+
+    def line(r: RegionReport) -> str:
+        start_s, end_s = r.region.seconds(sr)
+        return (
+            f"{format_time_s(start_s)}-{format_time_s(end_s)}  {1000 * (end_s - start_s):7.2f} ms"
+            f"  {r.method:8s} {1000 * r.elapsed_s:7.1f} ms  {r.notes}"
+        )
+
+    if limit is None or len(reports) <= limit:
+        return [line(r) for r in reports]
+    short = int(SHORT_REPAIR_MS / 1000 * sr)
+    long_ = [r for r in reports if r.region.n_frames >= short]
+    lines = [line(r) for r in long_[:limit]]
+    if len(long_) > limit:
+        lines.append(f"… and {len(long_) - limit} more of {SHORT_REPAIR_MS:g} ms or longer")
+    brief = [r for r in reports if r.region.n_frames < short]
+    if brief:
+        methods = Counter(r.method for r in brief)
+        kept = sum(_kept_at_rail(r.notes) for r in brief)
+        lines.append(
+            f"{len(brief)} repair(s) under {SHORT_REPAIR_MS:g} ms (clipped peaks, clicks) by "
+            + ", ".join(f"{m} {n}" for m, n in methods.most_common())
+            + f", {sum(r.elapsed_s for r in brief):.2f} s in all"
+            + (f", {kept} sample(s) kept at the clipping rail" if kept else "")
+        )
+    lines.append("(--list-all prints every repair; --report FILE writes them as JSON)")
+    return lines
+
+
+def _kept_at_rail(notes: str) -> int:
+    found = re.search(r"(\d+) sample\(s\) kept at the clipping rail", notes)
+    return int(found.group(1)) if found else 0
 
 
 def _warn_over_full_scale(reports: list, output: Path) -> None:

@@ -75,6 +75,27 @@ def test_repair_auto_finds_and_fixes(tmp_path, capsys, damaged_wav):
     assert sf.info(str(tmp_path / "out.flac")).format == "FLAC"
 
 
+def test_a_clipped_files_many_short_repairs_are_summed_up_and_its_dropout_listed(tmp_path, capsys):
+    x = speech_like(3.0, 16000, seed=7)
+    x = np.clip(1.5 * 0.8 * x / np.max(np.abs(x)), -0.8, 0.8)
+    src = save(zero_gap(Audio.from_array(x, 16000), Region(24000, 24800)), tmp_path / "in.wav")
+    report = tmp_path / "r.json"
+    args = ["repair", src, "-o", tmp_path / "out.wav", "--auto", "--report", report]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    n = len(json.loads(report.read_text())["regions"])
+    assert n > 40  # the clipped runs, and the dropout
+    lines = out.splitlines()
+    assert len(lines) < 10
+    assert any(line.startswith("00:01.500-00:01.550") for line in lines)  # the 50 ms dropout
+    (summary,) = [line for line in lines if "under 5 ms (clipped peaks, clicks)" in line]
+    assert summary.startswith(f"{n - 1} repair(s)") and "kept at the clipping rail" in summary
+    assert f"repaired {n} region(s)" in out and "--list-all" in out
+    code, out, err = run(capsys, *args, "--overwrite", "--list-all")
+    assert code == 0, err
+    assert len(out.splitlines()) == n + 1  # every repair, and the total
+
+
 def test_repair_from_audacity_labels(tmp_path, capsys, damaged_wav):
     src, _ = damaged_wav
     labels = tmp_path / "labels.txt"
