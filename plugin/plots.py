@@ -119,17 +119,25 @@ def _draw_detections(
     t = np.arange(lo.size) * step / sr
     fig, ax = plt.subplots(figsize=(12, 3))
     ax.fill_between(t, lo, hi, color="tab:blue", linewidth=0)
-    seen = set()
+    by_kind: dict[str, list[tuple[float, float]]] = {}
     for det in detections:
-        kind = det.kind.value
-        ax.axvspan(
-            det.region.start / sr,
-            det.region.end / sr,
-            color=KIND_COLOURS.get(kind, "k"),
+        start_s, end_s = det.region.start / sr, det.region.end / sr
+        by_kind.setdefault(det.kind.value, []).append((start_s, end_s - start_s))
+    seen = set(by_kind)
+    for kind, spans in by_kind.items():
+        # One collection per kind (a clipped file has thousands of spans), full height, with an
+        # edge so that a span narrower than a pixel (a one-sample clipped run) still shows.
+        colour = KIND_COLOURS.get(kind, "k")
+        ax.broken_barh(
+            spans,
+            (0, 1),
+            transform=ax.get_xaxis_transform(),
+            facecolor=colour,
+            edgecolor=colour,
+            linewidth=0.5,
             alpha=0.35,
-            label=None if kind in seen else kind,
+            label=kind,
         )
-        seen.add(kind)
     ax.set_xlim(0, n_frames / sr)
     ax.set_xlabel("time (s)")
     ax.set_title(f"{len(detections)} detection(s)")
