@@ -136,8 +136,9 @@ class Document:
         return self._next_id - 1
 
     def remove(self, patch_id: int) -> Patch:
-        for i, p in enumerate(self.patches):
-            if p.id == patch_id:
+        # From the end: undo takes off the newest first (thousands after "repair all").
+        for i in range(len(self.patches) - 1, -1, -1):
+            if self.patches[i].id == patch_id:
                 self.dirty = True
                 return self.patches.pop(i)
         raise VoicemendError(f"no edit with id {patch_id}")

@@ -69,6 +69,8 @@ class MainWindow(QMainWindow):
         self.document: Document | None = None
         self.project_path: Path | None = None
         self.undo_stack = QUndoStack(self)
+        self._changed_ranges: list[tuple[int, int]] = []  # edited, views not yet refreshed
+        self.undo_stack.indexChanged.connect(self._flush_changes)
         self.job: Job | None = None
         self._finished_job: Job | None = None
         self.progress: QProgressDialog | None = None
@@ -725,6 +727,7 @@ class MainWindow(QMainWindow):
         for patch in patches:
             self.undo_stack.push(ApplyPatch(self.document, patch, self._document_changed))
         self.undo_stack.endMacro()
+        self._flush_changes()
 
     def detect(self) -> None:
         document = self.document
@@ -898,7 +901,18 @@ class MainWindow(QMainWindow):
             self._finished_job = job
 
     def _document_changed(self, start: int, end: int) -> None:
-        self.waveform.edited_range(start, end)
+        """Views refresh once per undo step, not once per patch: undoing "repair all" on a
+        clipped file removes thousands (11 321 took 76 s refreshed one by one). The undo stack's
+        indexChanged flushes after each step; a zero timer catches any other change."""
+        if not self._changed_ranges:
+            QTimer.singleShot(0, self._flush_changes)
+        self._changed_ranges.append((start, end))
+
+    def _flush_changes(self, *_args) -> None:
+        ranges, self._changed_ranges = self._changed_ranges, []
+        if not ranges:
+            return
+        self.waveform.edited_ranges(ranges)
         self.spectrogram.schedule()
         self._refresh_overlays()
 

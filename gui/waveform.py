@@ -18,6 +18,25 @@ from voicemend.gui.spans import SpanLayer
 DETECTION_BRUSH = (230, 80, 60, 70)
 REPAIR_BRUSH = (60, 180, 90, 70)
 CHANNEL_PENS = ((40, 90, 160), (200, 120, 40), (60, 150, 60), (150, 60, 150))
+# Changed ranges closer than this are re-read as one, up to this many frames in a read.
+MERGE_GAP_FRAMES = 1 << 14
+MERGED_READ_FRAMES = 1 << 20
+
+
+def merged_ranges(ranges: list[tuple[int, int]], most: int) -> list[tuple[int, int]]:
+    """``ranges`` sorted, overlapping or near ones (MERGE_GAP_FRAMES) joined while the result
+    stays within ``most`` frames."""
+    out: list[list[int]] = []
+    for start, end in sorted(ranges):
+        if (
+            out
+            and start - out[-1][1] <= MERGE_GAP_FRAMES
+            and max(end, out[-1][1]) - out[-1][0] <= most
+        ):
+            out[-1][1] = max(out[-1][1], end)
+        else:
+            out.append([start, end])
+    return [(a, b) for a, b in out]
 
 
 class WaveformView(pg.PlotWidget):
@@ -62,9 +81,17 @@ class WaveformView(pg.PlotWidget):
 
     def edited_range(self, start: int, end: int) -> None:
         """Frames [start, end) of the edited audio changed (a repair was applied or undone)."""
-        if "edited" in self.pyramids:
+        self.edited_ranges([(start, end)])
+
+    def edited_ranges(self, ranges: list[tuple[int, int]]) -> None:
+        """Many changed ranges at once (undoing "repair all" on a clipped file is thousands):
+        neighbours are re-read together, in reads of at most MERGED_READ_FRAMES, then one
+        redraw."""
+        if "edited" not in self.pyramids or not ranges:
+            return
+        for start, end in merged_ranges(ranges, MERGED_READ_FRAMES):
             self.pyramids["edited"].update(start, end)
-            self.redraw()
+        self.redraw()
 
     def set_show_original(self, original: bool) -> None:
         self.show_original = original

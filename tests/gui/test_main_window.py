@@ -367,3 +367,39 @@ def test_dropout_columns_fit_their_contents(window, qtbot, wav):
     for col in range(table.columnCount() - 1):  # the last one stretches to the table's edge
         fit = max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
         assert table.columnWidth(col) == fit
+
+
+def test_repairing_and_undoing_thousands_of_clipped_runs_refreshes_the_views_once_a_step(
+    window, qtbot, tmp_path, monkeypatch
+):
+    x = speech_like(6.0, 16000, seed=7)
+    x = np.clip(3 * 0.8 * x / np.max(np.abs(x)), -0.8, 0.8).astype(np.float32)
+    path = tmp_path / "clipped.wav"
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    assert window.open_file(path)
+    window.detect()
+    qtbot.waitUntil(
+        lambda: window.job is None and bool(window.dropouts.detections), timeout=WAIT_MS
+    )
+    n = len(window.dropouts.detections)
+    assert n > 300
+    refreshes = []
+    edited_ranges = window.waveform.edited_ranges
+    monkeypatch.setattr(
+        window.waveform, "edited_ranges", lambda r: (refreshes.append(len(r)), edited_ranges(r))
+    )
+    window.method.setCurrentText("lsar")
+    window.repair_all()
+    qtbot.waitUntil(
+        lambda: window.job is None and len(window.document.patches) == n, timeout=WAIT_MS
+    )
+    assert refreshes == [n]  # one refresh for the whole step
+    pyramid = window.waveform.pyramids["edited"]
+    _lo, hi = pyramid.levels[0]
+    assert hi.max() > 0.81  # restored peaks past the rail are in the waveform
+    window.undo_action.trigger()
+    assert window.document.patches == [] and refreshes == [n, n]
+    np.testing.assert_allclose(pyramid.levels[0][1].max(), 0.8, atol=1e-6)  # clipped again
+    window.redo_action.trigger()
+    assert len(window.document.patches) == n and refreshes == [n, n, n]
+    assert len(window.waveform.repair_spans) == n
