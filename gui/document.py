@@ -69,6 +69,9 @@ class Document:
     patches: list[Patch] = field(default_factory=list)
     dirty: bool = False
     _next_id: int = field(default=1, repr=False)
+    _span_cache: tuple[np.ndarray, np.ndarray] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     # --- opening --------------------------------------------------------------------------
     @classmethod
@@ -116,19 +119,29 @@ class Document:
         """The edited audio [start, end): the source with every patch laid over it, in order."""
         start, end = max(0, start), min(self.n_frames, end)
         out = self.original(start, end)
-        for patch in self.patches:
+        starts, ends = self._spans()
+        for i in np.flatnonzero((starts < end) & (ends > start)):  # in order: later ones win
+            patch = self.patches[i]
             lo, hi = max(start, patch.start), min(end, patch.end)
-            if lo < hi:
-                out[:, lo - start : hi - start] = patch.samples[
-                    :, lo - patch.start : hi - patch.start
-                ]
+            out[:, lo - start : hi - start] = patch.samples[:, lo - patch.start : hi - patch.start]
         return out
+
+    def _spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """The patches' starts and ends as arrays, so a read finds the few that touch it without
+        visiting thousands (a clipped file's "Repair all" leaves one per clipped run)."""
+        if self._span_cache is None or len(self._span_cache[0]) != len(self.patches):
+            self._span_cache = (
+                np.fromiter((p.start for p in self.patches), np.int64, len(self.patches)),
+                np.fromiter((p.end for p in self.patches), np.int64, len(self.patches)),
+            )
+        return self._span_cache
 
     # --- editing (pure operations; the GUI's undo stack calls these) -------------------------
     def add(self, patch: Patch) -> None:
         if patch.id >= self._next_id:  # patches restored from a project or recovery file
             self._next_id = patch.id + 1
         self.patches.append(patch)
+        self._span_cache = None
         self.dirty = True
 
     def _new_id(self) -> int:
@@ -140,6 +153,7 @@ class Document:
         for i in range(len(self.patches) - 1, -1, -1):
             if self.patches[i].id == patch_id:
                 self.dirty = True
+                self._span_cache = None
                 return self.patches.pop(i)
         raise VoicemendError(f"no edit with id {patch_id}")
 

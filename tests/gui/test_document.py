@@ -6,7 +6,7 @@ import soundfile as sf
 
 from voicemend.engine import Region, get_inpainter
 from voicemend.engine.errors import VoicemendError
-from voicemend.gui.document import Document
+from voicemend.gui.document import Document, Patch
 
 from ..conftest import speech_like
 
@@ -207,3 +207,22 @@ def test_a_one_sample_clipped_run_keeps_to_the_sources_rail_beside_a_restored_pe
         patch = doc.make_patch(r, lsar, clipped=True)
         at = r.start - patch.start
         assert np.sign(x[r.start]) * patch.samples[0, at] >= 0.7 - 1e-6
+
+
+def test_overlapping_patches_read_in_order_after_adds_and_removes(tmp_path):
+    """A read finds the patches that touch it through an index of their spans; the later of
+    two overlapping patches wins, and removing it shows the earlier again."""
+    path = tmp_path / "t.wav"
+    sf.write(str(path), np.zeros(1000, np.float32), 16000, subtype="FLOAT")
+    doc = Document.open(path)
+    first = Patch(doc._new_id(), 100, 300, "lsar", np.full((1, 200), 0.25, np.float32))
+    second = Patch(doc._new_id(), 200, 400, "lsar", np.full((1, 200), 0.5, np.float32))
+    doc.add(first)
+    np.testing.assert_array_equal(doc.edited(0, 1000)[0, 150:350], [0.25] * 150 + [0.0] * 50)
+    doc.add(second)
+    got = doc.edited(150, 450)[0]
+    np.testing.assert_array_equal(got, [0.25] * 50 + [0.5] * 200 + [0.0] * 50)
+    doc.remove(second.id)
+    np.testing.assert_array_equal(doc.edited(250, 350)[0], [0.25] * 50 + [0.0] * 50)
+    doc.remove(first.id)
+    assert not doc.edited(0, 1000).any()
