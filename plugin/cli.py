@@ -674,7 +674,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
         text = format_reaper_csv(_labels(detections, sr))
     else:
         text = "".join(_text_line(d, sr) + "\n" for d in detections)
-        text += f"{len(detections)} detection(s) in {found.duration_s:.2f} s\n"
+        kinds = Counter(d.kind.value for d in detections)
+        by_kind = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+        text += f"{len(detections)} detection(s) in {found.duration_s:.2f} s"
+        text += f" ({by_kind})\n" if by_kind else "\n"
     if args.output is None:
         sys.stdout.write(text)
     else:
