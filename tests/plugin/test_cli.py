@@ -497,3 +497,19 @@ def test_bit_depth_float_keeps_restored_peaks_past_full_scale(tmp_path, capsys, 
         capsys, "repair", src, "-o", tmp_path / "o24.flac", "--auto", "--bit-depth", "24"
     )
     assert code == 0 and sf.info(str(tmp_path / "o24.flac")).subtype == "PCM_24"
+
+
+def test_repair_lines_list_the_first_dropouts_and_count_the_rest():
+    from voicemend.engine.inpaint import RegionReport
+    from voicemend.plugin.cli import LISTED_REPAIRS, repair_lines
+
+    def report(start, n):
+        return RegionReport(Region(start, start + n), "lsar", 0.01, (0, 0), (0, 0), "order 40")
+
+    dropouts = [report(16000 * i, 1600) for i in range(LISTED_REPAIRS + 10)]
+    lines = repair_lines(dropouts, 16000, LISTED_REPAIRS)
+    assert len(lines) == LISTED_REPAIRS + 2
+    assert lines[-2] == "… and 10 more of 5 ms or longer" and "--list-all" in lines[-1]
+    assert len(repair_lines(dropouts, 16000, None)) == LISTED_REPAIRS + 10
+    few = repair_lines([*dropouts[:3], report(500, 1)], 16000, LISTED_REPAIRS)
+    assert len(few) == 4  # under the limit: every repair, short ones too
