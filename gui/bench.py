@@ -25,6 +25,20 @@ def _rss_mib() -> float:
     return float("nan") if rss is None else rss
 
 
+def _zoom_redraws_ms(window, app, rng: np.random.Generator, zooms: int) -> list[float]:
+    """Milliseconds for each of ``zooms`` jumps to a random span (0.5 s to the whole file)."""
+    duration_s = window.document.duration_s
+    out = []
+    for _ in range(zooms):
+        span = float(np.exp(rng.uniform(np.log(0.5), np.log(duration_s))))
+        start = float(rng.uniform(0, max(0.0, duration_s - span)))
+        t0 = time.perf_counter()
+        window.waveform.setXRange(start, start + span, padding=0)
+        app.processEvents()
+        out.append(1000 * (time.perf_counter() - t0))
+    return out
+
+
 def measure(
     path: Path, repairs: int = 5, zooms: int = 30, spans: int = 10_000
 ) -> dict[str, object]:
@@ -58,14 +72,7 @@ def measure(
         assert doc is not None
 
         rng = np.random.default_rng(0)
-        redraw_ms = []
-        for _ in range(zooms):
-            span = float(np.exp(rng.uniform(np.log(0.5), np.log(doc.duration_s))))
-            start = float(rng.uniform(0, max(0.0, doc.duration_s - span)))
-            t0 = time.perf_counter()
-            window.waveform.setXRange(start, start + span, padding=0)
-            app.processEvents()
-            redraw_ms.append(1000 * (time.perf_counter() - t0))
+        redraw_ms = _zoom_redraws_ms(window, app, rng, zooms)
         points = window.waveform.trace_points()
 
         # A clipped recording's detections: ``spans`` one-sample runs over the whole file.
@@ -74,14 +81,7 @@ def measure(
         window.waveform.set_overlays(runs, [])
         app.processEvents()
         spans_show_ms = 1000 * (time.perf_counter() - t0)
-        spans_redraw_ms = []
-        for _ in range(zooms):
-            span = float(np.exp(rng.uniform(np.log(0.5), np.log(doc.duration_s))))
-            start = float(rng.uniform(0, max(0.0, doc.duration_s - span)))
-            t0 = time.perf_counter()
-            window.waveform.setXRange(start, start + span, padding=0)
-            app.processEvents()
-            spans_redraw_ms.append(1000 * (time.perf_counter() - t0))
+        spans_redraw_ms = _zoom_redraws_ms(window, app, rng, zooms)
         window.waveform.set_overlays([], [])
 
         latencies: dict[str, list[float]] = {}
