@@ -8,7 +8,6 @@ import logging
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -563,6 +562,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
                 "method": r.method,
                 "elapsed_s": r.elapsed_s,
                 "crossfade_frames": list(r.crossfade_frames),
+                "kept_at_rail": r.kept_at_rail,
                 "notes": r.notes,
             }
             for r in reports
@@ -600,7 +600,6 @@ def repair_lines(reports: Sequence[RegionReport], sr: int, limit: int | None) ->
     """One line per repair, or, past ``limit`` of them, the first ``limit`` of at least
     SHORT_REPAIR_MS (the dropouts) and a summary of the rest: a clipped file has thousands of
     repairs of one or two samples, which would bury the few that a listener hears."""
-    lines = []
 
     def line(r: RegionReport) -> str:
         start_s, end_s = r.region.seconds(sr)
@@ -619,7 +618,7 @@ def repair_lines(reports: Sequence[RegionReport], sr: int, limit: int | None) ->
     brief = [r for r in reports if r.region.n_frames < short]
     if brief:
         methods = Counter(r.method for r in brief)
-        kept = sum(_kept_at_rail(r.notes) for r in brief)
+        kept = sum(r.kept_at_rail for r in brief)
         lines.append(
             f"{len(brief)} repair(s) under {SHORT_REPAIR_MS:g} ms (clipped peaks, clicks) by "
             + ", ".join(f"{m} {n}" for m, n in methods.most_common())
@@ -628,11 +627,6 @@ def repair_lines(reports: Sequence[RegionReport], sr: int, limit: int | None) ->
         )
     lines.append("(--list-all prints every repair; --report FILE writes them as JSON)")
     return lines
-
-
-def _kept_at_rail(notes: str) -> int:
-    found = re.search(r"(\d+) sample\(s\) kept at the clipping rail", notes)
-    return int(found.group(1)) if found else 0
 
 
 def _warn_over_full_scale(reports: list, output: Path) -> None:

@@ -86,6 +86,7 @@ class RegionReport:
     crossfade_frames: tuple[int, int]
     notes: str = ""
     peak: float = 0.0  # the largest magnitude the repair wrote (past 1.0: over full scale)
+    kept_at_rail: int = 0  # samples of a clipped run held at its clipped value, not under it
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ class Inpainter(ABC):
             note = f"{note}; peak-limited".lstrip("; ")
         paste(out, fill, region.start, region.end, ctx.fade_left, ctx.fade_right)
         span = slice(region.start - ctx.fade_left, region.end + ctx.fade_right)
+        moved = 0
         if clipped is not None and clipped[0][span].any():
             out[:, span], moved = keep_beyond_rail(
                 source[:, span], out[:, span], clipped[0][span], clipped[1]
@@ -276,6 +278,7 @@ class Inpainter(ABC):
             crossfade_frames=(ctx.fade_left, ctx.fade_right),
             notes=note,
             peak=peak_written,
+            kept_at_rail=moved,
         )
 
     @staticmethod

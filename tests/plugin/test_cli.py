@@ -83,13 +83,15 @@ def test_a_clipped_files_many_short_repairs_are_summed_up_and_its_dropout_listed
     args = ["repair", src, "-o", tmp_path / "out.wav", "--auto", "--report", report]
     code, out, err = run(capsys, *args)
     assert code == 0, err
-    n = len(json.loads(report.read_text())["regions"])
-    assert n > 40  # the clipped runs, and the dropout
+    regions = json.loads(report.read_text())["regions"]
+    n, kept = len(regions), sum(r["kept_at_rail"] for r in regions)
+    assert n > 40 and kept > 0  # the clipped runs, and the dropout
     lines = out.splitlines()
     assert len(lines) < 10
     assert any(line.startswith("00:01.500-00:01.550") for line in lines)  # the 50 ms dropout
     (summary,) = [line for line in lines if "under 5 ms (clipped peaks, clicks)" in line]
-    assert summary.startswith(f"{n - 1} repair(s)") and "kept at the clipping rail" in summary
+    assert summary.startswith(f"{n - 1} repair(s)")
+    assert summary.endswith(f", {kept} sample(s) kept at the clipping rail")
     assert f"repaired {n} region(s)" in out and "--list-all" in out
     code, out, err = run(capsys, *args, "--overwrite", "--list-all")
     assert code == 0, err
