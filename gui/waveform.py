@@ -79,14 +79,10 @@ class WaveformView(pg.PlotWidget):
         self.setYRange(-1, 1, padding=0.02)
         self.redraw()
 
-    def edited_range(self, start: int, end: int) -> None:
-        """Frames [start, end) of the edited audio changed (a repair was applied or undone)."""
-        self.edited_ranges([(start, end)])
-
     def edited_ranges(self, ranges: list[tuple[int, int]]) -> None:
-        """Many changed ranges at once (undoing "repair all" on a clipped file is thousands):
-        neighbours are re-read together, in reads of at most MERGED_READ_FRAMES, then one
-        redraw."""
+        """Frames [start, end) of the edited audio changed (repairs applied or undone), all at
+        once (undoing "repair all" on a clipped file is thousands): neighbours are re-read
+        together, in reads of at most MERGED_READ_FRAMES, then one redraw."""
         if "edited" not in self.pyramids or not ranges:
             return
         for start, end in merged_ranges(ranges, MERGED_READ_FRAMES):
