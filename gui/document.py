@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,6 @@ import soundfile as sf
 
 from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.blockwise import needs_blocks
-from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.detect.snap import Snap, snap_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
@@ -36,13 +35,14 @@ from voicemend.engine.io import (
     open_writer,
     write_text_atomic,
 )
-from voicemend.engine.regions import Region
+from voicemend.engine.regions import Region, normalize_regions
 from voicemend.plugin.chain import Chain
 from voicemend.plugin.processors import ChainContext
 
 PROJECT_FORMAT = "voicemend-project"
 PROJECT_VERSION = 1
 CONTEXT_S = 2.0
+MAX_CLUSTER_S = 60.0  # regions repaired together (Repair all) span at most this much audio
 BLOCK_FRAMES = 1 << 20
 
 
@@ -176,33 +176,82 @@ class Document:
     ) -> Patch:
         """Repair ``region`` of the edited audio; returns the patch (not yet added). A
         ``clipped`` region (a clipped run) keeps its fill beyond the rail."""
-        if region.end > self.n_frames:
-            raise VoicemendError("the selection runs past the end of the file")
+        patches = self.make_patches(
+            [region], inpainter, [region] if clipped else [], progress, should_cancel
+        )
+        return patches[0]
+
+    def make_patches(
+        self,
+        regions: Sequence[Region],
+        inpainter: Inpainter,
+        clipped: Sequence[Region] = (),
+        progress: Callable[[int, int], None] | None = None,
+        should_cancel: Callable[[], bool] | None = None,
+    ) -> list[Patch]:
+        """Repair ``regions`` of the edited audio as the engine repairs a file: regions close
+        together go through one ``inpaint`` call, so a region not yet repaired is never context
+        for its neighbour and each patch is cut from the audio with all of them repaired. (Made
+        one by one against the unrepaired audio, a clipped file's runs, a few ms apart, were
+        repaired as if their neighbours were true, and each patch's crossfade margin put its
+        neighbours' clipped samples back: 15 s of speech clipped at 1.5x went from 17.4 to
+        17.8 dB SNR on the clipped samples, against 25.4 dB this way.) Within ``clipped``
+        spans (clipped runs) fills keep beyond the rail. Returns the patches, not yet added, in
+        time order."""
+        for region in regions:
+            if region.end > self.n_frames:
+                raise VoicemendError("the selection runs past the end of the file")
+        todo = normalize_regions(regions, self.n_frames)
+        done: list[Patch] = []
+        for group in _clusters(todo, int(CONTEXT_S * self.sample_rate), self.sample_rate):
+            counted = None
+            if progress is not None:
+                offset = len(done)
+                counted = lambda i, _n, o=offset: progress(o + i, len(todo))  # noqa: E731
+            done += self._repair_cluster(group, inpainter, clipped, counted, should_cancel)
+        return done
+
+    def _repair_cluster(
+        self,
+        group: list[Region],
+        inpainter: Inpainter,
+        clipped: Sequence[Region],
+        progress: Callable[[int, int], None] | None,
+        should_cancel: Callable[[], bool] | None,
+    ) -> list[Patch]:
         ctx = int(CONTEXT_S * self.sample_rate)
-        w0, w1 = max(0, region.start - ctx), min(self.n_frames, region.end + ctx)
+        w0, w1 = max(0, group[0].start - ctx), min(self.n_frames, group[-1].end + ctx)
         window = Audio(self.edited(w0, w1), self.sample_rate)
-        local = Region(region.start - w0, region.end - w0)
+        runs = [
+            Region(max(r.start, w0) - w0, min(r.end, w1) - w0)
+            for r in clipped
+            if r.end > w0 and r.start < w1
+        ]
         result = inpainter.inpaint(
             window,
-            [local],
+            [r.shifted(-w0) for r in group],
             progress=progress,
             should_cancel=should_cancel,
-            clipped=[local] if clipped else [],
+            clipped=runs,
             # the source's extremes, not the edited window's (a patch may hold restored peaks)
-            rails=clipping_rails(self.original(w0, w1)) if clipped else None,
+            rails=clipping_rails(self.original(w0, w1)) if runs else None,
         )
-        xf = int(MAX_CROSSFADE_MS / 1000 * self.sample_rate)
-        lo, hi = max(0, local.start - xf), min(window.n_frames, local.end + xf)
-        report = result.reports[0]
-        return Patch(
-            self._new_id(),
-            w0 + lo,
-            w0 + hi,
-            report.method,
-            np.array(result.audio.samples[:, lo:hi]),
-            label=report.notes,
-            region=(region.start, region.end),
-        )
+        patches = []
+        for report in result.reports:
+            lo = max(0, report.region.start - report.crossfade_frames[0])
+            hi = min(window.n_frames, report.region.end + report.crossfade_frames[1])
+            patches.append(
+                Patch(
+                    self._new_id(),
+                    w0 + lo,
+                    w0 + hi,
+                    report.method,
+                    np.array(result.audio.samples[:, lo:hi]),
+                    label=report.notes,
+                    region=(w0 + report.region.start, w0 + report.region.end),
+                )
+            )
+        return patches
 
     # --- writing ----------------------------------------------------------------------------
     def export(
@@ -430,3 +479,20 @@ def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:
             data[pos : pos + block.shape[0]] = block
             pos += block.shape[0]
     return data
+
+
+def _clusters(regions: list[Region], context: int, sample_rate: int) -> list[list[Region]]:
+    """Sorted ``regions`` in groups whose windows (``context`` either side) overlap, each
+    spanning at most MAX_CLUSTER_S, so a group is one ``inpaint`` call on a bounded window."""
+    most = int(MAX_CLUSTER_S * sample_rate)
+    groups: list[list[Region]] = []
+    for region in regions:
+        if (
+            groups
+            and region.start - groups[-1][-1].end <= 2 * context
+            and region.end - groups[-1][0].start <= most
+        ):
+            groups[-1].append(region)
+        else:
+            groups.append([region])
+    return groups

@@ -679,7 +679,6 @@ class MainWindow(QMainWindow):
         found) keep their fills beyond the rail. With ``snap`` (hand-made selections), a region
         that cuts into a dropout grows to its edges first, and the selection shows where."""
         document = self.document
-        at_rail = set(clipped)
         if document is None or self.job is not None:
             return
         method = self.method.currentText()
@@ -689,23 +688,11 @@ class MainWindow(QMainWindow):
 
         def work(progress, should_cancel):
             inpainter = get_inpainter(method)
-            patches = []
-            for i, region in enumerate(regions):
-                if should_cancel():
-                    break
-                if snap:
-                    snaps.append(document.snap(region))
-                    region = snaps[-1].snapped
-                patches.append(
-                    document.make_patch(
-                        region,
-                        inpainter,
-                        should_cancel=should_cancel,
-                        clipped=region in at_rail,
-                    )
-                )
-                progress(i + 1, len(regions))
-            return patches
+            todo = list(regions)
+            if snap:
+                snaps.extend(document.snap(region) for region in regions)
+                todo = [s.snapped for s in snaps]
+            return document.make_patches(todo, inpainter, clipped, progress, should_cancel)
 
         def done(patches) -> None:
             self.last_repair_s = time.perf_counter() - started

@@ -226,3 +226,32 @@ def test_overlapping_patches_read_in_order_after_adds_and_removes(tmp_path):
     np.testing.assert_array_equal(doc.edited(250, 350)[0], [0.25] * 50 + [0.0] * 50)
     doc.remove(first.id)
     assert not doc.edited(0, 1000).any()
+
+
+def test_many_regions_are_repaired_as_the_engine_repairs_the_file(tmp_path):
+    """Clipped runs a few ms apart, in two groups far apart: the patches lay over the source
+    exactly what one ``inpaint`` of the whole file writes. Made one by one against the
+    unrepaired audio, each patch's margin put its neighbours' clipped samples back."""
+    from voicemend.engine import Audio
+    from voicemend.engine.detect import DropoutDetector, clipped_regions
+    from voicemend.gui.document import _clusters
+
+    sr = 16000
+    x = speech_like(12.0, sr, seed=7)
+    x[2 * sr : 9 * sr] *= 0.1  # the middle quiet: two clipped stretches far apart
+    x = np.clip(2.0 * 0.8 * x / np.max(np.abs(x)), -0.8, 0.8).astype(np.float32)
+    path = tmp_path / "clipped.wav"
+    sf.write(str(path), x, sr, subtype="FLOAT")
+    found = DropoutDetector()(Audio.from_array(x, sr))
+    regions, runs = [d.region for d in found], clipped_regions(found)
+    assert len(regions) > 50 and len(_clusters(regions, 2 * sr, sr)) >= 2
+    lsar = get_inpainter("lsar")
+    whole = lsar.inpaint(Audio.from_array(x, sr), regions, clipped=runs).audio.samples
+    doc = Document.open(path)
+    seen = []
+    patches = doc.make_patches(regions, lsar, runs, progress=lambda d, t: seen.append((d, t)))
+    assert [p.region for p in patches] == [(r.start, r.end) for r in regions]
+    assert seen[-1] == (len(regions), len(regions))
+    for p in patches:
+        doc.add(p)
+    np.testing.assert_array_equal(doc.edited(0, doc.n_frames), whole)
