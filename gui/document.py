@@ -208,7 +208,10 @@ class Document:
             if progress is not None:
                 offset = len(done)
                 counted = lambda i, _n, o=offset: progress(o + i, len(todo))  # noqa: E731
-            done += self._repair_cluster(group, inpainter, clipped, counted, should_cancel)
+            later = todo[len(done) + len(group) :]
+            done += self._repair_cluster(
+                group, inpainter, clipped, (done, later), counted, should_cancel
+            )
         return done
 
     def _repair_cluster(
@@ -216,22 +219,39 @@ class Document:
         group: list[Region],
         inpainter: Inpainter,
         clipped: Sequence[Region],
+        around: tuple[list[Patch], list[Region]],
         progress: Callable[[int, int], None] | None,
         should_cancel: Callable[[], bool] | None,
     ) -> list[Patch]:
+        """One ``inpaint`` of ``group``; ``around`` holds the patches made for the groups
+        before it (laid over its window) and the regions after it (not yet repaired, so never
+        context), as a whole-file repair would have them."""
         ctx = int(CONTEXT_S * self.sample_rate)
         w0, w1 = max(0, group[0].start - ctx), min(self.n_frames, group[-1].end + ctx)
-        window = Audio(self.edited(w0, w1), self.sample_rate)
-        runs = [
-            Region(max(r.start, w0) - w0, min(r.end, w1) - w0)
-            for r in clipped
-            if r.end > w0 and r.start < w1
-        ]
+        samples = self.edited(w0, w1)
+        earlier, later = around
+        for patch in earlier:
+            lo, hi = max(w0, patch.start), min(w1, patch.end)
+            if lo < hi:
+                samples[:, lo - w0 : hi - w0] = patch.samples[
+                    :, lo - patch.start : hi - patch.start
+                ]
+        window = Audio(samples, self.sample_rate)
+
+        def inside(spans: Sequence[Region]) -> list[Region]:
+            return [
+                Region(max(r.start, w0) - w0, min(r.end, w1) - w0)
+                for r in spans
+                if r.end > w0 and r.start < w1
+            ]
+
+        runs = inside(clipped)
         result = inpainter.inpaint(
             window,
             [r.shifted(-w0) for r in group],
             progress=progress,
             should_cancel=should_cancel,
+            also_damaged=inside(later),
             clipped=runs,
             # the source's extremes, not the edited window's (a patch may hold restored peaks)
             rails=clipping_rails(self.original(w0, w1)) if runs else None,
