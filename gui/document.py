@@ -120,16 +120,14 @@ class Document:
         start, end = max(0, start), min(self.n_frames, end)
         out = self.original(start, end)
         starts, ends = self._spans()
-        for i in np.flatnonzero((starts < end) & (ends > start)):  # in order: later ones win
-            patch = self.patches[i]
-            lo, hi = max(start, patch.start), min(end, patch.end)
-            out[:, lo - start : hi - start] = patch.samples[:, lo - patch.start : hi - patch.start]
+        touching = np.flatnonzero((starts < end) & (ends > start))  # in order: later ones win
+        _lay_over(out, start, [self.patches[i] for i in touching])
         return out
 
     def _spans(self) -> tuple[np.ndarray, np.ndarray]:
         """The patches' starts and ends as arrays, so a read finds the few that touch it without
         visiting thousands (a clipped file's "Repair all" leaves one per clipped run)."""
-        if self._span_cache is None or len(self._span_cache[0]) != len(self.patches):
+        if self._span_cache is None:  # add and remove reset it
             self._span_cache = (
                 np.fromiter((p.start for p in self.patches), np.int64, len(self.patches)),
                 np.fromiter((p.end for p in self.patches), np.int64, len(self.patches)),
@@ -230,12 +228,7 @@ class Document:
         w0, w1 = max(0, group[0].start - ctx), min(self.n_frames, group[-1].end + ctx)
         samples = self.edited(w0, w1)
         earlier, later = around
-        for patch in earlier:
-            lo, hi = max(w0, patch.start), min(w1, patch.end)
-            if lo < hi:
-                samples[:, lo - w0 : hi - w0] = patch.samples[
-                    :, lo - patch.start : hi - patch.start
-                ]
+        _lay_over(samples, w0, earlier)
         window = Audio(samples, self.sample_rate)
 
         def inside(spans: Sequence[Region]) -> list[Region]:
@@ -499,6 +492,16 @@ def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:
             data[pos : pos + block.shape[0]] = block
             pos += block.shape[0]
     return data
+
+
+def _lay_over(out: np.ndarray, start: int, patches: Sequence[Patch]) -> None:
+    """Write each patch, in order, over the frames of ``out`` (channels, n; its first frame
+    is ``start``) that it covers."""
+    end = start + out.shape[1]
+    for patch in patches:
+        lo, hi = max(start, patch.start), min(end, patch.end)
+        if lo < hi:
+            out[:, lo - start : hi - start] = patch.samples[:, lo - patch.start : hi - patch.start]
 
 
 def _clusters(regions: list[Region], context: int, sample_rate: int) -> list[list[Region]]:

@@ -123,7 +123,6 @@ def _draw_detections(
     for det in detections:
         start_s, end_s = det.region.start / sr, det.region.end / sr
         by_kind.setdefault(det.kind.value, []).append((start_s, end_s - start_s))
-    seen = set(by_kind)
     for kind, spans in by_kind.items():
         # One collection per kind (a clipped file has thousands of spans), full height, with an
         # edge so that a span narrower than a pixel (a one-sample clipped run) still shows.
@@ -141,7 +140,7 @@ def _draw_detections(
     ax.set_xlim(0, n_frames / sr)
     ax.set_xlabel("time (s)")
     ax.set_title(f"{len(detections)} detection(s)")
-    if seen:
+    if by_kind:
         ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
