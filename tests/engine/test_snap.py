@@ -46,6 +46,24 @@ def test_a_selection_short_of_comfort_noise_grows_past_it(noise_burst):
     assert BURST.end <= snap.snapped.end <= BURST.end + 2 * MS
 
 
+def test_a_selection_short_of_comfort_noise_beside_quiet_speech_grows_past_it():
+    """Comfort noise that ends in speech at its own level has one level step; the snap still
+    finds the other edge, where the noise stops being white."""
+
+    def at(x: np.ndarray, dbfs: float) -> np.ndarray:
+        return (x / np.sqrt(np.mean(x**2)) * 10 ** (dbfs / 20)).astype(np.float32)
+
+    loud = at(speech_like(1.5, RATE, seed=5), -20)
+    quiet = at(speech_like(1.5, RATE, seed=6, f0_hz=110.0), -55)
+    noise = at(np.random.default_rng(1).standard_normal(BURST.n_frames), -55)
+    damaged = Audio.from_array(np.concatenate([loud, noise, quiet]), RATE)
+    burst = Region(loud.size, loud.size + noise.size)
+    (snap,) = snap_regions(damaged, [short_of(burst, 2, 4)])
+    assert snap.kind is DropoutKind.PACKET_LOSS
+    assert burst.start - 2 * MS <= snap.snapped.start <= burst.start
+    assert burst.end <= snap.snapped.end <= burst.end + 3 * MS
+
+
 def test_regions_over_clean_speech_or_covering_the_dropout_are_left_alone(clean, noise_burst):
     speech = [Region(8000, 8800), Region(40000, 41600)]
     assert all(not s.moved for s in snap_regions(clean, speech))
