@@ -184,8 +184,8 @@ def test_ljung_box_tells_white_noise_from_coloured():
 def test_clean_speech_and_natural_pauses_are_not_flagged():
     """A natural pause: the voice fades out over 30 ms and back in while the room's noise
     carries on under it. Room noise is coloured; in white noise a voice that falls by 8 dB
-    within 3 ms looks like a lost packet's comfort noise beside quiet speech (one place in the
-    train split's 168 min)."""
+    within 3 ms looks like a lost packet's comfort noise beside quiet speech (the one-sided
+    search flags 4 places of 19-40 ms in the train split's 168 min)."""
     rng = np.random.default_rng(0)
     voice = speech_like(3.0, RATE, seed=5)
     envelope = np.ones_like(voice)
