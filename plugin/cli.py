@@ -194,6 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     bdet.add_argument("--per-file", type=int, default=3, help="corruptions per file and scenario")
     bdet.add_argument("--limit", type=int, help="use only the first N files")
     bdet.add_argument("--seed", type=int, default=0)
+    bdet.add_argument(
+        "--saved-at",
+        type=int,
+        metavar="HZ",
+        help="resample each damaged file to this rate before scanning it, as a call decoded "
+        "at the data's rate (16 kHz) and saved at another: its comfort noise fills the call's "
+        "band only",
+    )
     bdet.add_argument("--name", default="detection-dev", help="results go to bench/results/NAME")
     bdet.add_argument("--results", type=Path, default=Path("bench/results"))
     bq = bench_sub.add_parser("quality", help="repair quality: the paper's gap protocol")
@@ -1080,9 +1088,12 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
         raise VoicemendError("no audio files found for the benchmark")
     t0 = time.perf_counter()
     with _progress("files") as bar:
-        report = evaluate_detection(files, per_file=args.per_file, seed=args.seed, progress=bar)
+        report = evaluate_detection(
+            files, per_file=args.per_file, seed=args.seed, progress=bar, saved_at=args.saved_at
+        )
     meta = _run_meta(sys.argv if sys.argv[0].endswith(PROG) else [PROG, "bench", "detection"])
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
+    meta["saved_at_hz"] = args.saved_at
     paths = write_report(report, args.results / args.name, meta)
     print(paths[1].read_text(encoding="utf-8"), end="")
     print("wrote " + ", ".join(str(p) for p in paths))

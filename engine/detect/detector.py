@@ -8,11 +8,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from voicemend.engine.audio import Audio
+from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power_spectrum
 from voicemend.engine.detect.clipping import ClippingSettings, find_clipping
 from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
 from voicemend.engine.detect.silence import SilenceSettings, find_silence_runs
 from voicemend.engine.detect.types import Detection, DropoutKind
+from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
 
 ProgressCallback = Callable[[int, int], None]
@@ -71,7 +73,7 @@ class DropoutDetector:
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
             out += find_silence_runs(x, sample_rate, profile, s.silence)
         if DropoutKind.PACKET_LOSS in s.kinds:
-            out += find_packet_loss(x, sample_rate, profile, s.packet_loss)
+            out += _packet_loss_in_band(x, sample_rate, profile, s.packet_loss)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         return out
@@ -101,6 +103,22 @@ def merge_detections(detections: list[Detection]) -> list[Detection]:
     return merged
 
 
+def _packet_loss_in_band(
+    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: PacketLossSettings
+) -> list[Detection]:
+    """Packet loss searched at the rate the channel's band fits (engine.detect.bandwidth), its
+    regions put back on this rate's samples, rounded outwards."""
+    rate = analysis_rate(sample_rate, profile.bandwidth_hz)
+    if rate == sample_rate:
+        return find_packet_loss(x, sample_rate, profile, settings)
+    out = []
+    for det in find_packet_loss(to_rate(x, sample_rate, rate), rate, profile, settings):
+        start = int(np.floor(det.region.start * sample_rate / rate))
+        end = min(x.size, int(np.ceil(det.region.end * sample_rate / rate)))
+        out.append(replace(det, region=Region(start, end)))
+    return out
+
+
 def _blocks(n_frames: int, sample_rate: int) -> list[tuple[int, int, int, int]]:
     """(read_start, read_end, own_start, own_end) per block."""
     step = int(BLOCK_S * sample_rate)
@@ -124,7 +142,9 @@ def _profile(
         profile = LevelProfile.from_levels(np.concatenate(levels))
     top = max((float(x[lo:hi].max()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
     bottom = min((float(x[lo:hi].min()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
-    return replace(profile, top=top, bottom=bottom)
+    power = sum(power_spectrum(x[lo:hi], sample_rate) for _, _, lo, hi in blocks)
+    band = bandwidth_hz(np.asarray(power), sample_rate)
+    return replace(profile, top=top, bottom=bottom, bandwidth_hz=band)
 
 
 def _frame_levels(seg: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -141,6 +161,7 @@ def file_profiles(
     that returns the file's next (channels, frames) samples: the same 20 ms frames in the same
     blocks, without holding the file."""
     levels: list[list[np.ndarray]] = []
+    powers: list[np.ndarray] = []
     tops: list[float] = []
     bottoms: list[float] = []
     block = np.empty((0, 0), np.float32)
@@ -148,8 +169,10 @@ def file_profiles(
         block = read(hi - lo)
         levels = levels or [[] for _ in block]
         tops, bottoms = tops or [0.0] * len(block), bottoms or [0.0] * len(block)
+        powers = powers or [np.zeros(1) for _ in block]
         for ch, x in enumerate(block):
             levels[ch].append(_frame_levels(x, sample_rate))
+            powers[ch] = powers[ch] + power_spectrum(x, sample_rate)
             if x.size:
                 tops[ch], bottoms[ch] = (
                     max(tops[ch], float(x.max())),
@@ -162,5 +185,6 @@ def file_profiles(
             profile = LevelProfile.from_levels(np.concatenate(found))
         else:  # shorter than one frame: the one block read is the whole file
             profile = LevelProfile.measure(block[ch], sample_rate)
-        profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch]))
+        band = bandwidth_hz(powers[ch], sample_rate)
+        profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch], bandwidth_hz=band))
     return profiles

@@ -25,6 +25,8 @@ class LevelProfile:
     # repaired already can hold restored peaks past the input's rail.
     top: float | None = None
     bottom: float | None = None
+    # The band the channel fills (engine.detect.bandwidth), None where not measured.
+    bandwidth_hz: float | None = None
 
     @classmethod
     def measure(cls, x: np.ndarray, sample_rate: int) -> LevelProfile:

@@ -14,6 +14,7 @@ from voicemend.engine.corrupt import packet_burst, packet_region, speech_positio
 from voicemend.engine.data import SpeechFile
 from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.io import load, save_figure, write_text_atomic
+from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
 
 TOLERANCE_MS = 10.0
@@ -140,25 +141,41 @@ def evaluate_detection(
     per_file: int = 3,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    saved_at: int | None = None,
 ) -> DetectionReport:
+    """``saved_at``: each damaged (and clean) file is resampled to this rate before it is
+    scanned, as a call decoded at the files' rate and saved at another: the comfort noise then
+    fills the call's band only."""
     detector = detector or DropoutDetector()
     report = DetectionReport(n_files=len(files))
     for index, item in enumerate(files):
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
-        tol = int(TOLERANCE_MS / 1000 * audio.sample_rate)
-        clean_found = detector.regions(audio)
+        rate = saved_at or audio.sample_rate
+        tol = int(TOLERANCE_MS / 1000 * rate)
+        clean_found = detector.regions(_saved_at(audio, rate))
         report.clean_false_alarms += len(clean_found)
         report.clean_minutes += audio.duration_s / 60
         for name, (damaged, truth) in corrupt_scenarios(audio, rng, per_file).items():
-            score, errors = match(truth, detector.regions(damaged), tol)
+            truth = [_region_at(r, audio.sample_rate, rate) for r in truth]
+            found = detector.regions(_saved_at(damaged, rate))
+            score, errors = match(truth, found, tol)
             report.scores.setdefault(name, Score()).add(score)
-            report.boundary_errors_ms.setdefault(name, []).extend(
-                1000 * e / audio.sample_rate for e in errors
-            )
+            report.boundary_errors_ms.setdefault(name, []).extend(1000 * e / rate for e in errors)
         if progress is not None:
             progress(index + 1, len(files))
     return report
+
+
+def _saved_at(audio: Audio, rate: int) -> Audio:
+    if rate == audio.sample_rate:
+        return audio
+    samples = to_rate(audio.samples, audio.sample_rate, rate).astype(np.float32)
+    return Audio(samples, rate)
+
+
+def _region_at(region: Region, from_rate: int, rate: int) -> Region:
+    return Region(round(region.start * rate / from_rate), round(region.end * rate / from_rate))
 
 
 def write_report(report: DetectionReport, folder: Path, meta: dict[str, object]) -> list[Path]:

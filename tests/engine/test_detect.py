@@ -12,9 +12,12 @@ from voicemend.engine.detect import (
     clipped_regions,
     merge_detections,
 )
+from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power_spectrum
 from voicemend.engine.detect.clipping import ClippingSettings
-from voicemend.engine.detect.detector import DetectorSettings, _blocks
+from voicemend.engine.detect.detector import DetectorSettings, _blocks, _profile, file_profiles
+from voicemend.engine.detect.levels import LevelProfile
 from voicemend.engine.detect.packet_loss import PacketLossSettings, ljung_box
+from voicemend.engine.rates import to_rate
 from voicemend.engine.runs import true_runs
 
 from ..conftest import speech_like
@@ -316,6 +319,75 @@ def test_long_file_is_scanned_in_blocks_without_losing_edge_cases():
     found = DropoutDetector()(damaged, progress=lambda d, t: seen.append(d))
     assert [d.region for d in found] == sorted(truths)
     assert seen[-1] == len(blocks)
+
+
+def _call_saved_at(rate: int, n_bursts: int = 6) -> tuple[Audio, list[Region]]:
+    """Speech with comfort-noise bursts made at 16 kHz (a call's decoder), then resampled to
+    ``rate``: the noise fills the call's 8 kHz band only."""
+    audio = Audio.from_array(speech_like(4.0, RATE, seed=8), RATE)
+    truth = []
+    for i in range(n_bursts):
+        burst = packet_region(4000 + i * 9000, 1 + i % 3, RATE)
+        audio = packet_burst(audio, burst, -55.0, np.random.default_rng(i))
+        truth.append(burst)
+    samples = to_rate(audio.samples, RATE, rate).astype(np.float32)
+    scaled = [Region(t.start * rate // RATE, t.end * rate // RATE) for t in truth]
+    return Audio(samples, rate), scaled
+
+
+@pytest.mark.parametrize("rate", [44100, 48000])
+def test_comfort_noise_of_a_call_saved_at_a_higher_rate_is_found(rate):
+    """At 48 kHz a 16 kHz call's comfort noise is not white (nothing above 8 kHz), so it is
+    looked for at the rate the file's band fits, and its regions put back on the file's."""
+    audio, truth = _call_saved_at(rate)
+    found = DropoutDetector()(audio)
+    assert [d.kind for d in found] == [DropoutKind.PACKET_LOSS] * len(truth)
+    for d, t in zip(found, truth, strict=True):
+        assert near(d.region, t, tol=rate // 500)  # 2 ms
+        assert d.region.start <= t.start and d.region.end >= t.end
+    # at the file's own rate, as before the band was measured, none is seen
+    own = replace(LevelProfile.measure(audio.samples[0], rate), bandwidth_hz=None)
+    assert DropoutDetector()(audio, profiles=[own]) == []
+
+
+def test_zero_runs_of_a_call_saved_at_a_higher_rate_keep_their_silence_edges():
+    audio = Audio.from_array(speech_like(2.0, 48000, seed=2), 48000)
+    audio = Audio.from_array(to_rate(audio.samples[0], 48000, 16000), 16000)
+    audio = Audio(to_rate(audio.samples, 16000, 48000).astype(np.float32), 48000)
+    gap = Region(48000, 48000 + 2400)
+    found = DropoutDetector()(zero_gap(audio, gap))
+    assert [(d.kind, d.region) for d in found] == [(DropoutKind.DIGITAL_SILENCE, gap)]
+
+
+def test_the_band_and_the_rate_it_is_analysed_at():
+    rng = np.random.default_rng(0)
+    white = rng.standard_normal(48000)
+    assert bandwidth_hz(power_spectrum(white, 48000), 48000) > 23000
+    call = to_rate(rng.standard_normal(16000), 16000, 48000)
+    band = bandwidth_hz(power_spectrum(call, 48000), 48000)
+    assert 7000 < band < 9500
+    assert analysis_rate(48000, band) == analysis_rate(44100, band) == 16000
+    assert analysis_rate(48000, 23000.0) == 48000  # full band: the file's own rate
+    assert analysis_rate(16000, 8000.0) == 16000
+    assert analysis_rate(48000, None) == 48000  # silence
+    assert analysis_rate(48000, 11000.0) == 22050
+    assert bandwidth_hz(np.zeros(513), 48000) is None
+
+
+def test_levels_measured_in_blocks_from_a_file_match_the_detectors():
+    rate = 8000
+    x = to_rate(speech_like(130.0, 16000, seed=9), 16000, rate).astype(np.float32)
+    blocks = _blocks(x.size, rate)
+    position = 0
+
+    def read(n: int) -> np.ndarray:
+        nonlocal position
+        position += n
+        return x[None, position - n : position]
+
+    (from_file,) = file_profiles(read, x.size, rate)
+    assert from_file == _profile(x, rate, blocks)
+    assert from_file.bandwidth_hz is not None and from_file.bandwidth_hz <= rate / 2
 
 
 def test_merge_detections_unions_overlaps():

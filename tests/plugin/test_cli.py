@@ -11,7 +11,7 @@ from voicemend.engine.corrupt import zero_gap
 from voicemend.engine.metrics import log_spectral_distance
 from voicemend.plugin.cli import main
 
-from ..conftest import speech_like
+from ..conftest import speech_like, speech_root
 
 
 @pytest.fixture
@@ -515,3 +515,31 @@ def test_repair_lines_list_the_first_dropouts_and_count_the_rest():
     assert len(repair_lines(dropouts, 16000, None)) == LISTED_REPAIRS + 10
     few = repair_lines([*dropouts[:3], report(500, 1)], 16000, LISTED_REPAIRS)
     assert len(few) == 4  # under the limit: every repair, short ones too
+
+
+def test_bench_detection_of_calls_saved_at_48k(tmp_path, capsys, dev_files):
+    """The comfort noise of a 16 kHz call saved at 48 kHz is found: the run writes its table
+    at the saved rate, with bursts found (none were before the band was measured)."""
+    code, out, err = run(
+        capsys,
+        "bench",
+        "detection",
+        "--data",
+        speech_root(),
+        "--limit",
+        "2",
+        "--per-file",
+        "3",
+        "--saved-at",
+        "48000",
+        "--name",
+        "det",
+        "--results",
+        tmp_path,
+    )
+    assert code == 0, err
+    report = json.loads((tmp_path / "det" / "detection.json").read_text())
+    assert report["meta"]["saved_at_hz"] == 48000 and report["n_files"] == 2
+    noise = report["scenarios"]["packet_noise"]
+    assert noise["true_positives"] >= 5 and noise["false_negatives"] <= 1
+    assert "packet_noise" in out
