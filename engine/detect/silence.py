@@ -30,7 +30,7 @@ def find_silence_runs(
     quiet = np.abs(x) <= settings.threshold
     min_len = max(1, int(settings.min_ms / 1000 * sample_rate))
     max_len = int(settings.max_ms / 1000 * sample_rate)
-    runs = [(a, b) for a, b in true_runs(quiet) if min_len <= b - a <= max_len]
+    runs = [(a, b) for a, b in true_runs(quiet, min_len) if b - a <= max_len]
     runs = [(a, b) for a, b in runs if a > 0 and b < x.size]
     if not runs:
         return []
