@@ -371,6 +371,11 @@ def test_the_band_and_the_rate_it_is_analysed_at():
     assert analysis_rate(16000, 8000.0) == 16000
     assert analysis_rate(48000, None) == 48000  # silence
     assert analysis_rate(48000, 11000.0) == 22050
+    # a resampler's roll-off leaks past the source's Nyquist: 22.05 kHz noise saved at
+    # 44.1 kHz measures 12.7 kHz, and is white at 22.05 kHz, not at 24 kHz
+    noise = to_rate(rng.standard_normal(22050 * 2), 22050, 44100)
+    assert analysis_rate(44100, bandwidth_hz(power_spectrum(noise, 44100), 44100)) == 22050
+    assert analysis_rate(96000, 27500.0) == 48000
     assert bandwidth_hz(np.zeros(513), 48000) is None
 
 
