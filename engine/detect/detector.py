@@ -161,7 +161,7 @@ def file_profiles(
     that returns the file's next (channels, frames) samples: the same 20 ms frames in the same
     blocks, without holding the file."""
     levels: list[list[np.ndarray]] = []
-    powers: list[np.ndarray] = []
+    powers: list[np.ndarray | float] = []
     tops: list[float] = []
     bottoms: list[float] = []
     block = np.empty((0, 0), np.float32)
@@ -169,7 +169,7 @@ def file_profiles(
         block = read(hi - lo)
         levels = levels or [[] for _ in block]
         tops, bottoms = tops or [0.0] * len(block), bottoms or [0.0] * len(block)
-        powers = powers or [np.zeros(1) for _ in block]
+        powers = powers or [0.0] * len(block)
         for ch, x in enumerate(block):
             levels[ch].append(_frame_levels(x, sample_rate))
             powers[ch] = powers[ch] + power_spectrum(x, sample_rate)
@@ -185,6 +185,6 @@ def file_profiles(
             profile = LevelProfile.from_levels(np.concatenate(found))
         else:  # shorter than one frame: the one block read is the whole file
             profile = LevelProfile.measure(block[ch], sample_rate)
-        band = bandwidth_hz(powers[ch], sample_rate)
+        band = bandwidth_hz(np.asarray(powers[ch]), sample_rate)
         profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch], bandwidth_hz=band))
     return profiles

@@ -65,7 +65,7 @@ class PacketLossSettings:
     # the two-edged search missed, with no false alarm in its clean speech, and 4 (19-40 ms) in
     # the train split's 168 min, where the two-edged search has 41; see ``_one_sided``.
     one_sided: bool = True
-    # Ljung-Box statistic of lags 1..6 over 4 ms windows: white noise has a mean of 6 and
+    # Box-Pierce statistic of lags 1..6 over 4 ms windows: white noise has a mean of 6 and
     # exceeds 22.5 once in a thousand windows (chi-squared, 6 degrees of freedom).
     white_window_ms: float = 4.0
     white_lags: int = 6
@@ -144,9 +144,9 @@ def find_packet_loss(
     rises = rises[_white_beside(x, t[rises] - guard, False, ms, s)]
     edges = [(int(i), True, before[i], -change[i], outer_before[i]) for i in drops]
     edges += [(int(i), False, after[i], change[i], outer_after[i]) for i in rises]
+    margin = 2 * win  # an edge this near a burst found already is that burst's
     for i, falling, edge_db, depth, outer_db in sorted(edges):
         edge = _refine(power, int(t[i]), sample_rate, s.refine_ms, falling=falling)
-        margin = 2 * win
         if any(d.region.start - margin <= edge < d.region.end + margin for d in out):
             continue
         found = _one_sided(x, power, edge, falling, edge_db, outer_db, ms, s)
@@ -203,7 +203,7 @@ def _one_sided(
             if np.max(np.abs(x[starts[0] : starts[0] + w])) <= SILENCE_THRESHOLD:
                 return None  # digital silence: the silence detector finds its exact edges
             reference = float(np.median(level[:5]))
-        white = ljung_box(x, starts, w, s.white_lags) < s.white_q
+        white = box_pierce(x, starts, w, s.white_lags) < s.white_q
         steady = np.abs(level - reference) <= s.one_sided_level_db
         ok.append(white & steady & (level <= edge_db - s.plateau_margin_db))
         coloured.append(~white)
@@ -227,7 +227,7 @@ def _one_sided(
     if spectral_flatness(plateau) < s.one_sided_flatness:
         return None
     starts = np.arange(start + guard, end - guard - w + 1, max(1, w // 4))
-    if starts.size == 0 or ljung_box(x, starts, w, s.white_lags).mean() > s.white_mean_q:
+    if starts.size == 0 or box_pierce(x, starts, w, s.white_lags).mean() > s.white_mean_q:
         return None
     level = power_db(power.mean(starts, starts + w))
     if np.percentile(level, 95) - np.percentile(level, 5) > s.plateau_spread_db:
@@ -256,7 +256,7 @@ def _white_beside(
         r1 = np.abs(_lag1(x, pair.ravel(), w)).reshape(pair.shape)
         keep[keep] = np.any(r1 <= 4.0 / np.sqrt(w), axis=1)
     if keep.any():
-        q = ljung_box(x, starts[keep].ravel(), w, s.white_lags).reshape(-1, offsets.size)
+        q = box_pierce(x, starts[keep].ravel(), w, s.white_lags).reshape(-1, offsets.size)
         keep[keep] = np.sum(q < s.white_q, axis=1) >= 2
     return keep
 
@@ -276,22 +276,25 @@ def _colour_change(x: np.ndarray, around: int, w: int, ms: float, falling: bool)
 
 def _lag1(x: np.ndarray, starts: np.ndarray, w: int) -> np.ndarray:
     """Per window [start, start + w), the lag-1 autocorrelation around the window's mean."""
-    seg = x[starts[:, None] + np.arange(w)].astype(np.float64)
-    seg -= seg.mean(axis=1, keepdims=True)
-    return np.sum(seg[:, 1:] * seg[:, :-1], axis=1) / (np.sum(seg * seg, axis=1) + 1e-30)
+    return autocorrelations(x, starts, w, 1)[:, 0]
 
 
-def ljung_box(x: np.ndarray, starts: np.ndarray, w: int, lags: int) -> np.ndarray:
+def box_pierce(x: np.ndarray, starts: np.ndarray, w: int, lags: int) -> np.ndarray:
     """Per window [start, start + w): w times the summed squared autocorrelations at lags
-    1..``lags`` (Box-Pierce), about chi-squared with ``lags`` degrees of freedom for white
-    noise and large for anything coloured. Digital silence counts as white (0)."""
+    1..``lags`` (the Box-Pierce statistic), about chi-squared with ``lags`` degrees of freedom
+    for white noise and large for anything coloured. Digital silence counts as white (0)."""
+    return w * np.sum(autocorrelations(x, starts, w, lags) ** 2, axis=1)
+
+
+def autocorrelations(x: np.ndarray, starts: np.ndarray, w: int, lags: int) -> np.ndarray:
+    """(windows, lags): per window [start, start + w), its autocorrelations at lags
+    1..``lags`` around the window's mean (0 for digital silence)."""
     seg = x[starts[:, None] + np.arange(w)].astype(np.float64)
     seg -= seg.mean(axis=1, keepdims=True)
     energy = np.sum(seg * seg, axis=1) + 1e-30
-    q = np.zeros(starts.size)
-    for k in range(1, lags + 1):
-        q += (np.sum(seg[:, k:] * seg[:, :-k], axis=1) / energy) ** 2
-    return w * q
+    return np.stack(
+        [np.sum(seg[:, k:] * seg[:, :-k], axis=1) / energy for k in range(1, lags + 1)], axis=1
+    )
 
 
 def _refine(

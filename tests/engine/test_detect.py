@@ -16,7 +16,7 @@ from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power
 from voicemend.engine.detect.clipping import ClippingSettings
 from voicemend.engine.detect.detector import DetectorSettings, _blocks, _profile, file_profiles
 from voicemend.engine.detect.levels import LevelProfile
-from voicemend.engine.detect.packet_loss import PacketLossSettings, ljung_box
+from voicemend.engine.detect.packet_loss import PacketLossSettings, box_pierce
 from voicemend.engine.rates import to_rate
 from voicemend.engine.runs import true_runs
 
@@ -173,15 +173,15 @@ def test_digital_silence_beside_quiet_speech_keeps_its_exact_edges():
     assert [(d.kind, d.region) for d in found] == [(DropoutKind.DIGITAL_SILENCE, truth)]
 
 
-def test_ljung_box_tells_white_noise_from_coloured():
+def test_box_pierce_tells_white_noise_from_coloured():
     rng = np.random.default_rng(0)
     white = rng.standard_normal(64_000)
     coloured = np.convolve(white, np.ones(4) / 4, mode="same")
     starts = np.arange(0, 63_000, 64)
-    q_white = ljung_box(white, starts, 64, 6)
+    q_white = box_pierce(white, starts, 64, 6)
     assert 5.0 < q_white.mean() < 7.0  # chi-squared with 6 degrees of freedom has mean 6
     assert np.mean(q_white > 22.5) < 0.01
-    assert np.mean(ljung_box(coloured, starts, 64, 6) > 22.5) > 0.99
+    assert np.mean(box_pierce(coloured, starts, 64, 6) > 22.5) > 0.99
 
 
 def test_clean_speech_and_natural_pauses_are_not_flagged():
