@@ -1093,7 +1093,6 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
         )
     meta = _run_meta(sys.argv if sys.argv[0].endswith(PROG) else [PROG, "bench", "detection"])
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)
-    meta["saved_at_hz"] = args.saved_at
     paths = write_report(report, args.results / args.name, meta)
     print(paths[1].read_text(encoding="utf-8"), end="")
     print("wrote " + ", ".join(str(p) for p in paths))

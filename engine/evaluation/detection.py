@@ -57,6 +57,7 @@ class DetectionReport:
     clean_false_alarms: int = 0
     boundary_errors_ms: dict[str, list[float]] = field(default_factory=dict)
     n_files: int = 0
+    saved_at_hz: int | None = None  # the rate each file was resampled to before the scan
 
     @property
     def false_alarms_per_10_min(self) -> float:
@@ -65,6 +66,7 @@ class DetectionReport:
     def to_dict(self) -> dict[str, object]:
         return {
             "n_files": self.n_files,
+            "saved_at_hz": self.saved_at_hz,
             "tolerance_ms": TOLERANCE_MS,
             "scenarios": {
                 name: {
@@ -147,7 +149,7 @@ def evaluate_detection(
     scanned, as a call decoded at the files' rate and saved at another: the comfort noise then
     fills the call's band only."""
     detector = detector or DropoutDetector()
-    report = DetectionReport(n_files=len(files))
+    report = DetectionReport(n_files=len(files), saved_at_hz=saved_at)
     for index, item in enumerate(files):
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
@@ -220,8 +222,9 @@ def _plot(report: DetectionReport, path: Path) -> None:
     ax.axhline(0.95, color="k", linestyle="--", linewidth=0.8, label="target F1 0.95")
     ax.set_xticks(xs, names)
     ax.set_ylim(0, 1.05)
+    saved = f", saved at {report.saved_at_hz / 1000:g} kHz" if report.saved_at_hz else ""
     ax.set_title(
-        f"Dropout detection (±{TOLERANCE_MS:g} ms); "
+        f"Dropout detection (±{TOLERANCE_MS:g} ms{saved}); "
         f"clean FA: {report.false_alarms_per_10_min:.2f}/10 min"
     )
     ax.legend(loc="lower right", fontsize=8)

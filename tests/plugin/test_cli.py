@@ -539,7 +539,7 @@ def test_bench_detection_of_calls_saved_at_48k(tmp_path, capsys, dev_files):
     )
     assert code == 0, err
     report = json.loads((tmp_path / "det" / "detection.json").read_text())
-    assert report["meta"]["saved_at_hz"] == 48000 and report["n_files"] == 2
+    assert report["saved_at_hz"] == 48000 and report["n_files"] == 2
     noise = report["scenarios"]["packet_noise"]
     assert noise["true_positives"] >= 5 and noise["false_negatives"] <= 1
     assert "packet_noise" in out
