@@ -3,6 +3,7 @@
 import runpy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .conftest import speech_like
@@ -747,3 +748,43 @@ def test_low_rate_band_scores_both_variants_and_tabulates_them(dev_files, tmp_pa
     assert {r.split(",")[2] for r in rows[1:]} == {"full", "16k"}
     table = module["table"]([out])
     assert "| 200 ms | 1 |" in table
+
+
+@pytest.mark.data
+def test_opus_plc_scores_concealed_bursts(dev_files, tmp_path, capsys):
+    """Opus's own concealment of lost packets, scored against repairs told where they are."""
+    pytest.importorskip("pesq")
+    module = runpy.run_path(str(SCRIPTS / "opus_plc.py"))
+    try:
+        module["OpusCodec"]()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    code = module["main"](
+        ["--files", "1", "--packets", "1,3", "--methods", "lsar", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    text = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "| 20 ms | opus-plc |" in text and "| 60 ms | lsar |" in text
+    assert "Concealed bursts the detector found:" in text
+    import json
+
+    rows = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert {r["method"] for r in rows} == {"opus-plc", "lsar"} and len(rows) == 4
+    assert all(1.0 <= r["pesq"] <= 4.7 for r in rows)
+
+
+def test_opus_codec_conceals_a_lost_packet():
+    """Lost packets are concealed (not left silent), and the rest decodes as without loss."""
+    module = runpy.run_path(str(SCRIPTS / "opus_plc.py"))
+    try:
+        codec = module["OpusCodec"]()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    x = speech_like(1.0, 16000, seed=2)
+    whole, lossy = codec.roundtrip(x), codec.roundtrip(x, {20})
+    delay = codec.delay(x)
+    assert 0 < delay < 400
+    assert np.allclose(whole[: 20 * 320], lossy[: 20 * 320])
+    concealed = lossy[20 * 320 + delay : 21 * 320 + delay]
+    assert np.sqrt(np.mean(concealed**2)) > 0.01  # not a hole
+    assert not np.allclose(concealed, whole[20 * 320 + delay : 21 * 320 + delay])
