@@ -129,8 +129,10 @@ def score_file(
     reference = codec.roundtrip(x)
     rows = []
     for n_packets in args.packets:
-        (pos,) = speech_positions(x, RATE, (n_packets + 1) * n, 1, rng)
-        first = int(np.ceil(pos.start / n))
+        places = speech_positions(x, RATE, (n_packets + 1) * n, 1, rng)
+        if not places:  # too short, or no active speech long enough
+            continue
+        first = int(np.ceil(places[0].start / n))
         concealed = codec.roundtrip(x, set(range(first, first + n_packets)))
         gap = Region(first * n + delay, (first + n_packets) * n + delay)
         a0, a1 = max(0, gap.start - RATE), min(concealed.size, gap.end + RATE)
