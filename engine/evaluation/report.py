@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.scores import METRICS
 from voicemend.engine.io import atomic_path, save_figure, write_text_atomic
 
@@ -257,8 +258,16 @@ def write_results(
 
 
 def load_summary(folder_or_file: Path) -> dict:
+    """A quality bench's summary, from its results folder or its summary.json."""
     path = folder_or_file / SUMMARY_NAME if folder_or_file.is_dir() else folder_or_file
-    return json.loads(path.read_text(encoding="utf-8"))["summary"]
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["summary"]
+    except FileNotFoundError:
+        raise VoicemendError(
+            f"{folder_or_file}: no {SUMMARY_NAME}; bench compare reads quality bench results"
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise VoicemendError(f"{path}: not a quality bench summary ({exc})") from None
 
 
 def compare(a: dict, b: dict) -> list[str]:

@@ -543,3 +543,15 @@ def test_bench_detection_of_calls_saved_at_48k(tmp_path, capsys, dev_files):
     noise = report["scenarios"]["packet_noise"]
     assert noise["true_positives"] >= 5 and noise["false_negatives"] <= 1
     assert "packet_noise" in out
+
+
+def test_bench_compare_names_a_folder_that_is_not_a_quality_bench(tmp_path, capsys):
+    detection = tmp_path / "detection"
+    detection.mkdir()
+    (detection / "detection.json").write_text("{}")
+    code, _, err = run(capsys, "bench", "compare", detection, detection)
+    assert code == 1 and "no summary.json; bench compare reads quality bench results" in err
+    bad = tmp_path / "summary.json"
+    bad.write_text("not json")
+    code, _, err = run(capsys, "bench", "compare", bad, bad)
+    assert code == 1 and "not a quality bench summary" in err
