@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from voicemend.engine.audio import MAX_REPAIR_RATE_HZ, MIN_REPAIR_RATE_HZ
 from voicemend.engine.detect import Detection
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
@@ -193,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     bdet.add_argument("--seed", type=int, default=0)
     bdet.add_argument(
         "--saved-at",
-        type=int,
+        type=_rate_arg,
         metavar="HZ",
         help="resample each damaged file to this rate before scanning it, as a call decoded "
         "at the data's rate (16 kHz) and saved at another: its comfort noise fills the call's "
@@ -473,6 +474,20 @@ def _count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
+def _rate_arg(text: str) -> int:
+    """A sample rate the engine repairs at, in Hz."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of Hz") from None
+    if not MIN_REPAIR_RATE_HZ <= value <= MAX_REPAIR_RATE_HZ:
+        raise argparse.ArgumentTypeError(
+            f"{value} Hz is outside the {MIN_REPAIR_RATE_HZ}-{MAX_REPAIR_RATE_HZ} Hz the engine "
+            "repairs at"
+        )
     return value
 
 

@@ -555,3 +555,12 @@ def test_bench_compare_names_a_folder_that_is_not_a_quality_bench(tmp_path, caps
     bad.write_text("not json")
     code, _, err = run(capsys, "bench", "compare", bad, bad)
     assert code == 1 and "not a quality bench summary" in err
+
+
+@pytest.mark.parametrize("rate", ["0", "-5", "48k"])
+def test_bench_detection_saved_at_must_be_a_repairable_rate(tmp_path, capsys, rate):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "detection", "--saved-at", rate, "--results", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "--saved-at" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
