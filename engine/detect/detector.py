@@ -12,7 +12,7 @@ from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power
 from voicemend.engine.detect.clipping import ClippingSettings, find_clipping
 from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
-from voicemend.engine.detect.silence import SilenceSettings, find_silence_runs
+from voicemend.engine.detect.silence import SilenceSettings, find_silence_runs, pad_ringing
 from voicemend.engine.detect.types import Detection, DropoutKind
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
@@ -71,7 +71,10 @@ class DropoutDetector:
         s = self.settings
         out: list[Detection] = []
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
-            out += find_silence_runs(x, sample_rate, profile, s.silence)
+            runs = find_silence_runs(x, sample_rate, profile, s.silence)
+            if analysis_rate(sample_rate, profile.bandwidth_hz) < sample_rate:
+                runs = pad_ringing(x, sample_rate, runs, s.silence)
+            out += runs
         if DropoutKind.PACKET_LOSS in s.kinds:
             out += _packet_loss_in_band(x, sample_rate, profile, s.packet_loss)
         if DropoutKind.CLIPPING in s.kinds:

@@ -21,6 +21,17 @@ class SilenceSettings:
     # The audio next to the run must be this far above the threshold to count as active.
     active_margin_db: float = 20.0
     edge_ms: float = 1.0
+    # In a band-limited channel (a 16 kHz call saved at 48 kHz) zeros written before the
+    # resampling ring into both sides of the gap: the run found is about 0.5 ms short each end,
+    # and that ringing, read as true context, misleads the fill. A side whose 0.5 ms next to the
+    # run is ``ring_db`` under the 1 ms beyond it rings (median 22.7 dB under; beside zeros
+    # written at the file's own rate 0.2 dB) and is widened by ``ring_pad_ms``. 20-60 ms gaps
+    # at 48 kHz repaired by lsar, gap +- 20 ms: log-spectral distance 9.05 -> 7.10 dB and SI-SDR
+    # -1.72 -> +2.79 dB on 30 dev files (8.78 -> 7.84 dB, -1.67 -> +0.83 dB on 30 train files);
+    # zeros written at 48 kHz kept their edges (both sets unchanged). 10 and 15 dB widened some
+    # of those too.
+    ring_db: float = 20.0
+    ring_pad_ms: float = 1.0
 
 
 def find_silence_runs(
@@ -55,4 +66,29 @@ def find_silence_runs(
         loud = float(np.clip((louder - profile.floor_db) / 20.0, 0.0, 1.0))
         confidence = 0.5 + 0.5 * max(abrupt, loud)
         out.append(Detection(Region(int(a), int(b)), DropoutKind.DIGITAL_SILENCE, confidence))
+    return out
+
+
+def pad_ringing(
+    x: np.ndarray, sample_rate: int, detections: list[Detection], settings: SilenceSettings
+) -> list[Detection]:
+    """``detections`` (silence runs of a band-limited channel ``x``) widened by
+    ``ring_pad_ms`` on each side where the audio next to them rings (see ``ring_db``)."""
+    near, far = max(1, round(0.5 * sample_rate / 1000)), max(1, round(sample_rate / 1000))
+    pad = round(settings.ring_pad_ms * sample_rate / 1000)
+    power = WindowPower(x)
+
+    def rings(lo: int, hi: int, beyond_lo: int, beyond_hi: int) -> bool:
+        if beyond_lo < 0 or beyond_hi > x.size:
+            return False
+        step = power_db(power.mean(lo, hi)) - power_db(power.mean(beyond_lo, beyond_hi))
+        return bool(step <= -settings.ring_db)
+
+    out = []
+    for det in detections:
+        a, b = det.region.start, det.region.end
+        left = rings(a - near, a, a - near - far, a - near)
+        right = rings(b, b + near, b + near, b + near + far)
+        region = Region(max(0, a - pad) if left else a, min(x.size, b + pad) if right else b)
+        out.append(Detection(region, det.kind, det.confidence, det.channels, det.clipped))
     return out

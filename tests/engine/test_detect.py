@@ -359,6 +359,27 @@ def test_zero_runs_of_a_call_saved_at_a_higher_rate_keep_their_silence_edges():
     assert [(d.kind, d.region) for d in found] == [(DropoutKind.DIGITAL_SILENCE, gap)]
 
 
+def test_zero_runs_written_before_a_call_was_resampled_are_widened_past_its_ringing():
+    """Zeros a 16 kHz decoder wrote, then resampled to 48 kHz: the resampler rings into both
+    sides, so the silent run is short of the gap; the region is widened past the ringing."""
+    x16 = speech_like(2.0, RATE, seed=2)
+    gap16 = Region(16000, 16000 + 960)
+    x16[gap16.start : gap16.end] = 0.0
+    audio = Audio(to_rate(x16[None], RATE, 48000).astype(np.float32), 48000)
+    gap = Region(gap16.start * 3, gap16.end * 3)
+    silence_only = DetectorSettings(kinds=(DropoutKind.DIGITAL_SILENCE,))
+    (found,) = DropoutDetector(silence_only)(audio)
+    assert gap.start - 48 <= found.region.start <= gap.start
+    assert gap.end <= found.region.end <= gap.end + 48
+    # without the widening the silent run alone stops short of the gap
+    unpadded = replace(silence_only, silence=replace(silence_only.silence, ring_db=1e9))
+    (short,) = DropoutDetector(unpadded)(audio)
+    assert short.region.start > gap.start and short.region.end < gap.end
+    # all kinds: whichever names it, the region covers the gap
+    (merged,) = DropoutDetector()(audio)
+    assert merged.region.start <= gap.start and merged.region.end >= gap.end
+
+
 def test_the_band_and_the_rate_it_is_analysed_at():
     rng = np.random.default_rng(0)
     white = rng.standard_normal(48000)
