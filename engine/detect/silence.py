@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -90,5 +90,5 @@ def pad_ringing(
         left = rings(a - near, a, a - near - far, a - near)
         right = rings(b, b + near, b + near, b + near + far)
         region = Region(max(0, a - pad) if left else a, min(x.size, b + pad) if right else b)
-        out.append(Detection(region, det.kind, det.confidence, det.channels, det.clipped))
+        out.append(replace(det, region=region))
     return out
