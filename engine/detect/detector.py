@@ -70,13 +70,16 @@ class DropoutDetector:
     ) -> list[Detection]:
         s = self.settings
         out: list[Detection] = []
+        # the rate the channel's band fits (engine.detect.bandwidth): under the file's own, it
+        # was resampled from there
+        rate = analysis_rate(sample_rate, profile.bandwidth_hz)
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
             runs = find_silence_runs(x, sample_rate, profile, s.silence)
-            if analysis_rate(sample_rate, profile.bandwidth_hz) < sample_rate:
+            if rate < sample_rate:
                 runs = pad_ringing(x, sample_rate, runs, s.silence)
             out += runs
         if DropoutKind.PACKET_LOSS in s.kinds:
-            out += _packet_loss_in_band(x, sample_rate, profile, s.packet_loss)
+            out += _packet_loss_at(rate, x, sample_rate, profile, s.packet_loss)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         return out
@@ -106,12 +109,15 @@ def merge_detections(detections: list[Detection]) -> list[Detection]:
     return merged
 
 
-def _packet_loss_in_band(
-    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: PacketLossSettings
+def _packet_loss_at(
+    rate: int,
+    x: np.ndarray,
+    sample_rate: int,
+    profile: LevelProfile,
+    settings: PacketLossSettings,
 ) -> list[Detection]:
-    """Packet loss searched at the rate the channel's band fits (engine.detect.bandwidth), its
-    regions put back on this rate's samples, rounded outwards."""
-    rate = analysis_rate(sample_rate, profile.bandwidth_hz)
+    """Packet loss searched at ``rate`` (the rate the channel's band fits), its regions put
+    back on ``sample_rate``'s samples, rounded outwards."""
     if rate == sample_rate:
         return find_packet_loss(x, sample_rate, profile, settings)
     out = []

@@ -74,6 +74,8 @@ def pad_ringing(
 ) -> list[Detection]:
     """``detections`` (silence runs of a band-limited channel ``x``) widened by
     ``ring_pad_ms`` on each side where the audio next to them rings (see ``ring_db``)."""
+    if not detections:
+        return detections
     near, far = max(1, round(0.5 * sample_rate / 1000)), max(1, round(sample_rate / 1000))
     pad = round(settings.ring_pad_ms * sample_rate / 1000)
     power = WindowPower(x)
