@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
             "lsar",
             "pattern",
             "hybrid",
+            "choice",
             "exemplar",
             "neural-mel",
             "neural",

@@ -45,7 +45,8 @@ Variants (each is a function of the damaged excerpt and its gap, nothing from in
   context, more of neural-mel's where lsar has drifted.
 - `hybrid`: the engine's `hybrid` method (lsar under 700 Hz, neural-mel above, each pasted with
   its crossfade and split in the window); `hybrid-order-40ms` / `-60ms`: its LSAR half with the
-  AR order allowed up to 40 / 60 ms instead of 25 (a longer memory for low voices' pitch).
+  AR order allowed up to 40 / 60 ms instead of 25 (a longer memory for low voices' pitch);
+  `hybrid-lsar-edges-Xms`: `hybrid` with `lsar`'s whole band for the gap's first and last X ms.
 - `A-low-HZ-B-high`: A's fill below HZ and B's above (zero-phase Butterworth crossover inside
   the gap): e.g. pattern's or neural-mel's pitch and formants under lsar's noise-like texture.
 - `gv-*`: neural-mel with a global-variance post-filter on the predicted mel before the decoder
@@ -609,6 +610,7 @@ class Fills:
             "lsar-edges-20ms-neural-mel": lambda d, g: edges_from(
                 m("lsar", d, g), m("neural-mel", d, g), g, 20.0, 20.0
             ),
+            **{f"hybrid-lsar-edges-{ms}ms": self.hybrid_edges(float(ms)) for ms in (10, 20, 30)},
             "lsar-edges-50ms-neural-mel": lambda d, g: edges_from(
                 m("lsar", d, g), m("neural-mel", d, g), g, 50.0, 30.0
             ),
@@ -664,6 +666,13 @@ class Fills:
             },
             **{name: self.postfiltered(spec) for name, spec in GV_VARIANTS.items()},
         }
+
+    def hybrid_edges(self, edge_ms: float) -> Fill:
+        """``hybrid`` with ``lsar``'s whole fill for the first and last ``edge_ms`` of the gap
+        (its upper band too), crossfaded into ``hybrid``'s over 20 ms."""
+        return lambda d, g: edges_from(
+            self.method("lsar", d, g), self.method("hybrid", d, g), g, edge_ms, 20.0
+        )
 
     def shaped(self, base: str, strength: float, level: bool = False) -> Fill:
         """``base``'s fill with ``neural-mel``'s band shape imposed at ``strength`` (see

@@ -79,7 +79,7 @@ def methods(folder: Callable[[str], Path]) -> dict[str, NeuralInpainter]:
 
 def compare(files: int, gaps_ms: tuple[int, ...], root: Path) -> tuple[str, str]:
     """(sizes table, scores table) in Markdown."""
-    names = list(manifest())
+    names = [n for n, m in manifest().items() if "model.safetensors" in m.files]  # networks only
     stored = {n: stored_copies(n, root, ("float16", "int8")) for n in names}
     halves = {n: s["float16"] for n, s in stored.items()}
     copies = {n: s["int8"] for n, s in stored.items()}

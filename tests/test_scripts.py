@@ -788,3 +788,47 @@ def test_opus_codec_conceals_a_lost_packet():
     concealed = lossy[20 * 320 + delay : 21 * 320 + delay]
     assert np.sqrt(np.mean(concealed**2)) > 0.01  # not a hole
     assert not np.allclose(concealed, whole[20 * 320 + delay : 21 * 320 + delay])
+
+
+def test_selector_fit_exports_a_model_the_choice_method_loads(tmp_path, capsys):
+    """Rows where neural-mel's fill beats hybrid's on PESQ exactly when a feature is high (and
+    costs PLCMOS otherwise): the exported model takes neural-mel there and hybrid elsewhere."""
+    import gzip
+    import json
+
+    from voicemend.engine.inpaint.choice import LinearChoice
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(200):
+        cue = float(rng.uniform(-1, 1))
+        gain = 0.3 * cue + 0.01 * float(rng.standard_normal())
+        base = {"lsar": 2.0, "pattern": 2.1, "hybrid": 2.1}
+        rows.append(
+            {
+                "file": f"f{i}",
+                "gap_ms": 300,
+                "features": {"gap_ms": 300.0, "cue": cue, "noise": float(rng.standard_normal())},
+                "pesq": {**base, "neural-mel": 2.1 + gain},
+                "plcmos": {**base, "neural-mel": 2.1 - 0.1 * (cue < 0)},
+            }
+        )
+    data = tmp_path / "rows.jsonl.gz"
+    with gzip.open(data, "wt") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    module = runpy.run_path(str(SCRIPTS / "selector_fit.py"))
+    out = tmp_path / "choice.json"
+    argv = [str(data), "--model", "ridge", "--alternatives", "neural-mel", "--export", str(out)]
+    assert module["main"]([*argv, "--lam-points", "300:0.5"]) == 0
+    model = LinearChoice.from_json(out)
+    assert model.covers(300.0) and not model.covers(200.0)
+
+    def pick(cue: float) -> str:
+        scores = model.scores({"gap_ms": 300.0, "cue": cue, "noise": 0.0})
+        return max(scores, key=scores.__getitem__)
+
+    assert (pick(0.8), pick(-0.8)) == ("neural-mel", "hybrid")
+    # the out-of-fold table: hybrid's own row, then a row per lambda
+    assert module["main"](argv[:5]) == 0
+    out = capsys.readouterr().out
+    assert "| hybrid |" in out and "learned λ=0.5" in out

@@ -34,7 +34,6 @@ from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation import scores as S
 from voicemend.engine.evaluation.peers import get_method
-from voicemend.engine.inpaint.auto import Auto
 from voicemend.engine.inpaint.base import Inpainter
 from voicemend.engine.io import atomic_path, load, save
 from voicemend.engine.regions import Region
@@ -264,17 +263,19 @@ def _repair_key(
     """Repairs with equal keys give equal output, so each is run once per case.
 
     Every built-in method is deterministic, so the same regions repair the same way in both
-    modes (blind usually finds exactly the gap), and ``auto`` is keyed by the method it hands
-    every region to (a test pins ``auto`` to that method sample for sample), so it also takes
-    that method's row from an earlier run's cache (after its table changed, say). External
+    modes (blind usually finds exactly the gap), and a method that hands every region on
+    (``auto``, and ``choice`` outside its model's lengths; :meth:`Inpainter.same_as`) is keyed
+    by the method it hands them to (a test pins ``auto`` to that method sample for sample), so
+    it also takes that method's row from an earlier run's cache (after its table changed, say).
+    External
     commands are run once per mode.
     """
     if isinstance(method, ExternalMethod):
         return (method.name, mode)
     inpainter = _method(method)
     name = method
-    if isinstance(inpainter, Auto) and regions:
-        delegates = {inpainter.method_name(1000 * r.n_frames / sr) for r in regions}
+    if regions:
+        delegates = {inpainter.same_as(1000 * r.n_frames / sr) for r in regions}
         if len(delegates) == 1:
             name = delegates.pop()
     return (name, tuple(regions))

@@ -290,6 +290,21 @@ def compare(a: dict, b: dict) -> list[str]:
     return out
 
 
+def _reaching_bar(
+    scored: list[tuple[float, str]], table: dict, second: dict, bar: Sequence[str], gap_ms: int
+) -> list[tuple[float, str]]:
+    """Those of ``scored`` whose means reach the best of ``bar``'s on both metrics, or else the
+    one that falls least short (see :func:`auto_table`)."""
+    floor = max(_mean_or(table, b, gap_ms, -math.inf) for b in bar)
+    floor_second = max(_mean_or(second, b, gap_ms, -math.inf) for b in bar)
+
+    def shortfall(score: float, method: str) -> float:
+        return max(floor - score, floor_second - _mean_or(second, method, gap_ms, -math.inf))
+
+    reaching = [(s, m) for s, m in scored if shortfall(s, m) <= 0]
+    return reaching or [min(scored, key=lambda sm: shortfall(*sm))]
+
+
 def _mean_or(table: dict, method: str, gap_ms: int, missing: float) -> float:
     value = table.get(method, {}).get(str(gap_ms), [math.nan])[0]
     return missing if math.isnan(value) else float(value)
@@ -308,11 +323,17 @@ def auto_table(
     tie: float = AUTO_TIE,
     tie_metric: str = "pesq",
     longer: Sequence[dict] = (),
+    bar: Sequence[str] = (),
 ) -> tuple[tuple[float, str], ...]:
     """The ``auto`` table a bench implies: per gap length, the candidate with the best mean
     ``metric``, except that among those within ``tie`` of the best the one with the best mean
     ``tie_metric`` wins (where the bench has it): a method that is level with another on
-    ``metric`` but worse on ``tie_metric`` would make ``auto`` worse for nothing. Neighbouring
+    ``metric`` but worse on ``tie_metric`` would make ``auto`` worse for nothing.
+
+    ``bar``: baselines ``auto`` should never fall behind (issue #5: ``lsar`` and ``pattern``).
+    Where the bench has both metrics, the choice is made only among the candidates whose means
+    reach the best baseline's on both; where none does, the candidate that falls least short of
+    it (its larger shortfall of the two is smallest) is taken. Neighbouring
     lengths with the same winner share one entry, and the last entry reaches to any length.
     Lengths lie between the bench's own, so the limit of each entry is the midpoint to the next
     length (gaps of 150 ms follow the 100 ms winner, 151 ms the 200 ms one).
@@ -323,7 +344,7 @@ def auto_table(
     winners: list[tuple[int, str]] = []
     for bench in (summary, *longer):
         longest = winners[-1][0] if winners else -math.inf
-        found = _winners(bench, methods, metric, mode, tie, tie_metric)
+        found = _winners(bench, methods, metric, mode, tie, tie_metric, bar)
         winners.extend((g, w) for g, w in found if g > longest)
     out: list[tuple[float, str]] = []
     for i, (g, w) in enumerate(winners):
@@ -337,7 +358,13 @@ def auto_table(
 
 
 def _winners(
-    summary: dict, methods: Sequence[str], metric: str, mode: str, tie: float, tie_metric: str
+    summary: dict,
+    methods: Sequence[str],
+    metric: str,
+    mode: str,
+    tie: float,
+    tie_metric: str,
+    bar: Sequence[str] = (),
 ) -> list[tuple[int, str]]:
     """(gap ms, the method ``auto_table`` picks there) for each length the bench scored."""
     table = summary[mode][metric]
@@ -349,6 +376,8 @@ def _winners(
     for g in gaps:
         scored = [(table[m][str(g)][0], m) for m in methods if str(g) in table.get(m, {})]
         scored = [(s, m) for s, m in scored if not math.isnan(s)]
+        if bar and second:
+            scored = _reaching_bar(scored, table, second, bar, g)
         best = max(s for s, _ in scored)
         level = [m for s, m in sorted(scored, reverse=True) if s >= best - tie]
         if len(level) > 1:

@@ -34,6 +34,10 @@ if shipped.available("mel", "mel-decoder"):
     from voicemend.engine.inpaint.crossover import ShippedHybrid
 
     INPAINTERS["hybrid"] = ShippedHybrid
+if shipped.available("mel", "mel-decoder", "choice"):
+    from voicemend.engine.inpaint.choice import ShippedChoice
+
+    INPAINTERS["choice"] = ShippedChoice
 if shipped.available("mel"):
     from voicemend.engine.inpaint.exemplar import ShippedExemplar
 

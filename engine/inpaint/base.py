@@ -126,6 +126,12 @@ class Inpainter(ABC):
         """The inpainter that handles this gap; ``auto`` overrides it."""
         return self
 
+    def same_as(self, gap_ms: float) -> str:
+        """The name of the method whose repair of a gap of ``gap_ms`` this one's equals sample
+        for sample (its own, unless it hands such gaps on): lets a bench reuse that method's
+        scores."""
+        return self.name
+
     # --- the engine ---------------------------------------------------------------------------
     def inpaint(
         self,

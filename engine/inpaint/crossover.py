@@ -66,6 +66,22 @@ class Crossover(Inpainter):
         return self.fill_many([ctx])[0]
 
     def fill_many(self, contexts: Sequence[GapContext]) -> list[tuple[np.ndarray, str]]:
+        sos = self._filter(contexts[0].sample_rate)  # a batch shares one rate
+        out = []
+        for ctx, (low_full, high_full, low_note, high_note) in zip(
+            contexts, self.component_windows(contexts), strict=True
+        ):
+            mixed = band_split(low_full, high_full, sos)
+            note = f"{self.low.name} below {self.crossover_hz:g} Hz ({low_note}), "
+            note += f"{self.high.name} above ({high_note})"
+            out.append((mixed[:, ctx.span], note))
+        return out
+
+    def component_windows(
+        self, contexts: Sequence[GapContext]
+    ) -> list[tuple[np.ndarray, np.ndarray, str, str]]:
+        """Per context: its whole window with ``low``'s fill pasted in, the same with ``high``'s,
+        and the two methods' notes."""
         high_contexts = [self._crop(ctx, self.high, keep_fades=True) for ctx in contexts]
         low_contexts = [self._crop(ctx, self.low, keep_fades=False) for ctx in contexts]
         # The two methods share nothing, so the high one (a network, on the GPU where there is
@@ -74,28 +90,15 @@ class Crossover(Inpainter):
             pending = pool.submit(self.high.fill_many, high_contexts)
             lows = [self.low.fill(c) for c in low_contexts]
             highs = pending.result()
-        sos = self._filter(contexts[0].sample_rate)  # a batch shares one rate
-        out = []
-        for ctx, low_ctx, high_ctx, (low_fill, low_note), (high_fill, high_note) in zip(
-            contexts, low_contexts, high_contexts, lows, highs, strict=True
-        ):
-            low_full = _pasted(ctx, low_ctx, low_fill)
-            high_full = _pasted(ctx, high_ctx, high_fill)
-            if sos is None:  # the crossover is above the band the rate holds: all low
-                mixed = low_full
-            else:
-                mixed = sosfiltfilt(sos, low_full, axis=-1) + (
-                    high_full - sosfiltfilt(sos, high_full, axis=-1)
-                )
-            note = f"{self.low.name} below {self.crossover_hz:g} Hz ({low_note}), "
-            note += f"{self.high.name} above ({high_note})"
-            out.append((mixed[:, ctx.span], note))
-        return out
+        return [
+            (_pasted(ctx, lc, low_fill), _pasted(ctx, hc, high_fill), low_note, high_note)
+            for ctx, lc, hc, (low_fill, low_note), (high_fill, high_note) in zip(
+                contexts, low_contexts, high_contexts, lows, highs, strict=True
+            )
+        ]
 
     def _filter(self, sample_rate: int) -> np.ndarray | None:
-        if self.crossover_hz >= 0.45 * sample_rate:
-            return None
-        return butter(CROSSOVER_ORDER, self.crossover_hz, btype="low", fs=sample_rate, output="sos")
+        return crossover_filter(self.crossover_hz, sample_rate)
 
     @staticmethod
     def _crop(ctx: GapContext, method: Inpainter, keep_fades: bool) -> GapContext:
@@ -114,6 +117,22 @@ class Crossover(Inpainter):
             fade_right=ctx.fade_right if keep_fades else 0,
             window_start=ctx.window_start + lo,
         )
+
+
+def crossover_filter(crossover_hz: float, sample_rate: int) -> np.ndarray | None:
+    """The low-pass half of the crossover (second-order sections); None where ``crossover_hz``
+    is above the band ``sample_rate`` holds."""
+    if crossover_hz >= 0.45 * sample_rate:
+        return None
+    return butter(CROSSOVER_ORDER, crossover_hz, btype="low", fs=sample_rate, output="sos")
+
+
+def band_split(low_full: np.ndarray, high_full: np.ndarray, sos: np.ndarray | None) -> np.ndarray:
+    """``low_full`` under the crossover ``sos`` and ``high_full`` above it (zero-phase, so the two
+    halves of one signal sum back to it); all ``low_full`` without a filter."""
+    if sos is None:
+        return low_full
+    return sosfiltfilt(sos, low_full, axis=-1) + (high_full - sosfiltfilt(sos, high_full, axis=-1))
 
 
 def _pair(want: int | tuple[int, int]) -> tuple[int, int]:

@@ -405,6 +405,41 @@ def test_auto_table_breaks_near_ties_on_pesq():
     assert auto_table(summary, ["lsar", "hybrid"]) == ((math.inf, "hybrid"),)
 
 
+def test_auto_table_with_a_bar_keeps_to_methods_no_worse_than_the_baselines():
+    from voicemend.engine.evaluation.report import auto_table
+
+    def cells(*values):
+        return {str(g): [v, 0.1, 10] for g, v in zip((100, 300, 400), values, strict=True)}
+
+    summary = {
+        "informed": {
+            "plcmos": {
+                "lsar": cells(3.91, 3.866, 3.852),
+                "pattern": cells(3.76, 3.306, 3.110),
+                "hybrid": cells(3.94, 3.895, 3.885),
+                "choice": cells(3.94, 3.878, 3.860),
+            },
+            "pesq": {
+                "lsar": cells(3.30, 2.085, 1.794),
+                "pattern": cells(3.23, 2.198, 1.906),
+                "hybrid": cells(3.32, 2.175, 1.889),
+                "choice": cells(3.32, 2.199, 1.904),
+            },
+        }
+    }
+    methods = ["choice", "hybrid", "lsar", "pattern"]
+    # without a bar PLCMOS decides: hybrid everywhere
+    assert auto_table(summary, methods) == ((math.inf, "hybrid"),)
+    # with one: at 100 ms both reach it, level on both metrics (the same repair: choice hands
+    # such gaps to hybrid), and the order of the level list keeps hybrid; at 300 ms only choice
+    # reaches it; at 400 ms none does and choice falls least short
+    table = auto_table(summary, methods, bar=("lsar", "pattern"))
+    assert table == ((200.0, "hybrid"), (math.inf, "choice"))
+    summary["informed"]["pesq"]["choice"]["400"][0] = 1.880  # now hybrid falls less short
+    table = auto_table(summary, methods, bar=("lsar", "pattern"))
+    assert table == ((200.0, "hybrid"), (350.0, "choice"), (math.inf, "hybrid"))
+
+
 def test_auto_table_takes_longer_gaps_from_a_longer_bench_only_beyond_the_first():
     from voicemend.engine.evaluation.report import auto_table
 

@@ -169,13 +169,13 @@ def test_auto_table_is_the_one_the_committed_benches_imply(mono16k):
 
     from voicemend.engine.evaluation.report import auto_table, load_summary
     from voicemend.engine.inpaint import INPAINTERS
-    from voicemend.engine.inpaint.auto import AUTO_TABLE, BENCHES
+    from voicemend.engine.inpaint.auto import AUTO_BAR, AUTO_TABLE, BENCHES
 
     root = Path(__file__).resolve().parents[2] / "bench" / "results"
     full, *longer = (load_summary(root / name) for name in BENCHES)
     scored = {m for s in (full, *longer) for m in s["informed"]["plcmos"]}
     candidates = sorted(m for m in scored if m in INPAINTERS and m != "auto")
-    assert auto_table(full, candidates, longer=longer) == AUTO_TABLE
+    assert auto_table(full, candidates, longer=longer, bar=AUTO_BAR) == AUTO_TABLE
     for gap_ms in (20, 100, 400):  # and auto's output is that method's, sample for sample
         gap = Region(12000, 12000 + 16 * gap_ms)
         chosen = next(m for limit, m in AUTO_TABLE if gap_ms <= limit)

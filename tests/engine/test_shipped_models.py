@@ -16,13 +16,15 @@ from ..conftest import speech_like
 
 # hybrid takes everything above 700 Hz from neural-mel, so it has to meet the same high band
 NEURAL = [m for m in ("neural", "neural-ipt", "neural-mel", "hybrid") if m in INPAINTERS]
-# methods that run a shipped model; exemplar copies the context's audio, guided by the mel model
-SHIPPED = [*NEURAL, *(["exemplar"] if "exemplar" in INPAINTERS else [])]
+# methods that run a shipped model; exemplar copies the context's audio, guided by the mel model;
+# choice picks between hybrid's and neural-mel's fills with a shipped linear model
+SHIPPED = [*NEURAL, *(m for m in ("exemplar", "choice") if m in INPAINTERS)]
 
 
 def test_every_shipped_model_verifies_and_the_budget_holds():
     models = shipped.manifest()
-    assert {"decoder", "ift", "ipt-encoder", "ipt-decoder", "mel", "mel-decoder"} <= set(models)
+    expected = {"choice", "decoder", "ift", "ipt-encoder", "ipt-decoder", "mel", "mel-decoder"}
+    assert expected <= set(models)
     total = 0
     for name in models:
         folder = shipped.verified_folder(name)
