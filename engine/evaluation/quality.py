@@ -267,8 +267,7 @@ def _repair_key(
     (``auto``, and ``choice`` outside its model's lengths; :meth:`Inpainter.same_as`) is keyed
     by the method it hands them to (a test pins ``auto`` to that method sample for sample), so
     it also takes that method's row from an earlier run's cache (after its table changed, say).
-    External
-    commands are run once per mode.
+    External commands are run once per mode.
     """
     if isinstance(method, ExternalMethod):
         return (method.name, mode)

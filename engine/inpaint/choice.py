@@ -30,9 +30,9 @@ from voicemend.engine.inpaint.base import GapContext, Inpainter
 from voicemend.engine.inpaint.crossover import (
     CROSSOVER_HZ,
     Crossover,
-    _pasted,
     band_split,
     crossover_filter,
+    pasted,
 )
 from voicemend.engine.inpaint.gap_features import RATE, gap_features
 from voicemend.engine.inpaint.pattern import Pattern
@@ -161,20 +161,20 @@ class Choice(Crossover):
             contexts, self.component_windows(contexts), strict=True
         ):
             fills = {"lsar": low_full, "neural-mel": high_full}
-            pattern_ctx = self._crop(ctx, self.pattern, keep_fades=False)
-            fills["pattern"] = _pasted(ctx, pattern_ctx, self.pattern.fill(pattern_ctx)[0])
             fills[BASE] = CANDIDATES[BASE](fills, ctx)
-            name = self.pick(ctx, fills)
+            name = BASE
+            if self.model.covers(1000.0 * ctx.gap_frames / ctx.sample_rate):
+                pattern_ctx = self._crop(ctx, self.pattern, keep_fades=False)
+                fills["pattern"] = pasted(ctx, pattern_ctx, self.pattern.fill(pattern_ctx)[0])
+                name = self.pick(ctx, fills)
             chosen = fills[name] if name in fills else CANDIDATES[name](fills, ctx)
             note = f"chose {name} (lsar: {low_note}; neural-mel: {high_note})"
             out.append((chosen[:, ctx.span], note))
         return out
 
     def pick(self, ctx: GapContext, fills: Mapping[str, np.ndarray]) -> str:
-        """The candidate the model rates best for this gap; ``hybrid`` for gaps of lengths it
-        was not fitted for."""
-        if not self.model.covers(1000.0 * ctx.gap_frames / ctx.sample_rate):
-            return BASE
+        """The candidate the model rates best for this gap, from the windows with ``lsar``'s,
+        ``pattern``'s, ``neural-mel``'s and ``hybrid``'s fills."""
         rate = ctx.sample_rate
         n16 = round(ctx.window.shape[1] * RATE / rate)
         mono = {k: to_rate(v.mean(axis=0), rate, RATE, n16) for k, v in fills.items()}

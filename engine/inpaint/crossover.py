@@ -91,7 +91,7 @@ class Crossover(Inpainter):
             lows = [self.low.fill(c) for c in low_contexts]
             highs = pending.result()
         return [
-            (_pasted(ctx, lc, low_fill), _pasted(ctx, hc, high_fill), low_note, high_note)
+            (pasted(ctx, lc, low_fill), pasted(ctx, hc, high_fill), low_note, high_note)
             for ctx, lc, hc, (low_fill, low_note), (high_fill, high_note) in zip(
                 contexts, low_contexts, high_contexts, lows, highs, strict=True
             )
@@ -139,7 +139,7 @@ def _pair(want: int | tuple[int, int]) -> tuple[int, int]:
     return want if isinstance(want, tuple) else (want, want)
 
 
-def _pasted(ctx: GapContext, sub: GapContext, fill: np.ndarray) -> np.ndarray:
+def pasted(ctx: GapContext, sub: GapContext, fill: np.ndarray) -> np.ndarray:
     """``ctx``'s whole window with ``fill`` (made for the cropped ``sub``) pasted in as the
     engine pastes it, crossfade included."""
     full = ctx.window.copy()
