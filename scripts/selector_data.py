@@ -27,25 +27,18 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from fill_variants import edges_from  # scripts/ is on the path when this runs as a script
+
+# scripts/ is on the path when this runs as a script; the same cases and train-file shuffle
+from fill_variants import RATE, edges_from, train_files
 
 from voicemend.engine.audio import Audio
-from voicemend.engine.data import list_speech
 from voicemend.engine.evaluation.quality import QualityConfig, iter_excerpts
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.inpaint.crossover import band_split, crossover_filter
 from voicemend.engine.inpaint.gap_features import gap_features
 from voicemend.engine.regions import Region
 
-RATE = 16_000
-FILE_ORDER_SEED = 5  # the same shuffle as fill_variants.py
 METHODS = ("lsar", "pattern", "neural-mel", "hybrid")
-
-
-def train_files(first: int, count: int) -> list:
-    files = list_speech(split="train")
-    order = np.random.default_rng(FILE_ORDER_SEED).permutation(len(files))
-    return [files[i] for i in order[first : first + count]]
 
 
 def derived_fills(fills: dict[str, np.ndarray], gap: Region) -> dict[str, np.ndarray]:
@@ -92,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="a .jsonl.gz file")
     a = p.parse_args(argv)
     gaps = tuple(int(g) for g in a.gap_ms.split(","))
-    files = train_files(a.first, a.files)
+    files = train_files(a.first + a.files)[a.first :]
     jobs = [(f, a.first + i, gaps) for i, f in enumerate(files)]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".part")
