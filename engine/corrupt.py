@@ -1,4 +1,5 @@
-"""Synthetic damage for tests, demos and benchmarks: zero runs, packet-loss bursts, clipping.
+"""Synthetic damage for tests, demos and benchmarks: zero runs, packet-loss bursts, clipping,
+and a hard noise gate (not damage: the digital silence of an edited recording's pauses).
 
 Positions are drawn inside active speech (not in pauses), seeded, so every run is reproducible.
 """
@@ -115,3 +116,64 @@ def clip(audio: Audio, region: Region, level: float) -> Audio:
     seg = samples[:, region.start : region.end]
     samples[:, region.start : region.end] = np.clip(seg, -level, level)
     return audio.with_samples(samples)
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """A hard noise gate as editors and streaming tools apply it: closed, it outputs exact zeros.
+
+    The threshold is set, as a user sets it by ear, ``above_floor_db`` over the room noise (the
+    10th percentile of 20 ms frame levels), but at least ``min_below_speech_db`` under loud
+    speech (their 95th percentile), so that a noisy file's words are not cut.
+    """
+
+    above_floor_db: float = 10.0
+    min_below_speech_db: float = 15.0
+    attack_ms: float = 1.0
+    hold_ms: float = 20.0
+    release_ms: float = 20.0
+    detector_ms: float = 5.0  # the envelope: the RMS level over this window
+
+
+def noise_gate(audio: Audio, settings: GateSettings | None = None) -> Audio:
+    """Every channel gated on its own envelope: open (gain ramping to 1 over ``attack_ms``)
+    while the RMS level over ``detector_ms`` is above the threshold and ``hold_ms`` after, then the
+    gain falls linearly to exactly 0 over ``release_ms``."""
+    s = settings or GateSettings()
+    sr = audio.sample_rate
+    out = np.empty_like(audio.samples)
+    for ch, x in enumerate(audio.samples):
+        levels = LevelProfile.measure(x, sr)
+        threshold_db = min(
+            levels.floor_db + s.above_floor_db, levels.speech_db - s.min_below_speech_db
+        )
+        threshold = 10 ** (threshold_db / 20)
+        n = max(1, int(s.detector_ms / 1000 * sr))
+        csum = np.concatenate(([0.0], np.cumsum(x.astype(np.float64) ** 2)))
+        lo = np.maximum(np.arange(x.size) + 1 - n, 0)
+        above = (csum[1:] - csum[lo]) / n > threshold**2  # trailing mean square
+        held = _running_max(above.astype(np.float32), int(s.hold_ms / 1000 * sr) + 1) > 0
+        # samples since the current open or closed stretch began
+        idx = np.arange(x.size)
+        starts = np.zeros(x.size, dtype=np.int64)
+        change = np.flatnonzero(np.diff(held)) + 1
+        starts[change] = change
+        since = idx - np.maximum.accumulate(starts) + 1
+        attack = max(1.0, s.attack_ms / 1000 * sr)
+        release = max(1.0, s.release_ms / 1000 * sr)
+        gain = np.where(
+            held, np.minimum(1.0, since / attack), np.maximum(0.0, 1.0 - since / release)
+        )
+        if x.size and not held[0]:  # closed from the start: nothing to release
+            gain[: change[0] if change.size else x.size] = 0.0
+        out[ch] = (x * gain).astype(np.float32)
+    return audio.with_samples(out)
+
+
+def _running_max(x: np.ndarray, n: int) -> np.ndarray:
+    """max(x[i - n + 1 .. i]): the trailing maximum over ``n`` samples."""
+    from scipy.ndimage import maximum_filter1d
+
+    if n <= 1:
+        return x
+    return maximum_filter1d(x, n, origin=(n - 1) // 2, mode="constant")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voicemend.engine.audio import MAX_REPAIR_RATE_HZ, MIN_REPAIR_RATE_HZ
-from voicemend.engine.detect import Detection
+from voicemend.engine.detect import Detection, DetectorSettings, DropoutDetector
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled, RegionReport
@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     det.add_argument("--overwrite", action="store_true", help="allow replacing an existing FILE")
     det.add_argument("--plot", type=Path, metavar="PNG", help="also draw the detections")
+    det.add_argument(
+        "--min-confidence",
+        type=_confidence,
+        default=DetectorSettings().min_confidence,
+        metavar="C",
+        help="list detections this sure or surer, 0-1 (default: %(default)s; 0.2 also lists "
+        "the pauses a noise gate or a fade left silent, at 0.25)",
+    )
     det.add_argument("--block-s", **BLOCK_ARG)
 
     ren = sub.add_parser("render", help="render files, folders or globs through a chain preset")
@@ -313,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--method", default="auto", help="auto, lsar, pattern, ... (default auto)")
         p.add_argument("--context", type=float, default=2.0, help="seconds of context each side")
     adet = aud_sub.add_parser("detect", help="label the dropouts of the selected tracks")
-    adet.add_argument("--min-confidence", type=float, default=0.5)
+    adet.add_argument("--min-confidence", type=_confidence, default=0.5, metavar="C")
     train = sub.add_parser("train", help="train models (resumable: run again to continue)")
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
@@ -474,6 +482,17 @@ def _count_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
+def _confidence(text: str) -> float:
+    """A detection confidence, 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not within 0..1")
     return value
 
 
@@ -638,8 +657,9 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
 def cmd_detect(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists() and not args.overwrite:
         raise VoicemendError(f"{args.output} exists; pass --overwrite to replace it")
+    detector = DropoutDetector(DetectorSettings(min_confidence=args.min_confidence))
     with progress_bar("detecting") as bar:
-        found = run_detect(args.input, progress=bar, block_s=args.block_s)
+        found = run_detect(args.input, detector, progress=bar, block_s=args.block_s)
     sr, detections = found.sample_rate, found.detections
     if args.format == "json":
         text = (

@@ -832,3 +832,20 @@ def test_selector_fit_exports_a_model_the_choice_method_loads(tmp_path, capsys):
     assert module["main"](argv[:5]) == 0
     out = capsys.readouterr().out
     assert "| hybrid |" in out and "learned λ=0.5" in out
+
+
+@pytest.mark.data
+def test_gate_study_tells_gate_pauses_from_cuts(dev_files, tmp_path):
+    """(dev_files: skips where the speech data is missing; the study reads the train split.)"""
+    module = runpy.run_path(str(SCRIPTS / "gate_study.py"))
+    out = tmp_path / "study.md"
+    assert module["main"](["--files", "4", "--out", str(out)]) == 0
+    rows = {
+        line.split(" | ")[0].strip("| "): line.split(" | ")
+        for line in out.read_text().splitlines()
+        if line.startswith("| ") and "---" not in line
+    }
+    gate = rows["gate-closed pauses"]
+    assert int(gate[1]) >= 4 and float(gate[2].split("(")[1].split(" %")[0]) >= 80
+    cuts = rows["zero runs cut into speech, file as it was"]
+    assert int(cuts[1]) >= 8 and int(cuts[2].split(" ")[0]) <= 1

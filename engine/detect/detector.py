@@ -12,7 +12,12 @@ from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power
 from voicemend.engine.detect.clipping import ClippingSettings, find_clipping
 from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
-from voicemend.engine.detect.silence import SilenceSettings, find_silence_runs, pad_ringing
+from voicemend.engine.detect.silence import (
+    SilenceSettings,
+    faded_silence,
+    find_silence_runs,
+    pad_ringing,
+)
 from voicemend.engine.detect.types import Detection, DropoutKind
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
@@ -79,7 +84,8 @@ class DropoutDetector:
                 runs = pad_ringing(x, sample_rate, runs, s.silence)
             out += runs
         if DropoutKind.PACKET_LOSS in s.kinds:
-            out += _packet_loss_at(rate, x, sample_rate, profile, s.packet_loss)
+            found = _packet_loss_at(rate, x, sample_rate, profile, s.packet_loss)
+            out += faded_silence(x, sample_rate, found, profile, s.silence)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         return out

@@ -2,7 +2,14 @@ import itertools
 
 import numpy as np
 
-from voicemend.engine.corrupt import active_mask, packet_region, speech_positions
+from voicemend.engine.audio import Audio
+from voicemend.engine.corrupt import (
+    GateSettings,
+    active_mask,
+    noise_gate,
+    packet_region,
+    speech_positions,
+)
 from voicemend.engine.evaluation.detection import Score, match
 from voicemend.engine.metrics import band_energy_db, log_spectral_distance, si_sdr
 from voicemend.engine.regions import Region
@@ -52,3 +59,22 @@ def test_match_scores():
     assert (score.true_positives, score.false_positives, score.false_negatives) == (1, 1, 1)
     assert errors == [5]
     assert Score(9, 1, 0).f1 == 2 * 0.9 / 1.9
+
+
+def test_noise_gate_silences_the_pauses_and_leaves_the_speech():
+    sr = 16000
+    rng = np.random.default_rng(1)
+    t = np.arange(sr) / sr
+    x = 0.001 * rng.standard_normal(sr)  # room noise at -60 dBFS
+    x[4000:8000] += 0.3 * np.sin(2 * np.pi * 200 * t[4000:8000])  # a 250 ms tone burst
+    audio = Audio.from_array(x.astype(np.float32), sr)
+    gated = noise_gate(audio, GateSettings(attack_ms=1.0, hold_ms=20.0, release_ms=20.0))
+    y = gated.samples[0]
+    assert np.all(y[:3500] == 0.0) and np.all(y[9500:] == 0.0)  # closed: exact zeros
+    assert np.array_equal(y[4100:8000], audio.samples[0][4100:8000])  # open: untouched
+    hold_end = 8000 + int(0.02 * sr)
+    assert np.array_equal(y[8000:hold_end], audio.samples[0][8000:hold_end])  # held open
+    gain = y[8000:9500] / audio.samples[0][8000:9500]
+    assert np.all(np.diff(gain) <= 1e-6)  # then fades out, within hold + release + 5 ms
+    assert np.any(gain < 0.99) and np.all(gain[int(0.045 * sr) :] == 0.0)
+    assert np.array_equal(noise_gate(audio).samples, noise_gate(audio).samples)

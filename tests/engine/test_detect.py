@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from voicemend.engine import Audio, Region
-from voicemend.engine.corrupt import clip, packet_burst, packet_region, zero_gap
+from voicemend.engine.corrupt import (
+    GateSettings,
+    clip,
+    noise_gate,
+    packet_burst,
+    packet_region,
+    zero_gap,
+)
 from voicemend.engine.detect import (
     Detection,
     DropoutDetector,
@@ -17,6 +24,7 @@ from voicemend.engine.detect.clipping import ClippingSettings
 from voicemend.engine.detect.detector import DetectorSettings, _blocks, _profile, file_profiles
 from voicemend.engine.detect.levels import LevelProfile
 from voicemend.engine.detect.packet_loss import PacketLossSettings, box_pierce
+from voicemend.engine.detect.silence import SilenceSettings
 from voicemend.engine.rates import to_rate
 from voicemend.engine.runs import true_runs
 
@@ -205,6 +213,96 @@ def test_real_dev_speech_has_few_false_alarms(dev_files):
     detector = DropoutDetector()
     found = sum(len(detector(load(f.path))) for f in dev_files[:20])
     assert found <= 1
+
+
+def _phrases_with_room_noise(seed: int = 5) -> np.ndarray:
+    """Three phrases of voice, 400 ms pauses of coloured room noise between them."""
+    rng = np.random.default_rng(seed)
+    voice = speech_like(4.0, RATE, seed=seed)
+    envelope = np.ones_like(voice)
+    ramp = np.linspace(1, 0, 320) ** 2
+    for start in (20000, 40000):  # the voice fades out over 20 ms, 400 ms of room, back in
+        envelope[start : start + 320] = ramp
+        envelope[start + 320 : start + 6400] = 0.0
+        envelope[start + 6400 : start + 6720] = ramp[::-1]
+    room = np.convolve(rng.standard_normal(voice.size), np.ones(6) / 2.5, mode="same")
+    return (voice * envelope + 0.001 * room).astype(np.float32)
+
+
+@pytest.mark.parametrize("release_ms", [5.0, 20.0, 80.0])
+def test_pauses_a_noise_gate_silenced_are_not_dropouts(release_ms):
+    """A gate fades into its digital silence; a dropout cuts. The pauses stay listed, under
+    the default confidence, for whoever asks for them."""
+    gated = noise_gate(
+        Audio.from_array(_phrases_with_room_noise(), RATE), GateSettings(release_ms=release_ms)
+    )
+    runs = true_runs(gated.samples[0] == 0.0, int(0.05 * RATE))
+    assert len(runs) == 2  # the gate closed in both pauses
+    assert DropoutDetector()(gated) == []
+    quiet = DropoutDetector(DetectorSettings(min_confidence=0.2))(gated)
+    assert len(quiet) == 2 and all(d.confidence < 0.5 for d in quiet)
+    assert all(d.kind is DropoutKind.DIGITAL_SILENCE for d in quiet)
+
+
+@pytest.mark.parametrize("gap_ms", [10, 40, 200])
+def test_a_zero_run_cut_into_gated_speech_is_found(gap_ms):
+    gated = noise_gate(Audio.from_array(_phrases_with_room_noise(), RATE))
+    truth = Region(12000, 12000 + gap_ms * 16)
+    found = DropoutDetector()(zero_gap(gated, truth))
+    assert [d.region for d in found] == [truth]
+
+
+def test_cuts_resampled_after_they_were_made_are_not_read_as_fades(dev_files):
+    """The resampler's ringing leaves a millisecond's quiet tail beside the zeros (here 16 kHz
+    speech cut, then saved at 8 kHz), which the fade test measures past."""
+    from voicemend.engine.corrupt import speech_positions
+    from voicemend.engine.io import load
+
+    rate, found, truth = 8000, 0, 0
+    for i, f in enumerate(dev_files[:6]):
+        audio = load(f.path)
+        rng = np.random.default_rng(i)
+        regions = speech_positions(audio.samples[0], RATE, 800, 5, rng)
+        damaged = audio
+        for r in regions:
+            damaged = zero_gap(damaged, r)
+        saved = Audio(to_rate(damaged.samples, RATE, rate).astype(np.float32), rate)
+        detected = DropoutDetector()(saved)
+        tol = rate // 200
+        truth += len(regions)
+        found += sum(
+            any(near(d.region, Region(r.start // 2, r.end // 2), tol) for d in detected)
+            for r in regions
+        )
+    assert found >= truth - 1
+
+
+@pytest.mark.parametrize("ring_db", [20.0, 1e9])
+def test_a_cut_filtered_after_it_was_made_is_not_read_as_a_fade(speech, ring_db):
+    """A low-pass filter run over a cut leaves a tail that falls away over milliseconds, as a
+    fade does, but it starts with a sudden drop; measured past that drop the edge is the
+    audio's own level. Without the search for the drop (``ring_db`` out of reach) the cut
+    would read as a fade (here in speech without pauses, whose floor lies near its level)."""
+    from scipy.signal import butter, sosfilt
+
+    damaged = zero_gap(speech, Region(20000, 20800))
+    sos = butter(8, 3500, fs=RATE, output="sos")
+    filtered = Audio.from_array(sosfilt(sos, damaged.samples[0]).astype(np.float32), RATE)
+    settings = DetectorSettings(silence=SilenceSettings(ring_db=ring_db))
+    found = DropoutDetector(settings)(filtered)
+    if ring_db < 100:
+        assert len(found) == 1 and near(found[0].region, Region(20000, 20800), 80)
+    else:
+        assert found == []
+
+
+def test_gated_dev_speech_has_few_false_alarms(dev_files):
+    from voicemend.engine.io import load
+
+    detector = DropoutDetector()
+    gated = [noise_gate(load(f.path)) for f in dev_files[:10]]
+    assert sum((g.samples == 0).mean() for g in gated) / len(gated) > 0.05  # the gate closes
+    assert sum(len(detector(g)) for g in gated) <= 1
 
 
 def test_clipping_runs(speech):

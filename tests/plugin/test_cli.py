@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from voicemend.engine import Audio, Region, load, save
-from voicemend.engine.corrupt import zero_gap
+from voicemend.engine.corrupt import noise_gate, zero_gap
 from voicemend.engine.metrics import log_spectral_distance
 from voicemend.plugin.cli import main
 
@@ -185,6 +185,28 @@ def test_detect_formats(tmp_path, capsys, damaged_wav, fmt):
         assert label.startswith("digital_silence")
     else:
         assert out.splitlines()[-1] == "1 detection(s) in 2.00 s (digital_silence 1)"
+
+
+def test_detect_lists_a_gates_pauses_only_when_asked(tmp_path, capsys):
+    """A gated recording's silent pauses are not dropouts; --min-confidence 0.2 lists them."""
+    rng = np.random.default_rng(0)
+    x = 0.001 * rng.standard_normal(32000)
+    x[4000:12000] += speech_like(0.5, 16000, seed=1)
+    x[20000:28000] += speech_like(0.5, 16000, seed=2)
+    gated = noise_gate(Audio.from_array(x.astype(np.float32), 16000))
+    src = tmp_path / "gated.wav"
+    save(gated, src)
+    code, out, err = run(capsys, "detect", src, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["detections"] == []
+    code, out, err = run(capsys, "detect", src, "--format", "json", "--min-confidence", "0.2")
+    assert code == 0, err
+    found = json.loads(out)["detections"]
+    assert len(found) == 1 and found[0]["confidence"] == pytest.approx(0.25)
+    assert 0.75 < found[0]["start_s"] < 0.8 and found[0]["end_s"] == pytest.approx(1.25, abs=0.01)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", str(src), "--min-confidence", "2"])
+    assert exit_info.value.code == 2 and "not within 0..1" in capsys.readouterr().err
 
 
 def test_detect_to_file_and_plot(tmp_path, capsys, damaged_wav):
