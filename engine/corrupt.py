@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicemend.engine.audio import Audio
-from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
+from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, WindowPower, power_db
 from voicemend.engine.regions import Region
 
 PACKET_MS = 20.0
@@ -149,12 +149,10 @@ def noise_gate(audio: Audio, settings: GateSettings | None = None) -> Audio:
         )
         threshold = 10 ** (threshold_db / 20)
         n = max(1, int(s.detector_ms / 1000 * sr))
-        csum = np.concatenate(([0.0], np.cumsum(x.astype(np.float64) ** 2)))
-        lo = np.maximum(np.arange(x.size) + 1 - n, 0)
-        above = (csum[1:] - csum[lo]) / n > threshold**2  # trailing mean square
+        idx = np.arange(x.size)
+        above = WindowPower(x).mean(idx + 1 - n, idx + 1) > threshold**2  # trailing mean square
         held = _running_max(above.astype(np.float32), int(s.hold_ms / 1000 * sr) + 1) > 0
         # samples since the current open or closed stretch began
-        idx = np.arange(x.size)
         starts = np.zeros(x.size, dtype=np.int64)
         change = np.flatnonzero(np.diff(held)) + 1
         starts[change] = change

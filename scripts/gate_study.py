@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from voicemend.engine.corrupt import noise_gate, speech_positions, zero_gap
+from voicemend.engine.corrupt import noise_gate, zero_gap
 from voicemend.engine.data import list_speech
 from voicemend.engine.detect.detector import _blocks, _profile
 from voicemend.engine.detect.levels import WindowPower
 from voicemend.engine.detect.silence import SilenceSettings, edge_levels_db, fades
-from voicemend.engine.evaluation.detection import ZERO_GAPS_MS, random_gate
+from voicemend.engine.evaluation.detection import ZERO_GAPS_MS, cut_zero_runs, random_gate
 from voicemend.engine.io import load, write_text_atomic
 from voicemend.engine.regions import Region
 from voicemend.engine.runs import true_runs
@@ -84,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         g = gated.samples[0]
         counts["gate-closed pauses"] += judged(g, sr, zero_runs(g, sr, s), s)
         for key, base in (("gated file", gated), ("file as it was", audio)):
-            truth: list[Region] = []
-            damaged = base
-            for gap_ms in rng.choice(ZERO_GAPS_MS, 4):
-                for r in speech_positions(x, sr, int(gap_ms * sr / 1000), 1, rng, taken=truth):
-                    damaged = zero_gap(damaged, r)
-                    truth.append(r)
+            damaged, truth = cut_zero_runs(base, x, rng, 4)
             y = damaged.samples[0]
             runs = widened(y, [(r.start, r.end) for r in truth], s)
             counts[f"zero runs cut into speech, {key}"] += judged(y, sr, runs, s)

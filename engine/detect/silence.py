@@ -41,7 +41,7 @@ class SilenceSettings:
     # pause, kept out at ``fade_confidence``; the quiet edge must also lie
     # ``fade_below_speech_db`` under loud speech, since where the floor is high (no pauses,
     # loud noise) a millisecond between two glottal pulses can dip 12 dB under it. On 200
-    # train files (``scripts/gate_study.py``) this called 98.4 % of the pauses of random gates
+    # train files (``scripts/gate_study.py``) this called 98.5 % of the pauses of random gates
     # fades, and 0.1 % of the zero runs cut into active speech (2.0 % in the gated files, where
     # a cut can meet the gate's silence; 2.8 % of runs cut anywhere, pauses included).
     fade_below_floor_db: float = 12.0

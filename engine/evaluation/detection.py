@@ -138,13 +138,7 @@ def corrupt_scenarios(
     """The damaged versions of one file, each with its true regions."""
     x, sr = audio.samples[0], audio.sample_rate
     out: dict[str, tuple[Audio, list[Region]]] = {}
-    damaged, truth = audio, []
-    for gap_ms in rng.choice(ZERO_GAPS_MS, per_file):
-        regions = speech_positions(x, sr, int(gap_ms * sr / 1000), 1, rng, taken=truth)
-        for r in regions:
-            damaged = zero_gap(damaged, r)
-            truth.append(r)
-    out["zero_run"] = (damaged, sorted(truth))
+    out["zero_run"] = cut_zero_runs(audio, x, rng, per_file)
     for name, noise in (("packet_zero", False), ("packet_noise", True)):
         damaged, truth = audio, []
         grid = int(rng.integers(0, int(0.02 * sr)))
@@ -174,13 +168,22 @@ def gated_scenario(
     """The file through a random noise gate, and that with zero runs cut into its speech (the
     positions are drawn on the ungated file, so they lie where the gate is open)."""
     gated = noise_gate(audio, random_gate(rng))
-    x, sr = audio.samples[0], audio.sample_rate
-    damaged, truth = gated, []
-    for gap_ms in rng.choice(ZERO_GAPS_MS, per_file):
-        for r in speech_positions(x, sr, int(gap_ms * sr / 1000), 1, rng, taken=truth):
+    return gated, *cut_zero_runs(gated, audio.samples[0], rng, per_file)
+
+
+def cut_zero_runs(
+    audio: Audio, positions_in: np.ndarray, rng: np.random.Generator, count: int
+) -> tuple[Audio, list[Region]]:
+    """``audio`` with ``count`` zero runs of the bench's lengths cut into it where
+    ``positions_in`` (its first channel, or the signal it was made from) has active speech, and
+    the runs, sorted."""
+    sr = audio.sample_rate
+    damaged, truth = audio, []
+    for gap_ms in rng.choice(ZERO_GAPS_MS, count):
+        for r in speech_positions(positions_in, sr, int(gap_ms * sr / 1000), 1, rng, taken=truth):
             damaged = zero_gap(damaged, r)
             truth.append(r)
-    return gated, damaged, sorted(truth)
+    return damaged, sorted(truth)
 
 
 def evaluate_detection(
