@@ -27,18 +27,10 @@ from voicemend.engine.corrupt import noise_gate, zero_gap
 from voicemend.engine.data import list_speech
 from voicemend.engine.detect.detector import _blocks, _profile
 from voicemend.engine.detect.levels import WindowPower
-from voicemend.engine.detect.silence import SilenceSettings, edge_levels_db, fades
+from voicemend.engine.detect.silence import SilenceSettings, edge_levels_db, fades, zero_runs
 from voicemend.engine.evaluation.detection import ZERO_GAPS_MS, cut_zero_runs, random_gate
 from voicemend.engine.io import load, write_text_atomic
 from voicemend.engine.regions import Region
-from voicemend.engine.runs import true_runs
-
-
-def zero_runs(x: np.ndarray, sample_rate: int, s: SilenceSettings) -> list[tuple[int, int]]:
-    """The runs the digital-silence search considers (length and position only)."""
-    quiet = np.abs(x) <= s.threshold
-    lo, hi = int(s.min_ms * sample_rate / 1000), int(s.max_ms * sample_rate / 1000)
-    return [(a, b) for a, b in true_runs(quiet, lo) if b - a <= hi and a > 0 and b < x.size]
 
 
 def widened(x: np.ndarray, runs, s: SilenceSettings) -> list[tuple[int, int]]:

@@ -51,15 +51,21 @@ class SilenceSettings:
     fade_confidence: float = 0.25
 
 
-def find_silence_runs(
-    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: SilenceSettings
-) -> list[Detection]:
-    """Zero runs of at least ``min_ms`` that do not touch the ends and sit between audible audio."""
+def zero_runs(x: np.ndarray, sample_rate: int, settings: SilenceSettings) -> list[tuple[int, int]]:
+    """The runs of near-zero samples the search weighs: ``min_ms`` to ``max_ms`` long, not
+    touching either end of ``x``."""
     quiet = np.abs(x) <= settings.threshold
     min_len = max(1, int(settings.min_ms / 1000 * sample_rate))
     max_len = int(settings.max_ms / 1000 * sample_rate)
     runs = [(a, b) for a, b in true_runs(quiet, min_len) if b - a <= max_len]
-    runs = [(a, b) for a, b in runs if a > 0 and b < x.size]
+    return [(a, b) for a, b in runs if a > 0 and b < x.size]
+
+
+def find_silence_runs(
+    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: SilenceSettings
+) -> list[Detection]:
+    """Zero runs of at least ``min_ms`` that do not touch the ends and sit between audible audio."""
+    runs = zero_runs(x, sample_rate, settings)
     if not runs:
         return []
     power = WindowPower(x)
@@ -149,9 +155,12 @@ def faded_silence(
     out = []
     for det in detections:
         a, b = det.region.start, det.region.end
-        silent = np.mean(np.abs(x[a:b]) <= s.threshold) >= 0.5
-        edges = edge_levels_db(power, a, b, sample_rate, s)
-        if silent and a > 0 and b < x.size and fades(*edges, profile, s):
+        if (
+            a > 0
+            and b < x.size
+            and np.mean(np.abs(x[a:b]) <= s.threshold) >= 0.5
+            and fades(*edge_levels_db(power, a, b, sample_rate, s), profile, s)
+        ):  # the edges are measured only for a silent run inside the audio
             det = replace(det, confidence=min(det.confidence, s.fade_confidence))
         out.append(det)
     return out
