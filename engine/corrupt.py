@@ -118,13 +118,18 @@ def clip(audio: Audio, region: Region, level: float) -> Audio:
     return audio.with_samples(samples)
 
 
+RELEASE_CURVES = ("linear", "exponential")
+
+
 @dataclass(frozen=True)
 class GateSettings:
     """A hard noise gate as editors and streaming tools apply it: closed, it outputs exact zeros.
 
     The threshold is set, as a user sets it by ear, ``above_floor_db`` over the room noise (the
     10th percentile of 20 ms frame levels), but at least ``min_below_speech_db`` under loud
-    speech (their 95th percentile), so that a noisy file's words are not cut.
+    speech (their 95th percentile), so that a noisy file's words are not cut. The release falls
+    ``"linear"``-ly in gain, or ``"exponential"``-ly (linearly in dB, ``release_range_db`` over
+    ``release_ms``), as many gates do, before the gain is 0.
     """
 
     above_floor_db: float = 10.0
@@ -133,12 +138,21 @@ class GateSettings:
     hold_ms: float = 20.0
     release_ms: float = 20.0
     detector_ms: float = 5.0  # the envelope: the RMS level over this window
+    release_curve: str = "linear"
+    release_range_db: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.release_curve not in RELEASE_CURVES:
+            raise ValueError(
+                f"release_curve must be one of {', '.join(RELEASE_CURVES)}, "
+                f"not {self.release_curve!r}"
+            )
 
 
 def noise_gate(audio: Audio, settings: GateSettings | None = None) -> Audio:
     """Every channel gated on its own envelope: open (gain ramping to 1 over ``attack_ms``)
     while the RMS level over ``detector_ms`` is above the threshold and ``hold_ms`` after, then the
-    gain falls linearly to exactly 0 over ``release_ms``."""
+    gain falls over ``release_ms`` (see ``release_curve``) to exactly 0."""
     s = settings or GateSettings()
     sr = audio.sample_rate
     out = np.empty_like(audio.samples)
@@ -159,9 +173,11 @@ def noise_gate(audio: Audio, settings: GateSettings | None = None) -> Audio:
         since = idx - np.maximum.accumulate(starts) + 1
         attack = max(1.0, s.attack_ms / 1000 * sr)
         release = max(1.0, s.release_ms / 1000 * sr)
-        gain = np.where(
-            held, np.minimum(1.0, since / attack), np.maximum(0.0, 1.0 - since / release)
-        )
+        if s.release_curve == "linear":
+            fall = np.maximum(0.0, 1.0 - since / release)
+        else:
+            fall = np.where(since < release, 10 ** (-s.release_range_db * since / release / 20), 0)
+        gain = np.where(held, np.minimum(1.0, since / attack), fall)
         if x.size and not held[0]:  # closed from the start: nothing to release
             gain[: change[0] if change.size else x.size] = 0.0
         out[ch] = (x * gain).astype(np.float32)

@@ -8,17 +8,22 @@ its edges; this measures, on train-split files (never the dev files the detectio
 how many runs it calls fades:
 
 - the pauses of each file through a random gate (``engine.evaluation.detection.random_gate``:
-  threshold 6-15 dB over the floor, attack 0.5-5 ms, hold 0-50 ms, release 5-100 ms);
+  threshold 6-15 dB over the floor, attack 0.5-5 ms, hold 0-50 ms, release 5-100 ms, linear
+  or exponential), by release curve;
 - zero runs cut into active speech (the detection bench's zero-run cases, 10-400 ms, 4 per file),
   in the gated file and in the file as it was;
 - zero runs cut anywhere past the first and last 0.3 s, pauses included.
 
-    python scripts/gate_study.py --files 200 --out bench/results/detection-gated/study.md
+    python scripts/gate_study.py --files 200 --sweep 12,10,9,8,6 \\
+        --out bench/results/detection-gated/study.md
+
+``--sweep`` judges the same runs under other ``fade_below_floor_db`` values.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,36 +57,23 @@ def judged(x: np.ndarray, sample_rate: int, runs, s: SilenceSettings) -> list[bo
     return [fades(*edge_levels_db(power, a, b, sample_rate, s), profile, s) for a, b in runs]
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--files", type=int, default=200)
-    p.add_argument("--seed", type=int, default=5)
-    p.add_argument("--out", type=Path, default=None, help="write the table here (Markdown)")
-    a = p.parse_args(argv)
-    s = SilenceSettings()
-    files = list_speech(split="train")
-    order = np.random.default_rng(a.seed).permutation(len(files))
-    files = [files[i] for i in order[: a.files]]
-    counts: dict[str, list[bool]] = {
-        "gate-closed pauses": [],
-        "zero runs cut into speech, gated file": [],
-        "zero runs cut into speech, file as it was": [],
-        "zero runs cut anywhere, file as it was": [],
-    }
+def cases(files, seed: int, s: SilenceSettings):
+    """(category, signal, its runs) of every file, as the module's notes list them."""
     for i, item in enumerate(files):
         audio = load(item.path)
         x, sr = audio.samples[0], audio.sample_rate
-        rng = np.random.default_rng([a.seed, i])
-        gated = noise_gate(audio, random_gate(rng))
+        rng = np.random.default_rng([seed, i])
+        gate = random_gate(rng)
+        gated = noise_gate(audio, gate)
         g = gated.samples[0]
-        counts["gate-closed pauses"] += judged(g, sr, zero_runs(g, sr, s), s)
+        yield f"gate-closed pauses, {gate.release_curve} release", g, sr, zero_runs(g, sr, s)
         for key, base in (("gated file", gated), ("file as it was", audio)):
             damaged, truth = cut_zero_runs(base, x, rng, 4)
             y = damaged.samples[0]
             runs = widened(y, [(r.start, r.end) for r in truth], s)
-            counts[f"zero runs cut into speech, {key}"] += judged(y, sr, runs, s)
+            yield f"zero runs cut into speech, {key}", y, sr, runs
         margin = int(0.3 * sr)
-        anywhere = []
+        anywhere: list[tuple[int, int]] = []
         damaged = audio
         for gap_ms in rng.choice(ZERO_GAPS_MS, 4):
             n = int(gap_ms * sr / 1000)
@@ -93,19 +85,46 @@ def main(argv: list[str] | None = None) -> int:
             anywhere.append((start, start + n))
             damaged = zero_gap(damaged, Region(start, start + n))
         y = damaged.samples[0]
-        counts["zero runs cut anywhere, file as it was"] += judged(
-            y, sr, widened(y, anywhere, s), s
-        )
+        yield "zero runs cut anywhere, file as it was", y, sr, widened(y, anywhere, s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--files", type=int, default=200)
+    p.add_argument("--seed", type=int, default=5)
+    p.add_argument(
+        "--sweep",
+        default=None,
+        metavar="DB,...",
+        help="fade_below_floor_db values to compare (default: the shipped one)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="write the table here (Markdown)")
+    a = p.parse_args(argv)
+    shipped = SilenceSettings()
+    values = [shipped.fade_below_floor_db]
+    if a.sweep:
+        values = [float(v) for v in a.sweep.split(",")]
+    settings = [replace(shipped, fade_below_floor_db=v) for v in values]
+    files = list_speech(split="train")
+    order = np.random.default_rng(a.seed).permutation(len(files))
+    files = [files[i] for i in order[: a.files]]
+    counts: dict[str, list[list[bool]]] = {}
+    for name, y, sr, runs in cases(files, a.seed, shipped):
+        row = counts.setdefault(name, [[] for _ in settings])
+        for flags, s in zip(row, settings, strict=True):
+            flags += judged(y, sr, runs, s)
     lines = [
         f"Train split, {len(files)} files (seed {a.seed}); runs that "
-        "`engine.detect.silence.fades` calls a fade (kept out of the default detections):",
+        "`engine.detect.silence.fades` calls a fade (kept out of the default detections), "
+        "by `fade_below_floor_db`:",
         "",
-        "| runs | count | called fades |",
-        "|---|---|---|",
+        "| runs | count | " + " | ".join(f"{v:g} dB" for v in values) + " |",
+        "|---|---|" + "---|" * len(values),
     ]
-    for name, flags in counts.items():
-        share = 100 * np.mean(flags) if flags else float("nan")
-        lines.append(f"| {name} | {len(flags)} | {sum(flags)} ({share:.1f} %) |")
+    for name in sorted(counts):
+        row = counts[name]
+        cells = [f"{sum(f)} ({100 * np.mean(f):.1f} %)" if f else "–" for f in row]
+        lines.append(f"| {name} | {len(row[0])} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out is not None:

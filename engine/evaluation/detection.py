@@ -11,6 +11,7 @@ import numpy as np
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import (
+    RELEASE_CURVES,
     GateSettings,
     noise_gate,
     packet_burst,
@@ -29,6 +30,7 @@ ZERO_GAPS_MS = (10, 20, 50, 100, 200, 400)
 PACKET_COUNTS = (1, 2, 3, 4, 5, 6)  # 20-120 ms bursts
 COMFORT_NOISE_DBFS = (-70.0, -50.0)
 # A noise gate per file, as users set one: threshold over the room noise, attack, hold, release
+# (and its curve, linear or exponential, drawn too)
 GATE_ABOVE_FLOOR_DB = (6.0, 15.0)
 GATE_ATTACK_MS = (0.5, 5.0)
 GATE_HOLD_MS = (0.0, 50.0)
@@ -159,6 +161,7 @@ def random_gate(rng: np.random.Generator) -> GateSettings:
         attack_ms=float(rng.uniform(*GATE_ATTACK_MS)),
         hold_ms=float(rng.uniform(*GATE_HOLD_MS)),
         release_ms=float(rng.uniform(*GATE_RELEASE_MS)),
+        release_curve=str(rng.choice(RELEASE_CURVES)),
     )
 
 

@@ -1,6 +1,7 @@
 import itertools
 
 import numpy as np
+import pytest
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import (
@@ -78,3 +79,20 @@ def test_noise_gate_silences_the_pauses_and_leaves_the_speech():
     assert np.all(np.diff(gain) <= 1e-6)  # then fades out, within hold + release + 5 ms
     assert np.any(gain < 0.99) and np.all(gain[int(0.045 * sr) :] == 0.0)
     assert np.array_equal(noise_gate(audio).samples, noise_gate(audio).samples)
+
+
+def test_noise_gate_exponential_release_falls_in_db_and_bad_curves_are_refused():
+    sr = 16000
+    x = np.full(sr, 0.3, dtype=np.float32)
+    x[sr // 2 :] = 1e-3  # a step down to -60 dBFS, under the threshold: the gate closes
+    audio = Audio.from_array(x, sr)
+    s = GateSettings(hold_ms=0.0, release_ms=50.0, release_curve="exponential")
+    y = noise_gate(audio, s).samples[0]
+    falling = np.flatnonzero((y > 0) & (y < 1e-3))
+    level_db = 20 * np.log10(y[falling])
+    steps = np.diff(level_db)
+    assert falling.size > 0.045 * sr  # nearly the whole 50 ms release
+    assert np.allclose(steps, -100.0 / (0.05 * sr), atol=1e-3)  # linear in dB
+    assert np.all(y[falling[-1] + 1 :] == 0.0)  # then exactly 0
+    with pytest.raises(ValueError, match="release_curve"):
+        GateSettings(release_curve="cosine")

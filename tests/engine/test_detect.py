@@ -229,13 +229,13 @@ def _phrases_with_room_noise(seed: int = 5) -> np.ndarray:
     return (voice * envelope + 0.001 * room).astype(np.float32)
 
 
+@pytest.mark.parametrize("curve", ["linear", "exponential"])
 @pytest.mark.parametrize("release_ms", [5.0, 20.0, 80.0])
-def test_pauses_a_noise_gate_silenced_are_not_dropouts(release_ms):
+def test_pauses_a_noise_gate_silenced_are_not_dropouts(release_ms, curve):
     """A gate fades into its digital silence; a dropout cuts. The pauses stay listed, under
     the default confidence, for whoever asks for them."""
-    gated = noise_gate(
-        Audio.from_array(_phrases_with_room_noise(), RATE), GateSettings(release_ms=release_ms)
-    )
+    settings = GateSettings(release_ms=release_ms, release_curve=curve)
+    gated = noise_gate(Audio.from_array(_phrases_with_room_noise(), RATE), settings)
     runs = true_runs(gated.samples[0] == 0.0, int(0.05 * RATE))
     assert len(runs) == 2  # the gate closed in both pauses
     assert DropoutDetector()(gated) == []
