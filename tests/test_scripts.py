@@ -856,3 +856,14 @@ def test_gate_study_tells_gate_pauses_from_cuts(dev_files, tmp_path):
     assert n_gate >= 4 and sum(called(row[2]) for row in gates) >= 0.8 * n_gate
     cuts = rows["zero runs cut into speech, file as it was"]
     assert int(cuts[0]) >= 8 and called(cuts[1]) <= 1 and called(cuts[2]) <= 1
+
+
+@pytest.mark.data
+def test_ring_widening_compares_the_shipped_regions_with_unwidened_ones(dev_files, capsys):
+    """(dev_files: skips where the speech data is missing; the script reads the train split.)"""
+    module = runpy.run_path(str(SCRIPTS / "ring_widening.py"))
+    assert module["main"](["--mode", "8000", "--files", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| 8000 (") and "widened)" in lines[0]
+    names = [line.split(" | ")[0].strip("| ") for line in lines[2:5]]
+    assert names == ["widened (shipped)", "not widened", "true region"]

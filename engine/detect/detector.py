@@ -17,6 +17,7 @@ from voicemend.engine.detect.silence import (
     faded_silence,
     find_silence_runs,
     pad_ringing,
+    past_ringing,
 )
 from voicemend.engine.detect.types import Detection, DropoutKind
 from voicemend.engine.rates import to_rate
@@ -82,7 +83,7 @@ class DropoutDetector:
             runs = find_silence_runs(x, sample_rate, profile, s.silence)
             if rate < sample_rate:
                 runs = pad_ringing(x, sample_rate, runs, s.silence)
-            out += runs
+            out += past_ringing(x, sample_rate, runs, s.silence)
         if DropoutKind.PACKET_LOSS in s.kinds:
             found = _packet_loss_at(rate, x, sample_rate, profile, s.packet_loss)
             out += faded_silence(x, sample_rate, found, profile, s.silence)
