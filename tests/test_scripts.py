@@ -1,5 +1,6 @@
 """The diagnostic scripts in scripts/ still run against the engine they import from."""
 
+import json
 import runpy
 from pathlib import Path
 
@@ -867,3 +868,29 @@ def test_ring_widening_compares_the_shipped_regions_with_unwidened_ones(dev_file
     assert lines[0].startswith("| 8000 (") and "widened)" in lines[0]
     names = [line.split(" | ")[0].strip("| ") for line in lines[2:5]]
     assert names == ["widened (shipped)", "not widened", "true region"]
+
+
+def test_blind_redetect_drops_only_the_blind_rows_of_changed_cases(tmp_path, monkeypatch, capsys):
+    module = runpy.run_path(str(SCRIPTS / "blind_redetect.py"))
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    config = {"gaps_ms": [20], "methods": ["lsar"], "modes": ["informed", "blind"]}
+    (folder / "summary.json").write_text(json.dumps({"meta": {"config": config}}))
+    rows = [
+        {"case": c, "file": "f", "gap_ms": 20, "mode": m, "method": "lsar"}
+        for c in ("f|20|0", "f|20|1")
+        for m in ("informed", "blind")
+    ]
+    (folder / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setitem(module["main"].__globals__, "list_speech", lambda split: [])
+    monkeypatch.setitem(
+        module["main"].__globals__, "changed_cases", lambda files, rate, cfg: ["f|20|1"]
+    )
+    assert module["main"]([str(folder), "--drop"]) == 0
+    kept = [json.loads(line) for line in (folder / "scores.jsonl").read_text().splitlines()]
+    assert [(r["case"], r["mode"]) for r in kept] == [
+        ("f|20|0", "informed"),
+        ("f|20|0", "blind"),
+        ("f|20|1", "informed"),
+    ]
+    assert "dropped 1 blind rows" in capsys.readouterr().out
