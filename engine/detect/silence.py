@@ -160,15 +160,15 @@ def past_ringing(
     :func:`pad_ringing` widens by 1 ms first) 1 of 60 and cut at the file's own rate 2 of 60,
     no change beyond 0.01 dB (``scripts/ring_widening.py``, ``bench/results/ring-widening``)."""
     if not detections:
-        return detections
+        return detections  # no cumulative power to build
     power = WindowPower(x)
-    out = []
-    for det in detections:
-        a, b = det.region.start, det.region.end
-        a -= ring_extent(power, a, -1, sample_rate, s)
-        b += ring_extent(power, b, 1, sample_rate, s)
-        out.append(replace(det, region=Region(max(0, a), min(x.size, b))))
-    return out
+
+    def widened(r: Region) -> Region:
+        a = r.start - ring_extent(power, r.start, -1, sample_rate, s)
+        b = r.end + ring_extent(power, r.end, 1, sample_rate, s)
+        return Region(max(0, a), min(x.size, b))
+
+    return [replace(det, region=widened(det.region)) for det in detections]
 
 
 def faded_silence(
