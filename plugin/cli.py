@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from voicemend.engine.audio import MAX_REPAIR_RATE_HZ, MIN_REPAIR_RATE_HZ
-from voicemend.engine.detect import Detection, DetectorSettings, DropoutDetector
+from voicemend.engine.detect import (
+    DEFAULT_KINDS,
+    Detection,
+    DetectorSettings,
+    DropoutDetector,
+    DropoutKind,
+)
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled, RegionReport
@@ -115,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="list detections this sure or surer, 0-1 (default: %(default)s; 0.2 also lists "
         "the pauses a noise gate or a fade left silent, at 0.25)",
+    )
+    det.add_argument(
+        "--concealed",
+        action="store_true",
+        help="also look for losses a call's decoder concealed (a network; off by default: it "
+        "also fires beside cuts to silence and where a noise gate closes)",
     )
     det.add_argument("--block-s", **BLOCK_ARG)
 
@@ -400,7 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="peak learning rate (default: the recipe's; lower to fine-tune)",
     )
+    tcon = train_sub.add_parser(
+        "concealment",
+        help="the detector of packet losses a call's decoder concealed (speech through Opus)",
+    )
+    tcon.add_argument(
+        "--workers",
+        type=_count_arg,
+        default=1,
+        metavar="N",
+        help="processes that code and damage batches beside training (0: the training process)",
+    )
     for recipe, default_out in (
+        (tcon, "runs/concealment"),
         (tdec, "runs/decoder"),
         (tift, "runs/ift"),
         (tmel, "runs/mel"),
@@ -415,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
         recipe.add_argument(
             "--hours", type=float, help="stop after this many hours in this process"
         )
-        recipe.add_argument("--batch-size", type=int, default=16 if recipe is tmel else 8)
+        recipe.add_argument("--batch-size", type=int, default=16 if recipe in (tmel, tcon) else 8)
         recipe.add_argument("--threads", type=int, help="CPU threads for torch")
         recipe.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
         recipe.add_argument(
@@ -657,7 +681,8 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
 def cmd_detect(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists() and not args.overwrite:
         raise VoicemendError(f"{args.output} exists; pass --overwrite to replace it")
-    detector = DropoutDetector(DetectorSettings(min_confidence=args.min_confidence))
+    kinds = DEFAULT_KINDS + ((DropoutKind.CONCEALED,) if args.concealed else ())
+    detector = DropoutDetector(DetectorSettings(kinds=kinds, min_confidence=args.min_confidence))
     with progress_bar("detecting") as bar:
         found = run_detect(args.input, detector, progress=bar, block_s=args.block_s)
     sr, detections = found.sample_rate, found.detections
@@ -931,6 +956,19 @@ def _train_recipe(args: argparse.Namespace, common: dict) -> Path:
                 **rate,
             )
             export = train_mel(args.out, config, size=args.size, **common)
+        elif args.recipe == "concealment":
+            from voicemend.engine.training.concealment import (
+                ConcealmentTrainConfig,
+                train_concealment,
+            )
+
+            config = ConcealmentTrainConfig(
+                max_steps=args.steps,
+                batch_size=args.batch_size,
+                data_workers=args.workers,
+                seed=args.seed,
+            )
+            export = train_concealment(args.out, config, **common)
         else:
             from voicemend.engine.training.ift import IftTrainConfig, train_ift
 

@@ -12,7 +12,12 @@ from voicemend.engine.detect import Detection
 from voicemend.engine.io import AudioReader, save_figure
 from voicemend.engine.regions import Region
 
-KIND_COLOURS = {"digital_silence": "tab:red", "packet_loss": "tab:orange", "clipping": "tab:purple"}
+KIND_COLOURS = {
+    "digital_silence": "tab:red",
+    "packet_loss": "tab:orange",
+    "clipping": "tab:purple",
+    "concealed": "tab:brown",
+}
 
 
 def _pyplot():

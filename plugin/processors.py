@@ -17,6 +17,7 @@ import numpy as np
 from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import detect_in_blocks, repair_in_blocks
 from voicemend.engine.detect import (
+    DEFAULT_KINDS,
     Detection,
     DetectorSettings,
     DropoutDetector,
@@ -128,7 +129,7 @@ class DetectDropouts(Processor):
 
     def __init__(self, min_confidence: float = 0.5, kinds: Sequence[str] | None = None) -> None:
         try:
-            chosen = tuple(DropoutKind(k) for k in (kinds or [k.value for k in DropoutKind]))
+            chosen = tuple(DropoutKind(k) for k in (kinds or [k.value for k in DEFAULT_KINDS]))
         except ValueError:
             known = ", ".join(k.value for k in DropoutKind)
             raise VoicemendError(

@@ -9,9 +9,10 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.voicemend-setup
 TORCH_SPEC="torch==2.13.0"
-# Debian packages: PortAudio for playback (sounddevice), the libraries Qt needs offscreen, and
-# the X11 (xcb) ones the editor needs on a desktop.
-APT_PACKAGES=(libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
+# Debian packages: PortAudio for playback (sounddevice), libopus for the call codec that trains
+# and benches the concealment detector, the libraries Qt needs offscreen, and the X11 (xcb) ones
+# the editor needs on a desktop.
+APT_PACKAGES=(libportaudio2 libopus0 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1)
 

@@ -224,7 +224,10 @@ def test_weight_storage_compares_int8_with_the_shipped_weights(dev_files, tmp_pa
     text = module["main"](["--files", "1", "--gap-ms", "200", "--out", str(out)])
     sizes, scores = text.split("\n\n")
     ratios = [float(line.split(" | ")[-1].rstrip(" |")) for line in sizes.splitlines()[2:]]
-    assert len(ratios) == 6 and all(0.4 < r < 0.6 for r in ratios)  # int8 vs float16
+    from voicemend.engine.models import shipped
+
+    weighted = [m for m in shipped.manifest().values() if "model.safetensors" in m.files]
+    assert len(ratios) == len(weighted) and all(0.4 < r < 0.6 for r in ratios)  # int8 vs float16
     rows = scores.splitlines()[2:]
     assert [r.split(" | ")[0].lstrip("| ") for r in rows] == ["neural", "neural-ipt", "neural-mel"]
     for row in rows:
@@ -753,42 +756,27 @@ def test_low_rate_band_scores_both_variants_and_tabulates_them(dev_files, tmp_pa
 
 @pytest.mark.data
 def test_opus_plc_scores_concealed_bursts(dev_files, tmp_path, capsys):
-    """Opus's own concealment of lost packets, scored against repairs told where they are."""
+    """Opus's own concealment of lost packets, scored against repairs told where they are and
+    against the detector's own finds repaired blind."""
     pytest.importorskip("pesq")
+    from voicemend.engine.opus import opus_available
+
+    if not opus_available():
+        pytest.skip("libopus0 is not installed")
     module = runpy.run_path(str(SCRIPTS / "opus_plc.py"))
-    try:
-        module["OpusCodec"]()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
     code = module["main"](
         ["--files", "1", "--packets", "1,3", "--methods", "lsar", "--out", str(tmp_path)]
     )
     assert code == 0
     text = (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "| 20 ms | opus-plc |" in text and "| 60 ms | lsar |" in text
+    assert "| 60 ms | auto-blind |" in text
     assert "Concealed bursts the detector found:" in text
     import json
 
     rows = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    assert {r["method"] for r in rows} == {"opus-plc", "lsar"} and len(rows) == 4
+    assert {r["method"] for r in rows} == {"opus-plc", "lsar", "auto-blind"} and len(rows) == 6
     assert all(1.0 <= r["pesq"] <= 4.7 for r in rows)
-
-
-def test_opus_codec_conceals_a_lost_packet():
-    """Lost packets are concealed (not left silent), and the rest decodes as without loss."""
-    module = runpy.run_path(str(SCRIPTS / "opus_plc.py"))
-    try:
-        codec = module["OpusCodec"]()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    x = speech_like(1.0, 16000, seed=2)
-    whole, lossy = codec.roundtrip(x), codec.roundtrip(x, {20})
-    delay = codec.delay(x)
-    assert 0 < delay < 400
-    assert np.allclose(whole[: 20 * 320], lossy[: 20 * 320])
-    concealed = lossy[20 * 320 + delay : 21 * 320 + delay]
-    assert np.sqrt(np.mean(concealed**2)) > 0.01  # not a hole
-    assert not np.allclose(concealed, whole[20 * 320 + delay : 21 * 320 + delay])
 
 
 def test_selector_fit_exports_a_model_the_choice_method_loads(tmp_path, capsys):

@@ -1,13 +1,22 @@
-"""Dropout detection (blind mode): digital silence, packet-loss bursts and clipping."""
+"""Dropout detection (blind mode): digital silence, packet-loss bursts, clipping and concealed
+losses."""
 
 from voicemend.engine.detect.clipping import ClippingSettings
+from voicemend.engine.detect.concealment import ConcealmentSettings
 from voicemend.engine.detect.detector import DetectorSettings, DropoutDetector, merge_detections
 from voicemend.engine.detect.packet_loss import PacketLossSettings
 from voicemend.engine.detect.silence import SilenceSettings
-from voicemend.engine.detect.types import Detection, DropoutKind, clipped_regions
+from voicemend.engine.detect.types import (
+    DEFAULT_KINDS,
+    Detection,
+    DropoutKind,
+    clipped_regions,
+)
 
 __all__ = [
+    "DEFAULT_KINDS",
     "ClippingSettings",
+    "ConcealmentSettings",
     "Detection",
     "DetectorSettings",
     "DropoutDetector",

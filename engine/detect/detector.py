@@ -1,4 +1,5 @@
-"""Blind mode: find regions to repair without being told (zero runs, packet loss, clipping)."""
+"""Blind mode: find regions to repair without being told (zero runs, packet loss, clipping,
+losses a call's decoder concealed)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import numpy as np
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power_spectrum
 from voicemend.engine.detect.clipping import ClippingSettings, find_clipping
+from voicemend.engine.detect.concealment import (
+    ConcealmentSettings,
+    find_concealment,
+    load_concealment_net,
+)
 from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
 from voicemend.engine.detect.silence import (
@@ -19,7 +25,8 @@ from voicemend.engine.detect.silence import (
     pad_ringing,
     past_ringing,
 )
-from voicemend.engine.detect.types import Detection, DropoutKind
+from voicemend.engine.detect.types import DEFAULT_KINDS, Detection, DropoutKind
+from voicemend.engine.models.concealment import ConcealmentNet
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
 
@@ -35,7 +42,8 @@ class DetectorSettings:
     silence: SilenceSettings = field(default_factory=SilenceSettings)
     packet_loss: PacketLossSettings = field(default_factory=PacketLossSettings)
     clipping: ClippingSettings = field(default_factory=ClippingSettings)
-    kinds: tuple[DropoutKind, ...] = tuple(DropoutKind)
+    concealment: ConcealmentSettings = field(default_factory=ConcealmentSettings)
+    kinds: tuple[DropoutKind, ...] = DEFAULT_KINDS
     min_confidence: float = 0.5
 
 
@@ -44,6 +52,15 @@ class DropoutDetector:
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
+        self._concealment_net: ConcealmentNet | None = None
+        self._concealment_loaded = False
+
+    def concealment_net(self) -> ConcealmentNet | None:
+        """The concealment network, loaded on first use (``None`` when none ships)."""
+        if not self._concealment_loaded:
+            self._concealment_net = load_concealment_net(self.settings.concealment)
+            self._concealment_loaded = True
+        return self._concealment_net
 
     def __call__(
         self,
@@ -89,6 +106,8 @@ class DropoutDetector:
             out += faded_silence(x, sample_rate, found, profile, s.silence)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
+        if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net()) is not None:
+            out += find_concealment(x, sample_rate, net, s.concealment)
         return out
 
     def regions(self, audio: Audio) -> list[Region]:

@@ -13,9 +13,16 @@ class DropoutKind(str, Enum):
     DIGITAL_SILENCE = "digital_silence"  # a run of exact or near zeros inside active audio
     PACKET_LOSS = "packet_loss"  # a burst replaced by a low comfort-noise floor, with hard edges
     CLIPPING = "clipping"  # samples stuck at the converter's rail
+    CONCEALED = "concealed"  # a lost packet a call's decoder filled by extrapolation
 
     def __str__(self) -> str:
         return self.value
+
+
+# What blind mode looks for unless asked: concealment is opt-in, since its network also fires
+# beside cuts to silence and on a noise gate's closing (dev: 447 instead of 33 false detections
+# in gated speech, and 287 instead of 2 zero runs mis-edged), which it never heard in training
+DEFAULT_KINDS = tuple(k for k in DropoutKind if k is not DropoutKind.CONCEALED)
 
 
 @dataclass(frozen=True)

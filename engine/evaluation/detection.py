@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,9 @@ from voicemend.engine.corrupt import (
     zero_gap,
 )
 from voicemend.engine.data import SpeechFile
-from voicemend.engine.detect import DropoutDetector
+from voicemend.engine.detect import DropoutDetector, DropoutKind
 from voicemend.engine.io import load, save_figure, write_text_atomic
+from voicemend.engine.opus import OpusCodec, opus_available
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
 
@@ -35,6 +36,10 @@ GATE_ABOVE_FLOOR_DB = (6.0, 15.0)
 GATE_ATTACK_MS = (0.5, 5.0)
 GATE_HOLD_MS = (0.0, 50.0)
 GATE_RELEASE_MS = (5.0, 100.0)
+# A call: Opus at a common VoIP bit rate, 20 ms packets, bursts of lost packets the decoder
+# conceals
+CALL_BITRATE = 24000
+CALL_RATE_HZ = 16000
 
 
 @dataclass
@@ -72,6 +77,10 @@ class DetectionReport:
     # the same files through a noise gate: their pauses are digital silence, not dropouts
     gated_minutes: float = 0.0
     gated_false_alarms: int = 0
+    # the same files through a call's codec with no packet lost: coding is not damage
+    coded_minutes: float = 0.0
+    coded_false_alarms: int = 0
+    calls_found: int = 0  # concealed bursts that a detection overlaps, whatever its edges
     boundary_errors_ms: dict[str, list[float]] = field(default_factory=dict)
     n_files: int = 0
     saved_at_hz: int | None = None  # the rate each file was resampled to before the scan
@@ -83,6 +92,10 @@ class DetectionReport:
     @property
     def gated_false_alarms_per_10_min(self) -> float:
         return 10.0 * self.gated_false_alarms / self.gated_minutes if self.gated_minutes else 0.0
+
+    @property
+    def coded_false_alarms_per_10_min(self) -> float:
+        return 10.0 * self.coded_false_alarms / self.coded_minutes if self.coded_minutes else 0.0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -105,6 +118,10 @@ class DetectionReport:
             "gated_minutes": self.gated_minutes,
             "gated_false_alarms": self.gated_false_alarms,
             "gated_false_alarms_per_10_min": self.gated_false_alarms_per_10_min,
+            "coded_minutes": self.coded_minutes,
+            "coded_false_alarms": self.coded_false_alarms,
+            "coded_false_alarms_per_10_min": self.coded_false_alarms_per_10_min,
+            "calls_found": self.calls_found,
         }
 
 
@@ -189,6 +206,47 @@ def cut_zero_runs(
     return damaged, sorted(truth)
 
 
+def call_scenario(
+    audio: Audio, codec: OpusCodec, rng: np.random.Generator, per_file: int
+) -> tuple[Audio, Audio, list[Region]]:
+    """The file through a call (first channel, at the codec's rate): once with every packet
+    delivered, once with ``per_file`` bursts of 1-6 lost packets in its speech that the
+    decoder conceals, and those bursts (on the file's own samples)."""
+    rate = codec.sample_rate
+    x = to_rate(audio.samples[0], audio.sample_rate, rate).astype(np.float32)
+    n = codec.packet
+    lost: set[int] = set()
+    taken: list[Region] = []
+    for n_packets in rng.choice(PACKET_COUNTS, per_file):
+        # room for the burst on the packet grid, and a packet's clearance from the others
+        for r in speech_positions(x, rate, (int(n_packets) + 2) * n, 1, rng, taken=taken):
+            first = -(-r.start // n)
+            lost.update(range(first, first + int(n_packets)))
+            taken.append(Region(first * n - n, (first + int(n_packets) + 1) * n))
+    coded, concealed = codec.roundtrip(x), codec.roundtrip(x, lost)
+    truth = [
+        _region_at(Region(a * n, b * n), rate, audio.sample_rate)
+        for a, b in _packet_runs(sorted(lost))
+    ]
+
+    def back(y: np.ndarray) -> Audio:
+        return Audio(
+            to_rate(y, rate, audio.sample_rate).astype(np.float32)[None], audio.sample_rate
+        )
+
+    return back(coded), back(concealed), truth
+
+
+def _packet_runs(packets: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for k in packets:
+        if runs and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + 1)
+        else:
+            runs.append((k, k + 1))
+    return runs
+
+
 def evaluate_detection(
     files: Sequence[SpeechFile],
     detector: DropoutDetector | None = None,
@@ -202,6 +260,12 @@ def evaluate_detection(
     fills the call's band only."""
     detector = detector or DropoutDetector()
     report = DetectionReport(n_files=len(files), saved_at_hz=saved_at)
+    codec = OpusCodec(CALL_BITRATE, CALL_RATE_HZ) if opus_available() else None
+    # calls are scanned for concealment too (opt-in elsewhere: see DEFAULT_KINDS)
+    call_kinds = (*detector.settings.kinds, DropoutKind.CONCEALED)
+    call_detector = DropoutDetector(
+        replace(detector.settings, kinds=tuple(dict.fromkeys(call_kinds)))
+    )
     for index, item in enumerate(files):
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
@@ -218,6 +282,20 @@ def evaluate_detection(
         report.gated_false_alarms += len(detector.regions(_saved_at(gated, rate)))
         report.gated_minutes += audio.duration_s / 60
         scenarios["gated_zero_run"] = (gated_damaged, gated_truth)
+        if codec is not None:
+            coded, concealed, call_truth = call_scenario(
+                audio, codec, np.random.default_rng([seed, index, 2]), per_file
+            )
+            report.coded_false_alarms += len(call_detector.regions(_saved_at(coded, rate)))
+            report.coded_minutes += coded.duration_s / 60
+            found = call_detector.regions(_saved_at(concealed, rate))
+            truth = [_region_at(r, audio.sample_rate, rate) for r in call_truth]
+            score, errors = match(truth, found, tol)
+            report.scores.setdefault("call_concealed", Score()).add(score)
+            report.boundary_errors_ms.setdefault("call_concealed", []).extend(
+                1000 * e / rate for e in errors
+            )
+            report.calls_found += sum(any(f.overlaps_or_touches(t) for f in found) for t in truth)
         for name, (damaged, truth) in scenarios.items():
             truth = [_region_at(r, audio.sample_rate, rate) for r in truth]
             found = detector.regions(_saved_at(damaged, rate))
@@ -268,6 +346,23 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
             f"false detections in {report.gated_minutes:.1f} min = "
             f"{report.gated_false_alarms_per_10_min:.2f} per 10 min."
         )
+    if report.coded_minutes:
+        lines.append("")
+        lines.append(
+            f"Coded speech (the same files through Opus {CALL_BITRATE // 1000} kb/s, no packet "
+            f"lost; concealment sought here and in call_concealed only): "
+            f"{report.coded_false_alarms} false detections in "
+            f"{report.coded_minutes:.1f} min = {report.coded_false_alarms_per_10_min:.2f} per "
+            "10 min."
+        )
+        calls = report.scores.get("call_concealed")
+        if calls is not None:
+            total = calls.true_positives + calls.false_negatives
+            lines.append("")
+            lines.append(
+                f"Concealed bursts overlapped by a detection, whatever its edges: "
+                f"{report.calls_found} of {total}."
+            )
     md_path = folder / "detection.md"
     write_text_atomic(md_path, "\n".join(lines) + "\n", overwrite=True)
     png_path = folder / "detection.png"

@@ -11,8 +11,9 @@ from voicemend.engine.corrupt import (
     packet_region,
     speech_positions,
 )
-from voicemend.engine.evaluation.detection import Score, match
+from voicemend.engine.evaluation.detection import Score, call_scenario, match
 from voicemend.engine.metrics import band_energy_db, log_spectral_distance, si_sdr
+from voicemend.engine.opus import OpusCodec, opus_available
 from voicemend.engine.regions import Region
 
 from ..conftest import speech_like
@@ -96,3 +97,26 @@ def test_noise_gate_exponential_release_falls_in_db_and_bad_curves_are_refused()
     assert np.all(y[falling[-1] + 1 :] == 0.0)  # then exactly 0
     with pytest.raises(ValueError, match="release_curve"):
         GateSettings(release_curve="cosine")
+
+
+@pytest.mark.skipif(not opus_available(), reason="libopus0 is not installed")
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_a_call_scenario_loses_whole_packets_in_speech(rate):
+    """Bursts of whole 20 ms packets, apart from each other, named on the file's own samples;
+    the lossless decode differs from the lossy one only from the first burst on."""
+    audio = Audio.from_array(speech_like(4.0, rate, seed=3), rate)
+    codec = OpusCodec(24000, 16000)
+    coded, concealed, truth = call_scenario(audio, codec, np.random.default_rng(1), 3)
+    assert coded.sample_rate == concealed.sample_rate == rate
+    assert 1 <= len(truth) <= 3
+    packet = 0.02 * rate
+    for r in truth:
+        assert r.start % packet == 0 and r.n_frames % packet == 0 and r.n_frames <= 6 * packet
+    assert all(b.start - a.end >= packet for a, b in itertools.pairwise(truth))
+    first = truth[0].start
+    margin = int(0.004 * rate)  # the resampler's reach
+    assert np.allclose(coded.samples[0, : first - margin], concealed.samples[0, : first - margin])
+    assert not np.allclose(
+        coded.samples[0, truth[0].start : truth[0].end],
+        concealed.samples[0, truth[0].start : truth[0].end],
+    )

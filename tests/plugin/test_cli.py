@@ -586,3 +586,28 @@ def test_bench_detection_saved_at_must_be_a_repairable_rate(tmp_path, capsys, ra
     assert exit_info.value.code == 2
     assert "--saved-at" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_detect_looks_for_concealed_losses_only_when_asked(tmp_path, capsys, monkeypatch):
+    """--concealed adds the kind to the detector the command builds."""
+    import voicemend.plugin.cli as cli
+    from voicemend.engine.detect import DropoutKind
+
+    seen = []
+    real = cli.DropoutDetector
+
+    def spy(settings):
+        seen.append(settings.kinds)
+        return real(settings)
+
+    monkeypatch.setattr(cli, "DropoutDetector", spy)
+    path = tmp_path / "a.wav"
+    import soundfile as sf
+
+    from ..conftest import speech_like
+
+    sf.write(str(path), speech_like(1.0, 16000), 16000)
+    for flag in ([], ["--concealed"]):
+        code, _, err = run(capsys, "detect", path, *flag)
+        assert code == 0, err
+    assert DropoutKind.CONCEALED not in seen[0] and DropoutKind.CONCEALED in seen[1]
