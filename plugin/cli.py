@@ -423,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes that code and damage batches beside training (0: the training process)",
     )
+    tcon.add_argument(
+        "--silence-negatives",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of crops cut to digital silence, and of crops through a noise gate, as "
+        "examples of what is not concealment (default 0, as the shipped network trained)",
+    )
     for recipe, default_out in (
         (tcon, "runs/concealment"),
         (tdec, "runs/decoder"),
@@ -967,6 +975,8 @@ def _train_recipe(args: argparse.Namespace, common: dict) -> Path:
                 batch_size=args.batch_size,
                 data_workers=args.workers,
                 seed=args.seed,
+                cut_prob=args.silence_negatives,
+                gate_prob=args.silence_negatives,
             )
             export = train_concealment(args.out, config, **common)
         else:

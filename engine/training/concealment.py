@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from voicemend.engine.audio import Audio
+from voicemend.engine.corrupt import RELEASE_CURVES, GateSettings, noise_gate
 from voicemend.engine.models.concealment import ConcealmentNet, ConcealmentNetConfig
 from voicemend.engine.opus import OpusCodec, burst_losses
 from voicemend.engine.training.batches import batch_source
@@ -37,6 +39,10 @@ class LossConfig:
     bursts_per_s: tuple[float, float] = (0.3, 2.5)
     max_burst_ms: int = 200
     recovery_ms: float = 30.0  # frames after a loss that are not counted
+    # sounds the detector must not take for concealment: cuts to digital silence and a noise
+    # gate's closings (the first network, trained without them, fired there)
+    cut_prob: float = 0.0
+    gate_prob: float = 0.0
     active_below_top_db: float = 35.0  # a frame this far under the crop's loud frames is a pause
 
 
@@ -99,6 +105,35 @@ def concealed_example(
     return y, frame_labels(mask, reference, hop, config, sample_rate)
 
 
+def silenced(
+    y: np.ndarray,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    config: LossConfig,
+    sample_rate: int,
+    hop: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` maybe through a random noise gate and maybe with 1-3 cuts to digital silence of
+    10-400 ms; frames a cut touches are not concealment (label 0)."""
+    if rng.random() < config.gate_prob:
+        gate = GateSettings(
+            above_floor_db=float(rng.uniform(6.0, 15.0)),
+            attack_ms=float(rng.uniform(0.5, 5.0)),
+            hold_ms=float(rng.uniform(0.0, 50.0)),
+            release_ms=float(rng.uniform(5.0, 100.0)),
+            release_curve=str(rng.choice(RELEASE_CURVES)),
+        )
+        y = noise_gate(Audio.from_array(y, sample_rate), gate).samples[0]
+    if rng.random() < config.cut_prob:
+        y, labels = y.copy(), labels.copy()
+        for _ in range(int(rng.integers(1, 4))):
+            n = int(rng.uniform(0.01, 0.4) * sample_rate)
+            start = int(rng.integers(0, max(1, y.size - n)))
+            y[start : start + n] = 0.0
+            labels[start // hop : -(-(start + n) // hop)] = 0.0
+    return y, labels
+
+
 @dataclass
 class ConcealedBatches:
     """``(waves, labels)``: augmented crops sent through random Opus calls."""
@@ -118,6 +153,7 @@ class ConcealedBatches:
             if self.augment is not None:
                 x = augment(x, rng, self.augment, sr)
             y, lab = concealed_example(x, rng, self.loss, sr, self.hop)
+            y, lab = silenced(y, lab, rng, self.loss, sr, self.hop)
             # the level the call is recorded at: anything from quiet to hot
             gain = 10 ** (rng.uniform(-20.0, 6.0) / 20)
             y = np.clip(y * gain, -1.0, 1.0)

@@ -192,3 +192,26 @@ def test_the_shipped_network_finds_a_concealed_burst_and_not_the_coded_speech(de
     hits = [d for d in found if d.region.start < burst[1] and d.region.end > burst[0]]
     assert hits and hits[0].confidence >= 0.5
     assert not DropoutDetector(settings)(Audio.from_array(codec.roundtrip(x), 16000))
+
+
+def test_silence_negatives_gate_and_cut_and_mark_the_cuts_clean():
+    from voicemend.engine.runs import true_runs
+    from voicemend.engine.training.concealment import silenced
+
+    x = speech_like(2.0, 16000, seed=6)
+    x[12000:20000] *= 0.01  # a pause, for the gate to close on
+    labels = np.ones(200, np.float32)
+    cut, cut_labels = silenced(
+        x, labels, np.random.default_rng(2), LossConfig(cut_prob=1.0), 16000, 160
+    )
+    runs = [r for r in true_runs(cut == 0.0) if r[1] - r[0] >= 160]
+    assert runs and labels.all()  # cut, and the caller's labels left alone
+    for lo, hi in runs:
+        assert np.all(cut_labels[-(-lo // 160) : hi // 160] == 0.0)
+    assert np.sum(cut_labels == 0.0) <= sum(hi - lo for lo, hi in runs) // 160 + 2 * len(runs)
+    gated, gated_labels = silenced(
+        x, labels, np.random.default_rng(2), LossConfig(gate_prob=1.0), 16000, 160
+    )
+    assert np.sum(gated == 0.0) > 0 and np.array_equal(gated_labels, labels)
+    same, same_labels = silenced(x, labels, np.random.default_rng(2), LossConfig(), 16000, 160)
+    assert np.array_equal(same, x) and np.array_equal(same_labels, labels)
