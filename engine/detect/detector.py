@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -52,15 +53,11 @@ class DropoutDetector:
 
     def __init__(self, settings: DetectorSettings | None = None) -> None:
         self.settings = settings or DetectorSettings()
-        self._concealment_net: ConcealmentNet | None = None
-        self._concealment_loaded = False
 
+    @cached_property
     def concealment_net(self) -> ConcealmentNet | None:
         """The concealment network, loaded on first use (``None`` when none ships)."""
-        if not self._concealment_loaded:
-            self._concealment_net = load_concealment_net(self.settings.concealment)
-            self._concealment_loaded = True
-        return self._concealment_net
+        return load_concealment_net(self.settings.concealment)
 
     def __call__(
         self,
@@ -106,7 +103,7 @@ class DropoutDetector:
             out += faded_silence(x, sample_rate, found, profile, s.silence)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
-        if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net()) is not None:
+        if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:
             out += find_concealment(x, sample_rate, net, s.concealment)
         return out
 

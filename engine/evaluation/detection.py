@@ -25,6 +25,7 @@ from voicemend.engine.io import load, save_figure, write_text_atomic
 from voicemend.engine.opus import OpusCodec, opus_available
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
+from voicemend.engine.runs import true_runs
 
 TOLERANCE_MS = 10.0
 ZERO_GAPS_MS = (10, 20, 50, 100, 200, 400)
@@ -224,9 +225,10 @@ def call_scenario(
             lost.update(range(first, first + int(n_packets)))
             taken.append(Region(first * n - n, (first + int(n_packets) + 1) * n))
     coded, concealed = codec.roundtrip(x), codec.roundtrip(x, lost)
+    packets = np.zeros(x.size // n, bool)
+    packets[sorted(lost)] = True
     truth = [
-        _region_at(Region(a * n, b * n), rate, audio.sample_rate)
-        for a, b in _packet_runs(sorted(lost))
+        _region_at(Region(a * n, b * n), rate, audio.sample_rate) for a, b in true_runs(packets)
     ]
 
     def back(y: np.ndarray) -> Audio:
@@ -235,16 +237,6 @@ def call_scenario(
         )
 
     return back(coded), back(concealed), truth
-
-
-def _packet_runs(packets: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for k in packets:
-        if runs and runs[-1][1] == k:
-            runs[-1] = (runs[-1][0], k + 1)
-        else:
-            runs.append((k, k + 1))
-    return runs
 
 
 def evaluate_detection(
@@ -270,7 +262,6 @@ def evaluate_detection(
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
         rate = saved_at or audio.sample_rate
-        tol = int(TOLERANCE_MS / 1000 * rate)
         clean_found = detector.regions(_saved_at(audio, rate))
         report.clean_false_alarms += len(clean_found)
         report.clean_minutes += audio.duration_s / 60
@@ -288,23 +279,33 @@ def evaluate_detection(
             )
             report.coded_false_alarms += len(call_detector.regions(_saved_at(coded, rate)))
             report.coded_minutes += coded.duration_s / 60
-            found = call_detector.regions(_saved_at(concealed, rate))
-            truth = [_region_at(r, audio.sample_rate, rate) for r in call_truth]
-            score, errors = match(truth, found, tol)
-            report.scores.setdefault("call_concealed", Score()).add(score)
-            report.boundary_errors_ms.setdefault("call_concealed", []).extend(
-                1000 * e / rate for e in errors
+            truth, found = _score(
+                report, "call_concealed", call_detector, concealed, call_truth, rate
             )
             report.calls_found += sum(any(f.overlaps_or_touches(t) for f in found) for t in truth)
         for name, (damaged, truth) in scenarios.items():
-            truth = [_region_at(r, audio.sample_rate, rate) for r in truth]
-            found = detector.regions(_saved_at(damaged, rate))
-            score, errors = match(truth, found, tol)
-            report.scores.setdefault(name, Score()).add(score)
-            report.boundary_errors_ms.setdefault(name, []).extend(1000 * e / rate for e in errors)
+            _score(report, name, detector, damaged, truth, rate)
         if progress is not None:
             progress(index + 1, len(files))
     return report
+
+
+def _score(
+    report: DetectionReport,
+    name: str,
+    detector: DropoutDetector,
+    damaged: Audio,
+    truth: list[Region],
+    rate: int,
+) -> tuple[list[Region], list[Region]]:
+    """Scan ``damaged`` saved at ``rate``, match its finds with ``truth`` (on the file's own
+    samples) into ``report`` under ``name``; the truth and the finds, at ``rate``."""
+    truth = [_region_at(r, damaged.sample_rate, rate) for r in truth]
+    found = detector.regions(_saved_at(damaged, rate))
+    score, errors = match(truth, found, int(TOLERANCE_MS / 1000 * rate))
+    report.scores.setdefault(name, Score()).add(score)
+    report.boundary_errors_ms.setdefault(name, []).extend(1000 * e / rate for e in errors)
+    return truth, found
 
 
 def _saved_at(audio: Audio, rate: int) -> Audio:

@@ -10,7 +10,7 @@ crops skip the codec, so the detector also learns that plain recordings hold no 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -203,9 +203,8 @@ def train_concealment(
     pool = train_pool(data_root, sr)
     hop = model_config.mel.hop_length
     n_samples = int(config.window_s * sr) // hop * hop
-    make = ConcealedBatches(
-        pool, n_samples, config.batch_size, config.augmentation(), _loss_config(config), hop
-    )
+    # the recipe's settings are themselves a LossConfig
+    make = ConcealedBatches(pool, n_samples, config.batch_size, config.augmentation(), config, hop)
     next_batch = batch_source(make, run.rng, run.seed, run.step, config.data_workers)
     model.train()
 
@@ -219,8 +218,3 @@ def train_concealment(
     export = out_dir / "export"
     model.cpu().eval().save_pretrained(export)
     return export
-
-
-def _loss_config(config: ConcealmentTrainConfig) -> LossConfig:
-    fields = LossConfig.__dataclass_fields__
-    return LossConfig(**{k: v for k, v in asdict(config).items() if k in fields})
