@@ -100,7 +100,7 @@ def concealed_example(
     y[: n_packets * codec.packet] = codec.roundtrip(x, lost)
     mask = codec.lost_mask(x.size, lost)
     # the truth the lost frames stand for, in the output's time
-    d = codec.delay(x) if lost else 0
+    d = codec.delay if lost else 0
     reference = np.concatenate([np.zeros(d, x.dtype), x[: x.size - d]])
     return y, frame_labels(mask, reference, hop, config, sample_rate)
 

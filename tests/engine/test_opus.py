@@ -23,7 +23,17 @@ def test_a_lost_packet_is_concealed_in_its_own_output_samples():
     assert np.sqrt(np.mean(concealed**2)) > 0.01  # not a hole
     assert not np.allclose(concealed, whole[20 * n : 21 * n], atol=1e-3)
     assert codec.lost_mask(x.size, {20}).nonzero()[0].tolist() == list(range(20 * n, 21 * n))
-    assert 0 < codec.delay(x) < 400
+
+
+@needs_opus
+@pytest.mark.parametrize("sample_rate", [16000, 48000])
+def test_the_delay_is_where_the_output_lines_up_with_the_input(sample_rate):
+    codec = OpusCodec(64000, sample_rate, 20)
+    x = speech_like(1.0, sample_rate, seed=3)
+    y = codec.roundtrip(x)
+    lags = np.correlate(y, x[: x.size - 400 * sample_rate // 16000], "valid")
+    assert codec.delay == sample_rate * 13 // 2000  # 6.5 ms look-ahead
+    assert abs(int(np.argmax(lags)) - codec.delay) <= 4 * sample_rate // 16000
 
 
 @needs_opus
