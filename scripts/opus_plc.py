@@ -133,6 +133,7 @@ def concealment_settings(args: argparse.Namespace):
         "model": args.concealment_model,
         "threshold": args.threshold,
         "pad_after_ms": args.pad_after_ms,
+        "short_ms": args.short_ms,
     }
     return replace(ConcealmentSettings(), **{k: v for k, v in changes.items() if v is not None})
 
@@ -157,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--threshold", type=float, help="its frame threshold (default: the setting's)")
     p.add_argument("--pad-after-ms", type=float, help="its regions' tail (default: the setting's)")
+    p.add_argument(
+        "--short-ms",
+        type=float,
+        help="its runs shorter than this get half confidence, below the repair cut "
+        "(default: the setting's)",
+    )
     p.add_argument("--data", type=Path, help="speech data (default: ../shared/data/speech)")
     p.add_argument("--out", type=Path, help="write results.json and results.md here")
     args = p.parse_args(argv)

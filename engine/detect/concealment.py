@@ -43,9 +43,10 @@ class ConcealmentSettings:
     join_ms: float = 20.0  # runs closer than this are one
     pad_before_ms: float = 5.0
     pad_after_ms: float = 10.0
-    # runs shorter than this are listed at half confidence: a lost packet or two is mostly
-    # concealed well, and a short run is as often a steady vowel's fade
-    short_ms: float = 30.0
+    # runs shorter than this are listed at half confidence, under the repair cut: a lost
+    # packet or two is concealed about as well as a repair does it (on 120 train files
+    # through Opus, blind repair of 20 ms losses cost 0.038 PESQ-WB at 30 ms, 0.003 at 50)
+    short_ms: float = 50.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
