@@ -29,7 +29,13 @@ from PyQt6.QtWidgets import (
 )
 
 from voicemend.engine.audio import Audio
-from voicemend.engine.detect import DropoutDetector, clipped_regions
+from voicemend.engine.detect import (
+    DEFAULT_KINDS,
+    DetectorSettings,
+    DropoutDetector,
+    DropoutKind,
+    clipped_regions,
+)
 from voicemend.engine.detect.snap import Snap
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
@@ -226,9 +232,15 @@ class MainWindow(QMainWindow):
             "S&nap selection to dropout edges", None, self._set_snap, checkable=True
         )
         self.snap_action.setChecked(self.settings.value("snap", True, type=bool))
+        # A call's decoder fills lost packets itself; a network hears that, but also fires
+        # beside cuts to silence and closing gates, so it is asked for, not always on.
+        self.concealed_action = self._action(
+            "Detect &concealed packet loss (calls)", None, self._set_concealed, checkable=True
+        )
+        self.concealed_action.setChecked(self.settings.value("concealed", False, type=bool))
         repair_menu.addActions([self.repair_action, self.detect_action, self.repair_all_action])
         repair_menu.addSeparator()
-        repair_menu.addAction(self.snap_action)
+        repair_menu.addActions([self.snap_action, self.concealed_action])
 
         view_menu = bar.addMenu("&View")
         self.spectrogram_action = self._action(
@@ -673,6 +685,14 @@ class MainWindow(QMainWindow):
     def _set_snap(self, on: bool) -> None:
         self.settings.setValue("snap", on)
 
+    def _set_concealed(self, on: bool) -> None:
+        self.settings.setValue("concealed", on)
+
+    def detector(self) -> DropoutDetector:
+        """The detector Detect runs: the default kinds, and concealed loss when asked for."""
+        extra = (DropoutKind.CONCEALED,) if self.concealed_action.isChecked() else ()
+        return DropoutDetector(DetectorSettings(kinds=(*DEFAULT_KINDS, *extra)))
+
     def repair_regions(
         self, regions: list[Region], clipped: Sequence[Region] = (), snap: bool = False
     ) -> None:
@@ -722,9 +742,11 @@ class MainWindow(QMainWindow):
         if document is None or self.job is not None:
             return
 
+        detector = self.detector()
+
         def work(progress, should_cancel):
             audio = Audio(document.edited(0, document.n_frames), document.sample_rate)
-            return DropoutDetector()(audio, progress=progress)
+            return detector(audio, progress=progress)
 
         self._run(work, "Detecting dropouts…", self._detections_done)
 

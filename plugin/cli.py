@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--auto", action="store_true", help="detect dropouts and repair them")
     rep.add_argument(
+        "--concealed",
+        action="store_true",
+        help="with --auto, also repair losses a call's decoder concealed, where they last 50 ms "
+        "or more (shorter ones it conceals about as well as a repair would)",
+    )
+    rep.add_argument(
         "--no-snap",
         dest="snap",
         action="store_false",
@@ -573,6 +579,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         output = args.input
     if not (args.region or args.labels or args.auto):
         raise VoicemendError("nothing to repair: give --region START:END, --labels FILE or --auto")
+    if args.concealed and not args.auto:
+        raise VoicemendError("--concealed chooses what --auto looks for; add --auto")
     job = RepairJob(
         input=args.input,
         output=output,
@@ -586,6 +594,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         block_s=args.block_s,
         subtype=BIT_DEPTHS.get(args.bit_depth or ""),
         snap=args.snap,
+        concealed=args.concealed,
     )
     t0 = time.perf_counter()
     with (

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import BLOCK_S, detect_in_blocks, needs_blocks, repair_in_blocks
-from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
+from voicemend.engine.detect import (
+    DEFAULT_KINDS,
+    Detection,
+    DetectorSettings,
+    DropoutDetector,
+    DropoutKind,
+    clipped_regions,
+)
 from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
@@ -42,6 +49,13 @@ class RepairJob:
     # Grow given regions (--region, --labels) to the edges of a dropout they cut into, so that
     # none of it is left beside them as context (engine.detect.snap).
     snap: bool = True
+    # With ``auto``, also find the losses a call's decoder concealed (the concealment network).
+    concealed: bool = False
+
+    def detector(self) -> DropoutDetector:
+        """The detector ``auto`` repairs what it finds of."""
+        extra = (DropoutKind.CONCEALED,) if self.concealed else ()
+        return DropoutDetector(DetectorSettings(kinds=(*DEFAULT_KINDS, *extra)))
 
 
 @dataclass
@@ -89,7 +103,7 @@ def collect_regions(
         regions = [s.snapped for s in snaps]
     detections: list[Detection] = []
     if job.auto:
-        detections = (detector or DropoutDetector())(audio, progress=detect_progress)
+        detections = (detector or job.detector())(audio, progress=detect_progress)
         regions += [d.region for d in detections]
     return normalize_regions(regions, audio.n_frames), detections, snaps
 
@@ -139,7 +153,7 @@ def _repair_in_blocks(
         job.output,
         inpainter,
         regions,
-        detector=DropoutDetector() if job.auto else None,
+        detector=job.detector() if job.auto else None,
         block_s=job.block_s or BLOCK_S,
         overwrite=job.overwrite or job.in_place,
         progress=_in_seconds(progress, head.sample_rate),

@@ -403,3 +403,18 @@ def test_repairing_and_undoing_thousands_of_clipped_runs_refreshes_the_views_onc
     window.redo_action.trigger()
     assert len(window.document.patches) == n and refreshes == [n, n, n]
     assert len(window.waveform.repair_spans) == n
+
+
+def test_concealed_loss_is_sought_only_when_switched_on_and_remembered(window, qtbot, wav):
+    from voicemend.engine.detect import DropoutKind
+
+    window.open_file(wav)
+    assert not window.concealed_action.isChecked()
+    assert DropoutKind.CONCEALED not in window.detector().settings.kinds
+    window.concealed_action.trigger()
+    assert window.settings.value("concealed", type=bool) is True
+    assert DropoutKind.CONCEALED in window.detector().settings.kinds
+    window.detect()  # the network runs beside the level rules; the two holes are still found
+    qtbot.waitUntil(
+        lambda: window.job is None and window.dropouts.table.rowCount() >= 2, timeout=WAIT_MS
+    )

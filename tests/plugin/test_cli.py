@@ -611,3 +611,51 @@ def test_detect_looks_for_concealed_losses_only_when_asked(tmp_path, capsys, mon
         code, _, err = run(capsys, "detect", path, *flag)
         assert code == 0, err
     assert DropoutKind.CONCEALED not in seen[0] and DropoutKind.CONCEALED in seen[1]
+
+
+@pytest.mark.skipif(
+    not __import__("voicemend.engine.opus", fromlist=["x"]).opus_available(),
+    reason="libopus0 is not installed",
+)
+@pytest.mark.parametrize("blocks", [[], ["--block-s", "2"]])
+def test_repair_auto_concealed_repairs_a_calls_concealed_loss(
+    tmp_path, capsys, dev_utterance, blocks
+):
+    """A dev utterance through Opus with 100 ms of packets lost in its speech: ``--auto`` alone
+    leaves the call as it is; ``--auto --concealed`` repairs that burst and nothing else."""
+    from voicemend.engine.corrupt import speech_positions
+    from voicemend.engine.opus import OpusCodec
+
+    x = load(dev_utterance).to_mono().resampled(16000).samples[0]
+    codec = OpusCodec(24000, 16000)
+    place = speech_positions(x, 16000, 6 * 320, 1, np.random.default_rng(5))[0]
+    first = -(-place.start // 320)
+    call = codec.roundtrip(x, set(range(first, first + 5)))
+    src = save(Audio.from_array(call, 16000), tmp_path / "call.wav", subtype="FLOAT")
+    burst = (first * 320, (first + 5) * 320)
+    outs = {}
+    for flags in ([], ["--concealed"]):
+        out, report = tmp_path / f"out{len(flags)}.wav", tmp_path / f"r{len(flags)}.json"
+        code, _, err = run(
+            capsys, "repair", src, "-o", out, "--auto", "--report", report, *flags, *blocks
+        )
+        assert code == 0, err
+        outs[len(flags)] = (sf.read(str(out), dtype="float32")[0], json.loads(report.read_text()))
+    plain, plain_report = outs[0]
+    assert plain_report["regions"] == [] and np.array_equal(plain, call)
+    repaired, report = outs[1]
+    spans = [(round(r["start_s"] * 16000), round(r["end_s"] * 16000)) for r in report["regions"]]
+    assert any(a < burst[1] and b > burst[0] for a, b in spans)
+    outside = np.ones(call.size, bool)
+    for a, b in spans:
+        outside[max(0, a - 160) : b + 160] = False  # the region and its crossfade
+    assert np.array_equal(repaired[outside], call[outside])
+    assert not np.array_equal(repaired[burst[0] : burst[1]], call[burst[0] : burst[1]])
+
+
+def test_repair_concealed_needs_auto(tmp_path, capsys, damaged_wav):
+    src, _ = damaged_wav
+    code, _, err = run(
+        capsys, "repair", src, "-o", tmp_path / "o.wav", "--region", "0.1:0.2", "--concealed"
+    )
+    assert code != 0 and "--auto" in err and not (tmp_path / "o.wav").exists()
