@@ -104,7 +104,7 @@ class DropoutDetector:
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:
-            out += find_concealment(x, sample_rate, net, s.concealment)
+            out += _beside_holes(find_concealment(x, sample_rate, net, s.concealment), out)
         return out
 
     def regions(self, audio: Audio) -> list[Region]:
@@ -130,6 +130,15 @@ def merge_detections(detections: list[Detection]) -> list[Detection]:
             det = Detection(region, best.kind, confidence, channels, tuple(sorted(set(runs))))
         merged.append(det)
     return merged
+
+
+def _beside_holes(concealed: list[Detection], found: list[Detection]) -> list[Detection]:
+    """The concealed runs that touch no silent or comfort-noise dropout: around a hole the
+    network hears a fade, and the level rules' edges are the exact ones."""
+    holes = [
+        d.region for d in found if d.kind in (DropoutKind.DIGITAL_SILENCE, DropoutKind.PACKET_LOSS)
+    ]
+    return [c for c in concealed if not any(c.region.overlaps_or_touches(h) for h in holes)]
 
 
 def _packet_loss_at(

@@ -135,6 +135,25 @@ def test_the_detector_uses_the_network_its_settings_name(tmp_path):
     assert all(d.kind is DropoutKind.CONCEALED for d in found)
 
 
+def test_a_run_beside_a_hole_leaves_the_hole_its_exact_edges():
+    """Around a zeroed stretch the network hears a fade; the level rule's edges stand, and a
+    run elsewhere is still listed."""
+    from voicemend.engine.detect import DEFAULT_KINDS
+
+    x = speech_like(2.0, 16000, seed=4)
+    x[16000:17600] = 0.0
+    prob = np.zeros(200)
+    prob[95:115] = 0.9  # over the hole and 50 ms around it
+    prob[150:160] = 0.9
+    detector = DropoutDetector(DetectorSettings(kinds=(*DEFAULT_KINDS, DropoutKind.CONCEALED)))
+    detector.concealment_net = ScriptedNet(prob)
+    found = detector(Audio.from_array(x, 16000))
+    assert [d.kind for d in found] == [DropoutKind.DIGITAL_SILENCE, DropoutKind.CONCEALED]
+    hole, run = found
+    assert abs(hole.region.start - 16000) <= 16 and abs(hole.region.end - 17600) <= 16
+    assert run.region.start == 150 * 160 - 80
+
+
 @pytest.mark.skipif(not opus_available(), reason="libopus0 is not installed")
 def test_the_recipe_trains_resumes_and_exports(tmp_path):
     import json
