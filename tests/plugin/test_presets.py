@@ -50,6 +50,16 @@ def test_shipped_presets_load_and_run(name):
     assert len(shipped_presets()) >= 2
 
 
+def test_the_call_preset_seeks_concealed_losses_and_the_podcast_one_does_not():
+    from voicemend.engine.detect import DropoutKind
+
+    def kinds(name):
+        return load_preset(name).stages[0].detector.settings.kinds
+
+    assert DropoutKind.CONCEALED in kinds("call-recording-repair")
+    assert DropoutKind.CONCEALED not in kinds("podcast-dropout-repair")
+
+
 def base(stages, **extra):
     return {"format": "voicemend-chain", "format_version": 1, "stages": stages, **extra}
 
