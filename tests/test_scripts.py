@@ -779,6 +779,23 @@ def test_opus_plc_scores_concealed_bursts(dev_files, tmp_path, capsys):
     assert all(1.0 <= r["pesq"] <= 4.7 for r in rows)
 
 
+@pytest.mark.data
+def test_concealment_codecs_counts_bursts_per_codec_setting(dev_files, tmp_path, capsys):
+    from voicemend.engine.opus import opus_available
+
+    if not opus_available():
+        pytest.skip("libopus0 is not installed")
+    module = runpy.run_path(str(SCRIPTS / "concealment_codecs.py"))
+    code = module["main"](["--files", "1", "--per-file", "3", "--out", str(tmp_path)])
+    assert code == 0
+    rows = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert [(r["sample_rate"], r["packet_ms"]) for r in rows] == [
+        (16000, 20), (48000, 20), (48000, 20), (16000, 40), (8000, 20)
+    ]  # fmt: skip
+    assert all(0 <= r["found"] <= r["bursts"] and r["bursts"] > 0 for r in rows)
+    assert "| 32 kb/s | 48 kHz | 20 ms |" in (tmp_path / "results.md").read_text()
+
+
 def test_selector_fit_exports_a_model_the_choice_method_loads(tmp_path, capsys):
     """Rows where neural-mel's fill beats hybrid's on PESQ exactly when a feature is high (and
     costs PLCMOS otherwise): the exported model takes neural-mel there and hybrid elsewhere."""
