@@ -30,11 +30,10 @@ from PyQt6.QtWidgets import (
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect import (
-    DEFAULT_KINDS,
     DetectorSettings,
     DropoutDetector,
-    DropoutKind,
     clipped_regions,
+    kinds_sought,
 )
 from voicemend.engine.detect.snap import Snap
 from voicemend.engine.errors import VoicemendError
@@ -690,8 +689,8 @@ class MainWindow(QMainWindow):
 
     def detector(self) -> DropoutDetector:
         """The detector Detect runs: the default kinds, and concealed loss when asked for."""
-        extra = (DropoutKind.CONCEALED,) if self.concealed_action.isChecked() else ()
-        return DropoutDetector(DetectorSettings(kinds=(*DEFAULT_KINDS, *extra)))
+        kinds = kinds_sought(self.concealed_action.isChecked())
+        return DropoutDetector(DetectorSettings(kinds=kinds))
 
     def repair_regions(
         self, regions: list[Region], clipped: Sequence[Region] = (), snap: bool = False

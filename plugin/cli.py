@@ -16,11 +16,10 @@ from pathlib import Path
 
 from voicemend.engine.audio import MAX_REPAIR_RATE_HZ, MIN_REPAIR_RATE_HZ
 from voicemend.engine.detect import (
-    DEFAULT_KINDS,
     Detection,
     DetectorSettings,
     DropoutDetector,
-    DropoutKind,
+    kinds_sought,
 )
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
@@ -698,7 +697,7 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
 def cmd_detect(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists() and not args.overwrite:
         raise VoicemendError(f"{args.output} exists; pass --overwrite to replace it")
-    kinds = DEFAULT_KINDS + ((DropoutKind.CONCEALED,) if args.concealed else ())
+    kinds = kinds_sought(args.concealed)
     detector = DropoutDetector(DetectorSettings(kinds=kinds, min_confidence=args.min_confidence))
     with progress_bar("detecting") as bar:
         found = run_detect(args.input, detector, progress=bar, block_s=args.block_s)

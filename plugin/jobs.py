@@ -10,12 +10,11 @@ from pathlib import Path
 from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import BLOCK_S, detect_in_blocks, needs_blocks, repair_in_blocks
 from voicemend.engine.detect import (
-    DEFAULT_KINDS,
     Detection,
     DetectorSettings,
     DropoutDetector,
-    DropoutKind,
     clipped_regions,
+    kinds_sought,
 )
 from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import AudioFileError, VoicemendError
@@ -54,8 +53,7 @@ class RepairJob:
 
     def detector(self) -> DropoutDetector:
         """The detector ``auto`` repairs what it finds of."""
-        extra = (DropoutKind.CONCEALED,) if self.concealed else ()
-        return DropoutDetector(DetectorSettings(kinds=(*DEFAULT_KINDS, *extra)))
+        return DropoutDetector(DetectorSettings(kinds=kinds_sought(self.concealed)))
 
 
 @dataclass

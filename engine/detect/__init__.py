@@ -11,6 +11,7 @@ from voicemend.engine.detect.types import (
     Detection,
     DropoutKind,
     clipped_regions,
+    kinds_sought,
 )
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "PacketLossSettings",
     "SilenceSettings",
     "clipped_regions",
+    "kinds_sought",
     "merge_detections",
 ]

@@ -25,6 +25,11 @@ class DropoutKind(str, Enum):
 DEFAULT_KINDS = tuple(k for k in DropoutKind if k is not DropoutKind.CONCEALED)
 
 
+def kinds_sought(concealed: bool = False) -> tuple[DropoutKind, ...]:
+    """The default kinds, and concealed losses too where asked for (``--concealed``)."""
+    return (*DEFAULT_KINDS, DropoutKind.CONCEALED) if concealed else DEFAULT_KINDS
+
+
 @dataclass(frozen=True)
 class Detection:
     """One damaged span; ``confidence`` is 0..1, ``channels`` lists where it was seen.
