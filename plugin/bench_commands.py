@@ -261,10 +261,18 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
         files = files[: args.limit]
     if not files:
         raise VoicemendError("no audio files found for the benchmark")
+    from voicemend.engine.detect import DetectorSettings, DropoutDetector, kinds_sought
+
+    detector = DropoutDetector(DetectorSettings(kinds=kinds_sought(args.concealed)))
     t0 = time.perf_counter()
     with progress_bar("files") as bar:
         report = evaluate_detection(
-            files, per_file=args.per_file, seed=args.seed, progress=bar, saved_at=args.saved_at
+            files,
+            detector,
+            per_file=args.per_file,
+            seed=args.seed,
+            progress=bar,
+            saved_at=args.saved_at,
         )
     meta = _run_meta(sys.argv if sys.argv[0].endswith(PROG) else [PROG, "bench", "detection"])
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)

@@ -225,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         "at the data's rate (16 kHz) and saved at another: its comfort noise fills the call's "
         "band only",
     )
+    bdet.add_argument(
+        "--concealed",
+        action="store_true",
+        help="seek concealed losses in every scan, as detect --concealed does (calls are "
+        "always scanned for them)",
+    )
     bdet.add_argument("--name", default="detection-dev", help="results go to bench/results/NAME")
     bdet.add_argument("--results", type=Path, default=Path("bench/results"))
     bq = bench_sub.add_parser("quality", help="repair quality: the paper's gap protocol")

@@ -36,8 +36,8 @@ class ConcealmentSettings:
     model: Path | None = None
     threshold: float = 0.3  # frame probability that starts a run
     # the mean frame probability of a run that gets confidence 0.5 (the detector's default
-    # cut): on train speech through Opus the shipped network's runs this sure were 89 % of
-    # the found bursts and 5 % of its false finds
+    # cut): on 30 train files through Opus (294 bursts), the shipped network's runs at least
+    # this sure were 198 on a burst and 3 false
     sure_probability: float = 0.7
     min_ms: float = 15.0  # shorter runs are dropped
     join_ms: float = 20.0  # runs closer than this are one

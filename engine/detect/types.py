@@ -19,9 +19,9 @@ class DropoutKind(str, Enum):
         return self.value
 
 
-# What blind mode looks for unless asked: concealment is opt-in, since its network also fires
-# beside cuts to silence and on a noise gate's closing (dev: 447 instead of 33 false detections
-# in gated speech, and 287 instead of 2 zero runs mis-edged), which it never heard in training
+# What blind mode looks for unless asked: concealment is opt-in, since on clean speech that was
+# never a call its network still finds a loss now and then (dev: 2 in 12.5 min, where the level
+# rules find none), and most recordings were never calls
 DEFAULT_KINDS = tuple(k for k in DropoutKind if k is not DropoutKind.CONCEALED)
 
 

@@ -85,6 +85,7 @@ class DetectionReport:
     boundary_errors_ms: dict[str, list[float]] = field(default_factory=dict)
     n_files: int = 0
     saved_at_hz: int | None = None  # the rate each file was resampled to before the scan
+    concealment_everywhere: bool = False  # concealed losses sought in every scan, not calls only
 
     @property
     def false_alarms_per_10_min(self) -> float:
@@ -102,6 +103,7 @@ class DetectionReport:
         return {
             "n_files": self.n_files,
             "saved_at_hz": self.saved_at_hz,
+            "concealment_everywhere": self.concealment_everywhere,
             "tolerance_ms": TOLERANCE_MS,
             "scenarios": {
                 name: {
@@ -251,7 +253,11 @@ def evaluate_detection(
     scanned, as a call decoded at the files' rate and saved at another: the comfort noise then
     fills the call's band only."""
     detector = detector or DropoutDetector()
-    report = DetectionReport(n_files=len(files), saved_at_hz=saved_at)
+    report = DetectionReport(
+        n_files=len(files),
+        saved_at_hz=saved_at,
+        concealment_everywhere=DropoutKind.CONCEALED in detector.settings.kinds,
+    )
     codec = OpusCodec(CALL_BITRATE, CALL_RATE_HZ) if opus_available() else None
     # calls are scanned for concealment too (opt-in elsewhere: see DEFAULT_KINDS)
     call_kinds = (*detector.settings.kinds, DropoutKind.CONCEALED)
@@ -348,10 +354,15 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
             f"{report.gated_false_alarms_per_10_min:.2f} per 10 min."
         )
     if report.coded_minutes:
+        where = (
+            "concealment sought in every scan"
+            if report.concealment_everywhere
+            else "concealment sought here and in call_concealed only"
+        )
         lines.append("")
         lines.append(
             f"Coded speech (the same files through Opus {CALL_BITRATE // 1000} kb/s, no packet "
-            f"lost; concealment sought here and in call_concealed only): "
+            f"lost; {where}): "
             f"{report.coded_false_alarms} false detections in "
             f"{report.coded_minutes:.1f} min = {report.coded_false_alarms_per_10_min:.2f} per "
             "10 min."

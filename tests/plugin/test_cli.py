@@ -567,6 +567,21 @@ def test_bench_detection_of_calls_saved_at_48k(tmp_path, capsys, dev_files):
     assert "packet_noise" in out
 
 
+@pytest.mark.parametrize("flag", [[], ["--concealed"]])
+def test_bench_detection_concealed_seeks_concealment_in_every_scan(
+    tmp_path, capsys, dev_files, flag
+):
+    code, _, err = run(
+        capsys, "bench", "detection", "--data", speech_root(), "--limit", "1",
+        "--per-file", "1", "--name", "det", "--results", tmp_path, *flag,
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((tmp_path / "det" / "detection.json").read_text())
+    assert report["concealment_everywhere"] is bool(flag)
+    table = (tmp_path / "det" / "detection.md").read_text()
+    assert ("concealment sought in every scan" in table) is bool(flag)
+
+
 def test_bench_compare_names_a_folder_that_is_not_a_quality_bench(tmp_path, capsys):
     detection = tmp_path / "detection"
     detection.mkdir()
