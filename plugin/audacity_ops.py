@@ -19,7 +19,7 @@ from pathlib import Path
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
-from voicemend.engine.detect import DropoutDetector
+from voicemend.engine.detect import DetectorSettings, DropoutDetector, kinds_sought
 from voicemend.engine.detect.snap import snap_regions
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.io import load, save
@@ -176,9 +176,18 @@ def repair_selection(
     return done
 
 
-def detect(pipe: AudacityPipe, min_confidence: float = 0.5, echo: Echo = log.info):
-    """Detect dropouts on the selected audio tracks (all, if none is selected) and mark each
-    with a label (kind and confidence) on a new label track."""
+def detect(
+    pipe: AudacityPipe,
+    min_confidence: float = 0.5,
+    echo: Echo = log.info,
+    concealed: bool = False,
+):
+    """Detect dropouts (and, with ``concealed``, losses a call's decoder concealed) on the
+    selected audio tracks (all, if none is selected) and mark each with a label (kind and
+    confidence) on a new label track."""
+    detector = DropoutDetector(
+        DetectorSettings(kinds=kinds_sought(concealed), min_confidence=min_confidence)
+    )
     tracks = pipe.tracks()
     targets = wave_tracks(tracks, selected_only=True) or wave_tracks(tracks, selected_only=False)
     if not targets:
@@ -191,9 +200,7 @@ def detect(pipe: AudacityPipe, min_confidence: float = 0.5, echo: Echo = log.inf
                 pipe, track, track.start_s, track.end_s, Path(tmp) / f"track-{track.index}.wav"
             )
             first = round(track.start_s * audio.sample_rate)
-            for d in DropoutDetector()(audio):
-                if d.confidence < min_confidence:
-                    continue
+            for d in detector(audio):
                 a, b = d.seconds(audio.sample_rate)
                 offset = first / audio.sample_rate
                 found.append((a + offset, b + offset, f"{d.kind.value} {d.confidence:.2f}"))

@@ -345,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--context", type=float, default=2.0, help="seconds of context each side")
     adet = aud_sub.add_parser("detect", help="label the dropouts of the selected tracks")
     adet.add_argument("--min-confidence", type=_confidence, default=0.5, metavar="C")
+    adet.add_argument(
+        "--concealed",
+        action="store_true",
+        help="also label losses a call's decoder concealed (as detect --concealed)",
+    )
     train = sub.add_parser("train", help="train models (resumable: run again to continue)")
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
     tdec = train_sub.add_parser("decoder", help="the mel decoder (vocoder) that I_FT keeps frozen")
@@ -839,7 +844,7 @@ def cmd_audacity(args: argparse.Namespace) -> int:
             done = ops.repair_labels(pipe, args.track, args.method, args.context, echo=echo)
             print(f"{len(done)} repair(s); Audacity's Edit > Undo takes back each one")
         elif args.audacity_command == "detect":
-            ops.detect(pipe, args.min_confidence, echo=echo)
+            ops.detect(pipe, args.min_confidence, echo=echo, concealed=args.concealed)
     return 0
 
 

@@ -152,6 +152,38 @@ def test_detect_labels_three_dropouts_then_repair_labels(audacity, speech, tmp_p
         )
 
 
+def test_detect_concealed_labels_a_calls_concealed_loss_only_when_asked(audacity, speech, tmp_path):
+    from voicemend.engine.corrupt import speech_positions
+    from voicemend.engine.opus import OpusCodec, opus_available
+
+    if not opus_available():
+        pytest.skip("libopus0 is not installed")
+    pipe = audacity["pipe"]
+    codec = OpusCodec(24000, 16000)
+    x = speech / 32768.0
+    place = speech_positions(x, 16000, 6 * 320, 1, np.random.default_rng(5))[0]
+    first = -(-place.start // 320)
+    call = codec.roundtrip(x, set(range(first, first + 5)))
+    path = tmp_path / "call.wav"
+    sf.write(str(path), np.clip(call, -1, 1), 16000, subtype="PCM_16")
+    burst = (first * 320 / 16000, (first + 5) * 320 / 16000)
+
+    def labels():
+        tracks = pipe.tracks()
+        track = next(t for t in reversed(tracks) if t.kind == "label")
+        return pipe.labels().get(track.index, [])
+
+    _fresh_project(pipe, path)
+    _voicemend("detect", home=audacity["home"])
+    assert labels() == []
+    _fresh_project(pipe, path)
+    _voicemend("detect", "--concealed", home=audacity["home"])
+    found = labels()
+    assert any(
+        a < burst[1] and b > burst[0] and text.startswith("concealed") for a, b, text in found
+    )
+
+
 def test_editor_fetches_the_selection_and_sends_repairs_back(audacity, speech, tmp_path, qtbot):
     from PyQt6.QtCore import QSettings
 
