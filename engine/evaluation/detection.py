@@ -41,6 +41,7 @@ GATE_RELEASE_MS = (5.0, 100.0)
 # conceals
 CALL_BITRATE = 24000
 CALL_RATE_HZ = 16000
+CALL_PACKET_MS = 20
 
 
 @dataclass
@@ -82,6 +83,8 @@ class DetectionReport:
     coded_minutes: float = 0.0
     coded_false_alarms: int = 0
     calls_found: int = 0  # concealed bursts that a detection overlaps, whatever its edges
+    # by burst length (ms): [bursts, overlapped by a detection]
+    calls_by_ms: dict[int, list[int]] = field(default_factory=dict)
     boundary_errors_ms: dict[str, list[float]] = field(default_factory=dict)
     n_files: int = 0
     saved_at_hz: int | None = None  # the rate each file was resampled to before the scan
@@ -125,6 +128,7 @@ class DetectionReport:
             "coded_false_alarms": self.coded_false_alarms,
             "coded_false_alarms_per_10_min": self.coded_false_alarms_per_10_min,
             "calls_found": self.calls_found,
+            "calls_by_ms": {str(ms): c for ms, c in sorted(self.calls_by_ms.items())},
         }
 
 
@@ -258,7 +262,7 @@ def evaluate_detection(
         saved_at_hz=saved_at,
         concealment_everywhere=DropoutKind.CONCEALED in detector.settings.kinds,
     )
-    codec = OpusCodec(CALL_BITRATE, CALL_RATE_HZ) if opus_available() else None
+    codec = OpusCodec(CALL_BITRATE, CALL_RATE_HZ, CALL_PACKET_MS) if opus_available() else None
     # calls are scanned for concealment too (opt-in elsewhere: see DEFAULT_KINDS)
     call_kinds = (*detector.settings.kinds, DropoutKind.CONCEALED)
     call_detector = DropoutDetector(
@@ -288,7 +292,13 @@ def evaluate_detection(
             truth, found = _score(
                 report, "call_concealed", call_detector, concealed, call_truth, rate
             )
-            report.calls_found += sum(any(f.overlaps_or_touches(t) for f in found) for t in truth)
+            for t in truth:
+                seen = any(f.overlaps_or_touches(t) for f in found)
+                report.calls_found += seen
+                ms = CALL_PACKET_MS * round(1000 * t.n_frames / rate / CALL_PACKET_MS)
+                counts = report.calls_by_ms.setdefault(ms, [0, 0])
+                counts[0] += 1
+                counts[1] += seen
         for name, (damaged, truth) in scenarios.items():
             _score(report, name, detector, damaged, truth, rate)
         if progress is not None:
@@ -375,6 +385,11 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
                 f"Concealed bursts overlapped by a detection, whatever its edges: "
                 f"{report.calls_found} of {total}."
             )
+            lines.append("")
+            lines.append("| burst | bursts | overlapped |")
+            lines.append("|---|---|---|")
+            for ms, (n, seen) in sorted(report.calls_by_ms.items()):
+                lines.append(f"| {ms} ms | {n} | {seen} ({100 * seen / n:.0f} %) |")
     md_path = folder / "detection.md"
     write_text_atomic(md_path, "\n".join(lines) + "\n", overwrite=True)
     png_path = folder / "detection.png"

@@ -580,6 +580,15 @@ def test_bench_detection_concealed_seeks_concealment_in_every_scan(
     assert report["concealment_everywhere"] is bool(flag)
     table = (tmp_path / "det" / "detection.md").read_text()
     assert ("concealment sought in every scan" in table) is bool(flag)
+    calls = report["scenarios"].get("call_concealed")
+    if calls is not None:  # libopus present: bursts counted by length, on the 20 ms grid
+        by_ms = report["calls_by_ms"]
+        assert (
+            sum(n for n, _ in by_ms.values()) == calls["true_positives"] + calls["false_negatives"]
+        )
+        assert sum(seen for _, seen in by_ms.values()) == report["calls_found"]
+        assert all(int(ms) % 20 == 0 and 20 <= int(ms) <= 120 for ms in by_ms)
+        assert "| burst | bursts | overlapped |" in table
 
 
 def test_bench_compare_names_a_folder_that_is_not_a_quality_bench(tmp_path, capsys):
