@@ -24,7 +24,7 @@ import numpy as np
 
 from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
-from voicemend.engine.detect import Detection, DropoutDetector, clipped_regions
+from voicemend.engine.detect import Detection, DropoutDetector, by_channels, clipped_regions
 from voicemend.engine.detect.detector import file_profiles
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioReader, available_memory_bytes, decoded_bytes, open_writer
@@ -70,8 +70,10 @@ def repair_in_blocks(
     detect_progress: Progress | None = None,
     like: SourceFormat | None = None,
     clipped: Sequence[Region] = (),
+    partial: Sequence[tuple[Region, Sequence[int]]] = (),
 ) -> BlockwiseResult:
-    """Repair ``regions`` (frames of the whole file) and, with a ``detector``, what it finds,
+    """Repair ``regions`` (frames of the whole file), ``partial`` ones in their channels only
+    (see ``Inpainter.inpaint``) and, with a ``detector``, what it finds,
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
     of it is written, in the sample format of ``like`` where given (else the source's).
     ``progress`` counts frames written, ``detect_progress`` frames measured. ``clipped``
@@ -91,7 +93,8 @@ def repair_in_blocks(
             np.array([p.bottom for p in profiles], dtype=np.float64),
         )
     given = normalize_regions(regions, n)
-    longest = max((r.n_frames for r in given), default=0)
+    given_partial = [(r, tuple(ch)) for r, ch in partial]
+    longest = max((r.n_frames for r in [*given, *(r for r, _ in given_partial)]), default=0)
     margin = int(MARGIN_S * sr) + longest
     fade = int(MAX_CROSSFADE_MS / 1000 * sr)
     block = max(1, int(block_s * sr))
@@ -121,16 +124,26 @@ def repair_in_blocks(
             offset = a - before.shape[1]  # the file frame of the block's first sample
             audio = Audio(np.concatenate([before, ahead], axis=1), sr, reader.source)
             found = _detections(detector, audio, profiles, offset, a)
-            todo = normalize_regions(
-                [r for r in given if r.end > a and r.start < a + ahead.shape[1]]
-                + [d.region for d in found],
-                n,
-            )
+            whole_found, partial_found = by_channels(found, channels)
+            held = a + ahead.shape[1]
+            whole = [r for r in given if r.end > a and r.start < held] + whole_found
+            parts = [(r, c) for r, c in given_partial if r.end > a and r.start < held]
+            parts += partial_found
+            todo = normalize_regions(whole + [r for r, _ in parts], n)
             owned, stop = _owned(todo, a + block, fade, n if want == n else None)
             if stop - a > ahead.shape[1] - margin and want < n:
                 block = stop - a  # a region runs past the margin: read on and take it whole
                 continue
-            local = [r.shifted(-offset) for r in owned]
+            # owned regions with a whole-file piece are repaired in every channel; the rest
+            # only in the channels their partial pieces name
+            local = [
+                r.shifted(-offset) for r in owned if any(w.overlaps_or_touches(r) for w in whole)
+            ]
+            local_partial = [
+                (r.shifted(-offset), c)
+                for r, c in parts
+                if any(o.overlaps_or_touches(r) for o in owned)
+            ]
             rest = [  # the damage ahead, cut to what the block holds
                 Region(r.start - offset, min(r.end - offset, audio.n_frames))
                 for r in todo[len(owned) :]
@@ -148,6 +161,7 @@ def repair_in_blocks(
                 seed_offset=len(result.reports),
                 clipped=at_rail,
                 rails=rails,
+                partial=local_partial,
             )
             write(repaired.audio.samples[:, a - offset : stop - offset])
             result.reports += [_shifted(r, offset) for r in repaired.reports]

@@ -13,6 +13,7 @@ from voicemend.engine.detect import (
     Detection,
     DetectorSettings,
     DropoutDetector,
+    by_channels,
     clipped_regions,
     kinds_sought,
 )
@@ -87,12 +88,23 @@ def check_output_path(job: RepairJob) -> None:
         check_subtype(job.output, job.subtype)
 
 
+@dataclass
+class Regions:
+    """What a job repairs: ``whole`` regions in every channel, ``partial`` ones (detected in
+    some channels only) in theirs; and the detections and snaps behind them."""
+
+    whole: list[Region]
+    partial: list[tuple[Region, tuple[int, ...]]]
+    detections: list[Detection]
+    snaps: list[Snap]
+
+
 def collect_regions(
     job: RepairJob,
     audio: Audio,
     detector: DropoutDetector | None = None,
     detect_progress: Progress | None = None,
-) -> tuple[list[Region], list[Detection], list[Snap]]:
+) -> Regions:
     """Regions from --region, --labels (snapped, with ``job.snap``) and --auto, validated
     against the audio."""
     regions = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
@@ -100,10 +112,12 @@ def collect_regions(
     if snaps:
         regions = [s.snapped for s in snaps]
     detections: list[Detection] = []
+    partial: list[tuple[Region, tuple[int, ...]]] = []
     if job.auto:
         detections = (detector or job.detector())(audio, progress=detect_progress)
-        regions += [d.region for d in detections]
-    return normalize_regions(regions, audio.n_frames), detections, snaps
+        whole, partial = by_channels(detections, audio.n_channels)
+        regions += whole
+    return Regions(normalize_regions(regions, audio.n_frames), partial, detections, snaps)
 
 
 def run_repair(
@@ -116,11 +130,16 @@ def run_repair(
     if job.block_s is not None or needs_blocks(head.n_channels, head.n_frames):
         return _repair_in_blocks(job, inpainter, head, progress, detect_progress)
     audio = load(job.input)
-    regions, detections, snaps = collect_regions(job, audio, detect_progress=detect_progress)
-    if not regions and not job.auto:
+    todo = collect_regions(job, audio, detect_progress=detect_progress)
+    detections, snaps = todo.detections, todo.snaps
+    if not todo.whole and not todo.partial and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
     result = inpainter.inpaint(
-        audio, regions, progress=progress, clipped=clipped_regions(detections)
+        audio,
+        todo.whole,
+        progress=progress,
+        clipped=clipped_regions(detections),
+        partial=todo.partial,
     )
     out = save(
         result.audio, job.output, overwrite=job.overwrite or job.in_place, subtype=job.subtype

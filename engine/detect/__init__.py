@@ -10,6 +10,7 @@ from voicemend.engine.detect.types import (
     DEFAULT_KINDS,
     Detection,
     DropoutKind,
+    by_channels,
     clipped_regions,
     kinds_sought,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "DropoutKind",
     "PacketLossSettings",
     "SilenceSettings",
+    "by_channels",
     "clipped_regions",
     "kinds_sought",
     "merge_detections",

@@ -71,3 +71,19 @@ def clipped_regions(detections: Iterable[Detection]) -> list[Region]:
     """The regions of clipped runs among ``detections``: ``Inpainter.inpaint(clipped=...)``
     keeps their fills beyond the rail."""
     return [r for d in detections for r in d.clipped_runs()]
+
+
+def by_channels(
+    detections: Iterable[Detection], n_channels: int
+) -> tuple[list[Region], list[tuple[Region, tuple[int, ...]]]]:
+    """``detections`` as ``Inpainter.inpaint`` takes them: the regions seen in every channel,
+    and the ones seen in some only, with those channels (``partial``), so that a dropout on
+    one side of a two-person call leaves the other side as it was."""
+    whole: list[Region] = []
+    partial: list[tuple[Region, tuple[int, ...]]] = []
+    for d in detections:
+        if set(range(n_channels)) <= set(d.channels):
+            whole.append(d.region)
+        else:
+            partial.append((d.region, tuple(d.channels)))
+    return whole, partial

@@ -144,8 +144,13 @@ class Inpainter(ABC):
         seed_offset: int = 0,
         clipped: Sequence[Region] = (),
         rails: Rails | None = None,
+        partial: Sequence[tuple[Region, Sequence[int]]] = (),
     ) -> InpaintResult:
         """Repair ``regions``; every sample outside them ± crossfade stays bit-identical.
+
+        ``partial`` regions are repaired too, but are damaged in the listed channels only (a
+        dropout on one side of a two-person call): a region made only of them keeps the other
+        channels bit-identical, while the fill still reads every channel's context.
 
         ``also_damaged`` regions are left as they are but, like regions not yet repaired, never
         serve as context; ``seed_offset`` is added to each region's index for the fills that
@@ -156,7 +161,8 @@ class Inpainter(ABC):
         channel where ``audio`` is a part of it (by default, ``audio``'s own).
         """
         check_repair_rate(audio.sample_rate)
-        todo = normalize_regions(regions, audio.n_frames)
+        todo = normalize_regions([*regions, *(r for r, _ in partial)], audio.n_frames)
+        damaged_channels = _damaged_channels(todo, regions, partial, audio.n_channels)
         out = audio.samples.copy()
         pending = np.zeros(audio.n_frames, dtype=bool)
         for region in [*todo, *normalize_regions(also_damaged, audio.n_frames)]:
@@ -200,6 +206,7 @@ class Inpainter(ABC):
                         (at_rail, rails),
                     )
                 )
+                _keep_undamaged(audio.samples, out, reports[-1], damaged_channels[index])
                 pending[region.start : region.end] = False
                 index += 1
                 if progress is not None:
@@ -339,3 +346,36 @@ def _limit_peak(fill: np.ndarray, limit: float) -> tuple[np.ndarray, bool]:
     if np.max(np.abs(fill)) <= limit:
         return fill, False
     return np.clip(fill, -limit, limit), True
+
+
+def _damaged_channels(
+    todo: Sequence[Region],
+    regions: Sequence[Region],
+    partial: Sequence[tuple[Region, Sequence[int]]],
+    n_channels: int,
+) -> list[frozenset[int]]:
+    """Per region to repair, the channels damaged in it: all where a whole-file region reaches
+    into it, else those its ``partial`` parts name."""
+    every = frozenset(range(n_channels))
+    out = []
+    for region in todo:
+        if any(r.overlaps_or_touches(region) for r in regions):
+            out.append(every)
+            continue
+        named = {c for r, chans in partial if r.overlaps_or_touches(region) for c in chans}
+        bad = sorted(c for c in named if not 0 <= c < n_channels)
+        if bad:
+            raise InpaintError(f"channel {bad[0]} is named damaged, but the audio has {n_channels}")
+        out.append(frozenset(named) or every)
+    return out
+
+
+def _keep_undamaged(
+    source: np.ndarray, out: np.ndarray, report: RegionReport, damaged: frozenset[int]
+) -> None:
+    """Put back, over the repair and its crossfades, the channels it was not needed in."""
+    keep = [c for c in range(source.shape[0]) if c not in damaged]
+    if keep:
+        left, right = report.crossfade_frames
+        span = slice(report.region.start - left, report.region.end + right)
+        out[keep, span] = source[keep, span]

@@ -235,3 +235,30 @@ def test_regions_batch_only_when_their_windows_share_no_sample(mono16k):
     assert progress == [(1, 3), (2, 3), (3, 3)]
     with pytest.raises(Cancelled):
         batched.inpaint(mono16k, far, should_cancel=lambda: True)
+
+
+@pytest.mark.parametrize("method", ["lsar", "auto"])
+def test_a_partial_region_repairs_only_its_channels(method):
+    """A dropout on the right channel only (the far side of a call): the left channel, clean
+    speech of its own, stays bit-identical; a whole region beside it repairs both."""
+    left = speech_like(2.0, 48000, seed=1)
+    right = speech_like(2.0, 48000, seed=2)
+    right[48000:52800] = 0.0  # 100 ms, right only
+    both = np.stack([left, right])
+    both[:, 72000:73440] = 0.0  # 30 ms, both channels
+    audio = Audio(both.astype(np.float32), 48000)
+    result = get_inpainter(method).inpaint(
+        audio, [Region(72000, 73440)], partial=[(Region(48000, 52800), (1,))]
+    )
+    out = result.audio.samples
+    assert len(result.reports) == 2
+    keep = np.ones(both.shape[1], bool)
+    keep[72000 - 480 : 73440 + 480] = False  # the whole region and its crossfades
+    assert np.array_equal(out[0][keep], audio.samples[0][keep])
+    assert np.any(out[0][72000:73440] != 0)
+    assert np.any(out[1][48000:52800] != 0) and np.any(out[1][72000:73440] != 0)
+
+
+def test_a_partial_region_naming_a_channel_the_audio_lacks_is_refused(mono16k):
+    with pytest.raises(InpaintError, match="channel 1"):
+        get_inpainter("lsar").inpaint(mono16k, [], partial=[(Region(100, 200), (1,))])

@@ -683,3 +683,21 @@ def test_repair_concealed_needs_auto(tmp_path, capsys, damaged_wav):
         capsys, "repair", src, "-o", tmp_path / "o.wav", "--region", "0.1:0.2", "--concealed"
     )
     assert code != 0 and "--auto" in err and not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
+def test_repair_auto_leaves_the_channel_without_the_dropout_as_it_was(tmp_path, capsys, blocks):
+    """A two-person recording, one voice per channel, with a dropout on the right only: the
+    left voice is not re-synthesised under it."""
+    left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
+    right[72000:76800] = 0.0
+    src = save(Audio(np.stack([left, right]).astype(np.float32), 48000), tmp_path / "in.wav",
+               subtype="FLOAT")  # fmt: skip
+    out, report = tmp_path / "out.wav", tmp_path / "r.json"
+    code, _, err = run(capsys, "repair", src, "-o", out, "--auto", "--report", report, *blocks)
+    assert code == 0, err
+    regions = json.loads(report.read_text())["regions"]
+    assert len(regions) == 1 and abs(regions[0]["start_s"] - 1.5) < 0.002
+    y = sf.read(str(out), dtype="float32", always_2d=True)[0].T
+    assert np.array_equal(y[0], left.astype(np.float32))
+    assert np.sqrt(np.mean(y[1, 72000:76800] ** 2)) > 0.01
