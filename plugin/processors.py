@@ -22,6 +22,7 @@ from voicemend.engine.detect import (
     DetectorSettings,
     DropoutDetector,
     DropoutKind,
+    by_channels,
     clipped_regions,
 )
 from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
@@ -44,6 +45,8 @@ class ChainContext:
     snaps: list[dict[str, object]] = field(default_factory=list)  # given spans that were grown
     # The spans of regions_s that a detector stage found: a dropout's edges already, not snapped.
     detected_s: list[tuple[float, float]] = field(default_factory=list)
+    # The channels each of detected_s was found in (all, or some: one side of a call).
+    detected_channels: list[tuple[int, ...]] = field(default_factory=list)
     # (stage name, done, total) within one file, for progress bars on long files
     progress: Callable[[str, int, int], None] | None = None
 
@@ -170,6 +173,7 @@ class DetectDropouts(Processor):
         context.detections += [d.to_dict(sample_rate) for d in self.detections]
         context.regions_s += spans
         context.detected_s += spans
+        context.detected_channels += [tuple(d.channels) for d in self.detections]
 
     def params(self) -> dict[str, object]:
         return {"min_confidence": self.min_confidence, "kinds": list(self.kinds)}
@@ -204,17 +208,22 @@ class Inpaint(Processor):
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
         sr = audio.sample_rate
-        regions = self._regions(context, sr, audio.n_frames, lambda r: snap_regions(audio, r))
+        regions, partial = self._regions(
+            context, sr, (audio.n_frames, audio.n_channels), lambda r: snap_regions(audio, r)
+        )
         clipped = _clipped(context, audio.n_frames)
         if self.auto and not context.regions_s:
             found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
-            regions += [d.region for d in found]
+            whole, found_partial = by_channels(found, audio.n_channels)
+            regions += whole
+            partial += found_partial
             clipped += clipped_regions(found)
         result = self.inpainter.inpaint(
             audio,
             normalize_regions(regions, audio.n_frames),
             progress=context.stage_progress("repair"),
             clipped=clipped,
+            partial=partial,
         )
         context.reports += [_report_dict(r, sr) for r in result.reports]
         return result.audio
@@ -234,7 +243,9 @@ class Inpaint(Processor):
         head = info(source)
         sr, n_frames = head.sample_rate, head.n_frames
         check_repair_rate(sr)
-        regions = self._regions(context, sr, n_frames, lambda r: snap_regions_in_file(source, r))
+        regions, partial = self._regions(
+            context, sr, (n_frames, head.n_channels), lambda r: snap_regions_in_file(source, r)
+        )
         done = repair_in_blocks(
             source,
             output,
@@ -247,6 +258,7 @@ class Inpaint(Processor):
             detect_progress=context.stage_progress("detect"),
             like=like,
             clipped=_clipped(context, n_frames),
+            partial=partial,
         )
         context.reports += [_report_dict(r, sr) for r in done.reports]
 
@@ -254,11 +266,13 @@ class Inpaint(Processor):
         self,
         context: ChainContext,
         sample_rate: int,
-        n_frames: int,
+        size: tuple[int, int],
         snap: Callable[[list[Region]], list[Snap]],
-    ) -> list[Region]:
+    ) -> tuple[list[Region], list[tuple[Region, tuple[int, ...]]]]:
         """This stage's spans and the labels handed on, grown by ``snap`` (with ``self.snap``),
-        beside the regions a detector stage found, whose edges are a dropout's already."""
+        beside the regions a detector stage found, whose edges are a dropout's already; and
+        those it found in some of the ``size`` = (frames, channels) audio's channels only."""
+        n_frames, n_channels = size
         found = set(context.detected_s)
         spans = [*self.regions_s, *(s for s in context.regions_s if s not in found)]
         given = _frames(spans, sample_rate, n_frames)
@@ -266,7 +280,18 @@ class Inpaint(Processor):
             snaps = snap(given)
             given = [s.snapped for s in snaps]
             context.snaps += [s.to_dict(sample_rate) for s in snaps if s.moved]
-        return normalize_regions([*given, *_frames(sorted(found), sample_rate, n_frames)], n_frames)
+        every = set(range(n_channels))
+        channels = dict(zip(context.detected_s, context.detected_channels, strict=False))
+        whole = [s for s in sorted(found) if every <= set(channels.get(s, every))]
+        partial = [
+            (r, channels[s])
+            for s in sorted(found)
+            if s not in whole
+            for r in _frames([s], sample_rate, n_frames)
+        ]
+        return normalize_regions(
+            [*given, *_frames(whole, sample_rate, n_frames)], n_frames
+        ), partial
 
     def params(self) -> dict[str, object]:
         return {

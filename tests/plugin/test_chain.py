@@ -178,3 +178,25 @@ def test_regions_a_detector_stage_found_are_not_snapped_again(damaged, monkeypat
     given = (GAP.start / RATE + 0.002, GAP.stop / RATE - 0.001)
     Chain([DetectDropouts(), Inpaint(regions=[given], method="lsar")]).process(damaged, RATE)
     assert len(asked) == 1 and len(asked[0]) == 1  # only the stage's own span
+
+
+@pytest.mark.parametrize("stages", ["detect+inpaint", "inpaint-auto"])
+@pytest.mark.parametrize("in_blocks", [False, True])
+def test_a_dropout_in_one_channel_is_repaired_there_only(stages, in_blocks, tmp_path):
+    import soundfile as sf
+
+    left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
+    right[72000:76800] = 0.0
+    x = np.stack([left, right]).astype(np.float32)
+    chain = Chain(
+        [DetectDropouts(), Inpaint()] if stages == "detect+inpaint" else [Inpaint(auto=True)]
+    )
+    if in_blocks:
+        src = tmp_path / "in.wav"
+        sf.write(str(src), x.T, 48000, subtype="FLOAT")
+        chain.process_file(src, tmp_path / "out.wav", block_s=1.0)
+        out = sf.read(str(tmp_path / "out.wav"), dtype="float32", always_2d=True)[0].T
+    else:
+        out = chain(x, 48000)
+    np.testing.assert_array_equal(out[0], x[0])
+    assert np.sqrt(np.mean(out[1, 72000:76800] ** 2)) > 0.01
