@@ -186,8 +186,10 @@ class Document:
         clipped: Sequence[Region] = (),
         progress: Callable[[int, int], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
+        partial: Sequence[tuple[Region, tuple[int, ...]]] = (),
     ) -> list[Patch]:
-        """Repair ``regions`` of the edited audio as the engine repairs a file: regions close
+        """Repair ``regions`` of the edited audio (and ``partial`` ones, found in the channels
+        they name only, in those) as the engine repairs a file: regions close
         together go through one ``inpaint`` call, so a region not yet repaired is never context
         for its neighbour and each patch is cut from the audio with all of them repaired. (Made
         one by one against the unrepaired audio, a clipped file's runs, a few ms apart, were
@@ -196,10 +198,11 @@ class Document:
         17.8 dB SNR on the clipped samples, against 25.4 dB this way.) Within ``clipped``
         spans (clipped runs) fills keep beyond the rail. Returns the patches, not yet added, in
         time order."""
-        for region in regions:
+        for region in [*regions, *(r for r, _ in partial)]:
             if region.end > self.n_frames:
                 raise VoicemendError("the selection runs past the end of the file")
-        todo = normalize_regions(regions, self.n_frames)
+        whole = normalize_regions(regions, self.n_frames)
+        todo = normalize_regions([*whole, *(r for r, _ in partial)], self.n_frames)
         done: list[Patch] = []
         for group in _clusters(todo, int(CONTEXT_S * self.sample_rate), self.sample_rate):
             counted = None
@@ -208,7 +211,7 @@ class Document:
                 counted = lambda i, _n, o=offset: progress(o + i, len(todo))  # noqa: E731
             later = todo[len(done) + len(group) :]
             done += self._repair_cluster(
-                group, inpainter, clipped, (done, later), counted, should_cancel
+                group, inpainter, clipped, (done, later), counted, should_cancel, (whole, partial)
             )
         return done
 
@@ -220,10 +223,12 @@ class Document:
         around: tuple[list[Patch], list[Region]],
         progress: Callable[[int, int], None] | None,
         should_cancel: Callable[[], bool] | None,
+        parts: tuple[Sequence[Region], Sequence[tuple[Region, tuple[int, ...]]]] = ((), ()),
     ) -> list[Patch]:
         """One ``inpaint`` of ``group``; ``around`` holds the patches made for the groups
         before it (laid over its window) and the regions after it (not yet repaired, so never
-        context), as a whole-file repair would have them."""
+        context), as a whole-file repair would have them. ``parts``: the regions to repair in
+        every channel and those in some only; by default all of ``group`` in every channel."""
         ctx = int(CONTEXT_S * self.sample_rate)
         w0, w1 = max(0, group[0].start - ctx), min(self.n_frames, group[-1].end + ctx)
         samples = self.edited(w0, w1)
@@ -239,9 +244,18 @@ class Document:
             ]
 
         runs = inside(clipped)
+        whole, partial = parts
+        if whole or partial:  # each region of the group in every channel, or in some
+            own = [g for g in group if any(w.overlaps_or_touches(g) for w in whole)]
+        else:
+            own = list(group)
+        some = [
+            (r.shifted(-w0), c) for r, c in partial if any(g.overlaps_or_touches(r) for g in group)
+        ]
         result = inpainter.inpaint(
             window,
-            [r.shifted(-w0) for r in group],
+            [r.shifted(-w0) for r in own],
+            partial=some,
             progress=progress,
             should_cancel=should_cancel,
             also_damaged=inside(later),

@@ -30,8 +30,10 @@ from PyQt6.QtWidgets import (
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect import (
+    Detection,
     DetectorSettings,
     DropoutDetector,
+    by_channels,
     clipped_regions,
     kinds_sought,
 )
@@ -693,7 +695,11 @@ class MainWindow(QMainWindow):
         return DropoutDetector(DetectorSettings(kinds=kinds))
 
     def repair_regions(
-        self, regions: list[Region], clipped: Sequence[Region] = (), snap: bool = False
+        self,
+        regions: list[Region],
+        clipped: Sequence[Region] = (),
+        snap: bool = False,
+        partial: Sequence[tuple[Region, tuple[int, ...]]] = (),
     ) -> None:
         """Repair ``regions`` in a worker; those also in ``clipped`` (clipped runs the detector
         found) keep their fills beyond the rail. With ``snap`` (hand-made selections), a region
@@ -712,7 +718,9 @@ class MainWindow(QMainWindow):
             if snap:
                 snaps.extend(document.snap(region) for region in regions)
                 todo = [s.snapped for s in snaps]
-            return document.make_patches(todo, inpainter, clipped, progress, should_cancel)
+            return document.make_patches(
+                todo, inpainter, clipped, progress, should_cancel, partial=partial
+            )
 
         def done(patches) -> None:
             self.last_repair_s = time.perf_counter() - started
@@ -768,7 +776,7 @@ class MainWindow(QMainWindow):
         row = self.dropouts.current()
         if row is not None:
             found = self.dropouts.remove_row(row)
-            self.repair_regions([found.region], clipped_regions([found]))
+            self._repair_detections([found])
 
     def ignore_current_detection(self) -> None:
         row = self.dropouts.current()
@@ -780,7 +788,14 @@ class MainWindow(QMainWindow):
         found = list(self.dropouts.detections)
         if found:
             self.dropouts.set_detections([], self.document.sample_rate if self.document else 1)
-            self.repair_regions([d.region for d in found], clipped_regions(found))
+            self._repair_detections(found)
+
+    def _repair_detections(self, found: Sequence[Detection]) -> None:
+        """Repair detections, each in the channels it was found in (one side of a call)."""
+        if self.document is None:
+            return
+        whole, partial = by_channels(found, self.document.n_channels)
+        self.repair_regions(whole, clipped_regions(found), partial=partial)
 
     # --- effects chain ----------------------------------------------------------------------
     def preview_chain(self) -> None:

@@ -418,3 +418,23 @@ def test_concealed_loss_is_sought_only_when_switched_on_and_remembered(window, q
     qtbot.waitUntil(
         lambda: window.job is None and window.dropouts.table.rowCount() >= 2, timeout=WAIT_MS
     )
+
+
+def test_repair_all_leaves_the_channel_without_the_dropout_as_it_was(window, qtbot, tmp_path):
+    left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
+    right[72000:76800] = 0.0
+    path = tmp_path / "call.wav"
+    sf.write(str(path), np.stack([left, right], 1), 48000, subtype="FLOAT")
+    assert window.open_file(path)
+    window.detect()
+    qtbot.waitUntil(
+        lambda: window.job is None and window.dropouts.table.rowCount() == 1, timeout=WAIT_MS
+    )
+    assert window.dropouts.detections[0].channels == (1,)
+    window.repair_all()
+    qtbot.waitUntil(
+        lambda: window.job is None and len(window.document.patches) == 1, timeout=WAIT_MS
+    )
+    edited = window.document.edited(0, window.document.n_frames)
+    np.testing.assert_array_equal(edited[0], left.astype(np.float32))
+    assert np.sqrt(np.mean(edited[1, 72000:76800] ** 2)) > 0.01
