@@ -234,3 +234,20 @@ def test_silence_negatives_gate_and_cut_and_mark_the_cuts_clean():
     assert np.sum(gated == 0.0) > 0 and np.array_equal(gated_labels, labels)
     same, same_labels = silenced(x, labels, np.random.default_rng(2), LossConfig(), 16000, 160)
     assert np.array_equal(same, x) and np.array_equal(same_labels, labels)
+
+
+def test_a_detection_in_one_channel_also_names_a_channel_with_the_same_signal():
+    """A mono call saved as two channels (here with a −60 dB difference) is one dropout in
+    both; a second, different voice is left out."""
+    from voicemend.engine.detect.detector import _with_twins
+    from voicemend.engine.detect.types import Detection
+    from voicemend.engine.regions import Region
+
+    x = speech_like(1.0, 16000, seed=3)
+    rng = np.random.default_rng(0)
+    twin = x + 1e-3 * np.sqrt(np.mean(x**2)) * rng.standard_normal(x.size)
+    other = speech_like(1.0, 16000, seed=4)
+    det = Detection(Region(4000, 5600), DropoutKind.CONCEALED, 0.55, (0,))
+    audio = Audio(np.stack([x, twin, other]).astype(np.float32), 16000)
+    assert _with_twins(audio, det).channels == (0, 1)
+    assert _with_twins(Audio(np.stack([x, other]).astype(np.float32), 16000), det).channels == (0,)
