@@ -1,4 +1,5 @@
-"""The detected-dropouts list: time, length, kind, confidence; repair one, all, or ignore."""
+"""The detected-dropouts list: time, length, kind, confidence, channels; repair one, all, or
+ignore."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from voicemend.engine.detect import Detection
+from voicemend.engine.detect import Detection, channel_names
 from voicemend.engine.regions import format_time_s
 
 
 class DropoutList(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["time", "length", "kind", "confidence"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["time", "length", "kind", "confidence", "channels"])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -34,7 +35,9 @@ class DropoutList(QWidget):
         layout.addLayout(buttons)
         self.detections: list[Detection] = []
 
-    def set_detections(self, detections: list[Detection], sample_rate: int) -> None:
+    def set_detections(
+        self, detections: list[Detection], sample_rate: int, n_channels: int = 1
+    ) -> None:
         self.detections = list(detections)
         self.table.setRowCount(len(detections))
         for row, d in enumerate(detections):
@@ -44,6 +47,7 @@ class DropoutList(QWidget):
                 f"{1000 * (end_s - start_s):.1f} ms",
                 d.kind.value,
                 f"{d.confidence:.2f}",
+                channel_names(d.channels, n_channels),
             ]
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))

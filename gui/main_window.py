@@ -759,7 +759,9 @@ class MainWindow(QMainWindow):
 
     def _detections_done(self, detections) -> None:
         if self.document is not None:
-            self.dropouts.set_detections(detections, self.document.sample_rate)
+            self.dropouts.set_detections(
+                detections, self.document.sample_rate, self.document.n_channels
+            )
             self.docks["Detected dropouts"].raise_()
             self._refresh_overlays()
             self.statusBar().showMessage(f"{len(detections)} dropout(s) found", 5000)

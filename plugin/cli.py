@@ -19,6 +19,7 @@ from voicemend.engine.detect import (
     Detection,
     DetectorSettings,
     DropoutDetector,
+    channel_names,
     kinds_sought,
 )
 from voicemend.engine.errors import VoicemendError
@@ -730,7 +731,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     elif args.format == "reaper":
         text = format_reaper_csv(_labels(detections, sr))
     else:
-        text = "".join(_text_line(d, sr) + "\n" for d in detections)
+        text = "".join(_text_line(d, sr, found.n_channels) + "\n" for d in detections)
         kinds = Counter(d.kind.value for d in detections)
         by_kind = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
         text += f"{len(detections)} detection(s) in {found.duration_s:.2f} s"
@@ -753,12 +754,12 @@ def _labels(detections: Sequence[Detection], sr: int) -> list[Label]:
     return [Label(*d.seconds(sr), f"{d.kind.value} {d.confidence:.2f}") for d in detections]
 
 
-def _text_line(d: Detection, sr: int) -> str:
+def _text_line(d: Detection, sr: int, n_channels: int) -> str:
     start_s, end_s = d.seconds(sr)
     return (
         f"{format_time_s(start_s)}-{format_time_s(end_s)}  {1000 * (end_s - start_s):7.1f} ms  "
         f"{d.kind.value:15s}  confidence {d.confidence:.2f}  "
-        f"channels {','.join(map(str, d.channels))}"
+        f"channels {channel_names(d.channels, n_channels)}"
     )
 
 

@@ -195,6 +195,7 @@ class DetectOutcome:
     n_frames: int
     detections: list[Detection]
     audio: Audio | None = None
+    n_channels: int = 1
 
     @property
     def duration_s(self) -> float:
@@ -216,10 +217,10 @@ def run_detect(
             block_s=block_s or BLOCK_S,
             progress=_in_seconds(progress, head.sample_rate),
         )
-        return DetectOutcome(sr, n, found)
+        return DetectOutcome(sr, n, found, n_channels=head.n_channels)
     audio = load(path)
     found = (detector or DropoutDetector())(audio, progress=progress)
-    return DetectOutcome(audio.sample_rate, audio.n_frames, found, audio)
+    return DetectOutcome(audio.sample_rate, audio.n_frames, found, audio, audio.n_channels)
 
 
 def _in_seconds(progress: Progress | None, sample_rate: int) -> Progress | None:

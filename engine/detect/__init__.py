@@ -11,6 +11,7 @@ from voicemend.engine.detect.types import (
     Detection,
     DropoutKind,
     by_channels,
+    channel_names,
     clipped_regions,
     kinds_sought,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "PacketLossSettings",
     "SilenceSettings",
     "by_channels",
+    "channel_names",
     "clipped_regions",
     "kinds_sought",
     "merge_detections",

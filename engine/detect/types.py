@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -87,3 +87,13 @@ def by_channels(
         else:
             partial.append((d.region, tuple(d.channels)))
     return whole, partial
+
+
+def channel_names(channels: Sequence[int], n_channels: int) -> str:
+    """Where a dropout was found, for people: "all", "L"/"R" in a stereo file, else channel
+    numbers from 1 (a repair changes only these)."""
+    if set(range(n_channels)) <= set(channels):
+        return "all"
+    if n_channels == 2:
+        return " ".join("LR"[c] for c in sorted(channels))
+    return ", ".join(str(c + 1) for c in sorted(channels))

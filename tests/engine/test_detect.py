@@ -558,3 +558,12 @@ def test_to_dict(speech):
         "confidence": 0.75,
         "channels": [0],
     }
+
+
+def test_channel_names_say_all_left_right_or_numbers():
+    from voicemend.engine.detect import channel_names
+
+    assert channel_names((0,), 1) == "all"
+    assert channel_names((0, 1), 2) == "all"
+    assert channel_names((1,), 2) == "R" and channel_names((0,), 2) == "L"
+    assert channel_names((0, 2), 4) == "1, 3"

@@ -431,6 +431,7 @@ def test_repair_all_leaves_the_channel_without_the_dropout_as_it_was(window, qtb
         lambda: window.job is None and window.dropouts.table.rowCount() == 1, timeout=WAIT_MS
     )
     assert window.dropouts.detections[0].channels == (1,)
+    assert window.dropouts.table.item(0, 4).text() == "R"  # the list says where
     window.repair_all()
     qtbot.waitUntil(
         lambda: window.job is None and len(window.document.patches) == 1, timeout=WAIT_MS

@@ -686,6 +686,16 @@ def test_repair_concealed_needs_auto(tmp_path, capsys, damaged_wav):
 
 
 @pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
+def test_detect_names_the_channel_a_dropout_is_in(tmp_path, capsys, blocks):
+    left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
+    right[72000:76800] = 0.0
+    src = save(Audio(np.stack([left, right]).astype(np.float32), 48000), tmp_path / "in.wav")
+    code, out, err = run(capsys, "detect", src, *blocks)
+    assert code == 0, err
+    assert "digital_silence" in out and out.splitlines()[0].endswith("channels R")
+
+
+@pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
 def test_repair_auto_leaves_the_channel_without_the_dropout_as_it_was(tmp_path, capsys, blocks):
     """A two-person recording, one voice per channel, with a dropout on the right only: the
     left voice is not re-synthesised under it."""
