@@ -15,12 +15,14 @@ from PyQt6.QtWidgets import (
 from voicemend.engine.detect import Detection, channel_names
 from voicemend.engine.regions import format_time_s
 
+CHANNELS_COLUMN = 4
+
 
 class DropoutList(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["time", "length", "kind", "confidence", "channels"])
+        self.table.setHorizontalHeaderLabels(["time", "length", "kind", "confidence", "ch"])
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -51,6 +53,8 @@ class DropoutList(QWidget):
             ]
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        # which channels: a stereo file's dropout may be in one side only; a mono one's is not
+        self.table.setColumnHidden(CHANNELS_COLUMN, n_channels == 1)
         self.table.resizeColumnsToContents()  # every column readable without scrolling
 
     def current(self) -> int | None:

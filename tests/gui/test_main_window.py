@@ -364,7 +364,8 @@ def test_dropout_columns_fit_their_contents(window, qtbot, wav):
         lambda: window.job is None and window.dropouts.table.rowCount() == 2, timeout=WAIT_MS
     )
     table, header = window.dropouts.table, window.dropouts.table.horizontalHeader()
-    for col in range(table.columnCount() - 1):  # the last one stretches to the table's edge
+    assert table.isColumnHidden(4)  # a mono file's dropouts are in its one channel
+    for col in range(table.columnCount() - 2):  # the last shown one stretches to the edge
         fit = max(table.sizeHintForColumn(col), header.sectionSizeHint(col))
         assert table.columnWidth(col) == fit
 
@@ -431,6 +432,7 @@ def test_repair_all_leaves_the_channel_without_the_dropout_as_it_was(window, qtb
         lambda: window.job is None and window.dropouts.table.rowCount() == 1, timeout=WAIT_MS
     )
     assert window.dropouts.detections[0].channels == (1,)
+    assert not window.dropouts.table.isColumnHidden(4)
     assert window.dropouts.table.item(0, 4).text() == "R"  # the list says where
     window.repair_all()
     qtbot.waitUntil(
