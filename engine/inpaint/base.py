@@ -10,6 +10,7 @@ no sample, so each sees exactly the context it would have seen one at a time.
 
 from __future__ import annotations
 
+import bisect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -191,6 +192,10 @@ class Inpainter(ABC):
             share = (time.perf_counter() - t0) / len(batch)
             for ctx, (fill, note) in zip(batch, fills, strict=True):
                 region = todo[index]
+                # channels this region is not damaged in: what the paste writes there is undone
+                keep = [c for c in range(audio.n_channels) if c not in damaged_channels[index]]
+                span = slice(region.start - ctx.fade_left, region.end + ctx.fade_right)
+                before = out[keep, span].copy() if keep else None
                 if len(batch) > 1:
                     note = f"{note}; batch of {len(batch)}"
                 reports.append(
@@ -206,7 +211,8 @@ class Inpainter(ABC):
                         (at_rail, rails),
                     )
                 )
-                _keep_undamaged(audio.samples, out, reports[-1], damaged_channels[index])
+                if before is not None:
+                    out[keep, span] = before
                 pending[region.start : region.end] = False
                 index += 1
                 if progress is not None:
@@ -354,28 +360,19 @@ def _damaged_channels(
     partial: Sequence[tuple[Region, Sequence[int]]],
     n_channels: int,
 ) -> list[frozenset[int]]:
-    """Per region to repair, the channels damaged in it: all where a whole-file region reaches
-    into it, else those its ``partial`` parts name."""
+    """Per region to repair (``todo``: sorted, disjoint, each the union of some of
+    ``regions`` and ``partial``), the channels damaged in it: all where a whole-file region
+    lies in it, else those its ``partial`` parts name."""
     every = frozenset(range(n_channels))
-    out = []
-    for region in todo:
-        if any(r.overlaps_or_touches(region) for r in regions):
-            out.append(every)
-            continue
-        named = {c for r, chans in partial if r.overlaps_or_touches(region) for c in chans}
-        bad = sorted(c for c in named if not 0 <= c < n_channels)
+    starts = [r.start for r in todo]
+    named: list[set[int] | None] = [set() for _ in todo]
+    for r in regions:
+        named[bisect.bisect_right(starts, r.start) - 1] = None  # every channel
+    for r, chans in partial:
+        bad = [c for c in chans if not 0 <= c < n_channels]
         if bad:
             raise InpaintError(f"channel {bad[0]} is named damaged, but the audio has {n_channels}")
-        out.append(frozenset(named) or every)
-    return out
-
-
-def _keep_undamaged(
-    source: np.ndarray, out: np.ndarray, report: RegionReport, damaged: frozenset[int]
-) -> None:
-    """Put back, over the repair and its crossfades, the channels it was not needed in."""
-    keep = [c for c in range(source.shape[0]) if c not in damaged]
-    if keep:
-        left, right = report.crossfade_frames
-        span = slice(report.region.start - left, report.region.end + right)
-        out[keep, span] = source[keep, span]
+        own = named[bisect.bisect_right(starts, r.start) - 1]
+        if own is not None:
+            own.update(chans)
+    return [every if n is None or not n else frozenset(n) for n in named]

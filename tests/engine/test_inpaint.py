@@ -262,3 +262,21 @@ def test_a_partial_region_repairs_only_its_channels(method):
 def test_a_partial_region_naming_a_channel_the_audio_lacks_is_refused(mono16k):
     with pytest.raises(InpaintError, match="channel 1"):
         get_inpainter("lsar").inpaint(mono16k, [], partial=[(Region(100, 200), (1,))])
+
+
+def test_a_partial_region_beside_a_whole_one_leaves_its_crossfade_alone():
+    """5 ms apart: in the channel the partial region is not damaged in, the output is the
+    whole region's repair alone (its fill and crossfades), nothing of the partial one's."""
+    x = np.stack([speech_like(2.0, 48000, seed=1), speech_like(2.0, 48000, seed=2)])
+    whole, part = Region(72000, 76800), Region(77040, 81840)
+    x[:, whole.start : whole.end] = 0.0
+    x[1, part.start : part.end] = 0.0
+    audio = Audio(x.astype(np.float32), 48000)
+    auto = get_inpainter("auto")
+    result = auto.inpaint(audio, [whole], partial=[(part, (1,))])
+    both = result.audio.samples
+    alone = auto.inpaint(audio, [whole], also_damaged=[part]).audio.samples
+    # the partial region's left crossfade reaches back into the whole one's fill
+    assert result.reports[1].crossfade_frames[0] > part.start - whole.end
+    np.testing.assert_array_equal(both[0], alone[0])
+    assert np.any(both[1, part.start : part.end] != 0)
