@@ -28,7 +28,7 @@ from voicemend.engine.detect import Detection, DropoutDetector, by_channels, cli
 from voicemend.engine.detect.detector import file_profiles
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioReader, available_memory_bytes, decoded_bytes, open_writer
-from voicemend.engine.regions import Region, normalize_regions
+from voicemend.engine.regions import Region, holders, normalize_regions
 
 Progress = Callable[[int, int], None]
 
@@ -136,13 +136,12 @@ def repair_in_blocks(
                 continue
             # owned regions with a whole-file piece are repaired in every channel; the rest
             # only in the channels their partial pieces name
-            local = [
-                r.shifted(-offset) for r in owned if any(w.overlaps_or_touches(r) for w in whole)
-            ]
+            with_whole = set(holders(todo, whole))
+            local = [r.shifted(-offset) for i, r in enumerate(owned) if i in with_whole]
             local_partial = [
                 (r.shifted(-offset), c)
-                for r, c in parts
-                if any(o.overlaps_or_touches(r) for o in owned)
+                for (r, c), i in zip(parts, holders(todo, (r for r, _ in parts)), strict=True)
+                if i < len(owned)
             ]
             rest = [  # the damage ahead, cut to what the block holds
                 Region(r.start - offset, min(r.end - offset, audio.n_frames))

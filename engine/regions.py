@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from voicemend.engine.errors import RegionError
@@ -77,6 +78,14 @@ def normalize_regions(regions: Iterable[Region], n_frames: int) -> list[Region]:
             region = Region(last.start, max(last.end, region.end))
         merged.append(region)
     return merged
+
+
+def holders(todo: Sequence[Region], pieces: Iterable[Region]) -> list[int]:
+    """For each of ``pieces``, the index in ``todo`` (sorted and disjoint, as
+    :func:`normalize_regions` gives, and covering every piece) of the region that holds it;
+    by bisection, so thousands of clipped runs cost no more than a sort."""
+    starts = [r.start for r in todo]
+    return [bisect.bisect_right(starts, p.start) - 1 for p in pieces]
 
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")

@@ -35,7 +35,7 @@ from voicemend.engine.io import (
     open_writer,
     write_text_atomic,
 )
-from voicemend.engine.regions import Region, normalize_regions
+from voicemend.engine.regions import Region, holders, normalize_regions
 from voicemend.plugin.chain import Chain
 from voicemend.plugin.processors import ChainContext
 
@@ -203,6 +203,10 @@ class Document:
                 raise VoicemendError("the selection runs past the end of the file")
         whole = normalize_regions(regions, self.n_frames)
         todo = normalize_regions([*whole, *(r for r, _ in partial)], self.n_frames)
+        # which of todo each whole region and partial piece lies in (by bisection: thousands
+        # of clipped runs, some in one channel only)
+        with_whole = sorted(set(holders(todo, whole)))
+        at = holders(todo, (r for r, _ in partial))
         done: list[Patch] = []
         for group in _clusters(todo, int(CONTEXT_S * self.sample_rate), self.sample_rate):
             counted = None
@@ -210,8 +214,15 @@ class Document:
                 offset = len(done)
                 counted = lambda i, _n, o=offset: progress(o + i, len(todo))  # noqa: E731
             later = todo[len(done) + len(group) :]
+            first = len(done)
+            own = [i - first for i in with_whole if first <= i < first + len(group)]
+            some = [
+                (r, c)
+                for (r, c), i in zip(partial, at, strict=True)
+                if i in range(first, first + len(group))
+            ]
             done += self._repair_cluster(
-                group, inpainter, clipped, (done, later), counted, should_cancel, (whole, partial)
+                group, inpainter, clipped, (done, later), counted, should_cancel, (own, some)
             )
         return done
 
@@ -223,12 +234,13 @@ class Document:
         around: tuple[list[Patch], list[Region]],
         progress: Callable[[int, int], None] | None,
         should_cancel: Callable[[], bool] | None,
-        parts: tuple[Sequence[Region], Sequence[tuple[Region, tuple[int, ...]]]] = ((), ()),
+        parts: tuple[Sequence[int], Sequence[tuple[Region, tuple[int, ...]]]] | None = None,
     ) -> list[Patch]:
         """One ``inpaint`` of ``group``; ``around`` holds the patches made for the groups
         before it (laid over its window) and the regions after it (not yet repaired, so never
-        context), as a whole-file repair would have them. ``parts``: the regions to repair in
-        every channel and those in some only; by default all of ``group`` in every channel."""
+        context), as a whole-file repair would have them. ``parts``: the indices in ``group``
+        of the regions to repair in every channel, and the partial pieces (found in some
+        channels only) of the others; by default all of ``group`` in every channel."""
         ctx = int(CONTEXT_S * self.sample_rate)
         w0, w1 = max(0, group[0].start - ctx), min(self.n_frames, group[-1].end + ctx)
         samples = self.edited(w0, w1)
@@ -244,14 +256,9 @@ class Document:
             ]
 
         runs = inside(clipped)
-        whole, partial = parts
-        if whole or partial:  # each region of the group in every channel, or in some
-            own = [g for g in group if any(w.overlaps_or_touches(g) for w in whole)]
-        else:
-            own = list(group)
-        some = [
-            (r.shifted(-w0), c) for r, c in partial if any(g.overlaps_or_touches(r) for g in group)
-        ]
+        own_at, pieces = parts if parts is not None else (range(len(group)), [])
+        own = [group[i] for i in own_at]
+        some = [(r.shifted(-w0), c) for r, c in pieces]
         result = inpainter.inpaint(
             window,
             [r.shifted(-w0) for r in own],

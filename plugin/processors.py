@@ -286,7 +286,7 @@ class Inpaint(Processor):
         partial = [
             (r, channels[s])
             for s in sorted(found)
-            if s not in whole
+            if not every <= set(channels.get(s, every))
             for r in _frames([s], sample_rate, n_frames)
         ]
         return normalize_regions(

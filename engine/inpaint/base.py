@@ -10,7 +10,6 @@ no sample, so each sees exactly the context it would have seen one at a time.
 
 from __future__ import annotations
 
-import bisect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -23,7 +22,7 @@ from voicemend.engine.audio import Audio, check_repair_rate
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS, paste
 from voicemend.engine.errors import InpaintError, VoicemendError
 from voicemend.engine.inpaint.clipped import Rails, clipping_rails, keep_beyond_rail
-from voicemend.engine.regions import Region, normalize_regions
+from voicemend.engine.regions import Region, holders, normalize_regions
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -364,15 +363,14 @@ def _damaged_channels(
     ``regions`` and ``partial``), the channels damaged in it: all where a whole-file region
     lies in it, else those its ``partial`` parts name."""
     every = frozenset(range(n_channels))
-    starts = [r.start for r in todo]
     named: list[set[int] | None] = [set() for _ in todo]
-    for r in regions:
-        named[bisect.bisect_right(starts, r.start) - 1] = None  # every channel
-    for r, chans in partial:
+    for i in holders(todo, regions):
+        named[i] = None  # every channel
+    for (_, chans), i in zip(partial, holders(todo, (r for r, _ in partial)), strict=True):
         bad = [c for c in chans if not 0 <= c < n_channels]
         if bad:
             raise InpaintError(f"channel {bad[0]} is named damaged, but the audio has {n_channels}")
-        own = named[bisect.bisect_right(starts, r.start) - 1]
+        own = named[i]
         if own is not None:
             own.update(chans)
     return [every if n is None or not n else frozenset(n) for n in named]

@@ -97,3 +97,13 @@ def test_shifted_moves_both_edges_and_stays_valid():
     assert Region(10, 20).shifted(-10) == Region(0, 10)
     with pytest.raises(RegionError):
         Region(10, 20).shifted(-11)
+
+
+def test_holders_finds_the_merged_region_each_piece_lies_in():
+    from voicemend.engine.regions import holders
+
+    pieces = [Region(10, 20), Region(20, 30), Region(50, 60), Region(55, 58), Region(90, 91)]
+    todo = normalize_regions(pieces, 100)
+    assert todo == [Region(10, 30), Region(50, 60), Region(90, 91)]
+    assert holders(todo, pieces) == [0, 0, 1, 1, 2]
+    assert holders(todo, []) == []
