@@ -25,6 +25,7 @@ from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.io import load, save
 from voicemend.engine.regions import Region
 from voicemend.plugin.audacity import AudacityError, AudacityPipe, Track
+from voicemend.plugin.labels import channel_tag, label_channels, without_channel_tag
 
 log = logging.getLogger(__name__)
 LABEL_TRACK_NAME = "voicemend dropouts"
@@ -114,16 +115,19 @@ def _restore_selection(pipe: AudacityPipe, start_s: float, end_s: float, tracks:
 def repair_track_regions(
     pipe: AudacityPipe,
     track: Track,
-    regions_s: Sequence[tuple[float, float]],
+    regions_s: Sequence[tuple[float, float] | tuple[float, float, tuple[int, ...] | None]],
     method: str,
     context_s: float,
     workdir: Path,
     echo: Echo,
 ) -> list[Repaired]:
-    """Repair each region of one track from its exported surroundings, then paste it back."""
+    """Repair each region of one track from its exported surroundings, then paste it back; a
+    region that names channels (a third item, from a label's ``[R]`` tag) in those only."""
     inpainter = get_inpainter(method)
     done: list[Repaired] = []
-    for n, (t0, t1) in enumerate(sorted(regions_s)):
+    for n, span in enumerate(sorted(regions_s, key=lambda s: (s[0], s[1]))):
+        t0, t1 = span[0], span[1]
+        channels = span[2] if len(span) > 2 else None
         if t1 <= track.start_s or t0 >= track.end_s:
             continue
         a, b = max(track.start_s, t0 - context_s), min(track.end_s, t1 + context_s)
@@ -134,12 +138,16 @@ def repair_track_regions(
         r1 = min(audio.n_frames, round(t1 * sr) - first)
         if r1 <= r0:
             continue
-        # a selection dragged a little short of a dropout must not keep its edge as context
-        snap = snap_regions(audio, [Region(r0, r1)])[0]
-        if snap.moved:
-            echo(f"snapped to a dropout's edges: {snap.describe(sr)}")
-        r0, r1 = snap.snapped.start, snap.snapped.end
-        result = inpainter.inpaint(audio, [Region(r0, r1)])
+        named = tuple(c for c in channels or () if c < audio.n_channels)
+        if named and len(named) < audio.n_channels:  # a detector's span: its edges stand
+            result = inpainter.inpaint(audio, [], partial=[(Region(r0, r1), named)])
+        else:
+            # a selection dragged a little short of a dropout must not keep its edge as context
+            snap = snap_regions(audio, [Region(r0, r1)])[0]
+            if snap.moved:
+                echo(f"snapped to a dropout's edges: {snap.describe(sr)}")
+            r0, r1 = snap.snapped.start, snap.snapped.end
+            result = inpainter.inpaint(audio, [Region(r0, r1)])
         xf = round(MAX_CROSSFADE_MS / 1000 * sr)
         p0, p1 = max(0, r0 - xf), min(audio.n_frames, r1 + xf)
         piece = result.audio.slice_frames(p0, p1)
@@ -203,7 +211,8 @@ def detect(
             for d in detector(audio):
                 a, b = d.seconds(audio.sample_rate)
                 offset = first / audio.sample_rate
-                found.append((a + offset, b + offset, f"{d.kind.value} {d.confidence:.2f}"))
+                tag = channel_tag(d.channels, audio.n_channels)
+                found.append((a + offset, b + offset, f"{d.kind.value} {d.confidence:.2f}{tag}"))
             echo(f"{track.name!r}: scanned {track.end_s - track.start_s:.1f} s")
     merged = _merge_spans(found)
     _add_label_track(pipe, merged, LABEL_TRACK_NAME)
@@ -213,12 +222,15 @@ def detect(
 
 
 def _merge_spans(spans: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    """Overlapping detections from several tracks become one label (the first one's text)."""
+    """Overlapping detections from several tracks become one label (the first one's text,
+    without its channel tag unless the others name the same channels)."""
     merged: list[tuple[float, float, str]] = []
     for a, b, text in sorted(spans):
         if merged and a <= merged[-1][1]:
             pa, pb, ptext = merged[-1]
-            merged[-1] = (pa, max(pb, b), ptext)
+            # a tag names one track's channels: joined with another find, the span is all
+            same = label_channels(ptext) == label_channels(text)
+            merged[-1] = (pa, max(pb, b), ptext if same else without_channel_tag(ptext))
         else:
             merged.append((a, b, text))
     return merged
@@ -260,7 +272,11 @@ def repair_labels(
             names = ", ".join(repr(t.name) for t in chosen)
             raise AudacityError(f"several label tracks ({names}); pick one with --track")
     label_track = chosen[0]
-    regions = [(a, b) for a, b, _ in pipe.labels().get(label_track.index, []) if b > a]
+    regions = [
+        (a, b, label_channels(text))
+        for a, b, text in pipe.labels().get(label_track.index, [])
+        if b > a
+    ]
     if not regions:
         raise AudacityError(f"the label track {label_track.name!r} marks no regions")
     targets = wave_tracks(tracks, selected_only=True) or wave_tracks(tracks, selected_only=False)

@@ -30,7 +30,7 @@ from voicemend.engine.models.shipped import STORAGES
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.bench_commands import PROG, cmd_bench
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
-from voicemend.plugin.labels import Label, format_audacity_labels, format_reaper_csv
+from voicemend.plugin.labels import Label, channel_tag, format_audacity_labels, format_reaper_csv
 from voicemend.plugin.progress import progress_bar
 
 EXIT_ERROR = 1
@@ -727,9 +727,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
             + "\n"
         )
     elif args.format == "audacity":
-        text = format_audacity_labels(_labels(detections, sr))
+        text = format_audacity_labels(_labels(detections, sr, found.n_channels))
     elif args.format == "reaper":
-        text = format_reaper_csv(_labels(detections, sr))
+        text = format_reaper_csv(_labels(detections, sr, found.n_channels))
     else:
         text = "".join(_text_line(d, sr, found.n_channels) + "\n" for d in detections)
         kinds = Counter(d.kind.value for d in detections)
@@ -750,8 +750,16 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _labels(detections: Sequence[Detection], sr: int) -> list[Label]:
-    return [Label(*d.seconds(sr), f"{d.kind.value} {d.confidence:.2f}") for d in detections]
+def _labels(detections: Sequence[Detection], sr: int, n_channels: int) -> list[Label]:
+    """A label per detection: kind, confidence, and ``[R]`` where it is in some channels only
+    (``repair --labels`` then repairs it there only)."""
+    return [
+        Label(
+            *d.seconds(sr),
+            f"{d.kind.value} {d.confidence:.2f}{channel_tag(d.channels, n_channels)}",
+        )
+        for d in detections
+    ]
 
 
 def _text_line(d: Detection, sr: int, n_channels: int) -> str:

@@ -23,7 +23,7 @@ from voicemend.engine.inpaint import InpaintResult, get_inpainter
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioInfo, check_subtype, info, load, save
 from voicemend.engine.regions import Region, normalize_regions
-from voicemend.plugin.labels import read_regions
+from voicemend.plugin.labels import label_channels, read_regions
 
 Progress = Callable[[int, int], None]
 
@@ -107,16 +107,18 @@ def collect_regions(
 ) -> Regions:
     """Regions from --region, --labels (snapped, with ``job.snap``) and --auto, validated
     against the audio."""
-    regions = _given_regions(job, audio.sample_rate, audio.duration_s, audio.n_frames)
+    regions, partial = _given_regions(
+        job, audio.sample_rate, audio.duration_s, (audio.n_frames, audio.n_channels)
+    )
     snaps = snap_regions(audio, regions) if job.snap else []
     if snaps:
         regions = [s.snapped for s in snaps]
     detections: list[Detection] = []
-    partial: list[tuple[Region, tuple[int, ...]]] = []
     if job.auto:
         detections = (detector or job.detector())(audio, progress=detect_progress)
-        whole, partial = by_channels(detections, audio.n_channels)
+        whole, found = by_channels(detections, audio.n_channels)
         regions += whole
+        partial += found
     return Regions(normalize_regions(regions, audio.n_frames), partial, detections, snaps)
 
 
@@ -159,8 +161,10 @@ def _repair_in_blocks(
     """:func:`run_repair` for a file too large to hold (or when asked): block by block, with
     ``progress`` counting seconds of audio instead of regions."""
     check_repair_rate(head.sample_rate)
-    regions = _given_regions(job, head.sample_rate, head.duration_s, head.n_frames)
-    if not regions and not job.auto:
+    regions, partial = _given_regions(
+        job, head.sample_rate, head.duration_s, (head.n_frames, head.n_channels)
+    )
+    if not regions and not partial and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
     snaps = snap_regions_in_file(job.input, regions) if job.snap else []
     if snaps:
@@ -176,6 +180,7 @@ def _repair_in_blocks(
         progress=_in_seconds(progress, head.sample_rate),
         detect_progress=_in_seconds(detect_progress, head.sample_rate),
         like=None if job.subtype is None else SourceFormat("", job.subtype, ""),
+        partial=partial,
     )
     return RepairOutcome(
         done.sample_rate,
@@ -230,20 +235,35 @@ def _in_seconds(progress: Progress | None, sample_rate: int) -> Progress | None:
     return lambda done, total: progress(done // sample_rate, -(-total // sample_rate))
 
 
-def _given_regions(job: RepairJob, sr: int, duration_s: float, n_frames: int) -> list[Region]:
-    """The regions of --region and --labels, in frames, checked against the file's length."""
-    spans = list(job.regions_s)
+def _given_regions(
+    job: RepairJob, sr: int, duration_s: float, size: tuple[int, int]
+) -> tuple[list[Region], list[tuple[Region, tuple[int, ...]]]]:
+    """The regions of --region and --labels, in frames, checked against the file's length:
+    those for every channel, and the labels that name some of the ``size`` = (frames,
+    channels) file's channels only (``[R]``, as ``voicemend detect`` writes for a dropout in
+    one side), which are a detector's edges and are not snapped."""
+    n_frames, n_channels = size
+    spans: list[tuple[float, float, tuple[int, ...] | None]] = [
+        (a, b, None) for a, b in job.regions_s
+    ]
     if job.labels is not None:
-        spans += [(lb.start_s, lb.end_s) for lb in read_regions(job.labels)]
-    regions = []
-    for start_s, end_s in spans:
+        spans += [
+            (lb.start_s, lb.end_s, label_channels(lb.text)) for lb in read_regions(job.labels)
+        ]
+    whole, partial = [], []
+    for start_s, end_s, channels in spans:
         if end_s > duration_s + 1e-9:
             raise VoicemendError(
                 f"region {start_s:g}-{end_s:g} s ends after the audio ({duration_s:.3f} s)"
             )
-        region = Region.from_seconds(start_s, end_s, sr)
-        regions.append(Region(region.start, min(region.end, n_frames)))
-    return normalize_regions(regions, n_frames)
+        r = Region.from_seconds(start_s, end_s, sr)
+        region = Region(r.start, min(r.end, n_frames))
+        named = tuple(c for c in channels or () if c < n_channels)
+        if named and len(named) < n_channels:
+            partial.append((region, named))
+        else:  # no tag, or one this file's channels do not fit (a mono file): every channel
+            whole.append(region)
+    return normalize_regions(whole, n_frames), partial
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicemend.engine.detect.types import channel_names
 from voicemend.engine.errors import RegionError, VoicemendError
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,33 @@ def read_audacity_labels(path: str | os.PathLike[str]) -> list[Label]:
             continue
         labels.append(Label(start, end, fields[2].strip() if len(fields) > 2 else ""))
     return labels
+
+
+# "[R]", "[L]" or "[1, 3]" at the end of a label's text: the dropout is in those channels only
+# (voicemend's detect writes it; a repair from the label then leaves the other channels alone)
+_CHANNELS_TAG = re.compile(r"\s*\[(L|R|\d+(?:,\s*\d+)*)\]\s*$")
+
+
+def channel_tag(channels: Sequence[int], n_channels: int) -> str:
+    """The tag a label's text ends with for a dropout in some channels only; "" for all."""
+    names = channel_names(channels, n_channels)
+    return "" if names == "all" else f" [{names}]"
+
+
+def label_channels(text: str) -> tuple[int, ...] | None:
+    """The channels (from 0) a label's text names with a trailing tag; None: every channel."""
+    found = _CHANNELS_TAG.search(text)
+    if found is None:
+        return None
+    tag = found.group(1)
+    if tag in ("L", "R"):
+        return ("LR".index(tag),)
+    return tuple(sorted({int(v) - 1 for v in tag.split(",") if int(v) > 0})) or None
+
+
+def without_channel_tag(text: str) -> str:
+    """The label's text with no channel tag: for a span that covers channels it did not name."""
+    return _CHANNELS_TAG.sub("", text)
 
 
 def format_audacity_labels(labels: Iterable[Label]) -> str:

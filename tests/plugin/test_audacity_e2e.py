@@ -184,6 +184,23 @@ def test_detect_concealed_labels_a_calls_concealed_loss_only_when_asked(audacity
     )
 
 
+def test_a_one_side_dropout_is_labelled_and_repaired_on_that_side_only(audacity, speech, tmp_path):
+    pipe = audacity["pipe"]
+    left, right = speech.copy(), np.roll(speech, 8000)
+    right[round(2.0 * 16000) : round(2.1 * 16000)] = 0
+    path = tmp_path / "two.wav"
+    sf.write(str(path), np.stack([left, right], 1), 16000, subtype="PCM_16")
+    _fresh_project(pipe, path)
+    _voicemend("detect", home=audacity["home"])
+    label_track = next(t for t in pipe.tracks() if t.kind == "label")
+    labels = pipe.labels()[label_track.index]
+    assert len(labels) == 1 and labels[0][2].endswith("[R]")
+    _voicemend("repair-labels", "--method", "lsar", home=audacity["home"])
+    repaired = _export(pipe, tmp_path / "fixed.wav", 5.0, 2)
+    assert np.array_equal(repaired[:, 0], left)
+    assert np.count_nonzero(repaired[32000:33600, 1]) > 1400
+
+
 def test_editor_fetches_the_selection_and_sends_repairs_back(audacity, speech, tmp_path, qtbot):
     from PyQt6.QtCore import QSettings
 

@@ -81,3 +81,15 @@ def test_json_regions_round_trip_and_detect_output(tmp_path):
     path.write_text('{"regions": [{"start_s": 2.0}]}')
     with pytest.raises(RegionError, match="numeric"):
         read_regions(path)
+
+
+def test_a_channel_tag_names_the_channels_and_nothing_else_does():
+    from voicemend.plugin.labels import channel_tag, label_channels
+
+    assert channel_tag((1,), 2) == " [R]" and channel_tag((0, 1), 2) == ""
+    assert channel_tag((0, 2), 4) == " [1, 3]"
+    assert label_channels("packet_loss 1.00 [R]") == (1,)
+    assert label_channels("concealed 0.90 [L]") == (0,)
+    assert label_channels("clipping 0.80 [1, 3]") == (0, 2)
+    assert label_channels("cough [loud] here") is None
+    assert label_channels("my edit") is None
