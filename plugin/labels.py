@@ -59,7 +59,7 @@ def read_audacity_labels(path: str | os.PathLike[str]) -> list[Label]:
 
 # "[R]", "[L]" or "[1, 3]" at the end of a label's text: the dropout is in those channels only
 # (voicemend's detect writes it; a repair from the label then leaves the other channels alone)
-_CHANNELS_TAG = re.compile(r"\s*\[(L|R|\d+(?:,\s*\d+)*)\]\s*$")
+_CHANNELS_TAG = re.compile(r"\s*\[(L|R|\d+(?:[,;]\s*\d+)*)\]\s*$")  # ";": REAPER's CSV
 
 
 def channel_tag(channels: Sequence[int], n_channels: int) -> str:
@@ -76,7 +76,7 @@ def label_channels(text: str) -> tuple[int, ...] | None:
     tag = found.group(1)
     if tag in ("L", "R"):
         return ("LR".index(tag),)
-    return tuple(sorted({int(v) - 1 for v in tag.split(",") if int(v) > 0})) or None
+    return tuple(sorted({int(v) - 1 for v in re.split(r"[,;]", tag) if int(v) > 0})) or None
 
 
 def without_channel_tag(text: str) -> str:

@@ -91,5 +91,6 @@ def test_a_channel_tag_names_the_channels_and_nothing_else_does():
     assert label_channels("packet_loss 1.00 [R]") == (1,)
     assert label_channels("concealed 0.90 [L]") == (0,)
     assert label_channels("clipping 0.80 [1, 3]") == (0, 2)
+    assert label_channels("clipping 0.80 [1; 3]") == (0, 2)  # through REAPER's CSV
     assert label_channels("cough [loud] here") is None
     assert label_channels("my edit") is None
