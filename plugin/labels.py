@@ -178,7 +178,11 @@ def read_json_regions(path: str | os.PathLike[str]) -> list[Label]:
             raise RegionError(f"{p}: region {i} needs numeric start_s and end_s") from None
         if end <= start:
             raise RegionError(f"{p}: region {i} ends before it starts")
-        labels.append(Label(start, end, str(item.get("label", item.get("kind", "")))))
+        text = str(item.get("label", item.get("kind", "")))
+        channels = item.get("channels")  # detect's JSON: the channels (from 0) it was found in
+        if isinstance(channels, list) and channels and all(isinstance(c, int) for c in channels):
+            text += f" [{', '.join(str(c + 1) for c in sorted(channels))}]"
+        labels.append(Label(start, end, text))
     return labels
 
 

@@ -715,7 +715,8 @@ def test_repair_auto_leaves_the_channel_without_the_dropout_as_it_was(tmp_path, 
 
 @pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
 def test_labels_of_a_one_side_dropout_say_so_and_repair_that_side_only(tmp_path, capsys, blocks):
-    """detect --format audacity tags a right-only dropout [R]; repair --labels honours it."""
+    """detect --format audacity tags a right-only dropout [R]; repair --labels honours it, and
+    the channels of detect's JSON too."""
     left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
     right[72000:76800] = 0.0
     src = save(Audio(np.stack([left, right]).astype(np.float32), 48000), tmp_path / "in.wav",
@@ -726,6 +727,15 @@ def test_labels_of_a_one_side_dropout_say_so_and_repair_that_side_only(tmp_path,
     assert labels.read_text().rstrip().endswith("digital_silence 1.00 [R]")
     out = tmp_path / "out.wav"
     code, _, err = run(capsys, "repair", src, "-o", out, "--labels", labels, *blocks)
+    assert code == 0, err
+    y = sf.read(str(out), dtype="float32", always_2d=True)[0].T
+    assert np.array_equal(y[0], left.astype(np.float32))
+    assert np.sqrt(np.mean(y[1, 72000:76800] ** 2)) > 0.01
+    found = tmp_path / "found.json"
+    code, _, err = run(capsys, "detect", src, "--format", "json", "-o", found)
+    assert code == 0, err
+    out = tmp_path / "out2.wav"
+    code, _, err = run(capsys, "repair", src, "-o", out, "--labels", found, *blocks)
     assert code == 0, err
     y = sf.read(str(out), dtype="float32", always_2d=True)[0].T
     assert np.array_equal(y[0], left.astype(np.float32))
