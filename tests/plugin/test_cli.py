@@ -721,22 +721,15 @@ def test_labels_of_a_one_side_dropout_say_so_and_repair_that_side_only(tmp_path,
     right[72000:76800] = 0.0
     src = save(Audio(np.stack([left, right]).astype(np.float32), 48000), tmp_path / "in.wav",
                subtype="FLOAT")  # fmt: skip
-    labels = tmp_path / "labels.txt"
-    code, _, err = run(capsys, "detect", src, "--format", "audacity", "-o", labels)
-    assert code == 0, err
-    assert labels.read_text().rstrip().endswith("digital_silence 1.00 [R]")
-    out = tmp_path / "out.wav"
-    code, _, err = run(capsys, "repair", src, "-o", out, "--labels", labels, *blocks)
-    assert code == 0, err
-    y = sf.read(str(out), dtype="float32", always_2d=True)[0].T
-    assert np.array_equal(y[0], left.astype(np.float32))
-    assert np.sqrt(np.mean(y[1, 72000:76800] ** 2)) > 0.01
-    found = tmp_path / "found.json"
-    code, _, err = run(capsys, "detect", src, "--format", "json", "-o", found)
-    assert code == 0, err
-    out = tmp_path / "out2.wav"
-    code, _, err = run(capsys, "repair", src, "-o", out, "--labels", found, *blocks)
-    assert code == 0, err
-    y = sf.read(str(out), dtype="float32", always_2d=True)[0].T
-    assert np.array_equal(y[0], left.astype(np.float32))
-    assert np.sqrt(np.mean(y[1, 72000:76800] ** 2)) > 0.01
+    for fmt, name in (("audacity", "labels.txt"), ("json", "found.json")):
+        labels = tmp_path / name
+        code, _, err = run(capsys, "detect", src, "--format", fmt, "-o", labels)
+        assert code == 0, err
+        if fmt == "audacity":
+            assert labels.read_text().rstrip().endswith("digital_silence 1.00 [R]")
+        out = tmp_path / f"out-{fmt}.wav"
+        code, _, err = run(capsys, "repair", src, "-o", out, "--labels", labels, *blocks)
+        assert code == 0, err
+        y = sf.read(str(out), dtype="float32", always_2d=True)[0].T
+        assert np.array_equal(y[0], left.astype(np.float32))
+        assert np.sqrt(np.mean(y[1, 72000:76800] ** 2)) > 0.01
