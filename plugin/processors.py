@@ -281,12 +281,20 @@ class Inpaint(Processor):
             given = [s.snapped for s in snaps]
             context.snaps += [s.to_dict(sample_rate) for s in snaps if s.moved]
         every = set(range(n_channels))
-        channels = dict(zip(context.detected_s, context.detected_channels, strict=False))
-        whole = [s for s in sorted(found) if every <= set(channels.get(s, every))]
+        channels = {  # the channels this audio has of those each span was found in
+            s: tuple(c for c in chans if c < n_channels)
+            for s, chans in zip(context.detected_s, context.detected_channels, strict=False)
+        }
+
+        def in_all(span: tuple[float, float]) -> bool:
+            named = channels.get(span)
+            return not named or every <= set(named)
+
+        whole = [s for s in sorted(found) if in_all(s)]
         partial = [
             (r, channels[s])
             for s in sorted(found)
-            if not every <= set(channels.get(s, every))
+            if not in_all(s)
             for r in _frames([s], sample_rate, n_frames)
         ]
         return normalize_regions(

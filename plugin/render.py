@@ -26,7 +26,7 @@ from voicemend.engine.blockwise import BLOCK_S, needs_blocks
 from voicemend.engine.data import AUDIO_SUFFIXES
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.io import check_subtype, info, load, save, write_text_atomic
-from voicemend.plugin.labels import read_regions
+from voicemend.plugin.labels import label_channels, read_regions
 
 MANIFEST_NAME = "voicemend-render.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -139,7 +139,13 @@ def render_one(
     chain = chain_from_preset(job.preset)
     context = ChainContext(progress=within)
     if job.labels:
-        context.regions_s += [(r.start_s, r.end_s) for r in read_regions(job.labels)]
+        for label in read_regions(job.labels):
+            span = (label.start_s, label.end_s)
+            context.regions_s.append(span)
+            channels = label_channels(label.text)
+            if channels is not None:  # tagged by voicemend's detect: a detector's span
+                context.detected_s.append(span)
+                context.detected_channels.append(channels)
     Path(job.output).parent.mkdir(parents=True, exist_ok=True)
     head = info(job.input)
     tail_frames = round(chain.tail_s * head.sample_rate)

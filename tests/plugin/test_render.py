@@ -150,3 +150,24 @@ def test_progress_within_a_file(tmp_path):
     )
     assert {s for s, _, _ in stages} == {"detect", "repair"}
     assert ("repair", 1, 1) in stages
+
+
+@pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
+def test_render_repairs_a_tagged_label_in_its_channel_only(tmp_path, capsys, blocks):
+    left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
+    right[72000:76800] = 0.0
+    src = tmp_path / "in.wav"
+    sf.write(str(src), np.stack([left, right], 1).astype(np.float32), 48000, subtype="FLOAT")
+    labels = tmp_path / "regions.txt"
+    labels.write_text("1.5\t1.6\tdigital_silence 1.00 [R]\n")
+    preset = tmp_path / "repair.json"
+    stages = [{"type": "voicemend.Inpaint", "params": {"method": "lsar"}}]
+    preset.write_text(
+        json.dumps({"format": "voicemend-chain", "format_version": 1, "stages": stages})
+    )
+    argv = ["render", str(src), "-o", str(tmp_path / "out"), "--chain", str(preset)]
+    code = main([*argv, "--regions", str(labels), *blocks])
+    assert code == 0, capsys.readouterr().err
+    y = sf.read(str(tmp_path / "out" / "in.wav"), dtype="float32", always_2d=True)[0].T
+    assert np.array_equal(y[0], left.astype(np.float32))
+    assert np.sqrt(np.mean(y[1, 72000:76800] ** 2)) > 0.01
