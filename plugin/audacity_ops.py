@@ -19,7 +19,12 @@ from pathlib import Path
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
-from voicemend.engine.detect import DetectorSettings, DropoutDetector, kinds_sought
+from voicemend.engine.detect import (
+    DetectorSettings,
+    DropoutDetector,
+    kinds_sought,
+    some_channels,
+)
 from voicemend.engine.detect.snap import snap_regions
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.io import load, save
@@ -138,8 +143,8 @@ def repair_track_regions(
         r1 = min(audio.n_frames, round(t1 * sr) - first)
         if r1 <= r0:
             continue
-        named = tuple(c for c in channels or () if c < audio.n_channels)
-        if named and len(named) < audio.n_channels:  # a detector's span: its edges stand
+        named = some_channels(channels, audio.n_channels)
+        if named is not None:  # a detector's span: its edges stand
             result = inpainter.inpaint(audio, [], partial=[(Region(r0, r1), named)])
         else:
             # a selection dragged a little short of a dropout must not keep its edge as context

@@ -16,6 +16,7 @@ from voicemend.engine.detect import (
     by_channels,
     clipped_regions,
     kinds_sought,
+    some_channels,
 )
 from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import AudioFileError, VoicemendError
@@ -258,11 +259,11 @@ def _given_regions(
             )
         r = Region.from_seconds(start_s, end_s, sr)
         region = Region(r.start, min(r.end, n_frames))
-        named = tuple(c for c in channels or () if c < n_channels)
-        if named and len(named) < n_channels:
-            partial.append((region, named))
-        else:  # no tag, or one this file's channels do not fit (a mono file): every channel
+        named = some_channels(channels, n_channels)
+        if named is None:  # no tag, or one this file's channels do not fit: every channel
             whole.append(region)
+        else:
+            partial.append((region, named))
     return normalize_regions(whole, n_frames), partial
 
 

@@ -24,6 +24,7 @@ from voicemend.engine.detect import (
     DropoutKind,
     by_channels,
     clipped_regions,
+    some_channels,
 )
 from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
@@ -280,23 +281,14 @@ class Inpaint(Processor):
             snaps = snap(given)
             given = [s.snapped for s in snaps]
             context.snaps += [s.to_dict(sample_rate) for s in snaps if s.moved]
-        every = set(range(n_channels))
-        channels = {  # the channels this audio has of those each span was found in
-            s: tuple(c for c in chans if c < n_channels)
-            for s, chans in zip(context.detected_s, context.detected_channels, strict=False)
-        }
-
-        def in_all(span: tuple[float, float]) -> bool:
-            named = channels.get(span)
-            return not named or every <= set(named)
-
-        whole = [s for s in sorted(found) if in_all(s)]
-        partial = [
-            (r, channels[s])
-            for s in sorted(found)
-            if not in_all(s)
-            for r in _frames([s], sample_rate, n_frames)
-        ]
+        channels = dict(zip(context.detected_s, context.detected_channels, strict=False))
+        whole, partial = [], []
+        for span in sorted(found):
+            named = some_channels(channels.get(span), n_channels)
+            if named is None:
+                whole.append(span)
+            else:
+                partial += [(r, named) for r in _frames([span], sample_rate, n_frames)]
         return normalize_regions(
             [*given, *_frames(whole, sample_rate, n_frames)], n_frames
         ), partial

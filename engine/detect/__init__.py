@@ -14,6 +14,7 @@ from voicemend.engine.detect.types import (
     channel_names,
     clipped_regions,
     kinds_sought,
+    some_channels,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "clipped_regions",
     "kinds_sought",
     "merge_detections",
+    "some_channels",
 ]

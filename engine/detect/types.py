@@ -82,18 +82,28 @@ def by_channels(
     whole: list[Region] = []
     partial: list[tuple[Region, tuple[int, ...]]] = []
     for d in detections:
-        if set(range(n_channels)) <= set(d.channels):
+        some = some_channels(d.channels, n_channels)
+        if some is None:
             whole.append(d.region)
         else:
-            partial.append((d.region, tuple(d.channels)))
+            partial.append((d.region, some))
     return whole, partial
+
+
+def some_channels(channels: Iterable[int] | None, n_channels: int) -> tuple[int, ...] | None:
+    """Of the channels a dropout was found in (or a label names), those an ``n_channels``
+    audio has, sorted; None where that is every channel, or none of them (a tag on a mono
+    file): the dropout is then repaired in every channel."""
+    named = tuple(sorted({c for c in channels or () if 0 <= c < n_channels}))
+    return named if 0 < len(named) < n_channels else None
 
 
 def channel_names(channels: Sequence[int], n_channels: int) -> str:
     """Where a dropout was found, for people: "all", "L"/"R" in a stereo file, else channel
     numbers from 1 (a repair changes only these)."""
-    if set(range(n_channels)) <= set(channels):
+    some = some_channels(channels, n_channels)
+    if some is None:
         return "all"
     if n_channels == 2:
-        return " ".join("LR"[c] for c in sorted(channels))
-    return ", ".join(str(c + 1) for c in sorted(channels))
+        return " ".join("LR"[c] for c in some)
+    return ", ".join(str(c + 1) for c in some)
