@@ -205,8 +205,10 @@ class Document:
         todo = normalize_regions([*whole, *(r for r, _ in partial)], self.n_frames)
         # which of todo each whole region and partial piece lies in (by bisection: thousands
         # of clipped runs, some in one channel only)
-        with_whole = sorted(set(holders(todo, whole)))
-        at = holders(todo, (r for r, _ in partial))
+        with_whole = set(holders(todo, whole))
+        pieces_at: dict[int, list[tuple[Region, tuple[int, ...]]]] = {}
+        for piece, i in zip(partial, holders(todo, (r for r, _ in partial)), strict=True):
+            pieces_at.setdefault(i, []).append(piece)
         done: list[Patch] = []
         for group in _clusters(todo, int(CONTEXT_S * self.sample_rate), self.sample_rate):
             counted = None
@@ -215,12 +217,8 @@ class Document:
                 counted = lambda i, _n, o=offset: progress(o + i, len(todo))  # noqa: E731
             later = todo[len(done) + len(group) :]
             first = len(done)
-            own = [i - first for i in with_whole if first <= i < first + len(group)]
-            some = [
-                (r, c)
-                for (r, c), i in zip(partial, at, strict=True)
-                if i in range(first, first + len(group))
-            ]
+            own = [j for j in range(len(group)) if first + j in with_whole]
+            some = [p for j in range(first, first + len(group)) for p in pieces_at.get(j, ())]
             done += self._repair_cluster(
                 group, inpainter, clipped, (done, later), counted, should_cancel, (own, some)
             )
