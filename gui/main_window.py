@@ -233,8 +233,8 @@ class MainWindow(QMainWindow):
             "S&nap selection to dropout edges", None, self._set_snap, checkable=True
         )
         self.snap_action.setChecked(self.settings.value("snap", True, type=bool))
-        # A call's decoder fills lost packets itself; a network hears that, but also fires
-        # beside cuts to silence and closing gates, so it is asked for, not always on.
+        # A call's decoder fills lost packets itself; a network hears that, but on speech that
+        # was never a call it finds one now and then, so it is asked for, not always on.
         self.concealed_action = self._action(
             "Detect &concealed packet loss (calls)", None, self._set_concealed, checkable=True
         )

@@ -131,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument(
         "--concealed",
         action="store_true",
-        help="also look for losses a call's decoder concealed (a network; off by default: it "
-        "also fires beside cuts to silence and where a noise gate closes)",
+        help="also look for losses a call's decoder concealed (a network; off by default: on "
+        "speech that was never a call it finds one now and then)",
     )
     det.add_argument("--block-s", **BLOCK_ARG)
 

@@ -145,12 +145,12 @@ def _with_twins(audio: Audio, det: Detection) -> Detection:
     pad = round(TWIN_CONTEXT_MS / 1000 * audio.sample_rate)
     span = audio.samples[:, max(0, det.region.start - pad) : det.region.end + pad]
     limit = 10 ** (TWIN_DIFFERENCE_DB / 20)
+    levels = {k: float(np.sqrt(np.mean(span[k].astype(np.float64) ** 2))) for k in det.channels}
     named = set(det.channels)
     for c in range(audio.n_channels):
         if c in named:
             continue
-        for k in det.channels:
-            level = float(np.sqrt(np.mean(span[k].astype(np.float64) ** 2)))
+        for k, level in levels.items():
             gap = float(np.sqrt(np.mean((span[c].astype(np.float64) - span[k]) ** 2)))
             if gap <= limit * level or gap == 0.0:
                 named.add(c)
