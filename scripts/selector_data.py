@@ -15,7 +15,8 @@ methods, four fills built from `lsar`'s and `neural-mel`'s are scored (free to c
 `hybrid` makes both): the split at 300, 500 and 1 000 Hz, and `neural-mel` with `lsar`'s first
 and last 20 ms.
 
-Usage: selector_data.py --files 944 [--first 0] [--gap-ms 200,300,400] [--workers 2] --out FILE
+Usage: selector_data.py --files 944 [--first 0] [--gap-ms 200,300,400] [--seed 0] [--workers 2]
+       --out FILE
 """
 
 from __future__ import annotations
@@ -50,13 +51,13 @@ def derived_fills(fills: dict[str, np.ndarray], gap: Region) -> dict[str, np.nda
     return out
 
 
-def score_file(job: tuple[object, int, tuple[int, ...]]) -> list[dict]:
+def score_file(job: tuple[object, int, tuple[int, ...], int]) -> list[dict]:
     from threadpoolctl import threadpool_limits
 
     from voicemend.engine.evaluation import scores
 
-    speech_file, index, gaps = job
-    config = QualityConfig(gaps_ms=gaps, positions_short=1, positions_long=1)
+    speech_file, index, gaps, seed = job
+    config = QualityConfig(gaps_ms=gaps, positions_short=1, positions_long=1, seed=seed)
     inpainters = {m: get_inpainter(m, device="cpu") for m in METHODS}
     rows = []
     with threadpool_limits(limits=1):
@@ -82,11 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first", type=int, default=0, help="skip this many shuffled train files")
     p.add_argument("--gap-ms", default="200,300,400")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="another seed places other gaps")
     p.add_argument("--out", type=Path, required=True, help="a .jsonl.gz file")
     a = p.parse_args(argv)
     gaps = tuple(int(g) for g in a.gap_ms.split(","))
     files = train_files(a.first + a.files)[a.first :]
-    jobs = [(f, a.first + i, gaps) for i, f in enumerate(files)]
+    jobs = [(f, a.first + i, gaps, a.seed) for i, f in enumerate(files)]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".part")
     with gzip.open(tmp, "wt") as out, ProcessPoolExecutor(a.workers) as pool:

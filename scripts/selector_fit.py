@@ -8,8 +8,9 @@ out of fold (grouped by file, so no file's cases train the model that judges the
 `lam` it prints the selection's mean PLCMOS minus `lsar`'s and mean PESQ minus `pattern`'s per gap
 length (paired, mean ± 95 % interval), with the oracle (true scores) for scale.
 
-Usage: selector_fit.py ROWS.jsonl.gz [--model gbm|ridge] [--alternatives pattern,neural-mel]
-       [--dev DEV_ROWS.jsonl.gz]   (fit on all of ROWS, judge DEV_ROWS once)
+Usage: selector_fit.py ROWS.jsonl.gz [MORE_ROWS ...] [--model gbm|ridge]
+       [--alternatives pattern,neural-mel] [--dev DEV_ROWS.jsonl.gz]
+       (--dev: fit on all of ROWS, judge DEV_ROWS once)
 """
 
 from __future__ import annotations
@@ -91,6 +92,33 @@ def report(choice, methods, pesq, plcmos, gaps, label):
     print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def margins(choice, methods, pesq, plcmos, gaps, gap):
+    """Mean PLCMOS over `lsar`'s and mean PESQ-WB over `pattern`'s of a selection at one length."""
+    k = gaps == gap
+    sel_pesq = np.choose(choice, [pesq[m] for m in methods])[k]
+    sel_plc = np.choose(choice, [plcmos[m] for m in methods])[k]
+    d2 = sel_pesq - pesq["pattern"][k]
+    return float(np.mean(sel_plc - plcmos["lsar"][k])), float(np.nanmean(d2))
+
+
+def balanced_lambdas(pp, pq, methods, pesq, plcmos, gaps, lambdas) -> str:
+    """Per length from 300 ms, the λ whose out-of-fold selection has the larger of its two
+    margins' minimum (PLCMOS over `lsar`, PESQ over `pattern`): the rule that sets the shipped
+    λ, fixed before the dev bench sees the model. Returned as --lam-points."""
+    points = []
+    for g in sorted(set(gaps)):
+        if g < 300:
+            continue
+        best = max(
+            lambdas,
+            key=lambda lam: min(margins(choose(pp, pq, lam), methods, pesq, plcmos, gaps, g)),
+        )
+        m = margins(choose(pp, pq, best), methods, pesq, plcmos, gaps, g)
+        print(f"{g} ms: λ {best:g} (PLCMOS − lsar {m[0]:+.4f}, PESQ − pattern {m[1]:+.4f})")
+        points.append(f"{g}:{best:g}")
+    return ",".join(points)
+
+
 def export(path, rows, names, x, d_pesq, d_plc, alternatives, lam_points, gap_range) -> None:
     """Standardise, fit ridge per alternative and metric on every row, write LinearChoice JSON."""
     from sklearn.linear_model import RidgeCV
@@ -134,7 +162,7 @@ def export(path, rows, names, x, d_pesq, d_plc, alternatives, lam_points, gap_ra
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("rows", type=Path)
+    p.add_argument("rows", type=Path, nargs="+", help="one or more row files, read as one")
     p.add_argument("--model", default="gbm", choices=("gbm", "ridge"))
     p.add_argument("--alternatives", default="pattern,neural-mel")
     p.add_argument("--dev", type=Path, default=None)
@@ -145,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     lambdas = [float(v) for v in a.lambdas.split(",")]
     alternatives = a.alternatives.split(",")
-    rows = load(a.rows)
+    rows = [r for path in a.rows for r in load(path)]
     names, x, pesq, plcmos, gaps, groups = matrices(rows, alternatives)
     methods = [BASE, *alternatives]
     d_pesq = [pesq[m] - pesq[BASE] for m in alternatives]
@@ -164,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         pq = [out_of_fold(a.model, x, y, groups) for y in d_plc]
         for lam in lambdas:
             report(choose(pp, pq, lam), methods, pesq, plcmos, gaps, f"learned λ={lam}")
+        print("--lam-points " + balanced_lambdas(pp, pq, methods, pesq, plcmos, gaps, lambdas))
         return 0
     dev = load(a.dev)
     _, xd, pesq_d, plc_d, gaps_d, _ = matrices(dev, alternatives)

@@ -1,6 +1,7 @@
 """The diagnostic scripts in scripts/ still run against the engine they import from."""
 
 import json
+import re
 import runpy
 from pathlib import Path
 
@@ -819,12 +820,14 @@ def test_selector_fit_exports_a_model_the_choice_method_loads(tmp_path, capsys):
                 "plcmos": {**base, "neural-mel": 2.1 - 0.1 * (cue < 0)},
             }
         )
-    data = tmp_path / "rows.jsonl.gz"
-    with gzip.open(data, "wt") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
+    data, more = tmp_path / "rows.jsonl.gz", tmp_path / "more.jsonl.gz"
+    for path, part in ((data, rows[:120]), (more, rows[120:])):
+        with gzip.open(path, "wt") as f:
+            f.writelines(json.dumps(r) + "\n" for r in part)
     module = runpy.run_path(str(SCRIPTS / "selector_fit.py"))
     out = tmp_path / "choice.json"
-    argv = [str(data), "--model", "ridge", "--alternatives", "neural-mel", "--export", str(out)]
+    argv = [str(data), str(more), "--model", "ridge", "--alternatives", "neural-mel"]
+    argv += ["--export", str(out)]
     assert module["main"]([*argv, "--lam-points", "300:0.5"]) == 0
     model = LinearChoice.from_json(out)
     assert model.covers(300.0) and not model.covers(200.0)
@@ -835,9 +838,17 @@ def test_selector_fit_exports_a_model_the_choice_method_loads(tmp_path, capsys):
 
     assert (pick(0.8), pick(-0.8)) == ("neural-mel", "hybrid")
     # the out-of-fold table: hybrid's own row, then a row per lambda
-    assert module["main"](argv[:5]) == 0
+    assert module["main"]([*argv[:6], "--lambdas", "0.25,1,4"]) == 0
     out = capsys.readouterr().out
-    assert "| hybrid |" in out and "learned λ=0.5" in out
+    assert "200 cases, 200 files" in out  # both row files, read as one
+    assert "| hybrid |" in out and "learned λ=0.25" in out
+    # the λ rule for shipping: per length from 300 ms, the best of both margins' minimum
+    assert re.search(r"^--lam-points 300:(0\.25|1|4)$", out, re.M)
+    # the selection beats lsar's PLCMOS (by 0.1) and pattern's PESQ (where the cue is high)
+    plc, pesq = re.search(
+        r"^300 ms: λ \S+ \(PLCMOS − lsar (\S+), PESQ − pattern (\S+)\)", out, re.M
+    ).groups()
+    assert float(plc) > 0.05 and float(pesq) > 0.02
 
 
 @pytest.mark.data
