@@ -239,9 +239,12 @@ class MainWindow(QMainWindow):
             "Detect &concealed packet loss (calls)", None, self._set_concealed, checkable=True
         )
         self.concealed_action.setChecked(self.settings.value("concealed", False, type=bool))
+        # A mouth click or a sharp plosive now and then passes for a click: asked for too.
+        self.clicks_action = self._action("Detect c&licks", None, self._set_clicks, checkable=True)
+        self.clicks_action.setChecked(self.settings.value("clicks", False, type=bool))
         repair_menu.addActions([self.repair_action, self.detect_action, self.repair_all_action])
         repair_menu.addSeparator()
-        repair_menu.addActions([self.snap_action, self.concealed_action])
+        repair_menu.addActions([self.snap_action, self.concealed_action, self.clicks_action])
 
         view_menu = bar.addMenu("&View")
         self.spectrogram_action = self._action(
@@ -689,9 +692,13 @@ class MainWindow(QMainWindow):
     def _set_concealed(self, on: bool) -> None:
         self.settings.setValue("concealed", on)
 
+    def _set_clicks(self, on: bool) -> None:
+        self.settings.setValue("clicks", on)
+
     def detector(self) -> DropoutDetector:
-        """The detector Detect runs: the default kinds, and concealed loss when asked for."""
-        kinds = kinds_sought(self.concealed_action.isChecked())
+        """The detector Detect runs: the default kinds, and concealed loss and clicks when asked
+        for."""
+        kinds = kinds_sought(self.concealed_action.isChecked(), self.clicks_action.isChecked())
         return DropoutDetector(DetectorSettings(kinds=kinds))
 
     def repair_regions(

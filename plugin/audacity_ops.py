@@ -194,12 +194,13 @@ def detect(
     min_confidence: float = 0.5,
     echo: Echo = log.info,
     concealed: bool = False,
+    clicks: bool = False,
 ):
-    """Detect dropouts (and, with ``concealed``, losses a call's decoder concealed) on the
-    selected audio tracks (all, if none is selected) and mark each with a label (kind and
-    confidence) on a new label track."""
+    """Detect dropouts (and, with ``concealed``, losses a call's decoder concealed; with
+    ``clicks``, clicks) on the selected audio tracks (all, if none is selected) and mark each
+    with a label (kind and confidence) on a new label track."""
     detector = DropoutDetector(
-        DetectorSettings(kinds=kinds_sought(concealed), min_confidence=min_confidence)
+        DetectorSettings(kinds=kinds_sought(concealed, clicks), min_confidence=min_confidence)
     )
     tracks = pipe.tracks()
     targets = wave_tracks(tracks, selected_only=True) or wave_tracks(tracks, selected_only=False)

@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or more (shorter ones it conceals about as well as a repair would)",
     )
     rep.add_argument(
+        "--clicks",
+        action="store_true",
+        help="with --auto, also repair clicks (a few samples the speech around them cannot have "
+        "made: a bad edit, a digital glitch)",
+    )
+    rep.add_argument(
         "--no-snap",
         dest="snap",
         action="store_false",
@@ -133,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also look for losses a call's decoder concealed (a network; off by default: on "
         "speech that was never a call it finds one now and then)",
+    )
+    det.add_argument(
+        "--clicks",
+        action="store_true",
+        help="also look for clicks (off by default: a mouth click or a sharp plosive now and "
+        "then passes for one)",
     )
     det.add_argument("--block-s", **BLOCK_ARG)
 
@@ -350,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--concealed",
         action="store_true",
         help="also label losses a call's decoder concealed (as detect --concealed)",
+    )
+    adet.add_argument(
+        "--clicks", action="store_true", help="also label clicks (as detect --clicks)"
     )
     train = sub.add_parser("train", help="train models (resumable: run again to continue)")
     train_sub = train.add_subparsers(dest="recipe", required=True, metavar="RECIPE")
@@ -590,8 +605,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
         output = args.input
     if not (args.region or args.labels or args.auto):
         raise VoicemendError("nothing to repair: give --region START:END, --labels FILE or --auto")
-    if args.concealed and not args.auto:
-        raise VoicemendError("--concealed chooses what --auto looks for; add --auto")
+    for flag in ("concealed", "clicks"):
+        if getattr(args, flag) and not args.auto:
+            raise VoicemendError(f"--{flag} chooses what --auto looks for; add --auto")
     job = RepairJob(
         input=args.input,
         output=output,
@@ -606,6 +622,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         subtype=BIT_DEPTHS.get(args.bit_depth or ""),
         snap=args.snap,
         concealed=args.concealed,
+        clicks=args.clicks,
     )
     t0 = time.perf_counter()
     with (
@@ -709,7 +726,7 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
 def cmd_detect(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists() and not args.overwrite:
         raise VoicemendError(f"{args.output} exists; pass --overwrite to replace it")
-    kinds = kinds_sought(args.concealed)
+    kinds = kinds_sought(args.concealed, args.clicks)
     detector = DropoutDetector(DetectorSettings(kinds=kinds, min_confidence=args.min_confidence))
     with progress_bar("detecting") as bar:
         found = run_detect(args.input, detector, progress=bar, block_s=args.block_s)
@@ -853,7 +870,9 @@ def cmd_audacity(args: argparse.Namespace) -> int:
             done = ops.repair_labels(pipe, args.track, args.method, args.context, echo=echo)
             print(f"{len(done)} repair(s); Audacity's Edit > Undo takes back each one")
         elif args.audacity_command == "detect":
-            ops.detect(pipe, args.min_confidence, echo=echo, concealed=args.concealed)
+            ops.detect(
+                pipe, args.min_confidence, echo=echo, concealed=args.concealed, clicks=args.clicks
+            )
     return 0
 
 

@@ -52,10 +52,12 @@ class RepairJob:
     snap: bool = True
     # With ``auto``, also find the losses a call's decoder concealed (the concealment network).
     concealed: bool = False
+    # With ``auto``, also find clicks (engine.detect.clicks).
+    clicks: bool = False
 
     def detector(self) -> DropoutDetector:
         """The detector ``auto`` repairs what it finds of."""
-        return DropoutDetector(DetectorSettings(kinds=kinds_sought(self.concealed)))
+        return DropoutDetector(DetectorSettings(kinds=kinds_sought(self.concealed, self.clicks)))
 
 
 @dataclass

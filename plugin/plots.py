@@ -17,6 +17,7 @@ KIND_COLOURS = {
     "packet_loss": "tab:orange",
     "clipping": "tab:purple",
     "concealed": "tab:brown",
+    "click": "tab:pink",
 }
 
 

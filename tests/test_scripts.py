@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import speech_like
+from .conftest import speech_like, speech_root
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -910,3 +910,21 @@ def test_blind_redetect_drops_only_the_blind_rows_of_changed_cases(tmp_path, mon
         ("f|20|1", "informed"),
     ]
     assert "dropped 1 blind rows" in capsys.readouterr().out
+
+
+@pytest.mark.data
+def test_click_study_counts_found_clicks_by_level_and_false_ones(dev_files, tmp_path):
+    module = runpy.run_path(str(SCRIPTS / "click_study.py"))
+    argv = ["--data", str(speech_root()), "--files", "2", "--per-file", "3", "--ratios", "6,8"]
+    argv += ["--out", str(tmp_path)]
+    assert module["main"](argv) == 0
+    result = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert len(result["cases"]) == 6 and set(result["false"]) == {"6.0", "8.0"}
+    for case in result["cases"]:
+        assert case["shape"] in {"impulse", "doublet", "ring"} and 0 <= case["level_db"] <= 40
+        # a lower ratio finds every click a higher one does
+        assert case["found"]["6.0"] >= case["found"]["8.0"]
+        if case["found"]["8.0"]:
+            assert case["error_change_db"] < 0  # the repair brought the click's 10 ms closer
+    text = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "| 8.0 | all |" in text and (tmp_path / "recall.png").stat().st_size > 0

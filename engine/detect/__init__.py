@@ -1,6 +1,7 @@
-"""Dropout detection (blind mode): digital silence, packet-loss bursts, clipping and concealed
-losses."""
+"""Dropout detection (blind mode): digital silence, packet-loss bursts, clipping, concealed
+losses and clicks."""
 
+from voicemend.engine.detect.clicks import ClickSettings
 from voicemend.engine.detect.clipping import ClippingSettings
 from voicemend.engine.detect.concealment import ConcealmentSettings
 from voicemend.engine.detect.detector import DetectorSettings, DropoutDetector, merge_detections
@@ -19,6 +20,7 @@ from voicemend.engine.detect.types import (
 
 __all__ = [
     "DEFAULT_KINDS",
+    "ClickSettings",
     "ClippingSettings",
     "ConcealmentSettings",
     "Detection",

@@ -1,5 +1,5 @@
 """Blind mode: find regions to repair without being told (zero runs, packet loss, clipping,
-losses a call's decoder concealed)."""
+losses a call's decoder concealed, clicks)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect.bandwidth import analysis_rate, bandwidth_hz, power_spectrum
+from voicemend.engine.detect.clicks import ClickSettings, find_clicks
 from voicemend.engine.detect.clipping import ClippingSettings, find_clipping
 from voicemend.engine.detect.concealment import (
     ConcealmentSettings,
@@ -44,6 +45,7 @@ class DetectorSettings:
     packet_loss: PacketLossSettings = field(default_factory=PacketLossSettings)
     clipping: ClippingSettings = field(default_factory=ClippingSettings)
     concealment: ConcealmentSettings = field(default_factory=ConcealmentSettings)
+    clicks: ClickSettings = field(default_factory=ClickSettings)
     kinds: tuple[DropoutKind, ...] = DEFAULT_KINDS
     min_confidence: float = 0.5
 
@@ -105,6 +107,8 @@ class DropoutDetector:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:
             out += _beside_holes(find_concealment(x, sample_rate, net, s.concealment), out)
+        if DropoutKind.CLICK in s.kinds:
+            out += find_clicks(x, sample_rate, s.clicks)
         return out
 
     def regions(self, audio: Audio) -> list[Region]:

@@ -14,6 +14,7 @@ class DropoutKind(str, Enum):
     PACKET_LOSS = "packet_loss"  # a burst replaced by a low comfort-noise floor, with hard edges
     CLIPPING = "clipping"  # samples stuck at the converter's rail
     CONCEALED = "concealed"  # a lost packet a call's decoder filled by extrapolation
+    CLICK = "click"  # a few samples the speech around them cannot have made
 
     def __str__(self) -> str:
         return self.value
@@ -21,13 +22,20 @@ class DropoutKind(str, Enum):
 
 # What blind mode looks for unless asked: concealment is opt-in, since on clean speech that was
 # never a call its network still finds a loss now and then (dev: 2 in 12.5 min, where the level
-# rules find none), and most recordings were never calls
-DEFAULT_KINDS = tuple(k for k in DropoutKind if k is not DropoutKind.CONCEALED)
+# rules find none), and most recordings were never calls; clicks too, since a mouth click or a
+# sharp plosive sometimes passes for one (engine.detect.clicks)
+OPT_IN_KINDS = (DropoutKind.CONCEALED, DropoutKind.CLICK)
+DEFAULT_KINDS = tuple(k for k in DropoutKind if k not in OPT_IN_KINDS)
 
 
-def kinds_sought(concealed: bool = False) -> tuple[DropoutKind, ...]:
-    """The default kinds, and concealed losses too where asked for (``--concealed``)."""
-    return (*DEFAULT_KINDS, DropoutKind.CONCEALED) if concealed else DEFAULT_KINDS
+def kinds_sought(concealed: bool = False, clicks: bool = False) -> tuple[DropoutKind, ...]:
+    """The default kinds, and concealed losses (``--concealed``) and clicks (``--clicks``) too
+    where asked for."""
+    return (
+        *DEFAULT_KINDS,
+        *((DropoutKind.CONCEALED,) if concealed else ()),
+        *((DropoutKind.CLICK,) if clicks else ()),
+    )
 
 
 @dataclass(frozen=True)

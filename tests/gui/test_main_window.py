@@ -421,6 +421,29 @@ def test_concealed_loss_is_sought_only_when_switched_on_and_remembered(window, q
     )
 
 
+def test_clicks_are_sought_only_when_switched_on_and_remembered(window, qtbot, tmp_path):
+    from voicemend.engine.detect import DropoutKind
+
+    x = speech_like(2.0, 16000, seed=4)
+    x[16000] += 30 * float(np.sqrt(np.mean(x[15680:16320] ** 2)))
+    path = tmp_path / "click.wav"
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    assert window.open_file(path)
+    assert not window.clicks_action.isChecked()
+    assert DropoutKind.CLICK not in window.detector().settings.kinds
+    window.detect()
+    qtbot.waitUntil(lambda: window.job is None, timeout=WAIT_MS)
+    assert window.dropouts.table.rowCount() == 0
+    window.clicks_action.trigger()
+    assert window.settings.value("clicks", type=bool) is True
+    window.detect()
+    qtbot.waitUntil(
+        lambda: window.job is None and window.dropouts.table.rowCount() == 1, timeout=WAIT_MS
+    )
+    [found] = window.dropouts.detections
+    assert found.kind is DropoutKind.CLICK and found.region.start <= 16000 < found.region.end
+
+
 def test_repair_all_leaves_the_channel_without_the_dropout_as_it_was(window, qtbot, tmp_path):
     left, right = speech_like(3.0, 48000, seed=1), speech_like(3.0, 48000, seed=2)
     right[72000:76800] = 0.0

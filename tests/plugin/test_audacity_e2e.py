@@ -184,6 +184,28 @@ def test_detect_concealed_labels_a_calls_concealed_loss_only_when_asked(audacity
     )
 
 
+def test_detect_clicks_labels_a_click_only_when_asked(audacity, speech, tmp_path):
+    pipe = audacity["pipe"]
+    x = speech / 32768.0
+    at = round(2.345 * 16000)
+    x[at] += 56 * float(np.sqrt(np.mean(x[at - 320 : at + 320] ** 2)))  # 35 dB over the voice
+    path = tmp_path / "click.wav"
+    sf.write(str(path), np.clip(x, -1, 1), 16000, subtype="PCM_16")
+
+    def labels():
+        tracks = pipe.tracks()
+        track = next(t for t in reversed(tracks) if t.kind == "label")
+        return pipe.labels().get(track.index, [])
+
+    _fresh_project(pipe, path)
+    _voicemend("detect", home=audacity["home"])
+    assert labels() == []
+    _fresh_project(pipe, path)
+    _voicemend("detect", "--clicks", home=audacity["home"])
+    [(a, b, text)] = labels()
+    assert a <= at / 16000 < b and b - a < 0.003 and text.startswith("click")
+
+
 def test_a_one_side_dropout_is_labelled_and_repaired_on_that_side_only(audacity, speech, tmp_path):
     pipe = audacity["pipe"]
     left, right = speech.copy(), np.roll(speech, 8000)

@@ -612,8 +612,9 @@ def test_bench_detection_saved_at_must_be_a_repairable_rate(tmp_path, capsys, ra
     assert not any(tmp_path.iterdir())
 
 
-def test_detect_looks_for_concealed_losses_only_when_asked(tmp_path, capsys, monkeypatch):
-    """--concealed adds the kind to the detector the command builds."""
+@pytest.mark.parametrize(("flag", "kind"), [("--concealed", "concealed"), ("--clicks", "click")])
+def test_detect_looks_for_opt_in_kinds_only_when_asked(tmp_path, capsys, monkeypatch, flag, kind):
+    """--concealed and --clicks add their kind to the detector the command builds."""
     import voicemend.plugin.cli as cli
     from voicemend.engine.detect import DropoutKind
 
@@ -631,10 +632,10 @@ def test_detect_looks_for_concealed_losses_only_when_asked(tmp_path, capsys, mon
     from ..conftest import speech_like
 
     sf.write(str(path), speech_like(1.0, 16000), 16000)
-    for flag in ([], ["--concealed"]):
-        code, _, err = run(capsys, "detect", path, *flag)
+    for flags in ([], [flag]):
+        code, _, err = run(capsys, "detect", path, *flags)
         assert code == 0, err
-    assert DropoutKind.CONCEALED not in seen[0] and DropoutKind.CONCEALED in seen[1]
+    assert DropoutKind(kind) not in seen[0] and DropoutKind(kind) in seen[1]
 
 
 @pytest.mark.skipif(
@@ -677,12 +678,41 @@ def test_repair_auto_concealed_repairs_a_calls_concealed_loss(
     assert not np.array_equal(repaired[burst[0] : burst[1]], call[burst[0] : burst[1]])
 
 
-def test_repair_concealed_needs_auto(tmp_path, capsys, damaged_wav):
+@pytest.mark.parametrize("flag", ["--concealed", "--clicks"])
+def test_repair_opt_in_kinds_need_auto(tmp_path, capsys, damaged_wav, flag):
     src, _ = damaged_wav
-    code, _, err = run(
-        capsys, "repair", src, "-o", tmp_path / "o.wav", "--region", "0.1:0.2", "--concealed"
-    )
-    assert code != 0 and "--auto" in err and not (tmp_path / "o.wav").exists()
+    code, _, err = run(capsys, "repair", src, "-o", tmp_path / "o.wav", "--region", "0.1:0.2", flag)
+    assert code != 0 and "--auto" in err and flag in err and not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
+def test_repair_auto_clicks_takes_out_a_click_and_leaves_the_rest(tmp_path, capsys, blocks):
+    """A click 30 dB over the voice at 1.2 s: ``--auto`` alone leaves it; ``--auto --clicks``
+    repairs about a millisecond around it, where the output comes back near the clean voice,
+    and nothing else."""
+    rate, at = 48000, 57_600
+    clean = speech_like(2.5, rate, seed=7)
+    clicked = clean.copy()
+    level = float(np.sqrt(np.mean(clean[at - 960 : at + 960] ** 2)))
+    clicked[at] += 31.6 * level
+    src = save(Audio.from_array(clicked, rate), tmp_path / "in.wav", subtype="FLOAT")
+    outs = {}
+    for flags in ([], ["--clicks"]):
+        out, report = tmp_path / f"o{len(flags)}.wav", tmp_path / f"r{len(flags)}.json"
+        code, _, err = run(
+            capsys, "repair", src, "-o", out, "--auto", "--report", report, *flags, *blocks
+        )
+        assert code == 0, err
+        outs[len(flags)] = (sf.read(str(out), dtype="float32")[0], json.loads(report.read_text()))
+    assert outs[0][1]["regions"] == [] and np.array_equal(outs[0][0], clicked)
+    repaired, report = outs[1]
+    [region] = report["regions"]
+    a, b = round(region["start_s"] * rate), round(region["end_s"] * rate)
+    assert a <= at < b and b - a <= 2 * rate // 1000
+    outside = np.ones(clicked.size, bool)
+    outside[a - rate // 100 : b + rate // 100] = False  # the region and its crossfade
+    assert np.array_equal(repaired[outside], clicked[outside])
+    assert abs(repaired[at] - clean[at]) < 0.1 * abs(clicked[at] - clean[at])
 
 
 @pytest.mark.parametrize("blocks", [[], ["--block-s", "1"]])
