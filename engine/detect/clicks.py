@@ -106,16 +106,19 @@ def ar_residual(x: np.ndarray, order: int, block: int, hop: int) -> np.ndarray:
     padded = np.pad(x, (block, block))
     idx = starts[:, None] + block + np.arange(block)[None, :]
     frames = padded[idx] * np.hanning(block)[None, :]
-    spectrum = np.fft.rfft(frames, n=2 * block, axis=1)
-    r = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, : order + 1]
+    size = 2 * block  # enough zeros that the lags wanted do not wrap around
+    power = np.abs(np.fft.rfft(frames, n=size, axis=1)) ** 2
+    # the first order + 1 lags of the inverse transform only: a product with their cosines
+    bins = np.arange(size // 2 + 1)
+    weight = np.where((bins == 0) | (bins == size // 2), 1.0, 2.0) / size
+    r = power @ (weight[:, None] * np.cos(2 * np.pi * np.outer(bins, np.arange(order + 1)) / size))
     a = levinson(r, order)
-    # e[n] = sum_k a[k] x[n - k], with each sample's own hop's model
-    coef = np.repeat(a, hop, axis=0)[: x.size]
-    past = np.pad(x, (order, 0))
-    e = np.zeros_like(x)
+    # e[n] = sum_k a[k] x[n - k], each hop with its own model
+    past = np.pad(x, (order, n_hops * hop - x.size))
+    e = np.zeros((n_hops, hop))
     for k in range(order + 1):
-        e += coef[:, k] * past[order - k : order - k + x.size]
-    return e
+        e += a[:, k : k + 1] * past[order - k : order - k + n_hops * hop].reshape(n_hops, hop)
+    return e.reshape(-1)[: x.size]
 
 
 def levinson(r: np.ndarray, order: int) -> np.ndarray:
