@@ -60,6 +60,33 @@ def test_the_call_preset_seeks_concealed_losses_and_the_podcast_one_does_not():
     assert DropoutKind.CONCEALED not in kinds("podcast-dropout-repair")
 
 
+def test_the_edited_speech_preset_takes_out_a_splice_click():
+    """Two takes joined with no crossfade: a jump the voice cannot make. The edit preset finds
+    and repairs it (the join comes out smooth); the podcast one leaves it."""
+    from voicemend.engine.detect import DropoutKind
+
+    from ..conftest import speech_like
+
+    rate = 48000
+    a, b = speech_like(1.0, rate, seed=1), speech_like(1.0, rate, seed=2, f0_hz=190.0)
+    joined = np.concatenate([a, b[int(0.3 * rate) :]])  # both mid-syllable: a step at 1.0 s
+    x = np.stack([joined, joined])
+    edit = load_preset("edited-speech-repair")
+    assert DropoutKind.CLICK in edit.stages[0].detector.settings.kinds
+    out = edit(x, rate)
+    assert [d.kind for d in edit.stages[0].detections] == [DropoutKind.CLICK]
+    [det] = edit.stages[0].detections
+    assert det.region.start <= rate < det.region.end
+
+    def jump(y):
+        return float(np.max(np.abs(np.diff(y[0, rate - 48 : rate + 48]))))
+
+    podcast = load_preset("podcast-dropout-repair")
+    plain = podcast(x, rate)
+    assert podcast.stages[0].detections == []
+    assert jump(out) < 0.5 * jump(plain)
+
+
 def base(stages, **extra):
     return {"format": "voicemend-chain", "format_version": 1, "stages": stages, **extra}
 
