@@ -1,5 +1,5 @@
 """Synthetic damage for tests, demos and benchmarks: zero runs, packet-loss bursts, clipping,
-and a hard noise gate (not damage: the digital silence of an edited recording's pauses).
+clicks, and a hard noise gate (not damage: the digital silence of an edited recording's pauses).
 
 Positions are drawn inside active speech (not in pauses), seeded, so every run is reproducible.
 """
@@ -102,6 +102,36 @@ def packet_burst(
         noise = rng.standard_normal((audio.n_channels, n)) * rms
         samples[:, region.start : region.end] = noise.astype(np.float32)
     return audio.with_samples(samples)
+
+
+CLICK_SHAPES = ("impulse", "doublet", "ring")
+CLICK_LEVEL_MS = 20.0  # either side of a click, the speech its level is measured against
+
+
+def click_shape(kind: str, sample_rate: int, rng: np.random.Generator) -> np.ndarray:
+    """A click of peak 1: one sample (``impulse``), a sample and the next of opposite signs
+    (``doublet``, a splice's jump and back) or a damped 1-6 kHz ring of 0.3-2 ms (``ring``)."""
+    if kind == "impulse":
+        return np.array([1.0])
+    if kind == "doublet":
+        return np.array([1.0, -0.7])
+    if kind != "ring":
+        raise ValueError(f"unknown click shape {kind!r}; known: {', '.join(CLICK_SHAPES)}")
+    n = np.arange(max(2, round(rng.uniform(0.3, 2.0) * sample_rate / 1000)))
+    ring = np.exp(-4.0 * n / n.size) * np.cos(2 * np.pi * rng.uniform(1000, 6000) * n / sample_rate)
+    return ring / np.max(np.abs(ring))
+
+
+def add_click(audio: Audio, at: int, shape: np.ndarray, above_db: float) -> tuple[Audio, Region]:
+    """``audio`` with ``shape`` added at frame ``at`` in every channel, its peak ``above_db``
+    over the RMS of the first channel's 20 ms either side; and the click's region."""
+    half = round(CLICK_LEVEL_MS / 1000 * audio.sample_rate)
+    around = audio.samples[0, max(0, at - half) : at + half].astype(np.float64)
+    level = float(np.sqrt(np.mean(around**2))) if around.size else 0.0
+    end = min(audio.n_frames, at + shape.size)
+    samples = audio.samples.copy()
+    samples[:, at:end] += (shape[: end - at] * level * 10 ** (above_db / 20)).astype(samples.dtype)
+    return audio.with_samples(samples), Region(at, end)
 
 
 def packet_region(start: int, n_packets: int, sample_rate: int, grid_offset: int = 0) -> Region:

@@ -26,25 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from voicemend.engine.audio import Audio
-from voicemend.engine.corrupt import speech_positions
+from voicemend.engine.corrupt import CLICK_SHAPES, add_click, click_shape, speech_positions
 from voicemend.engine.data import list_speech
 from voicemend.engine.detect import ClickSettings, DetectorSettings, DropoutDetector, DropoutKind
 from voicemend.engine.inpaint import get_inpainter
 from voicemend.engine.io import load, save_figure, write_text_atomic
 
-SHAPES = ("impulse", "doublet", "ring")
 BINS_DB = (0, 10, 20, 30, 40)
-
-
-def click_shape(kind: str, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A click of peak 1."""
-    if kind == "impulse":
-        return np.array([1.0])
-    if kind == "doublet":
-        return np.array([1.0, -0.7])
-    n = np.arange(max(2, round(rng.uniform(0.3, 2.0) * rate / 1000)))
-    ring = np.exp(-4.0 * n / n.size) * np.cos(2 * np.pi * rng.uniform(1000, 6000) * n / rate)
-    return ring / np.max(np.abs(ring))
 
 
 def study(files, per_file: int, ratios: list[float], seed: int) -> dict:
@@ -69,12 +57,10 @@ def study(files, per_file: int, ratios: list[float], seed: int) -> dict:
         places = speech_positions(x, rate, 2 * half, per_file, rng)
         for place in places:
             at = place.start + half
-            kind = SHAPES[int(rng.integers(len(SHAPES)))]
+            kind = CLICK_SHAPES[int(rng.integers(len(CLICK_SHAPES)))]
             db = float(rng.uniform(BINS_DB[0], BINS_DB[-1]))
-            level = float(np.sqrt(np.mean(x[at - half : at + half] ** 2)))
-            click = click_shape(kind, rate, rng) * level * 10 ** (db / 20) * rng.choice([-1, 1])
-            y = x.copy()
-            y[at : at + click.size] += click
+            shape = click_shape(kind, rate, rng) * rng.choice([-1, 1])
+            y = add_click(Audio.from_array(x, rate), at, shape, db)[0].samples[0]
             span = slice(at - rate // 200, at + rate // 200)
             case = {"file": Path(f.path).stem, "shape": kind, "level_db": round(db, 2), "found": {}}
             for r, det in detectors.items():
@@ -94,7 +80,7 @@ def recall_table(result: dict) -> dict[str, dict[str, list[int]]]:
     """Per ratio, per shape (and "all"), [found, cases] in each level bin."""
     table: dict[str, dict[str, list[list[int]]]] = {}
     for r in map(str, result["ratios"]):
-        rows = {s: [[0, 0] for _ in BINS_DB[:-1]] for s in (*SHAPES, "all")}
+        rows = {s: [[0, 0] for _ in BINS_DB[:-1]] for s in (*CLICK_SHAPES, "all")}
         for c in result["cases"]:
             b = min(int(c["level_db"] // 10), len(BINS_DB) - 2)
             for s in (c["shape"], "all"):
@@ -122,7 +108,7 @@ def write(result: dict, out: Path, command: str) -> None:
         "|---|---|" + "---|" * len(bins) + "---|",
     ]
     for r in map(str, result["ratios"]):
-        for s in (*SHAPES, "all"):
+        for s in (*CLICK_SHAPES, "all"):
             cells = [f"{k} / {n}" for k, n in table[r][s]]
             false = result["false"][float(r)] if s == "all" else ""
             if s == "all":

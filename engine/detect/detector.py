@@ -101,14 +101,18 @@ class DropoutDetector:
                 runs = pad_ringing(x, sample_rate, runs, s.silence)
             out += past_ringing(x, sample_rate, runs, s.silence)
         if DropoutKind.PACKET_LOSS in s.kinds:
-            found = _packet_loss_at(rate, x, sample_rate, profile, s.packet_loss)
+            found = _found_at(
+                rate, x, sample_rate, lambda y, r: find_packet_loss(y, r, profile, s.packet_loss)
+            )
             out += faded_silence(x, sample_rate, found, profile, s.silence)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:
             out += _beside_holes(find_concealment(x, sample_rate, net, s.concealment), out)
         if DropoutKind.CLICK in s.kinds:
-            out += find_clicks(x, sample_rate, s.clicks)
+            # a click in a call saved at a higher rate is as band-limited as the call: above
+            # its band the signal is nearly silent and its prediction nearly perfect
+            out += _found_at(rate, x, sample_rate, lambda y, r: find_clicks(y, r, s.clicks))
         return out
 
     def regions(self, audio: Audio) -> list[Region]:
@@ -171,19 +175,18 @@ def _beside_holes(concealed: list[Detection], found: list[Detection]) -> list[De
     return [c for c in concealed if not any(c.region.overlaps_or_touches(h) for h in holes)]
 
 
-def _packet_loss_at(
+def _found_at(
     rate: int,
     x: np.ndarray,
     sample_rate: int,
-    profile: LevelProfile,
-    settings: PacketLossSettings,
+    find: Callable[[np.ndarray, int], list[Detection]],
 ) -> list[Detection]:
-    """Packet loss searched at ``rate`` (the rate the channel's band fits), its regions put
-    back on ``sample_rate``'s samples, rounded outwards."""
+    """``find(samples, rate)`` run at ``rate`` (the rate the channel's band fits), its regions
+    put back on ``sample_rate``'s samples, rounded outwards."""
     if rate == sample_rate:
-        return find_packet_loss(x, sample_rate, profile, settings)
+        return find(x, sample_rate)
     out = []
-    for det in find_packet_loss(to_rate(x, sample_rate, rate), rate, profile, settings):
+    for det in find(to_rate(x, sample_rate, rate), rate):
         start = int(np.floor(det.region.start * sample_rate / rate))
         end = min(x.size, int(np.ceil(det.region.end * sample_rate / rate)))
         out.append(replace(det, region=Region(start, end)))

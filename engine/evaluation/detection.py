@@ -11,8 +11,11 @@ import numpy as np
 
 from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import (
+    CLICK_SHAPES,
     RELEASE_CURVES,
     GateSettings,
+    add_click,
+    click_shape,
     noise_gate,
     packet_burst,
     packet_region,
@@ -42,6 +45,9 @@ GATE_RELEASE_MS = (5.0, 100.0)
 CALL_BITRATE = 24000
 CALL_RATE_HZ = 16000
 CALL_PACKET_MS = 20
+# Clicks as people hear them: a peak 20-40 dB over the speech around it (quieter ones are
+# hardly heard, and mostly not found: scripts/click_study.py)
+CLICK_ABOVE_DB = (20.0, 40.0)
 
 
 @dataclass
@@ -82,6 +88,8 @@ class DetectionReport:
     # the same files through a call's codec with no packet lost: coding is not damage
     coded_minutes: float = 0.0
     coded_false_alarms: int = 0
+    # the clean files scanned for clicks alone (opt-in elsewhere: see DEFAULT_KINDS)
+    click_false_alarms: int = 0
     calls_found: int = 0  # concealed bursts that a detection overlaps, whatever its edges
     # by burst length (ms): [bursts, overlapped by a detection]
     calls_by_ms: dict[int, list[int]] = field(default_factory=dict)
@@ -127,6 +135,7 @@ class DetectionReport:
             "coded_minutes": self.coded_minutes,
             "coded_false_alarms": self.coded_false_alarms,
             "coded_false_alarms_per_10_min": self.coded_false_alarms_per_10_min,
+            "click_false_alarms": self.click_false_alarms,
             "calls_found": self.calls_found,
             "calls_by_ms": {str(ms): c for ms, c in sorted(self.calls_by_ms.items())},
         }
@@ -213,6 +222,26 @@ def cut_zero_runs(
     return damaged, sorted(truth)
 
 
+def click_scenario(
+    audio: Audio, rng: np.random.Generator, per_file: int
+) -> tuple[Audio, list[Region]]:
+    """The file with ``per_file`` clicks (each shape as likely, 20-40 dB over the speech around
+    it) in its speech, each 50 ms or more from the next; and the clicks' regions."""
+    sr = audio.sample_rate
+    damaged, truth, taken = audio, [], []
+    clearance = round(0.025 * sr)
+    for _ in range(per_file):
+        for r in speech_positions(audio.samples[0], sr, 2 * clearance, 1, rng, taken=taken):
+            shape = click_shape(str(rng.choice(CLICK_SHAPES)), sr, rng)
+            sign = float(rng.choice([-1.0, 1.0]))
+            damaged, region = add_click(
+                damaged, r.start + clearance, sign * shape, float(rng.uniform(*CLICK_ABOVE_DB))
+            )
+            truth.append(region)
+            taken.append(r)
+    return damaged, sorted(truth)
+
+
 def call_scenario(
     audio: Audio, codec: OpusCodec, rng: np.random.Generator, per_file: int
 ) -> tuple[Audio, Audio, list[Region]]:
@@ -268,12 +297,21 @@ def evaluate_detection(
     call_detector = DropoutDetector(
         replace(detector.settings, kinds=tuple(dict.fromkeys(call_kinds)))
     )
+    # the click scenario is scanned for clicks too, and the clean files for clicks alone
+    click_detector = DropoutDetector(
+        replace(
+            detector.settings,
+            kinds=tuple(dict.fromkeys((*detector.settings.kinds, DropoutKind.CLICK))),
+        )
+    )
+    clicks_only = DropoutDetector(replace(detector.settings, kinds=(DropoutKind.CLICK,)))
     for index, item in enumerate(files):
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
         rate = saved_at or audio.sample_rate
         clean_found = detector.regions(_saved_at(audio, rate))
         report.clean_false_alarms += len(clean_found)
+        report.click_false_alarms += len(clicks_only.regions(_saved_at(audio, rate)))
         report.clean_minutes += audio.duration_s / 60
         scenarios = corrupt_scenarios(audio, rng, per_file)
         # its own stream, so that the other scenarios' cases stay as they were
@@ -301,6 +339,10 @@ def evaluate_detection(
                 counts[1] += seen
         for name, (damaged, truth) in scenarios.items():
             _score(report, name, detector, damaged, truth, rate)
+        clicked, click_truth = click_scenario(
+            audio, np.random.default_rng([seed, index, 3]), per_file
+        )
+        _score(report, "click", click_detector, clicked, click_truth, rate)
         if progress is not None:
             progress(index + 1, len(files))
     return report
@@ -332,7 +374,9 @@ def _saved_at(audio: Audio, rate: int) -> Audio:
 
 
 def _region_at(region: Region, from_rate: int, rate: int) -> Region:
-    return Region(round(region.start * rate / from_rate), round(region.end * rate / from_rate))
+    """``region`` on ``rate``'s samples: a sample or two (a click) stays a sample at least."""
+    start = round(region.start * rate / from_rate)
+    return Region(start, max(start + 1, round(region.end * rate / from_rate)))
 
 
 def write_report(report: DetectionReport, folder: Path, meta: dict[str, object]) -> list[Path]:
@@ -355,6 +399,12 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
     lines.append(
         f"Clean speech: {report.clean_false_alarms} false detections in "
         f"{report.clean_minutes:.1f} min = {report.false_alarms_per_10_min:.2f} per 10 min."
+    )
+    lines.append("")
+    lines.append(
+        f"Clean speech scanned for clicks alone (an opt-in kind, sought in the click "
+        f"scenario): {report.click_false_alarms} false detections in "
+        f"{report.clean_minutes:.1f} min."
     )
     if report.gated_minutes:
         lines.append("")

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 from scipy.signal import lfilter
@@ -95,3 +97,50 @@ def test_kinds_sought_adds_each_opt_in_kind_asked_for():
     assert kinds_sought(concealed=True) == (*DEFAULT_KINDS, DropoutKind.CONCEALED)
     assert kinds_sought(clicks=True) == (*DEFAULT_KINDS, DropoutKind.CLICK)
     assert set(kinds_sought(True, True)) == set(DropoutKind)
+
+
+def test_add_click_sets_the_peak_over_the_speech_around_it():
+    from voicemend.engine.corrupt import CLICK_SHAPES, add_click, click_shape
+
+    rate = 16_000
+    audio = Audio.from_array(speech_like(1.0, rate, seed=8), rate)
+    level = np.sqrt(np.mean(audio.samples[0, 7680:8320].astype(np.float64) ** 2))
+    rng = np.random.default_rng(0)
+    for kind in CLICK_SHAPES:
+        shape = click_shape(kind, rate, rng)
+        assert np.max(np.abs(shape)) == pytest.approx(1.0) and shape.size <= 2 * rate // 1000
+        clicked, region = add_click(audio, 8000, shape, 30.0)
+        added = clicked.samples[0].astype(np.float64) - audio.samples[0]
+        assert region.start == 8000 and region.n_frames == shape.size
+        assert np.flatnonzero(added).min() >= 8000 and np.flatnonzero(added).max() < region.end
+        assert 20 * np.log10(np.max(np.abs(added)) / level) == pytest.approx(30.0, abs=0.01)
+    with pytest.raises(ValueError, match="unknown click shape"):
+        click_shape("pop", rate, rng)
+
+
+def test_the_detection_bench_click_scenario_puts_clicks_in_speech():
+    from voicemend.engine.evaluation.detection import click_scenario
+
+    rate = 16_000
+    audio = Audio.from_array(speech_like(4.0, rate, seed=9), rate)
+    damaged, truth = click_scenario(audio, np.random.default_rng(0), 5)
+    assert len(truth) == 5 and truth == sorted(truth)
+    assert all(b.start - a.end >= 0.025 * rate for a, b in itertools.pairwise(truth))
+    changed = np.flatnonzero(damaged.samples[0] != audio.samples[0])
+    assert all(any(r.start <= n < r.end for r in truth) for n in changed)
+    found = DropoutDetector(DetectorSettings(kinds=(DropoutKind.CLICK,))).regions(damaged)
+    assert sum(any(f.start <= t.start < f.end for f in found) for t in truth) >= 4
+
+
+def test_a_click_in_a_call_saved_at_a_higher_rate_is_found_at_the_calls_rate():
+    """Clicked at 16 kHz, then resampled to 48 kHz: the click is as band-limited as the voice,
+    and at 48 kHz the model predicts both nearly perfectly. The detector seeks it at the rate
+    the band fits."""
+    from voicemend.engine.rates import to_rate
+
+    y16 = with_clicks(speech_like(2.0, 16_000, seed=10), [16_000], 35.0)
+    y48 = to_rate(y16, 16_000, 48_000).astype(np.float32)
+    detector = DropoutDetector(DetectorSettings(kinds=(DropoutKind.CLICK,)))
+    [found] = detector(Audio.from_array(y48, 48_000))
+    assert found.region.start <= 48_000 < found.region.end
+    assert found.region.n_frames <= 48 * 3

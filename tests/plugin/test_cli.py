@@ -565,6 +565,11 @@ def test_bench_detection_of_calls_saved_at_48k(tmp_path, capsys, dev_files):
     noise = report["scenarios"]["packet_noise"]
     assert noise["true_positives"] >= 5 and noise["false_negatives"] <= 1
     assert "packet_noise" in out
+    # clicks are scored too, with a detector that seeks them; the clean files scanned for them
+    clicks = report["scenarios"]["click"]
+    assert clicks["true_positives"] + clicks["false_negatives"] == 6
+    assert report["click_false_alarms"] >= 0
+    assert "scanned for clicks alone" in (tmp_path / "det" / "detection.md").read_text()
 
 
 @pytest.mark.parametrize("flag", [[], ["--concealed"]])
