@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
             "Detect &concealed packet loss (calls)", None, self._set_concealed, checkable=True
         )
         self.concealed_action.setChecked(self.settings.value("concealed", False, type=bool))
-        # A mouth click or a sharp plosive now and then passes for a click: asked for too.
+        # On clean speech the click search finds one now and then: asked for too.
         self.clicks_action = self._action("Detect c&licks", None, self._set_clicks, checkable=True)
         self.clicks_action.setChecked(self.settings.value("clicks", False, type=bool))
         repair_menu.addActions([self.repair_action, self.detect_action, self.repair_all_action])

@@ -143,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument(
         "--clicks",
         action="store_true",
-        help="also look for clicks (off by default: a mouth click or a sharp plosive now and "
-        "then passes for one)",
+        help="also look for clicks (off by default: on clean speech it finds one now and then, "
+        "45 in 2.8 h of read speech)",
     )
     det.add_argument("--block-s", **BLOCK_ARG)
 
