@@ -495,13 +495,16 @@ def test_a_second_signal_stops_training_at_once(tmp_path):
 
     from voicemend.engine.training.run import Budget, TrainingStopped, train_steps
 
+    # what Ctrl-C did before (Python's default, or ignored where the tests run in the
+    # background of a shell without job control): training puts that back
+    before = signal.getsignal(signal.SIGINT)
     run, opt = _linear_run(tmp_path / "run")
     step = _signalling_step(run, opt, {1: [signal.SIGINT, signal.SIGINT]})
     with pytest.raises(KeyboardInterrupt) as raised:
         train_steps(run, Budget(100), step, log_every=1, checkpoint_every_s=1e9)
     assert not isinstance(raised.value, TrainingStopped)
     assert run.step == 1  # the step under way did not finish
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_a_run_whose_save_was_interrupted_resumes_from_the_last_complete_checkpoint(tmp_path):
