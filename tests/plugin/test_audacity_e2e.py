@@ -152,6 +152,12 @@ def test_detect_labels_three_dropouts_then_repair_labels(audacity, speech, tmp_p
         )
 
 
+def _newest_labels(pipe) -> list:
+    """The labels of the project's last label track."""
+    track = next(t for t in reversed(pipe.tracks()) if t.kind == "label")
+    return pipe.labels().get(track.index, [])
+
+
 def test_detect_concealed_labels_a_calls_concealed_loss_only_when_asked(audacity, speech, tmp_path):
     from voicemend.engine.corrupt import speech_positions
     from voicemend.engine.opus import OpusCodec, opus_available
@@ -168,17 +174,12 @@ def test_detect_concealed_labels_a_calls_concealed_loss_only_when_asked(audacity
     sf.write(str(path), np.clip(call, -1, 1), 16000, subtype="PCM_16")
     burst = (first * 320 / 16000, (first + 5) * 320 / 16000)
 
-    def labels():
-        tracks = pipe.tracks()
-        track = next(t for t in reversed(tracks) if t.kind == "label")
-        return pipe.labels().get(track.index, [])
-
     _fresh_project(pipe, path)
     _voicemend("detect", home=audacity["home"])
-    assert labels() == []
+    assert _newest_labels(pipe) == []
     _fresh_project(pipe, path)
     _voicemend("detect", "--concealed", home=audacity["home"])
-    found = labels()
+    found = _newest_labels(pipe)
     assert any(
         a < burst[1] and b > burst[0] and text.startswith("concealed") for a, b, text in found
     )
@@ -192,17 +193,12 @@ def test_detect_clicks_labels_a_click_only_when_asked(audacity, speech, tmp_path
     path = tmp_path / "click.wav"
     sf.write(str(path), np.clip(x, -1, 1), 16000, subtype="PCM_16")
 
-    def labels():
-        tracks = pipe.tracks()
-        track = next(t for t in reversed(tracks) if t.kind == "label")
-        return pipe.labels().get(track.index, [])
-
     _fresh_project(pipe, path)
     _voicemend("detect", home=audacity["home"])
-    assert labels() == []
+    assert _newest_labels(pipe) == []
     _fresh_project(pipe, path)
     _voicemend("detect", "--clicks", home=audacity["home"])
-    [(a, b, text)] = labels()
+    [(a, b, text)] = _newest_labels(pipe)
     assert a <= at / 16000 < b and b - a < 0.003 and text.startswith("click")
 
 

@@ -664,14 +664,7 @@ def test_repair_auto_concealed_repairs_a_calls_concealed_loss(
     call = codec.roundtrip(x, set(range(first, first + 5)))
     src = save(Audio.from_array(call, 16000), tmp_path / "call.wav", subtype="FLOAT")
     burst = (first * 320, (first + 5) * 320)
-    outs = {}
-    for flags in ([], ["--concealed"]):
-        out, report = tmp_path / f"out{len(flags)}.wav", tmp_path / f"r{len(flags)}.json"
-        code, _, err = run(
-            capsys, "repair", src, "-o", out, "--auto", "--report", report, *flags, *blocks
-        )
-        assert code == 0, err
-        outs[len(flags)] = (sf.read(str(out), dtype="float32")[0], json.loads(report.read_text()))
+    outs = _repair_auto_without_and_with(capsys, src, tmp_path, "--concealed", blocks)
     plain, plain_report = outs[0]
     assert plain_report["regions"] == [] and np.array_equal(plain, call)
     repaired, report = outs[1]
@@ -682,6 +675,20 @@ def test_repair_auto_concealed_repairs_a_calls_concealed_loss(
         outside[max(0, a - 160) : b + 160] = False  # the region and its crossfade
     assert np.array_equal(repaired[outside], call[outside])
     assert not np.array_equal(repaired[burst[0] : burst[1]], call[burst[0] : burst[1]])
+
+
+def _repair_auto_without_and_with(capsys, src, tmp_path, flag, blocks):
+    """``repair --auto`` of ``src`` without ``flag`` (0) and with it (1): output samples and
+    report of each."""
+    outs = {}
+    for flags in ([], [flag]):
+        out, report = tmp_path / f"out{len(flags)}.wav", tmp_path / f"r{len(flags)}.json"
+        code, _, err = run(
+            capsys, "repair", src, "-o", out, "--auto", "--report", report, *flags, *blocks
+        )
+        assert code == 0, err
+        outs[len(flags)] = (sf.read(str(out), dtype="float32")[0], json.loads(report.read_text()))
+    return outs
 
 
 @pytest.mark.parametrize("flag", ["--concealed", "--clicks"])
@@ -702,14 +709,7 @@ def test_repair_auto_clicks_takes_out_a_click_and_leaves_the_rest(tmp_path, caps
     level = float(np.sqrt(np.mean(clean[at - 960 : at + 960] ** 2)))
     clicked[at] += 31.6 * level
     src = save(Audio.from_array(clicked, rate), tmp_path / "in.wav", subtype="FLOAT")
-    outs = {}
-    for flags in ([], ["--clicks"]):
-        out, report = tmp_path / f"o{len(flags)}.wav", tmp_path / f"r{len(flags)}.json"
-        code, _, err = run(
-            capsys, "repair", src, "-o", out, "--auto", "--report", report, *flags, *blocks
-        )
-        assert code == 0, err
-        outs[len(flags)] = (sf.read(str(out), dtype="float32")[0], json.loads(report.read_text()))
+    outs = _repair_auto_without_and_with(capsys, src, tmp_path, "--clicks", blocks)
     assert outs[0][1]["regions"] == [] and np.array_equal(outs[0][0], clicked)
     repaired, report = outs[1]
     [region] = report["regions"]
