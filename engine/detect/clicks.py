@@ -8,7 +8,8 @@ A sample counts as a click where its residual is ``ratio`` times the largest res
 ``context_ms`` either side (the nearest ``exclude_ms`` left out, where the click's own ringing
 lies): another pulse of the train, within 40 ms (a 25 Hz voice), keeps a glottal pulse under
 that. The flagged samples, grouped, become one region each, padded by ``pad_ms``; a group
-longer than ``max_ms`` is something else (a burst the other kinds look for).
+longer than ``max_ms`` is something else (a burst the other kinds look for), and so is one
+with digital silence on one side only (sound starting from it, as a gate opens, or stopping).
 
 On the 100 dev files (12.5 min of read speech; ``scripts/click_study.py``), with clicks added
 0-40 dB over the speech's RMS in the 40 ms around them, ``ratio`` 8 found 96 % of those 30-40 dB
@@ -66,10 +67,18 @@ def find_clicks(x: np.ndarray, sample_rate: int, settings: ClickSettings) -> lis
     groups = np.split(flagged, np.flatnonzero(np.diff(flagged) > exclude) + 1)
     pad = round(s.pad_ms * sample_rate / 1000)
     longest = s.max_ms * sample_rate / 1000
+    zeros = np.concatenate([[0], np.cumsum(x == 0)])  # exact zeros before each sample
     out = []
     for group in groups:
         first, last = int(group[0]), int(group[-1]) + 1
         if last - first > longest:
+            continue
+        # where sound starts from digital silence (a gate opening) or stops into it, the model
+        # predicted zeros, or its speech, across the edge: that is an edge (the silence search
+        # finds it), not a click. A blip with silence on both sides is a click.
+        before = first >= s.order and zeros[first] - zeros[first - s.order] == s.order
+        after = last + s.order <= x.size and zeros[last + s.order] - zeros[last] == s.order
+        if before != after:
             continue
         confidence = 0.5 + 0.5 * np.log(float(score[group].max()) / s.ratio) / np.log(4.0)
         region = Region(max(0, first - pad), min(x.size, last + pad))

@@ -144,3 +144,18 @@ def test_a_click_in_a_call_saved_at_a_higher_rate_is_found_at_the_calls_rate():
     [found] = detector(Audio.from_array(y48, 48_000))
     assert found.region.start <= 48_000 < found.region.end
     assert found.region.n_frames <= 48 * 3
+
+
+def test_sound_starting_from_digital_silence_is_no_click_but_a_blip_in_it_is():
+    """A gate opening on a voice (exact zeros, then speech at once) is an edge the silence
+    search handles; one sample alone in exact zeros is a click."""
+    rate = 16_000
+    t = np.arange(rate) / rate  # a steady hum: its prediction error is next to nothing
+    noise = 1e-4 * np.random.default_rng(0).standard_normal(rate)
+    x = 0.3 * np.sin(2 * np.pi * 150 * t + 1.0) + noise
+    x[:6000] = 0.0  # opens at 6000
+    x[10_000:12_000] = 0.0  # closes at 10 000, opens again at 12 000
+    assert find_clicks(x, rate, ClickSettings()) == []
+    x[11_000] = 0.05
+    [blip] = find_clicks(x, rate, ClickSettings())
+    assert blip.region.start <= 11_000 < blip.region.end
