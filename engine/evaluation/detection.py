@@ -293,25 +293,17 @@ def evaluate_detection(
     )
     codec = OpusCodec(CALL_BITRATE, CALL_RATE_HZ, CALL_PACKET_MS) if opus_available() else None
     # calls are scanned for concealment too (opt-in elsewhere: see DEFAULT_KINDS)
-    call_kinds = (*detector.settings.kinds, DropoutKind.CONCEALED)
-    call_detector = DropoutDetector(
-        replace(detector.settings, kinds=tuple(dict.fromkeys(call_kinds)))
-    )
+    call_detector = _also_seeking(detector, DropoutKind.CONCEALED)
     # the click scenario is scanned for clicks too, and the clean files for clicks alone
-    click_detector = DropoutDetector(
-        replace(
-            detector.settings,
-            kinds=tuple(dict.fromkeys((*detector.settings.kinds, DropoutKind.CLICK))),
-        )
-    )
+    click_detector = _also_seeking(detector, DropoutKind.CLICK)
     clicks_only = DropoutDetector(replace(detector.settings, kinds=(DropoutKind.CLICK,)))
     for index, item in enumerate(files):
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
         rate = saved_at or audio.sample_rate
-        clean_found = detector.regions(_saved_at(audio, rate))
-        report.clean_false_alarms += len(clean_found)
-        report.click_false_alarms += len(clicks_only.regions(_saved_at(audio, rate)))
+        clean = _saved_at(audio, rate)
+        report.clean_false_alarms += len(detector.regions(clean))
+        report.click_false_alarms += len(clicks_only.regions(clean))
         report.clean_minutes += audio.duration_s / 60
         scenarios = corrupt_scenarios(audio, rng, per_file)
         # its own stream, so that the other scenarios' cases stay as they were
@@ -346,6 +338,12 @@ def evaluate_detection(
         if progress is not None:
             progress(index + 1, len(files))
     return report
+
+
+def _also_seeking(detector: DropoutDetector, kind: DropoutKind) -> DropoutDetector:
+    """A detector with ``detector``'s settings that seeks ``kind`` too."""
+    kinds = tuple(dict.fromkeys((*detector.settings.kinds, kind)))
+    return DropoutDetector(replace(detector.settings, kinds=kinds))
 
 
 def _score(
