@@ -20,14 +20,15 @@ from ..conftest import speech_like
 RATES = [16_000, 48_000]
 
 
-def with_clicks(x: np.ndarray, at: list[int], above_db: float = 30.0) -> np.ndarray:
-    """One-sample clicks ``above_db`` over the level of the 40 ms around each."""
-    y = x.astype(np.float64).copy()
-    for n, sign in zip(at, np.resize([1, -1], len(at)), strict=True):
-        half = x.size // 100
-        level = np.sqrt(np.mean(x[max(0, n - half) : n + half].astype(np.float64) ** 2))
-        y[n] += sign * level * 10 ** (above_db / 20)
-    return y.astype(np.float32)
+def with_clicks(x: np.ndarray, rate: int, at: list[int], above_db: float = 30.0) -> np.ndarray:
+    """One-sample clicks of alternating sign, ``above_db`` over the level of the 40 ms around
+    each (``engine.corrupt.add_click``)."""
+    from voicemend.engine.corrupt import add_click
+
+    audio = Audio.from_array(x, rate)
+    for n, sign in zip(at, np.resize([1.0, -1.0], len(at)), strict=True):
+        audio = add_click(audio, n, np.array([sign]), above_db)[0]
+    return audio.samples[0]
 
 
 def test_levinson_recovers_an_ar_process_and_its_innovations():
@@ -49,7 +50,7 @@ def test_levinson_leaves_a_silent_block_unfiltered():
 def test_finds_each_click_where_it_is_and_nothing_else(rate):
     x = speech_like(2.0, rate, seed=3)
     at = [int(rate * t) for t in (0.31, 0.82, 1.47)]
-    found = find_clicks(with_clicks(x, at), rate, ClickSettings())
+    found = find_clicks(with_clicks(x, rate, at), rate, ClickSettings())
     assert len(found) == 3
     for det, n in zip(found, at, strict=True):
         assert det.kind is DropoutKind.CLICK
@@ -62,8 +63,8 @@ def test_finds_each_click_where_it_is_and_nothing_else(rate):
 def test_louder_clicks_are_surer():
     rate = 16_000
     x = speech_like(1.0, rate, seed=4)
-    soft = find_clicks(with_clicks(x, [8000], 22.0), rate, ClickSettings())
-    loud = find_clicks(with_clicks(x, [8000], 45.0), rate, ClickSettings())
+    soft = find_clicks(with_clicks(x, rate, [8000], 22.0), rate, ClickSettings())
+    loud = find_clicks(with_clicks(x, rate, [8000], 45.0), rate, ClickSettings())
     assert len(soft) == len(loud) == 1 and soft[0].confidence < loud[0].confidence
 
 
@@ -83,7 +84,7 @@ def test_silence_and_short_input_have_no_clicks():
 
 def test_the_detector_seeks_clicks_only_when_asked():
     rate = 16_000
-    y = with_clicks(speech_like(1.5, rate, seed=6), [12_000])
+    y = with_clicks(speech_like(1.5, rate, seed=6), rate, [12_000])
     audio = Audio.from_array(y, rate)
     assert DropoutKind.CLICK not in DEFAULT_KINDS
     assert DropoutDetector()(audio) == []
@@ -138,7 +139,7 @@ def test_a_click_in_a_call_saved_at_a_higher_rate_is_found_at_the_calls_rate():
     the band fits."""
     from voicemend.engine.rates import to_rate
 
-    y16 = with_clicks(speech_like(2.0, 16_000, seed=10), [16_000], 35.0)
+    y16 = with_clicks(speech_like(2.0, 16_000, seed=10), 16_000, [16_000], 35.0)
     y48 = to_rate(y16, 16_000, 48_000).astype(np.float32)
     detector = DropoutDetector(DetectorSettings(kinds=(DropoutKind.CLICK,)))
     [found] = detector(Audio.from_array(y48, 48_000))
