@@ -422,10 +422,12 @@ def test_concealed_loss_is_sought_only_when_switched_on_and_remembered(window, q
 
 
 def test_clicks_are_sought_only_when_switched_on_and_remembered(window, qtbot, tmp_path):
+    from voicemend.engine.audio import Audio
+    from voicemend.engine.corrupt import add_click
     from voicemend.engine.detect import DropoutKind
 
-    x = speech_like(2.0, 16000, seed=4)
-    x[16000] += 30 * float(np.sqrt(np.mean(x[15680:16320] ** 2)))
+    voice = Audio.from_array(speech_like(2.0, 16000, seed=4), 16000)
+    x = add_click(voice, 16000, np.ones(1), 29.5)[0].samples[0]  # 30x the voice's level
     path = tmp_path / "click.wav"
     sf.write(str(path), x, 16000, subtype="FLOAT")
     assert window.open_file(path)

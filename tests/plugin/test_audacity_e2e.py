@@ -187,9 +187,12 @@ def test_detect_concealed_labels_a_calls_concealed_loss_only_when_asked(audacity
 
 def test_detect_clicks_labels_a_click_only_when_asked(audacity, speech, tmp_path):
     pipe = audacity["pipe"]
-    x = speech / 32768.0
+    from voicemend.engine.audio import Audio
+    from voicemend.engine.corrupt import add_click
+
     at = round(2.345 * 16000)
-    x[at] += 56 * float(np.sqrt(np.mean(x[at - 320 : at + 320] ** 2)))  # 35 dB over the voice
+    voice = Audio.from_array(speech / 32768.0, 16000)
+    x = add_click(voice, at, np.ones(1), 35.0)[0].samples[0]
     path = tmp_path / "click.wav"
     sf.write(str(path), np.clip(x, -1, 1), 16000, subtype="PCM_16")
 

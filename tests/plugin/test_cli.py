@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from voicemend.engine import Audio, Region, load, save
-from voicemend.engine.corrupt import noise_gate, zero_gap
+from voicemend.engine.corrupt import add_click, noise_gate, zero_gap
 from voicemend.engine.metrics import log_spectral_distance
 from voicemend.plugin.cli import main
 
@@ -705,9 +705,7 @@ def test_repair_auto_clicks_takes_out_a_click_and_leaves_the_rest(tmp_path, caps
     and nothing else."""
     rate, at = 48000, 57_600
     clean = speech_like(2.5, rate, seed=7)
-    clicked = clean.copy()
-    level = float(np.sqrt(np.mean(clean[at - 960 : at + 960] ** 2)))
-    clicked[at] += 31.6 * level
+    clicked = add_click(Audio.from_array(clean, rate), at, np.ones(1), 30.0)[0].samples[0]
     src = save(Audio.from_array(clicked, rate), tmp_path / "in.wav", subtype="FLOAT")
     outs = _repair_auto_without_and_with(capsys, src, tmp_path, "--clicks", blocks)
     assert outs[0][1]["regions"] == [] and np.array_equal(outs[0][0], clicked)
