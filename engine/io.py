@@ -15,6 +15,7 @@ import soundfile as sf
 
 from voicemend.engine.audio import Audio, SourceFormat, check_finite
 from voicemend.engine.errors import AudioFileError
+from voicemend.engine.lossy import file_bitrate_kbps, is_lossy, mp3_encoder_options
 
 # Output format chosen from the file extension when the caller does not name one.
 EXTENSION_FORMATS = {
@@ -202,14 +203,35 @@ def open_writer(
             f.write(samples[:, start : start + IO_BLOCK_FRAMES].T)
         written += samples.shape[1]
 
+    options = encoder_options(source, fmt, subtype, sample_rate)
     try:
         with (
             atomic_path(out) as tmp,
-            sf.SoundFile(str(tmp), "w", sample_rate, n_channels, subtype, format=fmt) as f,
+            sf.SoundFile(
+                str(tmp), "w", sample_rate, n_channels, subtype, format=fmt, **options
+            ) as f,
         ):
             yield write
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
+
+
+def encoder_options(
+    source: SourceFormat | None, fmt: str, subtype: str, sample_rate: int
+) -> dict[str, object]:
+    """The encoder setting for an MP3 output: the bitrate its source was coded at, where the
+    source was coded (MP3, Vorbis, Opus), so that a repaired podcast is not coded again at
+    libsndfile's default (a variable rate that lands near 60-90 kb/s on speech, whatever the
+    source had); otherwise that default."""
+    if subtype != "MPEG_LAYER_III" or source is None or source.path is None:
+        return {}
+    if not is_lossy(source.subtype):
+        return {}
+    try:
+        kbps = file_bitrate_kbps(source.path, sf.info(source.path).duration)
+    except (OSError, RuntimeError, sf.LibsndfileError):
+        return {}  # the source is gone or unreadable: the default quality
+    return {} if kbps is None else mp3_encoder_options(kbps, sample_rate)
 
 
 def data_bytes(subtype: str, n_channels: int, n_frames: int) -> int:

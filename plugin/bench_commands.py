@@ -273,6 +273,7 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=bar,
             saved_at=args.saved_at,
+            saved_as=args.saved_as,
         )
     meta = _run_meta(sys.argv if sys.argv[0].endswith(PROG) else [PROG, "bench", "detection"])
     meta["elapsed_s"] = round(time.perf_counter() - t0, 2)

@@ -26,6 +26,7 @@ from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled, RegionReport
 from voicemend.engine.io import info, measure_levels, write_text_atomic
+from voicemend.engine.lossy import CODEC_NAMES, LossyFormat, file_bitrate_kbps, is_lossy
 from voicemend.engine.models.shipped import STORAGES
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.bench_commands import PROG, cmd_bench
@@ -237,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="resample each damaged file to this rate before scanning it, as a call decoded "
         "at the data's rate (16 kHz) and saved at another: its comfort noise fills the call's "
         "band only",
+    )
+    bdet.add_argument(
+        "--saved-as",
+        type=_lossy_arg,
+        metavar="CODEC[:KBPS]",
+        help="then code and decode each file with a lossy codec (mp3, mp3:128, ogg, opus), as "
+        "a podcast published as MP3: the codec smears every cut",
     )
     bdet.add_argument(
         "--concealed",
@@ -574,6 +582,14 @@ def _rate_arg(text: str) -> int:
     return value
 
 
+def _lossy_arg(text: str) -> LossyFormat:
+    """A lossy codec and bitrate, ``mp3:128``."""
+    try:
+        return LossyFormat.parse(text)
+    except VoicemendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _block_seconds_arg(text: str) -> float:
     """A block length: a finite number of seconds above 0."""
     try:
@@ -672,6 +688,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
         print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
         _warn_over_full_scale(reports, Path(outcome.output))
+        _note_lossy_output(Path(outcome.output))
     return 0
 
 
@@ -719,6 +736,21 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
             f"and were clipped again in the {subtype} output; to keep those peaks, write "
             "float (--bit-depth float) or lower the level first (a render chain with Gain "
             "before Inpaint)",
+            file=sys.stderr,
+        )
+
+
+def _note_lossy_output(output: Path) -> None:
+    """A lossy codec codes the whole file again: the audio outside the repairs is not kept
+    bit for bit, as it is in WAV, FLAC or AIFF."""
+    found = info(output)
+    if is_lossy(found.subtype):
+        kbps = file_bitrate_kbps(output, found.duration_s)
+        codec = CODEC_NAMES[found.subtype] + (f" at {kbps:.0f} kb/s" if kbps else "")
+        print(
+            f"{PROG}: note: {output.name} is {codec}, a lossy codec: the whole file was "
+            "coded again, so the audio outside the repairs changed a little too; "
+            "write .wav or .flac to keep it bit for bit",
             file=sys.stderr,
         )
 
@@ -913,6 +945,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"channels:    {i.n_channels}")
     print(f"frames:      {i.n_frames}")
     print(f"duration:    {format_time_s(i.duration_s)} ({i.duration_s:.3f} s)")
+    if is_lossy(i.subtype) and (kbps := file_bitrate_kbps(args.input, i.duration_s)):
+        print(f"bitrate:     {kbps:.0f} kb/s ({CODEC_NAMES[i.subtype]}, mean over the file)")
     if i.n_frames == 0:
         print("note:        the file holds no audio frames")
         return 0

@@ -17,7 +17,9 @@ how many runs it calls fades:
     python scripts/gate_study.py --files 200 --sweep 12,10,9,8,6 \\
         --out bench/results/detection-gated/study.md
 
-``--sweep`` judges the same runs under other ``fade_below_floor_db`` values.
+``--sweep`` judges the same runs under other values of a ``SilenceSettings`` field
+(``--field``, default ``fade_below_floor_db``); ``--saved-as mp3:128`` judges them in the files
+saved at 44.1 kHz as MP3, where the codec smears each run's edges.
 """
 
 from __future__ import annotations
@@ -28,13 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
+from voicemend.engine.audio import Audio
 from voicemend.engine.corrupt import noise_gate, zero_gap
 from voicemend.engine.data import list_speech
 from voicemend.engine.detect.detector import _blocks, _profile
 from voicemend.engine.detect.levels import WindowPower
-from voicemend.engine.detect.silence import SilenceSettings, edge_levels_db, fades, zero_runs
+from voicemend.engine.detect.silence import SilenceSettings, faded_into, zero_runs
 from voicemend.engine.evaluation.detection import ZERO_GAPS_MS, cut_zero_runs, random_gate
 from voicemend.engine.io import load, write_text_atomic
+from voicemend.engine.lossy import LossyFormat, roundtrip
+from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
 
 
@@ -54,7 +59,7 @@ def widened(x: np.ndarray, runs, s: SilenceSettings) -> list[tuple[int, int]]:
 def judged(x: np.ndarray, sample_rate: int, runs, s: SilenceSettings) -> list[bool]:
     profile = _profile(x, sample_rate, _blocks(x.size, sample_rate))
     power = WindowPower(x)
-    return [fades(*edge_levels_db(power, a, b, sample_rate, s), profile, s) for a, b in runs]
+    return [faded_into(power, a, b, sample_rate, profile, s) for a, b in runs]
 
 
 def cases(files, seed: int, s: SilenceSettings):
@@ -88,6 +93,16 @@ def cases(files, seed: int, s: SilenceSettings):
         yield "zero runs cut anywhere, file as it was", y, sr, widened(y, anywhere, s)
 
 
+def coded(items, fmt: LossyFormat, s: SilenceSettings, rate: int = 44100):
+    """``items`` (from :func:`cases`) saved at ``rate`` as ``fmt``, each with the zero runs of
+    the coded signal that overlap its runs there (a short run the codec filled drops out)."""
+    for name, y, sr, runs in items:
+        z = roundtrip(Audio(to_rate(y, sr, rate).astype(np.float32)[None], rate), fmt).samples[0]
+        at = [(a * rate // sr, b * rate // sr) for a, b in runs]
+        found = [(a, b) for a, b in zero_runs(z, rate, s) if any(a < d and c < b for c, d in at)]
+        yield name, z, rate, found
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=200)
@@ -96,29 +111,43 @@ def main(argv: list[str] | None = None) -> int:
         "--sweep",
         default=None,
         metavar="DB,...",
-        help="fade_below_floor_db values to compare (default: the shipped one)",
+        help="values of --field to compare (default: the shipped one)",
+    )
+    p.add_argument("--field", default="fade_below_floor_db", help="the SilenceSettings field")
+    p.add_argument(
+        "--saved-as",
+        type=LossyFormat.parse,
+        default=None,
+        metavar="CODEC[:KBPS]",
+        help="judge each signal saved at 44.1 kHz as this lossy codec (mp3:128)",
     )
     p.add_argument("--out", type=Path, default=None, help="write the table here (Markdown)")
     a = p.parse_args(argv)
     shipped = SilenceSettings()
-    values = [shipped.fade_below_floor_db]
+    values = [getattr(shipped, a.field)]
     if a.sweep:
         values = [float(v) for v in a.sweep.split(",")]
-    settings = [replace(shipped, fade_below_floor_db=v) for v in values]
+    settings = [replace(shipped, **{a.field: v}) for v in values]
     files = list_speech(split="train")
     order = np.random.default_rng(a.seed).permutation(len(files))
     files = [files[i] for i in order[: a.files]]
     counts: dict[str, list[list[bool]]] = {}
-    for name, y, sr, runs in cases(files, a.seed, shipped):
+    items = cases(files, a.seed, shipped)
+    if a.saved_as is not None:
+        items = coded(items, a.saved_as, shipped)
+    for name, y, sr, runs in items:
         row = counts.setdefault(name, [[] for _ in settings])
         for flags, s in zip(row, settings, strict=True):
             flags += judged(y, sr, runs, s)
+    unit = {"db": "dB", "ms": "ms"}.get(a.field.rsplit("_", 1)[-1], "")
     lines = [
-        f"Train split, {len(files)} files (seed {a.seed}); runs that "
-        "`engine.detect.silence.fades` calls a fade (kept out of the default detections), "
-        "by `fade_below_floor_db`:",
+        f"Train split, {len(files)} files (seed {a.seed})"
+        + (f", saved at 44.1 kHz as {a.saved_as.label}" if a.saved_as else "")
+        + "; runs that "
+        "`engine.detect.silence.faded_into` calls a fade (kept out of the default detections), "
+        f"by `{a.field}`:",
         "",
-        "| runs | count | " + " | ".join(f"{v:g} dB" for v in values) + " |",
+        "| runs | count | " + " | ".join(f"{v:g} {unit}".strip() for v in values) + " |",
         "|---|---|" + "---|" * len(values),
     ]
     for name in sorted(counts):

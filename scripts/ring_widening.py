@@ -3,15 +3,17 @@
 A cut made before the audio was resampled or filtered rings into the zero run: the run the
 detector finds is a little short at each end, and the tail left beside it is read as true
 context by the repair. ``engine.detect.silence.past_ringing`` widens each run over such a tail
-(``ring_extent``: a 20 dB rise between 0.5 ms windows within 5 ms of the edge). This cuts 20 and
-60 ms zero runs into active speech of train files, saves them as ``--mode`` says, detects them
-as shipped and with ``past_ringing`` left out, and repairs each with ``lsar`` over the region
-found and over the true one; scored against the clean file treated the same way, gap +- 20 ms.
+(``ring_extent``: a 20 dB rise between 0.5 ms windows within ``ring_reach_ms`` of the edge),
+and ``ring_pad_ms`` beyond. This cuts 20 and 60 ms zero runs into active speech of train files,
+saves them as ``--mode`` says, detects them as shipped and with ``past_ringing`` left out, and
+repairs each with ``lsar`` over the region found and over the true one; scored against the
+clean file treated the same way, gap +- 20 ms.
 
     python scripts/ring_widening.py --mode 8000     # cut at 16 kHz, saved at 8 kHz
     python scripts/ring_widening.py --mode 48000    # ... saved at 48 kHz
     python scripts/ring_widening.py --mode pb8k     # through pedalboard's Resample(8000) at 16 kHz
     python scripts/ring_widening.py --mode native   # cut at the file's own rate
+    python scripts/ring_widening.py --mode mp3      # cut at 44.1 kHz, saved as MP3 128 kb/s
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.detect import detector as detector_module
 from voicemend.engine.inpaint import INPAINTERS
 from voicemend.engine.io import load, write_text_atomic
+from voicemend.engine.lossy import LossyFormat, roundtrip
 from voicemend.engine.metrics import log_spectral_distance, si_sdr
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
+
+MP3 = LossyFormat("mp3", 128)
 
 
 @contextlib.contextmanager
@@ -52,12 +57,15 @@ def saved(samples: np.ndarray, rate: int, mode: str) -> tuple[np.ndarray, int]:
         import pedalboard
 
         return pedalboard.Resample(8000)(samples, rate), rate
+    if mode == "mp3":
+        coded = roundtrip(Audio(to_rate(samples, rate, 44100).astype(np.float32), 44100), MP3)
+        return coded.samples, 44100
     return to_rate(samples, rate, int(mode)), int(mode)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mode", default="8000", choices=("8000", "48000", "pb8k", "native"))
+    p.add_argument("--mode", default="8000", choices=("8000", "48000", "pb8k", "native", "mp3"))
     p.add_argument("--files", type=int, default=30)
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", type=Path, default=None, help="append the rows here (Markdown)")

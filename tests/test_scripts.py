@@ -876,6 +876,20 @@ def test_gate_study_tells_gate_pauses_from_cuts(dev_files, tmp_path):
 
 
 @pytest.mark.data
+def test_gate_study_judges_runs_in_files_saved_as_mp3(dev_files, tmp_path):
+    """In MP3 files, cuts into speech read as fades unless tails are looked for over 25 ms."""
+    module = runpy.run_path(str(SCRIPTS / "gate_study.py"))
+    out = tmp_path / "study.md"
+    argv = ["--files", "6", "--field", "ring_reach_ms", "--sweep", "5,25", "--out", str(out)]
+    assert module["main"]([*argv, "--saved-as", "mp3:128"]) == 0
+    text = out.read_text()
+    assert "saved at 44.1 kHz as mp3 128 kb/s" in text and "| runs | count | 5 ms | 25 ms |" in text
+    (row,) = [line for line in text.splitlines() if "cut into speech, file as it was" in line]
+    n, short, long = (int(cell.split(" ")[0]) for cell in row.strip("| ").split(" | ")[1:])
+    assert n >= 12 and long < short
+
+
+@pytest.mark.data
 def test_ring_widening_compares_the_shipped_regions_with_unwidened_ones(dev_files, capsys):
     """(dev_files: skips where the speech data is missing; the script reads the train split.)"""
     module = runpy.run_path(str(SCRIPTS / "ring_widening.py"))
@@ -884,6 +898,8 @@ def test_ring_widening_compares_the_shipped_regions_with_unwidened_ones(dev_file
     assert lines[0].startswith("| 8000 (") and "widened)" in lines[0]
     names = [line.split(" | ")[0].strip("| ") for line in lines[2:5]]
     assert names == ["widened (shipped)", "not widened", "true region"]
+    assert module["main"](["--mode", "mp3", "--files", "2"]) == 0
+    assert capsys.readouterr().out.startswith("| mp3 (")
 
 
 def test_blind_redetect_drops_only_the_blind_rows_of_changed_cases(tmp_path, monkeypatch, capsys):

@@ -32,7 +32,14 @@ class SilenceSettings:
     # of those too.
     ring_db: float = 20.0
     ring_pad_ms: float = 1.0
-    ring_reach_ms: float = 5.0  # how far out a ringing tail is looked through (edge_levels_db)
+    # How far out a ringing tail is looked through (ring_extent). A resampler's rings for a
+    # few milliseconds; a lossy codec (MP3) smears a cut over up to a frame: at 44.1 kHz and
+    # 128 kb/s the audio beside a cut comes down through 10-20 ms of quantisation noise near
+    # 2^-14, which read as a gate's fade. On 200 train files so coded (scripts/gate_study.py
+    # --saved-as mp3:128, bench/results/detection-gated/reach.md) 5 ms called 35.4 % of the
+    # cuts into speech fades, 25 ms 1.0 %, and the gates' pauses 99.6 / 99.3 % as before;
+    # uncoded, nothing moved by more than one run in 685.
+    ring_reach_ms: float = 25.0
     # A noise gate (or an editor's fade) takes the audio into digital silence through a fade:
     # its last millisecond before the run lies far under the room's floor, where a cut leaves
     # the audio at its own level. A run with one edge ``fade_below_floor_db`` under the floor
@@ -87,7 +94,7 @@ def find_silence_runs(
         louder = max(before_db[i], after_db[i])
         if louder < active_db:
             continue
-        if fades(*edge_levels_db(power, a, b, sample_rate, settings), profile, settings):
+        if faded_into(power, a, b, sample_rate, profile, settings):
             region = Region(int(a), int(b))
             out.append(Detection(region, DropoutKind.DIGITAL_SILENCE, settings.fade_confidence))
             continue
@@ -113,6 +120,19 @@ def fades(
     return quiet < floor - s.fade_below_floor_db and other < floor + s.fade_other_above_floor_db
 
 
+def faded_into(
+    power: WindowPower,
+    a: int,
+    b: int,
+    sample_rate: int,
+    profile: LevelProfile,
+    s: SilenceSettings,
+) -> bool:
+    """Whether the silent run [a, b) was faded into (a gate, an edit), not cut: :func:`fades`
+    on its edges beyond any ringing tail."""
+    return fades(*edge_levels_db(power, a, b, sample_rate, s), profile, s)
+
+
 def ring_extent(
     power: WindowPower, at: int, outwards: int, sample_rate: int, s: SilenceSettings
 ) -> int:
@@ -120,18 +140,19 @@ def ring_extent(
     before the run, 1 after), in samples; 0 where there is none. A cut made before the audio was
     resampled or filtered rings into the run: its tail falls away smoothly over up to a few
     milliseconds, as a fade does, but it starts with a sudden drop from the audio's own level.
-    So the side is searched outwards, in 0.5 ms windows up to ``ring_reach_ms``, for a rise of
-    ``ring_db`` or more between neighbours; the tail ends at the first one found."""
+    So the side is searched outwards, in 0.5 ms windows up to ``ring_reach_ms``, for a window
+    ``ring_db`` or more over its neighbour and over every window passed through (a tail stays
+    under the audio beyond it; a rise within speech further out is no tail's end); the tail
+    ends at the first one found."""
     half = max(1, round(0.5 * sample_rate / 1000))
     windows = max(1, round(s.ring_reach_ms / 0.5))
-    levels = []
-    for k in range(windows + 1):  # k half-windows out from the run
-        lo, hi = sorted((at + outwards * k * half, at + outwards * (k + 1) * half))
-        levels.append(float(power_db(power.mean(lo, hi))))
-    for k in range(windows):
-        if levels[k + 1] - levels[k] >= s.ring_db:
-            return (k + 1) * half
-    return 0
+    k = np.arange(windows + 1)  # half-windows out from the run
+    near = at + outwards * k * half
+    far = near + outwards * half
+    levels = power_db(power.mean(np.minimum(near, far), np.maximum(near, far)))
+    passed_db = np.maximum.accumulate(levels[:-1])  # the loudest window passed through
+    ends = np.flatnonzero(levels[1:] - passed_db >= s.ring_db)
+    return int(ends[0] + 1) * half if ends.size else 0
 
 
 def edge_levels_db(
@@ -152,21 +173,27 @@ def past_ringing(
     x: np.ndarray, sample_rate: int, detections: list[Detection], s: SilenceSettings
 ) -> list[Detection]:
     """``detections`` (silence runs of ``x``) widened over the ringing tails beside them
-    (:func:`ring_extent`): a repair reads the audio next to a region as true, and a tail left
-    there misleads it. On 30 train files cut (20 and 60 ms) and then saved at 8 kHz, 50 of 60
-    runs were widened and ``lsar``'s repair went from 11.12 to 10.80 dB log-spectral distance
-    and -0.53 to +1.01 dB SI-SDR (gap +- 20 ms); through pedalboard's ``Resample(8000)`` at
-    16 kHz all 49 found were, 7.97 to 7.76 dB and -2.72 to +1.03 dB; saved at 48 kHz (where
-    :func:`pad_ringing` widens by 1 ms first) 1 of 60 and cut at the file's own rate 2 of 60,
-    no change beyond 0.01 dB (``scripts/ring_widening.py``, ``bench/results/ring-widening``)."""
+    (:func:`ring_extent`) and ``ring_pad_ms`` beyond, since the window where the tail ends
+    still holds part of the drop: a repair reads the audio next to a region as true, and a tail
+    left there misleads it. Repaired by ``lsar`` (gap +- 20 ms, 30 train files, a 20 and a 60 ms
+    cut each), saved at 8 kHz: 57 of 60 runs widened, SI-SDR -0.53 dB not widened, +1.01 over
+    5 ms tails without the pad, +2.50 now (+3.10 over the true region); through pedalboard's
+    ``Resample(8000)`` at 16 kHz 49 of 49, -2.72 / +1.03 / +2.44 (true +2.63); saved as MP3
+    128 kb/s at 44.1 kHz 46 of 60, -0.58 / +2.49 (true +3.42); saved at 48 kHz (where
+    :func:`pad_ringing` widens by 1 ms first) and cut at the file's own rate, 0 and 2 of 60
+    widened, within 0.03 dB (``scripts/ring_widening.py``, ``bench/results/ring-widening``)."""
     if not detections:
         return detections  # no cumulative power to build
     power = WindowPower(x)
 
+    pad = round(s.ring_pad_ms * sample_rate / 1000)
+
+    def past(at: int, outwards: int) -> int:
+        tail = ring_extent(power, at, outwards, sample_rate, s)
+        return tail + pad if tail else 0
+
     def widened(r: Region) -> Region:
-        a = r.start - ring_extent(power, r.start, -1, sample_rate, s)
-        b = r.end + ring_extent(power, r.end, 1, sample_rate, s)
-        return Region(max(0, a), min(x.size, b))
+        return Region(max(0, r.start - past(r.start, -1)), min(x.size, r.end + past(r.end, 1)))
 
     return [replace(det, region=widened(det.region)) for det in detections]
 
@@ -191,7 +218,7 @@ def faded_silence(
             a > 0
             and b < x.size
             and np.mean(np.abs(x[a:b]) <= s.threshold) >= 0.5
-            and fades(*edge_levels_db(power, a, b, sample_rate, s), profile, s)
+            and faded_into(power, a, b, sample_rate, profile, s)
         ):  # the edges are measured only for a silent run inside the audio
             det = replace(det, confidence=min(det.confidence, s.fade_confidence))
         out.append(det)

@@ -25,6 +25,7 @@ from voicemend.engine.corrupt import (
 from voicemend.engine.data import SpeechFile
 from voicemend.engine.detect import DropoutDetector, DropoutKind
 from voicemend.engine.io import load, save_figure, write_text_atomic
+from voicemend.engine.lossy import LossyFormat, roundtrip
 from voicemend.engine.opus import OpusCodec, opus_available
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
@@ -96,6 +97,7 @@ class DetectionReport:
     boundary_errors_ms: dict[str, list[float]] = field(default_factory=dict)
     n_files: int = 0
     saved_at_hz: int | None = None  # the rate each file was resampled to before the scan
+    saved_as: str | None = None  # the lossy codec each file then went through ("mp3 128 kb/s")
     concealment_everywhere: bool = False  # concealed losses sought in every scan, not calls only
 
     @property
@@ -114,6 +116,7 @@ class DetectionReport:
         return {
             "n_files": self.n_files,
             "saved_at_hz": self.saved_at_hz,
+            "saved_as": self.saved_as,
             "concealment_everywhere": self.concealment_everywhere,
             "tolerance_ms": TOLERANCE_MS,
             "scenarios": {
@@ -281,14 +284,17 @@ def evaluate_detection(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     saved_at: int | None = None,
+    saved_as: LossyFormat | None = None,
 ) -> DetectionReport:
     """``saved_at``: each damaged (and clean) file is resampled to this rate before it is
     scanned, as a call decoded at the files' rate and saved at another: the comfort noise then
-    fills the call's band only."""
+    fills the call's band only. ``saved_as``: each is then coded and decoded with a lossy codec
+    (a podcast's MP3), which smears every cut over up to a frame."""
     detector = detector or DropoutDetector()
     report = DetectionReport(
         n_files=len(files),
         saved_at_hz=saved_at,
+        saved_as=saved_as.label if saved_as else None,
         concealment_everywhere=DropoutKind.CONCEALED in detector.settings.kinds,
     )
     codec = OpusCodec(CALL_BITRATE, CALL_RATE_HZ, CALL_PACKET_MS) if opus_available() else None
@@ -301,7 +307,7 @@ def evaluate_detection(
         audio = load(item.path)
         rng = np.random.default_rng([seed, index])
         rate = saved_at or audio.sample_rate
-        clean = _saved_at(audio, rate)
+        clean = _saved(audio, rate, saved_as)
         report.clean_false_alarms += len(detector.regions(clean))
         report.click_false_alarms += len(clicks_only.regions(clean))
         report.clean_minutes += audio.duration_s / 60
@@ -310,17 +316,17 @@ def evaluate_detection(
         gated, gated_damaged, gated_truth = gated_scenario(
             audio, np.random.default_rng([seed, index, 1]), per_file
         )
-        report.gated_false_alarms += len(detector.regions(_saved_at(gated, rate)))
+        report.gated_false_alarms += len(detector.regions(_saved(gated, rate, saved_as)))
         report.gated_minutes += audio.duration_s / 60
         scenarios["gated_zero_run"] = (gated_damaged, gated_truth)
         if codec is not None:
             coded, concealed, call_truth = call_scenario(
                 audio, codec, np.random.default_rng([seed, index, 2]), per_file
             )
-            report.coded_false_alarms += len(call_detector.regions(_saved_at(coded, rate)))
+            report.coded_false_alarms += len(call_detector.regions(_saved(coded, rate, saved_as)))
             report.coded_minutes += coded.duration_s / 60
             truth, found = _score(
-                report, "call_concealed", call_detector, concealed, call_truth, rate
+                report, "call_concealed", call_detector, concealed, call_truth, rate, saved_as
             )
             for t in truth:
                 seen = any(f.overlaps_or_touches(t) for f in found)
@@ -330,11 +336,11 @@ def evaluate_detection(
                 counts[0] += 1
                 counts[1] += seen
         for name, (damaged, truth) in scenarios.items():
-            _score(report, name, detector, damaged, truth, rate)
+            _score(report, name, detector, damaged, truth, rate, saved_as)
         clicked, click_truth = click_scenario(
             audio, np.random.default_rng([seed, index, 3]), per_file
         )
-        _score(report, "click", click_detector, clicked, click_truth, rate)
+        _score(report, "click", click_detector, clicked, click_truth, rate, saved_as)
         if progress is not None:
             progress(index + 1, len(files))
     return report
@@ -353,22 +359,25 @@ def _score(
     damaged: Audio,
     truth: list[Region],
     rate: int,
+    saved_as: LossyFormat | None = None,
 ) -> tuple[list[Region], list[Region]]:
-    """Scan ``damaged`` saved at ``rate``, match its finds with ``truth`` (on the file's own
-    samples) into ``report`` under ``name``; the truth and the finds, at ``rate``."""
+    """Scan ``damaged`` saved at ``rate`` (and as ``saved_as``), match its finds with
+    ``truth`` (on the file's own samples) into ``report`` under ``name``; the truth and the
+    finds, at ``rate``."""
     truth = [_region_at(r, damaged.sample_rate, rate) for r in truth]
-    found = detector.regions(_saved_at(damaged, rate))
+    found = detector.regions(_saved(damaged, rate, saved_as))
     score, errors = match(truth, found, int(TOLERANCE_MS / 1000 * rate))
     report.scores.setdefault(name, Score()).add(score)
     report.boundary_errors_ms.setdefault(name, []).extend(1000 * e / rate for e in errors)
     return truth, found
 
 
-def _saved_at(audio: Audio, rate: int) -> Audio:
-    if rate == audio.sample_rate:
-        return audio
-    samples = to_rate(audio.samples, audio.sample_rate, rate).astype(np.float32)
-    return Audio(samples, rate)
+def _saved(audio: Audio, rate: int, saved_as: LossyFormat | None = None) -> Audio:
+    """``audio`` as the scan gets it: resampled to ``rate``, then through ``saved_as``."""
+    if rate != audio.sample_rate:
+        samples = to_rate(audio.samples, audio.sample_rate, rate).astype(np.float32)
+        audio = Audio(samples, rate)
+    return audio if saved_as is None else roundtrip(audio, saved_as)
 
 
 def _region_at(region: Region, from_rate: int, rate: int) -> Region:
@@ -383,7 +392,12 @@ def write_report(report: DetectionReport, folder: Path, meta: dict[str, object])
     data = {"meta": meta, **report.to_dict()}
     json_path = folder / "detection.json"
     write_text_atomic(json_path, json.dumps(data, indent=2) + "\n", overwrite=True)
-    lines = [
+    lines = []
+    if report.saved_at_hz or report.saved_as:
+        at = f" at {report.saved_at_hz} Hz" if report.saved_at_hz else ""
+        coded = f", then coded as {report.saved_as} and decoded" if report.saved_as else ""
+        lines += [f"Each file (damaged and clean) saved{at}{coded} before the scan.", ""]
+    lines += [
         "| scenario | TP | FP | FN | precision | recall | F1 | median edge error (ms) |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -460,6 +474,7 @@ def _plot(report: DetectionReport, path: Path) -> None:
     ax.set_xticks(xs, names)
     ax.set_ylim(0, 1.05)
     saved = f", saved at {report.saved_at_hz / 1000:g} kHz" if report.saved_at_hz else ""
+    saved += f" as {report.saved_as}" if report.saved_as else ""
     ax.set_title(
         f"Dropout detection (±{TOLERANCE_MS:g} ms{saved}); "
         f"clean FA: {report.false_alarms_per_10_min:.2f}/10 min, "

@@ -235,3 +235,22 @@ def test_a_codec_stays_in_its_own_container(tmp_path):
     assert sf.info(str(save(audio, tmp_path / "out.mp3"))).subtype == "MPEG_LAYER_III"
     flac24 = load(write(tmp_path / "t.flac", rng.uniform(-0.3, 0.3, (800, 1)), 16000, "PCM_24"))
     assert sf.info(str(save(flac24, tmp_path / "t.wav"))).subtype == "PCM_24"
+
+
+@pytest.mark.parametrize("kbps", [64, 192])
+def test_an_mp3_is_coded_again_at_its_own_bitrate(tmp_path, kbps):
+    """libsndfile's default MP3 setting is a variable rate near 60-90 kb/s on speech, whatever
+    the source had: a 192 kb/s podcast would come back at half its bitrate."""
+    from voicemend.engine.lossy import file_bitrate_kbps, mp3_encoder_options
+
+    rng = np.random.default_rng(3)
+    noise = rng.uniform(-0.3, 0.3, (44100 * 3, 2)).astype(np.float32)
+    src = tmp_path / "talk.mp3"
+    sf.write(str(src), noise, 44100, **mp3_encoder_options(kbps, 44100))
+    out = save(load(src), tmp_path / "out.mp3")
+    assert file_bitrate_kbps(out, 3.0) == pytest.approx(kbps, rel=0.1)
+    # a lossless source gets libsndfile's default
+    wav = save(load(src), tmp_path / "talk.wav")
+    default = tmp_path / "default.mp3"
+    sf.write(str(default), sf.read(str(wav))[0], 44100, format="MP3")
+    assert save(load(wav), tmp_path / "from-wav.mp3").stat().st_size == default.stat().st_size

@@ -75,6 +75,32 @@ def test_repair_auto_finds_and_fixes(tmp_path, capsys, damaged_wav):
     assert sf.info(str(tmp_path / "out.flac")).format == "FLAC"
 
 
+def test_a_dropout_in_an_mp3_is_found_repaired_and_coded_at_its_bitrate(tmp_path, capsys):
+    """A podcast published as MP3: the codec smears the cut, the repair finds its true edges,
+    and the output is coded at the input's bitrate, with a note that it was coded again."""
+    from voicemend.engine.lossy import file_bitrate_kbps, mp3_encoder_options
+
+    rate = 44100
+    clean = Audio.from_array(speech_like(3.0, rate, seed=3), rate)
+    damaged = zero_gap(clean, Region(rate, rate + 4410))
+    src = tmp_path / "episode.mp3"
+    sf.write(str(src), damaged.samples.T, rate, **mp3_encoder_options(96, rate))
+    report = tmp_path / "r.json"
+    out = tmp_path / "fixed.mp3"
+    code, _, err = run(capsys, "repair", src, "-o", out, "--auto", "--report", report)
+    assert code == 0, err
+    (region,) = json.loads(report.read_text())["regions"]
+    assert region["start_s"] == pytest.approx(1.0, abs=0.002)
+    assert region["end_s"] == pytest.approx(1.1, abs=0.002)
+    assert file_bitrate_kbps(out, 3.0) == pytest.approx(96, rel=0.1)
+    assert "fixed.mp3 is MP3 at" in err and "coded again" in err and ".flac" in err
+    code, _, err = run(capsys, "repair", src, "-o", tmp_path / "fixed.flac", "--auto")
+    assert code == 0 and "coded again" not in err
+    code, text, _ = run(capsys, "info", out)
+    (line,) = [row for row in text.splitlines() if row.startswith("bitrate:")]
+    assert float(line.split()[1]) == pytest.approx(96, rel=0.1) and "MP3" in line
+
+
 def test_a_clipped_files_many_short_repairs_are_summed_up_and_its_dropout_listed(tmp_path, capsys):
     x = speech_like(3.0, 16000, seed=7)
     x = np.clip(1.5 * 0.8 * x / np.max(np.abs(x)), -0.8, 0.8)
@@ -226,6 +252,7 @@ def test_info(capsys, damaged_wav):
     assert code == 0
     assert "16000 Hz" in out and "PCM_16" in out and "00:02.000" in out
     assert "peak:" in out and "dBFS" in out
+    assert "bitrate" not in out  # a lossless file's size says nothing of its quality
 
 
 def test_info_on_empty_and_corrupt_files(tmp_path, capsys):
@@ -571,6 +598,22 @@ def test_bench_detection_of_calls_saved_at_48k(tmp_path, capsys, dev_files):
     assert clicks["true_positives"] + clicks["false_negatives"] == 6
     assert report["click_false_alarms"] >= 0
     assert "scanned for clicks alone" in (tmp_path / "det" / "detection.md").read_text()
+
+
+def test_bench_detection_of_files_saved_as_mp3(tmp_path, capsys, dev_files):
+    args = ["bench", "detection", "--data", speech_root(), "--limit", "1", "--per-file", "3"]
+    args += ["--saved-at", "44100", "--saved-as", "mp3:128", "--name", "d", "--results", tmp_path]
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    report = json.loads((tmp_path / "d" / "detection.json").read_text())
+    assert report["saved_as"] == "mp3 128 kb/s" and report["saved_at_hz"] == 44100
+    zero_runs = report["scenarios"]["zero_run"]
+    assert zero_runs["true_positives"] + zero_runs["false_negatives"] == 3
+    assert "coded as mp3 128 kb/s" in (tmp_path / "d" / "detection.md").read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "detection", "--saved-as", "flac", "--results", str(tmp_path / "no")])
+    assert exit_info.value.code == 2 and "unknown codec 'flac'" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
 
 
 @pytest.mark.parametrize("flag", [[], ["--concealed"]])
