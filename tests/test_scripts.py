@@ -781,6 +781,21 @@ def test_opus_plc_scores_concealed_bursts(dev_files, tmp_path, capsys):
 
 
 @pytest.mark.data
+def test_mp3_repair_scores_blind_repairs_of_coded_cuts(dev_files, tmp_path, capsys):
+    pytest.importorskip("pesq")
+    module = runpy.run_path(str(SCRIPTS / "mp3_repair.py"))
+    assert module["main"](["--files", "1", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "results.md").read_text(encoding="utf-8")
+    assert "| gap | unrepaired | blind, 5 ms reach | blind, shipped | informed |" in text
+    assert "| 200 ms |" in text and "saved at 44.1 kHz as mp3 128 kb/s" in text
+    rows = json.loads((tmp_path / "rows.json").read_text(encoding="utf-8"))
+    assert [r["gap_ms"] for r in rows] == [20, 60, 200]
+    assert all(1.0 <= r[k]["pesq"] <= 4.7 for r in rows for k in ("unrepaired", "informed"))
+    # repaired where it was told, a 200 ms hole is closer to the clean file than left open
+    assert rows[2]["informed"]["pesq"] > rows[2]["unrepaired"]["pesq"]
+
+
+@pytest.mark.data
 def test_concealment_codecs_counts_bursts_per_codec_setting(dev_files, tmp_path, capsys):
     from voicemend.engine.opus import opus_available
 
