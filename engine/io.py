@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,22 @@ EXTENSION_FORMATS = {
     ".caf": "CAF",
 }
 OPUS_EXTENSIONS = {".opus"}
+READ_FORMATS = "WAV, FLAC, Ogg Vorbis or Opus, MP3, AIFF, W64, RF64 and CAF"
+# Containers people bring that libsndfile does not decode, by extension.
+FOREIGN_EXTENSIONS = {
+    ".m4a": "an M4A file (AAC or ALAC audio)",
+    ".m4b": "an M4B audiobook (AAC audio)",
+    ".mp4": "an MP4 file",
+    ".aac": "raw AAC audio",
+    ".wma": "a Windows Media file",
+    ".amr": "AMR (phone) audio",
+    ".3gp": "a 3GP (phone) file",
+    ".webm": "a WebM file",
+    ".mkv": "a Matroska file",
+    ".mka": "a Matroska audio file",
+    ".mov": "a QuickTime file",
+    ".ac3": "Dolby AC-3 audio",
+}
 IO_BLOCK_FRAMES = 1 << 18
 # WAV and AIFF keep their sizes in 32-bit fields. Past 4 GB libsndfile still writes, but with a
 # header that readers take for 4 GB, so the rest is lost. Headers of either need under 1 kB.
@@ -66,7 +83,7 @@ def info(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         i = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
+        raise unreadable(p, exc) from None
     return AudioInfo(str(p), i.format, i.subtype, int(i.samplerate), int(i.channels), int(i.frames))
 
 
@@ -91,7 +108,7 @@ def measure_levels(path: str | os.PathLike[str], block_frames: int = 1 << 20) ->
                 energy += np.square(block, dtype=np.float64).sum(axis=0)
                 count += block.shape[0]
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
+        raise unreadable(p, exc) from None
     with np.errstate(divide="ignore"):
         peak_db = 20 * np.log10(peak)
         rms_db = 10 * np.log10(energy / max(count, 1))
@@ -107,7 +124,7 @@ def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
             samples = _read_channels_first(f)
             fmt, subtype, rate = f.format, f.subtype, f.samplerate
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioFileError(f"cannot read {p}: {_reason(exc)}") from None
+        raise unreadable(p, exc) from None
     if samples.shape[1] == 0 and not allow_empty:
         raise AudioFileError(f"{p} holds no audio frames (empty file)")
     try:
@@ -267,7 +284,7 @@ class AudioReader:
         try:
             self._file = sf.SoundFile(str(self.path))
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioFileError(f"cannot read {self.path}: {_reason(exc)}") from None
+            raise unreadable(self.path, exc) from None
         f = self._file
         self.sample_rate, self.n_channels, self.n_frames = int(f.samplerate), f.channels, f.frames
         self.source = SourceFormat(f.format, f.subtype, str(self.path))
@@ -278,7 +295,7 @@ class AudioReader:
         try:
             block = self._file.read(max(0, n_frames), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioFileError(f"cannot read {self.path}: {_reason(exc)}") from None
+            raise unreadable(self.path, exc) from None
         samples = np.ascontiguousarray(block.T)
         try:
             check_finite(samples, self.sample_rate, first_frame=self.position)
@@ -456,6 +473,34 @@ def keeps_subtype(fmt: str, subtype: str, source_format: str) -> bool:
     return sf.check_format(fmt, subtype) and (
         subtype in SAMPLE_SUBTYPES or source_format.upper() == fmt.upper()
     )
+
+
+def unreadable(path: Path, exc: BaseException) -> AudioFileError:
+    """The error for a file libsndfile cannot open: its reason, and for a container it does not
+    read (an M4A from Zoom or a phone, a WMA) what to do about it."""
+    reason = _reason(exc)
+    if "not recognised" in reason.lower():
+        kind = _foreign_container(path)
+        if kind is not None:
+            reason = (
+                f"{reason.rstrip('.')}: {kind}, which voicemend does not decode (it reads "
+                f"{READ_FORMATS}); convert it first, for example: ffmpeg -i "
+                f"{shlex.quote(path.name)} {shlex.quote(path.stem + '.flac')}"
+            )
+    return AudioFileError(f"cannot read {path}: {reason}")
+
+
+def _foreign_container(path: Path) -> str | None:
+    """What a file libsndfile cannot open seems to be, where its name or first bytes tell."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        head = b""
+    if head[4:8] == b"ftyp":
+        return "an MP4/M4A file (AAC or ALAC audio)"
+    suffix = path.suffix.lower()
+    return FOREIGN_EXTENSIONS.get(suffix)
 
 
 def _reason(exc: BaseException) -> str:

@@ -254,3 +254,27 @@ def test_an_mp3_is_coded_again_at_its_own_bitrate(tmp_path, kbps):
     default = tmp_path / "default.mp3"
     sf.write(str(default), sf.read(str(wav))[0], 44100, format="MP3")
     assert save(load(wav), tmp_path / "from-wav.mp3").stat().st_size == default.stat().st_size
+
+
+def test_a_container_libsndfile_cannot_decode_is_named_with_what_to_do(tmp_path):
+    """Zoom and phones save M4A (AAC in MP4): say so, and how to convert, not only that the
+    format is not recognised."""
+    m4a = tmp_path / "zoom meeting.m4a"
+    m4a.write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + bytes(3000))
+    renamed = tmp_path / "meeting.wav"  # the first bytes tell, whatever the name
+    renamed.write_bytes(m4a.read_bytes())
+    for path in (m4a, renamed):
+        for read in (load, info):
+            with pytest.raises(AudioFileError, match="MP4/M4A file") as error:
+                read(path)
+            quoted = "'zoom meeting.m4a' 'zoom meeting.flac'" if " " in path.name else ""
+            assert f"ffmpeg -i {quoted or 'meeting.wav meeting.flac'}" in str(error.value)
+    wma = tmp_path / "old.wma"
+    wma.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(AudioFileError, match="a Windows Media file, which voicemend does not"):
+        load(wma)
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(AudioFileError) as error:
+        load(junk)
+    assert "cannot read" in str(error.value) and "ffmpeg" not in str(error.value)
