@@ -240,7 +240,7 @@ def encoder_options(
     source was coded (MP3, Vorbis, Opus), so that a repaired podcast is not coded again at
     libsndfile's default (a variable rate that lands near 60-90 kb/s on speech, whatever the
     source had); otherwise that default."""
-    if subtype != "MPEG_LAYER_III" or source is None or source.path is None:
+    if subtype != "MPEG_LAYER_III" or source is None or not source.path:
         return {}
     if not is_lossy(source.subtype):
         return {}
