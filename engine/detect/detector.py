@@ -23,6 +23,7 @@ from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_
 from voicemend.engine.detect.silence import (
     SilenceSettings,
     faded_silence,
+    find_dips,
     find_silence_runs,
     pad_ringing,
     past_ringing,
@@ -105,6 +106,9 @@ class DropoutDetector:
                 rate, x, sample_rate, lambda y, r: find_packet_loss(y, r, profile, s.packet_loss)
             )
             out += faded_silence(x, sample_rate, found, profile, s.silence)
+        if DropoutKind.DIGITAL_SILENCE in s.kinds:
+            # short cuts a codec filled with noise, where no run or burst above lies
+            out += find_dips(x, sample_rate, s.silence, out)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:

@@ -329,6 +329,48 @@ def test_cuts_in_a_file_saved_as_mp3_are_found_with_their_edges(dev_files):
     assert found_short < found
 
 
+def test_a_short_cut_an_mp3_filled_with_noise_is_found_as_a_dip(dev_files):
+    """A 10 ms cut leaves no run at 2^-14 once coded: the codec fills it with noise near
+    -70..-100 dBFS. Loud audio on both sides, within 2 ms, tells it from a voice's own pause."""
+    from voicemend.engine.corrupt import speech_positions
+    from voicemend.engine.detect.silence import find_dips, zero_runs
+    from voicemend.engine.io import load
+    from voicemend.engine.lossy import LossyFormat, roundtrip
+
+    rate, mp3, settings = 44100, LossyFormat("mp3", 128), SilenceSettings()
+    cuts = found = silent_runs = 0
+    for i, f in enumerate(dev_files[:8]):
+        audio = load(f.path)
+        clean = roundtrip(Audio(to_rate(audio.samples, RATE, rate).astype(np.float32), rate), mp3)
+        assert find_dips(clean.samples[0], rate, settings, []) == []  # the voice's own pauses
+        (cut,) = speech_positions(audio.samples[0], RATE, 160, 1, np.random.default_rng(i))
+        damaged = zero_gap(audio, cut)
+        saved = Audio(to_rate(damaged.samples, RATE, rate).astype(np.float32), rate)
+        y = roundtrip(saved, mp3).samples[0]
+        truth = Region(cut.start * rate // RATE, cut.end * rate // RATE)
+        cuts += 1
+        silent_runs += any(truth.start <= a < truth.end for a, _ in zero_runs(y, rate, settings))
+        dips = find_dips(y, rate, settings, [])
+        found += any(near(d.region, truth, round(0.002 * rate)) for d in dips)
+        assert all(d.region.overlaps_or_touches(truth) for d in dips)
+        assert DropoutDetector()(Audio.from_array(y, rate)) != [] or not dips
+    assert silent_runs < cuts - 3 and found >= cuts - 2
+
+
+def test_a_dip_beside_a_silent_run_is_left_to_the_run():
+    x = np.concatenate([np.full(800, 0.3), np.full(160, 1e-5), np.full(800, 0.3)])
+    x *= np.sign(np.sin(np.arange(x.size)))  # loud on both sides of a 10 ms dip at -100 dBFS
+    from voicemend.engine.detect.silence import find_dips
+
+    (dip,) = find_dips(x, RATE, SilenceSettings(), [])
+    assert near(dip.region, Region(800, 960), 16)
+    run = Detection(Region(790, 970), DropoutKind.DIGITAL_SILENCE, 1.0)
+    assert find_dips(x, RATE, SilenceSettings(), [run]) == []
+    shallow = np.where(np.abs(x) < 0.01, 8e-4, 0.01) * np.sign(x)  # -62 under -40 dBFS
+    assert find_dips(shallow, RATE, SilenceSettings(), []) == []  # 22 dB: a voice can dip so
+    assert find_dips(shallow * 20, RATE, SilenceSettings(), []) == []  # not under -60 dBFS
+
+
 def test_a_tail_ends_where_the_audio_rises_over_all_of_it():
     """A ringing tail lies under the audio beyond it. Speech that dips and rises again is no
     tail: a 20 dB rise out of a dip, past a louder window, does not end one."""
