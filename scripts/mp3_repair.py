@@ -15,7 +15,10 @@ the detector misses scores as unrepaired.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -116,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
             extra = f" ({found}/{len(group)} found)" if name.startswith("blind") else ""
             cells.append(f"{pesq:.3f} / {mos:.3f}{extra}")
         lines.append(f"| {gap_ms} ms | " + " | ".join(cells) + " |")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    lines += [
+        "",
+        f"`python scripts/mp3_repair.py {' '.join(argv or sys.argv[1:])}`, commit "
+        f"{commit or 'unknown'}, {datetime.date.today().isoformat()}",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out is not None:
