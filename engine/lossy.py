@@ -19,6 +19,7 @@ from voicemend.engine.errors import VoicemendError
 CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS")}
 LOSSY_SUBTYPES = frozenset(subtype for _, subtype in CODECS.values())
 CODEC_NAMES = {"MPEG_LAYER_III": "MP3", "VORBIS": "Ogg Vorbis", "OPUS": "Opus"}
+OPUS_RATES_HZ = (8000, 12000, 16000, 24000, 48000)
 # libsndfile's constant-bitrate MP3 encoder picks its bitrate linearly from the compression
 # level between these bounds (kb/s), by MPEG version, then LAME takes the nearest legal one:
 # 320 - 288 x level at 32-48 kHz (measured at 0-0.95: 320, 256, 224, 192, 160, 128, 112,
@@ -53,6 +54,12 @@ class LossyFormat:
     @property
     def label(self) -> str:
         return self.codec + (f" {self.bitrate_kbps:g} kb/s" if self.bitrate_kbps else "")
+
+    def check_rate(self, sample_rate: int) -> None:
+        """Opus codes five rates only; say so before any work is done."""
+        if self.codec == "opus" and sample_rate not in OPUS_RATES_HZ:
+            rates = ", ".join(str(r) for r in OPUS_RATES_HZ)
+            raise VoicemendError(f"opus codes {rates} Hz only, not {sample_rate} Hz")
 
     def encoder_options(self, sample_rate: int) -> dict[str, object]:
         """soundfile's keyword arguments for this format at ``sample_rate``."""
@@ -96,6 +103,7 @@ def roundtrip(audio: Audio, fmt: LossyFormat) -> Audio:
     """``audio`` coded as ``fmt`` and decoded again, the same length (a decoder's extra
     padding cut, a short end padded with zeros); MP3 decoding here is gapless (LAME's delay
     is removed), so samples keep their times."""
+    fmt.check_rate(audio.sample_rate)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"coded.{fmt.codec}"
         sf.write(path, audio.samples.T, audio.sample_rate, **fmt.encoder_options(audio.sample_rate))

@@ -17,7 +17,7 @@ from pathlib import Path
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import QualityConfig
 from voicemend.engine.inpaint import INPAINTERS
-from voicemend.engine.io import save, write_text_atomic
+from voicemend.engine.io import info, save, write_text_atomic
 from voicemend.plugin.progress import progress_bar
 
 PROG = "voicemend"  # the command line's name, as plugin.cli shows it
@@ -264,6 +264,8 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
     from voicemend.engine.detect import DetectorSettings, DropoutDetector, kinds_sought
 
     detector = DropoutDetector(DetectorSettings(kinds=kinds_sought(args.concealed)))
+    if args.saved_as is not None:
+        args.saved_as.check_rate(args.saved_at or info(files[0].path).sample_rate)
     t0 = time.perf_counter()
     with progress_bar("files") as bar:
         report = evaluate_detection(

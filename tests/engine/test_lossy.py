@@ -71,3 +71,10 @@ def test_a_round_trip_keeps_length_and_timing(codec):
     assert best == 0
     snr_db = 10 * np.log10(np.sum(a**2) / np.sum((a - b) ** 2))
     assert 8 < snr_db < 60  # coded, and not silence
+
+
+def test_opus_at_a_rate_it_cannot_code_is_refused_by_name():
+    audio = Audio.from_array(speech_like(0.2, 44100, seed=1), 44100)
+    with pytest.raises(VoicemendError, match="opus codes 8000, 12000, 16000, 24000, 48000 Hz only"):
+        roundtrip(audio, LossyFormat.parse("opus"))
+    LossyFormat.parse("mp3").check_rate(44100)  # any rate libsndfile's MP3 takes

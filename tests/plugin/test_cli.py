@@ -610,6 +610,9 @@ def test_bench_detection_of_files_saved_as_mp3(tmp_path, capsys, dev_files):
     zero_runs = report["scenarios"]["zero_run"]
     assert zero_runs["true_positives"] + zero_runs["false_negatives"] == 3
     assert "coded as mp3 128 kb/s" in (tmp_path / "d" / "detection.md").read_text()
+    args = ["bench", "detection", "--data", speech_root(), "--limit", "1", "--saved-at", "44100"]
+    code, _, err = run(capsys, *args, "--saved-as", "opus", "--results", tmp_path / "no")
+    assert code == 1 and "opus codes 8000" in err and not (tmp_path / "no").exists()
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "detection", "--saved-as", "flac", "--results", str(tmp_path / "no")])
     assert exit_info.value.code == 2 and "unknown codec 'flac'" in capsys.readouterr().err
