@@ -25,7 +25,7 @@ from voicemend.engine.detect import (
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled, RegionReport
-from voicemend.engine.io import info, measure_levels, write_text_atomic
+from voicemend.engine.io import AudioInfo, info, measure_levels, write_text_atomic
 from voicemend.engine.lossy import CODEC_NAMES, LossyFormat, file_bitrate_kbps, is_lossy
 from voicemend.engine.models.shipped import STORAGES
 from voicemend.engine.regions import format_time_s, parse_region_spec
@@ -687,8 +687,9 @@ def cmd_repair(args: argparse.Namespace) -> int:
             print(line)
         blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
         print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
-        _warn_over_full_scale(reports, Path(outcome.output))
-        _note_lossy_output(Path(outcome.output))
+        written = info(Path(outcome.output))
+        _warn_over_full_scale(reports, written)
+        _note_lossy_output(written)
     return 0
 
 
@@ -725,10 +726,10 @@ def repair_lines(reports: Sequence[RegionReport], sr: int, limit: int | None) ->
     return lines
 
 
-def _warn_over_full_scale(reports: list, output: Path) -> None:
+def _warn_over_full_scale(reports: list, written: AudioInfo) -> None:
     """Restored clipped peaks can pass 0 dBFS; an integer file clips them again."""
     over = [r for r in reports if r.peak > 1.0]
-    subtype = info(output).subtype
+    subtype = written.subtype
     if over and subtype not in ("FLOAT", "DOUBLE"):
         top_db = 20 * math.log10(max(r.peak for r in over))
         print(
@@ -740,16 +741,15 @@ def _warn_over_full_scale(reports: list, output: Path) -> None:
         )
 
 
-def _note_lossy_output(output: Path) -> None:
+def _note_lossy_output(written: AudioInfo) -> None:
     """A lossy codec codes the whole file again: the audio outside the repairs is not kept
     bit for bit, as it is in WAV, FLAC or AIFF."""
-    found = info(output)
-    if is_lossy(found.subtype):
-        kbps = file_bitrate_kbps(output, found.duration_s)
-        codec = CODEC_NAMES[found.subtype] + (f" at {kbps:.0f} kb/s" if kbps else "")
+    if is_lossy(written.subtype):
+        kbps = file_bitrate_kbps(written.path, written.duration_s)
+        codec = CODEC_NAMES[written.subtype] + (f" at {kbps:.0f} kb/s" if kbps else "")
         print(
-            f"{PROG}: note: {output.name} is {codec}, a lossy codec: the whole file was "
-            "coded again, so the audio outside the repairs changed a little too; "
+            f"{PROG}: note: {Path(written.path).name} is {codec}, a lossy codec: the whole "
+            "file was coded again, so the audio outside the repairs changed a little too; "
             "write .wav or .flac to keep it bit for bit",
             file=sys.stderr,
         )
