@@ -286,23 +286,31 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
 
 
 def _run_meta(argv: Sequence[str]) -> dict[str, object]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
     return {
         "command": " ".join(["voicemend", *argv[1:]]),
-        "git_commit": commit or "unknown",
+        "git_commit": _git_commit(),
         "machine": _machine(),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _git_commit() -> str:
+    """The checkout's commit, with ``-dirty`` where tracked files differ from it (a result
+    measured on uncommitted code names no commit that made it)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=False, timeout=5
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        if commit and git("status", "--porcelain", "--untracked-files=no"):
+            commit += "-dirty"
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return commit or "unknown"
 
 
 def _machine() -> str:

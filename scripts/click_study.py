@@ -46,13 +46,20 @@ def study(files, per_file: int, ratios: list[float], seed: int) -> dict:
     }
     seconds = 0.0
     false = dict.fromkeys(ratios, 0)
+    clean_hits: list[dict] = []  # at the middle ratio, to be looked at
     cases = []
     for f in files:
         audio = load(f.path).to_mono()
         x, rate = audio.samples[0].astype(np.float64), audio.sample_rate
         seconds += x.size / rate
         for r, det in detectors.items():
-            false[r] += len(det(Audio.from_array(x, rate)))
+            found = det(Audio.from_array(x, rate))
+            false[r] += len(found)
+            if r == ratios[len(ratios) // 2]:
+                clean_hits += [
+                    {"file": Path(f.path).stem, "path": str(f.path), "at": d.region.start}
+                    for d in found
+                ]
         half = rate // 50
         places = speech_positions(x, rate, 2 * half, per_file, rng)
         for place in places:
@@ -73,7 +80,13 @@ def study(files, per_file: int, ratios: list[float], seed: int) -> dict:
                     after = np.sum((out[span] - x[span]) ** 2)
                     case["error_change_db"] = round(10 * np.log10(after / before), 2)
             cases.append(case)
-    return {"seconds": seconds, "false": false, "cases": cases, "ratios": ratios}
+    return {
+        "seconds": seconds,
+        "false": false,
+        "clean_detections": clean_hits,
+        "cases": cases,
+        "ratios": ratios,
+    }
 
 
 def recall_table(result: dict) -> dict[str, dict[str, list[int]]]:
@@ -114,6 +127,15 @@ def write(result: dict, out: Path, command: str) -> None:
             if s == "all":
                 false = f"{false} ({false / minutes * 10:.1f} per 10 min)"
             lines.append(f"| {r} | {s} | " + " | ".join(cells) + f" | {false} |")
+    hits = result.get("clean_detections", [])
+    if hits:
+        mid = result["ratios"][len(result["ratios"]) // 2]
+        lines += [
+            "",
+            f"Detections in the clean files at ratio {mid:g} (waveforms around the first six in "
+            "`clean-detections.png`): "
+            + ", ".join(f"{h['file']} at {h['at']} samples" for h in hits),
+        ]
     change = [c["error_change_db"] for c in result["cases"] if "error_change_db" in c]
     if change:
         mid = result["ratios"][len(result["ratios"]) // 2]
@@ -146,6 +168,33 @@ def write(result: dict, out: Path, command: str) -> None:
     ax.set_title("Click search on dev speech")
     fig.tight_layout()
     save_figure(fig, out / "recall.png")
+    plt.close(fig)
+    if result.get("clean_detections"):
+        plot_clean_detections(result["clean_detections"][:6], out / "clean-detections.png")
+
+
+def plot_clean_detections(hits: list[dict], path: Path) -> None:
+    """The waveform around each detection in the clean files (25 ms and 2.5 ms either side),
+    to tell a false one from a click the recording holds."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(hits), 2, figsize=(10, 1.9 * len(hits)), squeeze=False)
+    for row, hit in zip(axes, hits, strict=True):
+        audio = load(hit["path"]).to_mono()
+        x, rate = audio.samples[0], audio.sample_rate
+        for ax, ms in zip(row, (25.0, 2.5), strict=True):
+            half = round(ms * rate / 1000)
+            lo, hi = max(0, hit["at"] - half), min(x.size, hit["at"] + half)
+            t_ms = (np.arange(lo, hi) - hit["at"]) * 1000 / rate
+            ax.plot(t_ms, x[lo:hi], lw=0.8)
+            ax.axvline(0.0, color="red", alpha=0.4)
+            ax.set_title(f"{hit['file']} at {hit['at'] / rate:.3f} s", fontsize=8)
+            ax.tick_params(labelsize=7)
+        row[0].set_ylabel("sample", fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("ms from the detection's start", fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
     plt.close(fig)
 
 

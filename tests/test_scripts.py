@@ -959,3 +959,8 @@ def test_click_study_counts_found_clicks_by_level_and_false_ones(dev_files, tmp_
             assert case["error_change_db"] < 0  # the repair brought the click's 10 ms closer
     text = (tmp_path / "results.md").read_text(encoding="utf-8")
     assert "| 8.0 | all |" in text and (tmp_path / "recall.png").stat().st_size > 0
+    # the clean files' detections are listed and drawn, to be looked at
+    assert len(result["clean_detections"]) == result["false"]["8.0"]
+    hit = {"file": "clicked", "path": str(dev_files[0].path), "at": 4000}
+    module["plot_clean_detections"]([hit, hit], tmp_path / "clean.png")
+    assert (tmp_path / "clean.png").read_bytes()[:4] == b"\x89PNG"

@@ -23,7 +23,7 @@ class DropoutKind(str, Enum):
 # What blind mode looks for unless asked: concealment is opt-in, since on clean speech that was
 # never a call its network still finds a loss now and then (dev: 2 in 12.5 min, where the level
 # rules find none), and most recordings were never calls; clicks too, since on clean read speech
-# the search finds one now and then (train: 45 in 2.8 h; engine.detect.clicks)
+# the search finds one now and then (train: 29 in 2.8 h; engine.detect.clicks)
 OPT_IN_KINDS = (DropoutKind.CONCEALED, DropoutKind.CLICK)
 DEFAULT_KINDS = tuple(k for k in DropoutKind if k not in OPT_IN_KINDS)
 

@@ -13,7 +13,7 @@ from voicemend.engine.detect import (
     DropoutKind,
     kinds_sought,
 )
-from voicemend.engine.detect.clicks import ar_residual, find_clicks, levinson
+from voicemend.engine.detect.clicks import ar_residual, find_clicks, levinson, two_sided_error
 
 from ..conftest import speech_like
 
@@ -63,9 +63,60 @@ def test_finds_each_click_where_it_is_and_nothing_else(rate):
 def test_louder_clicks_are_surer():
     rate = 16_000
     x = speech_like(1.0, rate, seed=4)
-    soft = find_clicks(with_clicks(x, rate, [8000], 22.0), rate, ClickSettings())
-    loud = find_clicks(with_clicks(x, rate, [8000], 45.0), rate, ClickSettings())
-    assert len(soft) == len(loud) == 1 and soft[0].confidence < loud[0].confidence
+    found = [
+        find_clicks(with_clicks(x, rate, [8000], db), rate, ClickSettings())
+        for db in (10.0, 18.0, 26.0)
+    ]
+    assert [len(f) for f in found] == [1, 1, 1]
+    confidence = [f[0].confidence for f in found]
+    assert 0.5 <= confidence[0] < confidence[1] < confidence[2] <= 1.0
+
+
+def test_a_quiet_click_stands_out_further_once_its_blocks_are_fitted_without_it():
+    """A click 10 dB over the voice holds a fair share of its 64 ms block's energy, and the
+    model fitted with it predicts the voice around it worse. Fitted again without it, the
+    model makes the click stand out further; the click alone is flagged, not the samples
+    whose prediction it spoiled."""
+    rate = 16_000
+    x = speech_like(2.0, rate, seed=3)
+    at = [5000, 13_000, 24_000]
+    y = with_clicks(x, rate, at, 10.0)
+    refit = find_clicks(y, rate, ClickSettings())
+    once = find_clicks(y, rate, ClickSettings(suspect_ratio=np.inf))
+    for found in (refit, once):
+        assert [d.region.start <= n < d.region.end for d, n in zip(found, at, strict=True)] == [
+            True
+        ] * 3
+        assert all(d.region.n_frames <= 2 * rate // 1000 + 2 for d in found)
+    assert all(a.confidence > b.confidence for a, b in zip(refit, once, strict=True))
+
+
+def test_the_two_sided_error_piles_a_click_up_at_its_sample():
+    """Forward, a click spoils the ``order`` predictions after it; filtered backwards by the
+    same model, its error gathers at the click, times the sum of the squared coefficients."""
+    a = np.array([[1.0, -1.6, 0.8]])
+    e = np.zeros(64)
+    e[30] = 1.0  # a click's forward error: a at 30, 31, 32 (here the error itself)
+    e = np.convolve(e, a[0])[:64]
+    d = two_sided_error(e, a, 64)
+    assert np.argmax(np.abs(d)) == 30
+    assert d[30] == pytest.approx(np.sum(a**2))
+    assert np.count_nonzero(np.abs(d) > 1e-12) == 5  # 28..32: the model's autocorrelation
+
+
+@pytest.mark.parametrize("shape", ["doublet", "ring"])
+def test_a_click_of_several_samples_is_repaired_over_its_own_samples(shape):
+    from voicemend.engine.corrupt import add_click, click_shape
+
+    rate = 16_000
+    audio = Audio.from_array(speech_like(1.0, rate, seed=12), rate)
+    click = click_shape(shape, rate, np.random.default_rng(2))
+    clicked, truth = add_click(audio, 8000, click, 25.0)
+    [found] = find_clicks(clicked.samples[0], rate, ClickSettings())
+    pad = rate // 2000
+    assert found.region.start <= truth.start and found.region.end >= truth.end - 2
+    # no more than a millisecond past its end (a ring's faint tail still spoils what follows)
+    assert found.region.n_frames <= truth.n_frames + 2 * pad + rate // 1000
 
 
 def test_a_burst_of_noise_is_no_click():
