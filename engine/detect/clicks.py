@@ -70,7 +70,9 @@ def find_clicks(x: np.ndarray, sample_rate: int, settings: ClickSettings) -> lis
     if peak == 0.0:
         return []
     x = x.astype(np.float64)
-    exclude = max(1, round(s.exclude_ms * sample_rate / 1000))
+    # a click's own two-sided error reaches ``order`` samples either side of it (a doublet's,
+    # order + 1 past its first): never its own neighbour, at 8 kHz either, where 2 ms is 16
+    exclude = max(round(s.exclude_ms * sample_rate / 1000), s.order + 2)
     reach = max(exclude + 1, round(s.context_ms * sample_rate / 1000))
     floor = peak * 10 ** (s.floor_db / 20)
     models = ar_models(x, s.order, block, hop)

@@ -211,3 +211,19 @@ def test_sound_starting_from_digital_silence_is_no_click_but_a_blip_in_it_is():
     x[11_000] = 0.05
     [blip] = find_clicks(x, rate, ClickSettings())
     assert blip.region.start <= 11_000 < blip.region.end
+
+
+def test_a_click_in_speech_saved_at_8_khz_is_not_its_own_neighbour():
+    """At 8 kHz the 2 ms left out around a sample are 16 samples, fewer than the 20 over
+    which a click's own two-sided error spreads; were they all that is left out, a click's
+    error would be its own neighbour and cap its score."""
+    from voicemend.engine.rates import to_rate
+
+    at = [5000, 13_000, 24_000]
+    clean = speech_like(2.0, 16_000, seed=3)
+    y8 = to_rate(with_clicks(clean, 16_000, at, 25.0), 16_000, 8000)
+    found = find_clicks(y8, 8000, ClickSettings())
+    assert [d.region.start <= n // 2 < d.region.end for d, n in zip(found, at, strict=True)] == [
+        True
+    ] * 3
+    assert find_clicks(to_rate(clean, 16_000, 8000), 8000, ClickSettings()) == []
