@@ -18,6 +18,7 @@ from voicemend.engine.audio import Audio, SourceFormat, check_repair_rate
 from voicemend.engine.blockwise import detect_in_blocks, repair_in_blocks
 from voicemend.engine.detect import (
     DEFAULT_KINDS,
+    ClickSettings,
     Detection,
     DetectorSettings,
     DropoutDetector,
@@ -26,6 +27,7 @@ from voicemend.engine.detect import (
     clipped_regions,
     some_channels,
 )
+from voicemend.engine.detect.clicks import SPLICE_FORWARD_RATIO
 from voicemend.engine.detect.snap import Snap, snap_regions, snap_regions_in_file
 from voicemend.engine.errors import InvalidAudioError, VoicemendError
 from voicemend.engine.inpaint import INPAINTERS, get_inpainter
@@ -131,7 +133,12 @@ class DetectDropouts(Processor):
     type_name = "voicemend.DetectDropouts"
     writes_audio = False
 
-    def __init__(self, min_confidence: float = 0.5, kinds: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        min_confidence: float = 0.5,
+        kinds: Sequence[str] | None = None,
+        splices: bool = False,
+    ) -> None:
         try:
             chosen = tuple(DropoutKind(k) for k in (kinds or [k.value for k in DEFAULT_KINDS]))
         except ValueError:
@@ -143,8 +150,13 @@ class DetectDropouts(Processor):
             raise VoicemendError(f"min_confidence must be within 0..1, got {min_confidence}")
         self.min_confidence = float(min_confidence)
         self.kinds = [k.value for k in chosen]
+        if splices and DropoutKind.CLICK not in chosen:
+            raise VoicemendError("splices are sought as clicks: add 'click' to kinds")
+        self.splices = bool(splices)
+        # a splice's step shows in the forward error only (engine.detect.clicks)
+        clicks = ClickSettings(forward_ratio=SPLICE_FORWARD_RATIO) if splices else ClickSettings()
         self.detector = DropoutDetector(
-            DetectorSettings(kinds=chosen, min_confidence=self.min_confidence)
+            DetectorSettings(kinds=chosen, min_confidence=self.min_confidence, clicks=clicks)
         )
         self.detections: list[Detection] = []
 
@@ -177,7 +189,11 @@ class DetectDropouts(Processor):
         context.detected_channels += [tuple(d.channels) for d in self.detections]
 
     def params(self) -> dict[str, object]:
-        return {"min_confidence": self.min_confidence, "kinds": list(self.kinds)}
+        return {
+            "min_confidence": self.min_confidence,
+            "kinds": list(self.kinds),
+            "splices": self.splices,
+        }
 
 
 class Inpaint(Processor):

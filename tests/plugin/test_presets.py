@@ -164,3 +164,16 @@ def test_presets_are_plain_json(tmp_path):
             },
         }
     ]
+
+
+def test_splices_are_sought_as_clicks_and_the_stage_says_so():
+    from voicemend.engine.detect.clicks import SPLICE_FORWARD_RATIO
+    from voicemend.engine.errors import VoicemendError
+    from voicemend.plugin.processors import DetectDropouts
+
+    stage = DetectDropouts(kinds=["click"], splices=True)
+    assert stage.params()["splices"] is True
+    assert stage.detector.settings.clicks.forward_ratio == SPLICE_FORWARD_RATIO
+    assert np.isinf(DetectDropouts(kinds=["click"]).detector.settings.clicks.forward_ratio)
+    with pytest.raises(VoicemendError, match="add 'click' to kinds"):
+        DetectDropouts(kinds=["packet_loss"], splices=True)
