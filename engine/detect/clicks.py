@@ -234,14 +234,11 @@ def _side_max(e: np.ndarray, exclude: int, reach: int, side: int) -> np.ndarray:
     return out
 
 
-def ar_residual(
-    x: np.ndarray, order: int, block: int, hop: int, fit_on: np.ndarray | None = None
-) -> np.ndarray:
+def ar_residual(x: np.ndarray, order: int, block: int, hop: int) -> np.ndarray:
     """The prediction error of ``x`` under AR models of ``order`` fitted (autocorrelation
     method, Hann window) on ``block`` samples centred on each ``hop`` of it, each hop filtered
-    by its own model. The models are fitted on ``fit_on`` where given (``x`` with samples
-    that should not shape them taken out)."""
-    return ar_filter(x, ar_models(x if fit_on is None else fit_on, order, block, hop), hop)
+    by its own model."""
+    return ar_filter(x, ar_models(x, order, block, hop), hop)
 
 
 def ar_models(
