@@ -288,14 +288,14 @@ def cmd_bench_detection(args: argparse.Namespace) -> int:
 def _run_meta(argv: Sequence[str]) -> dict[str, object]:
     return {
         "command": " ".join(["voicemend", *argv[1:]]),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "machine": _machine(),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
     """The checkout's commit, with ``-dirty`` where tracked files differ from it (a result
     measured on uncommitted code names no commit that made it)."""
 

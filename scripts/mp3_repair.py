@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
 from collections import defaultdict
 from dataclasses import replace
@@ -34,6 +33,7 @@ from voicemend.engine.inpaint import INPAINTERS
 from voicemend.engine.io import load, write_text_atomic
 from voicemend.engine.lossy import LossyFormat, roundtrip
 from voicemend.engine.rates import to_rate
+from voicemend.plugin.bench_commands import git_commit
 
 RATE = 44100
 GAPS_MS = (20, 60, 200)
@@ -119,13 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             extra = f" ({found}/{len(group)} found)" if name.startswith("blind") else ""
             cells.append(f"{pesq:.3f} / {mos:.3f}{extra}")
         lines.append(f"| {gap_ms} ms | " + " | ".join(cells) + " |")
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     lines += [
         "",
         f"`python scripts/mp3_repair.py {' '.join(argv or sys.argv[1:])}`, commit "
-        f"{commit or 'unknown'}, {datetime.date.today().isoformat()}",
+        f"{git_commit()}, {datetime.date.today().isoformat()}",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from voicemend.plugin.bench_commands import _git_commit
+from voicemend.plugin.bench_commands import git_commit
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -14,7 +14,7 @@ def _git(cwd, *args):
 
 def test_a_result_names_its_commit_and_says_when_the_code_differed_from_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert _git_commit() == "unknown"  # not a checkout
+    assert git_commit() == "unknown"  # not a checkout
     _git(tmp_path, "init", "-q")
     (tmp_path / "code.py").write_text("x = 1\n")
     _git(tmp_path, "add", "code.py")
@@ -22,8 +22,8 @@ def test_a_result_names_its_commit_and_says_when_the_code_differed_from_it(tmp_p
     head = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True
     ).stdout.strip()
-    assert _git_commit() == head
+    assert git_commit() == head
     (tmp_path / "notes.txt").write_text("untracked files do not count\n")
-    assert _git_commit() == head
+    assert git_commit() == head
     (tmp_path / "code.py").write_text("x = 2\n")
-    assert _git_commit() == f"{head}-dirty"
+    assert git_commit() == f"{head}-dirty"
