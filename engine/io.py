@@ -15,6 +15,12 @@ import numpy as np
 import soundfile as sf
 
 from voicemend.engine.audio import Audio, SourceFormat, check_finite
+from voicemend.engine.container import (
+    WRITE_SUBTYPES,
+    ContainerError,
+    ContainerFile,
+    ContainerWriter,
+)
 from voicemend.engine.errors import AudioFileError
 from voicemend.engine.lossy import file_bitrate_kbps, is_lossy, mp3_encoder_options
 
@@ -32,10 +38,10 @@ EXTENSION_FORMATS = {
     ".w64": "W64",
     ".rf64": "RF64",
     ".caf": "CAF",
+    ".m4a": "MP4",
 }
 OPUS_EXTENSIONS = {".opus"}
-READ_FORMATS = "WAV, FLAC, Ogg Vorbis or Opus, MP3, AIFF, W64, RF64 and CAF"
-# Containers people bring that libsndfile does not decode, by extension.
+# Containers people bring that libsndfile does not decode, by extension: FFmpeg decodes them.
 FOREIGN_EXTENSIONS = {
     ".m4a": "an M4A file (AAC or ALAC audio)",
     ".m4b": "an M4B audiobook (AAC audio)",
@@ -50,6 +56,18 @@ FOREIGN_EXTENSIONS = {
     ".mov": "a QuickTime file",
     ".ac3": "Dolby AC-3 audio",
 }
+# The first bytes of those containers, for a file whose name does not tell.
+CONTAINER_MAGIC = {
+    bytes.fromhex("3026b2758e66cf11"): "a Windows Media file",
+    bytes.fromhex("1a45dfa3"): "a Matroska/WebM file",
+    b"#!AMR": "AMR (phone) audio",
+    bytes.fromhex("fff1"): "raw AAC audio",
+    bytes.fromhex("fff9"): "raw AAC audio",
+}
+# What a folder given to `render` is searched for.
+READ_EXTENSIONS = frozenset(EXTENSION_FORMATS) | frozenset(FOREIGN_EXTENSIONS)
+# An ALAC source written to another format keeps its bit depth as plain samples.
+ALAC_SAMPLE_SUBTYPES = {"ALAC_16": "PCM_16", "ALAC_20": "PCM_24", "ALAC_24": "PCM_24"}
 IO_BLOCK_FRAMES = 1 << 18
 # WAV and AIFF keep their sizes in 32-bit fields. Past 4 GB libsndfile still writes, but with a
 # header that readers take for 4 GB, so the rest is lost. Headers of either need under 1 kB.
@@ -71,6 +89,7 @@ class AudioInfo:
     sample_rate: int
     n_channels: int
     n_frames: int
+    bitrate_kbps: float | None = None  # the audio stream's, where the container states it
 
     @property
     def duration_s(self) -> float:
@@ -83,8 +102,36 @@ def info(path: str | os.PathLike[str]) -> AudioInfo:
     try:
         i = sf.info(str(p))
     except (sf.LibsndfileError, RuntimeError) as exc:
-        raise unreadable(p, exc) from None
+        with _decoded_elsewhere(p, exc) as f:
+            return AudioInfo(
+                str(p), f.format, f.subtype, f.samplerate, f.channels, f.frames, f.bitrate_kbps
+            )
     return AudioInfo(str(p), i.format, i.subtype, int(i.samplerate), int(i.channels), int(i.frames))
+
+
+def open_audio(path: Path) -> sf.SoundFile | ContainerFile:
+    """``path`` opened for reading: by libsndfile, or by FFmpeg for the containers it does not
+    read (see :func:`unreadable` for files neither decodes)."""
+    try:
+        return sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        return _decoded_elsewhere(path, exc)
+
+
+def _decoded_elsewhere(path: Path, exc: BaseException) -> ContainerFile:
+    """A file libsndfile refused, opened by FFmpeg where its name or first bytes say it is a
+    container FFmpeg reads (never a damaged WAV or FLAC, which FFmpeg would decode as noise)."""
+    kind = _foreign_container(path)
+    if kind is None:
+        raise unreadable(path, exc) from None
+    try:
+        return ContainerFile(path)
+    except ContainerError as failed:
+        raise AudioFileError(
+            f"cannot read {path}: {kind}, which FFmpeg could not decode either ({failed.reason}); "
+            f"it may be damaged or in a codec this FFmpeg lacks (ffprobe {shlex.quote(path.name)} "
+            "names it)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -99,7 +146,7 @@ def measure_levels(path: str | os.PathLike[str], block_frames: int = 1 << 20) ->
     """Levels of a file read block by block, so that huge files use little memory."""
     p = _existing_file(path)
     try:
-        with sf.SoundFile(str(p)) as f:
+        with open_audio(p) as f:
             peak = np.zeros(f.channels)
             energy = np.zeros(f.channels)
             count = 0
@@ -119,7 +166,7 @@ def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
     """Decode a file into an Audio (float32, channels × frames), remembering its format."""
     p = _existing_file(path)
     try:
-        with sf.SoundFile(str(p)) as f:
+        with open_audio(p) as f:
             check_fits_in_memory(p, f.channels, f.frames, f.samplerate)
             samples = _read_channels_first(f)
             fmt, subtype, rate = f.format, f.subtype, f.samplerate
@@ -134,7 +181,7 @@ def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
     return Audio(samples, int(rate), SourceFormat(fmt, subtype, str(p)))
 
 
-def _read_channels_first(f: sf.SoundFile) -> np.ndarray:
+def _read_channels_first(f: sf.SoundFile | ContainerFile) -> np.ndarray:
     """(channels, frames) float32, decoded block by block straight into place: no second
     full-size copy for the transpose (an hour of 44.1 kHz stereo is 1.27 GB as float32)."""
     out = np.empty((f.channels, max(0, f.frames)), dtype=np.float32)
@@ -224,31 +271,47 @@ def open_writer(
     try:
         with (
             atomic_path(out) as tmp,
-            sf.SoundFile(
-                str(tmp), "w", sample_rate, n_channels, subtype, format=fmt, **options
-            ) as f,
+            _writer(tmp, fmt, sample_rate, n_channels, subtype, options) as f,
         ):
             yield write
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
 
 
+def _writer(
+    tmp: Path, fmt: str, sample_rate: int, n_channels: int, subtype: str, options: dict[str, Any]
+) -> sf.SoundFile | ContainerWriter:
+    if fmt == "MP4":
+        return ContainerWriter(tmp, sample_rate, n_channels, subtype, **options)
+    return sf.SoundFile(str(tmp), "w", sample_rate, n_channels, subtype, format=fmt, **options)
+
+
 def encoder_options(
     source: SourceFormat | None, fmt: str, subtype: str, sample_rate: int
 ) -> dict[str, object]:
-    """The encoder setting for an MP3 output: the bitrate its source was coded at, where the
-    source was coded (MP3, Vorbis, Opus), so that a repaired podcast is not coded again at
-    libsndfile's default (a variable rate that lands near 60-90 kb/s on speech, whatever the
-    source had); otherwise that default."""
-    if subtype != "MPEG_LAYER_III" or source is None or not source.path:
+    """The encoder setting for an MP3 or AAC output: the bitrate its source was coded at, where
+    the source was coded (MP3, Vorbis, Opus, AAC...), so that a repaired podcast is not coded
+    again at the encoder's default (libsndfile's MP3 lands near 60-90 kb/s on speech, whatever
+    the source had); otherwise that default."""
+    if subtype not in ("MPEG_LAYER_III", "AAC") or source is None or not source.path:
         return {}
     if not is_lossy(source.subtype):
         return {}
     try:
-        kbps = file_bitrate_kbps(source.path, sf.info(source.path).duration)
-    except (OSError, RuntimeError, sf.LibsndfileError):
+        kbps = coded_bitrate_kbps(info(source.path))
+    except (OSError, AudioFileError):
         return {}  # the source is gone or unreadable: the default quality
-    return {} if kbps is None else mp3_encoder_options(kbps, sample_rate)
+    if kbps is None:
+        return {}
+    return {"bitrate_kbps": kbps} if subtype == "AAC" else mp3_encoder_options(kbps, sample_rate)
+
+
+def coded_bitrate_kbps(i: AudioInfo) -> float | None:
+    """A coded file's bitrate: its audio stream's where the container states it (an MP4's
+    video is not counted), else the file's size over its duration."""
+    if i.bitrate_kbps is not None:
+        return i.bitrate_kbps
+    return file_bitrate_kbps(i.path, i.duration_s)
 
 
 def data_bytes(subtype: str, n_channels: int, n_frames: int) -> int:
@@ -281,10 +344,7 @@ class AudioReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = _existing_file(path)
-        try:
-            self._file = sf.SoundFile(str(self.path))
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise unreadable(self.path, exc) from None
+        self._file = open_audio(self.path)
         f = self._file
         self.sample_rate, self.n_channels, self.n_frames = int(f.samplerate), f.channels, f.frames
         self.source = SourceFormat(f.format, f.subtype, str(self.path))
@@ -396,7 +456,12 @@ def check_subtype(path: str | os.PathLike[str], subtype: str) -> None:
 
 
 def _require_subtype(fmt: str, subtype: str) -> None:
-    if not sf.check_format(fmt, subtype):
+    if fmt == "MP4" and subtype not in WRITE_SUBTYPES:
+        raise AudioFileError(
+            f"an M4A file holds {' or '.join(WRITE_SUBTYPES)} audio, not {subtype}; choose "
+            "another format"
+        )
+    if fmt != "MP4" and not sf.check_format(fmt, subtype):
         raise AudioFileError(f"a {fmt} file cannot hold {subtype} samples; choose another format")
 
 
@@ -462,6 +527,10 @@ def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: P
         return "OPUS"
     if src is not None and keeps_subtype(fmt, src.subtype, src.format):
         return src.subtype
+    if fmt == "MP4":
+        return "AAC"
+    if src is not None and src.subtype in ALAC_SAMPLE_SUBTYPES:
+        return ALAC_SAMPLE_SUBTYPES[src.subtype]  # its bit depth, in the format's own samples
     return sf.default_subtype(fmt)
 
 
@@ -470,24 +539,16 @@ def keeps_subtype(fmt: str, subtype: str, source_format: str) -> bool:
     carry over to any container that holds them, codecs only to their own container. libsndfile
     calls MP3-in-WAV a valid pairing but cannot write it, so an MP3 made into a WAV gets the
     WAV default (16-bit), not an error."""
+    if fmt == "MP4":
+        return subtype in WRITE_SUBTYPES and (source_format == "MP4" or subtype.startswith("ALAC"))
     return sf.check_format(fmt, subtype) and (
         subtype in SAMPLE_SUBTYPES or source_format.upper() == fmt.upper()
     )
 
 
 def unreadable(path: Path, exc: BaseException) -> AudioFileError:
-    """The error for a file libsndfile cannot open: its reason, and for a container it does not
-    read (an M4A from Zoom or a phone, a WMA) what to do about it."""
-    reason = _reason(exc)
-    if "not recognised" in reason.lower():
-        kind = _foreign_container(path)
-        if kind is not None:
-            reason = (
-                f"{reason.rstrip('.')}: {kind}, which voicemend does not decode (it reads "
-                f"{READ_FORMATS}); convert it first, for example: ffmpeg -i "
-                f"{shlex.quote(path.name)} {shlex.quote(path.stem + '.flac')}"
-            )
-    return AudioFileError(f"cannot read {path}: {reason}")
+    """The error for a file libsndfile cannot open and that is no container FFmpeg reads."""
+    return AudioFileError(f"cannot read {path}: {_reason(exc)}")
 
 
 def _foreign_container(path: Path) -> str | None:
@@ -499,6 +560,9 @@ def _foreign_container(path: Path) -> str | None:
         head = b""
     if head[4:8] == b"ftyp":
         return "an MP4/M4A file (AAC or ALAC audio)"
+    for magic, kind in CONTAINER_MAGIC.items():
+        if head.startswith(magic):
+            return kind
     suffix = path.suffix.lower()
     return FOREIGN_EXTENSIONS.get(suffix)
 

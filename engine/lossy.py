@@ -1,6 +1,6 @@
-"""Lossy codecs (MP3, Ogg Vorbis, Opus) through libsndfile: what a file was coded at, the
-encoder setting that codes a repaired copy at the same bitrate, and a round trip through a
-codec (the benches' dropouts in MP3 files)."""
+"""Lossy codecs (MP3, Ogg Vorbis, Opus through libsndfile; AAC in M4A through FFmpeg): what a
+file was coded at, the encoder setting that codes a repaired copy at the same bitrate, and a
+round trip through a codec (the benches' dropouts in MP3 and M4A files)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,32 @@ import numpy as np
 import soundfile as sf
 
 from voicemend.engine.audio import Audio
+from voicemend.engine.container import ContainerFile, ContainerWriter
 from voicemend.engine.errors import VoicemendError
 
 # soundfile's subtype names of the lossy codecs it writes, by the name users give them
-CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS")}
-LOSSY_SUBTYPES = frozenset(subtype for _, subtype in CODECS.values())
+CODECS = {
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+    "ogg": ("OGG", "VORBIS"),
+    "opus": ("OGG", "OPUS"),
+    "aac": ("MP4", "AAC"),  # as Zoom and phones save it; coded by FFmpeg's AAC encoder
+}
+BITRATE_CODECS = ("mp3", "aac")
+# with the lossy codecs FFmpeg decodes from other containers (voicemend.engine.container)
+CONTAINER_CODEC_NAMES = {
+    "AAC": "AAC",
+    "WMAV1": "WMA",
+    "WMAV2": "WMA",
+    "WMAPRO": "WMA Pro",
+    "AMR_NB": "AMR",
+    "AMR_WB": "AMR-WB",
+    "AC3": "AC-3",
+    "EAC3": "E-AC-3",
+    "MP2": "MP2",
+}
 CODEC_NAMES = {"MPEG_LAYER_III": "MP3", "VORBIS": "Ogg Vorbis", "OPUS": "Opus"}
+CODEC_NAMES |= CONTAINER_CODEC_NAMES
+LOSSY_SUBTYPES = frozenset(CODEC_NAMES)
 OPUS_RATES_HZ = (8000, 12000, 16000, 24000, 48000)
 # libsndfile's constant-bitrate MP3 encoder picks its bitrate linearly from the compression
 # level between these bounds (kb/s), by MPEG version, then LAME takes the nearest legal one:
@@ -37,7 +57,8 @@ class LossyFormat:
 
     @classmethod
     def parse(cls, text: str) -> LossyFormat:
-        """``mp3``, ``mp3:128``, ``ogg``, ``opus`` (a bitrate is honoured for MP3 only)."""
+        """``mp3``, ``mp3:128``, ``aac``, ``aac:64``, ``ogg``, ``opus`` (a bitrate is honoured
+        for MP3 and AAC)."""
         name, _, rate = text.strip().lower().partition(":")
         if name not in CODECS:
             raise VoicemendError(f"unknown codec {name!r}; use one of {', '.join(CODECS)}")
@@ -45,10 +66,10 @@ class LossyFormat:
             kbps = float(rate) if rate else None
         except ValueError:
             raise VoicemendError(f"bitrate {rate!r} is not a number of kb/s") from None
-        if kbps is not None and name != "mp3":
-            raise VoicemendError(f"a bitrate can be given for mp3 only, not {name}")
+        if kbps is not None and name not in BITRATE_CODECS:
+            raise VoicemendError(f"a bitrate can be given for mp3 and aac only, not {name}")
         if kbps is not None and not 8 <= kbps <= 320:
-            raise VoicemendError(f"MP3 bitrate {kbps:g} kb/s is outside 8-320")
+            raise VoicemendError(f"{name.upper()} bitrate {kbps:g} kb/s is outside 8-320")
         return cls(name, kbps)
 
     @property
@@ -62,7 +83,10 @@ class LossyFormat:
             raise VoicemendError(f"opus codes {rates} Hz only, not {sample_rate} Hz")
 
     def encoder_options(self, sample_rate: int) -> dict[str, object]:
-        """soundfile's keyword arguments for this format at ``sample_rate``."""
+        """soundfile's keyword arguments for this format at ``sample_rate`` (the libsndfile
+        codecs; AAC is coded through FFmpeg, see :func:`roundtrip`)."""
+        if self.codec == "aac":
+            raise VoicemendError("aac is coded through FFmpeg, not soundfile")
         fmt, subtype = CODECS[self.codec]
         options: dict[str, object] = {"format": fmt, "subtype": subtype}
         if self.bitrate_kbps is not None:
@@ -106,8 +130,16 @@ def roundtrip(audio: Audio, fmt: LossyFormat) -> Audio:
     fmt.check_rate(audio.sample_rate)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"coded.{fmt.codec}"
-        sf.write(path, audio.samples.T, audio.sample_rate, **fmt.encoder_options(audio.sample_rate))
-        decoded, rate = sf.read(path, dtype="float32", always_2d=True)
+        if fmt.codec == "aac":  # priming and padding cut by the M4A's edit list
+            with ContainerWriter(path, audio.sample_rate, audio.n_channels, "AAC",
+                                 fmt.bitrate_kbps) as f:  # fmt: skip
+                f.write(audio.samples.T)
+            with ContainerFile(path) as coded:
+                decoded, rate = coded.read(), coded.samplerate
+        else:
+            options = fmt.encoder_options(audio.sample_rate)
+            sf.write(path, audio.samples.T, audio.sample_rate, **options)
+            decoded, rate = sf.read(path, dtype="float32", always_2d=True)
     if rate != audio.sample_rate:
         raise VoicemendError(f"{fmt.label} decoded at {rate} Hz, not {audio.sample_rate} Hz")
     y = decoded.T[:, : audio.n_frames]

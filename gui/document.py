@@ -27,11 +27,14 @@ from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
 from voicemend.engine.inpaint.clipped import clipping_rails
 from voicemend.engine.io import (
+    ALAC_SAMPLE_SUBTYPES,
     atomic_path,
     available_memory_bytes,
     check_subtype,
+    info,
     keeps_subtype,
     large_file_format,
+    open_audio,
     open_writer,
     write_text_atomic,
 )
@@ -77,23 +80,21 @@ class Document:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Document:
         p = Path(path)
-        if not p.exists():
-            raise AudioFileError(f"{p}: no such file")
+        i = info(p)  # names the problem with a file it cannot read (or an M4A, WMA...)
+        if i.n_frames == 0:
+            raise AudioFileError(f"{p} holds no audio frames (empty file)")
         try:
-            info = sf.info(str(p))
-            if info.frames == 0:
-                raise AudioFileError(f"{p} holds no audio frames (empty file)")
-            if info.subtype == "PCM_16" and _fits_in_memory(2 * info.frames * info.channels):
+            if i.subtype == "PCM_16" and _fits_in_memory(2 * i.n_frames * i.n_channels):
                 data, _ = sf.read(str(p), dtype="int16", always_2d=True)
             else:  # decoded to disk and mapped: a file larger than memory opens too
-                data = _read_to_memmap(p, info.frames, info.channels)
+                data = _read_to_memmap(p, i.n_frames, i.n_channels)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"cannot read {p}: {exc}") from None
         if data.dtype != np.int16 and not np.all(
             np.isfinite(data[:: max(1, data.shape[0] // 100000)])
         ):
             raise AudioFileError(f"{p} contains NaN or Inf samples")
-        return cls(p, int(info.samplerate), data, info.subtype, info.format)
+        return cls(p, i.sample_rate, data, i.subtype, i.format)
 
     @property
     def n_frames(self) -> int:
@@ -310,7 +311,9 @@ class Document:
         if subtype is not None:
             check_subtype(out, subtype)
         chosen = subtype or (
-            self.subtype if keeps_subtype(fmt, self.subtype, self.format) else None
+            self.subtype
+            if keeps_subtype(fmt, self.subtype, self.format)
+            else ALAC_SAMPLE_SUBTYPES.get(self.subtype)  # an ALAC file's bit depth
         )
         if isinstance(process, Chain) and needs_blocks(
             self.n_channels, self.n_frames + round(process.tail_s * self.sample_rate)
@@ -506,7 +509,7 @@ def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:
     data = np.memmap(name, dtype=np.float32, mode="w+", shape=(frames, channels))
     os.unlink(name)  # the mapping stays valid; the disk space goes when it is closed
     pos = 0
-    with sf.SoundFile(str(path)) as f:
+    with open_audio(path) as f:
         for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
             data[pos : pos + block.shape[0]] = block
             pos += block.shape[0]

@@ -51,9 +51,9 @@ from voicemend.gui.spectrogram_view import SpectrogramView
 from voicemend.gui.waveform import WaveformView
 from voicemend.gui.workers import Job
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 AUDIO_FILTER = (
-    "Audio and projects (*.wav *.flac *.ogg *.mp3 *.aif *.aiff *.voicemend);;All files (*)"
+    "Audio and projects (*.wav *.flac *.ogg *.opus *.mp3 *.m4a *.aif *.aiff *.caf *.w64 *.wma "
+    "*.webm *.voicemend);;All files (*)"
 )
 AUTOSAVE_MS = 60_000
 PLAYHEAD_MS = 30

@@ -25,8 +25,14 @@ from voicemend.engine.detect import (
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.evaluation.quality import PAPER_GAPS_MS, QualityConfig
 from voicemend.engine.inpaint import INPAINTERS, Cancelled, RegionReport
-from voicemend.engine.io import AudioInfo, info, measure_levels, write_text_atomic
-from voicemend.engine.lossy import CODEC_NAMES, LossyFormat, file_bitrate_kbps, is_lossy
+from voicemend.engine.io import (
+    AudioInfo,
+    coded_bitrate_kbps,
+    info,
+    measure_levels,
+    write_text_atomic,
+)
+from voicemend.engine.lossy import CODEC_NAMES, LossyFormat, is_lossy
 from voicemend.engine.models.shipped import STORAGES
 from voicemend.engine.regions import format_time_s, parse_region_spec
 from voicemend.plugin.bench_commands import PROG, cmd_bench
@@ -243,8 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--saved-as",
         type=_lossy_arg,
         metavar="CODEC[:KBPS]",
-        help="then code and decode each file with a lossy codec (mp3, mp3:128, ogg, opus), as "
-        "a podcast published as MP3: the codec smears every cut",
+        help="then code and decode each file with a lossy codec (mp3, mp3:128, aac, aac:64, "
+        "ogg, opus), as a podcast published as MP3 or a call saved as M4A: the codec smears "
+        "every cut",
     )
     bdet.add_argument(
         "--concealed",
@@ -745,7 +752,7 @@ def _note_lossy_output(written: AudioInfo) -> None:
     """A lossy codec codes the whole file again: the audio outside the repairs is not kept
     bit for bit, as it is in WAV, FLAC or AIFF."""
     if is_lossy(written.subtype):
-        kbps = file_bitrate_kbps(written.path, written.duration_s)
+        kbps = coded_bitrate_kbps(written)
         codec = CODEC_NAMES[written.subtype] + (f" at {kbps:.0f} kb/s" if kbps else "")
         print(
             f"{PROG}: note: {Path(written.path).name} is {codec}, a lossy codec: the whole "
@@ -945,8 +952,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"channels:    {i.n_channels}")
     print(f"frames:      {i.n_frames}")
     print(f"duration:    {format_time_s(i.duration_s)} ({i.duration_s:.3f} s)")
-    if is_lossy(i.subtype) and (kbps := file_bitrate_kbps(args.input, i.duration_s)):
-        print(f"bitrate:     {kbps:.0f} kb/s ({CODEC_NAMES[i.subtype]}, mean over the file)")
+    if is_lossy(i.subtype) and (kbps := coded_bitrate_kbps(i)):
+        over = "stated by the file" if i.bitrate_kbps else "mean over the file"
+        print(f"bitrate:     {kbps:.0f} kb/s ({CODEC_NAMES[i.subtype]}, {over})")
     if i.n_frames == 0:
         print("note:        the file holds no audio frames")
         return 0

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from voicemend.engine.audio import SourceFormat
 from voicemend.engine.blockwise import BLOCK_S, needs_blocks
-from voicemend.engine.data import AUDIO_SUFFIXES
 from voicemend.engine.errors import VoicemendError
-from voicemend.engine.io import check_subtype, info, load, save, write_text_atomic
+from voicemend.engine.io import READ_EXTENSIONS, check_subtype, info, load, save, write_text_atomic
 from voicemend.plugin.labels import label_channels, read_regions
 
 MANIFEST_NAME = "voicemend-render.json"
@@ -84,7 +83,7 @@ def expand_inputs(specs: Iterable[str]) -> list[Path]:
         p = Path(spec)
         if p.is_dir():
             found += sorted(
-                q for q in p.rglob("*") if q.suffix.lower() in AUDIO_SUFFIXES and q.is_file()
+                q for q in p.rglob("*") if q.suffix.lower() in READ_EXTENSIONS and q.is_file()
             )
         elif p.is_file():
             found.append(p)

@@ -19,11 +19,13 @@ def test_parse_names_the_codec_and_its_bitrate():
     assert LossyFormat.parse("MP3:128") == LossyFormat("mp3", 128.0)
     assert LossyFormat.parse("ogg") == LossyFormat("ogg", None)
     assert LossyFormat.parse("mp3:64").label == "mp3 64 kb/s"
+    assert LossyFormat.parse("aac:64") == LossyFormat("aac", 64.0)
     for bad, why in (
         ("wav", "unknown codec 'wav'"),
         ("mp3:fast", "not a number"),
         ("mp3:1000", "outside 8-320"),
-        ("opus:64", "mp3 only"),
+        ("opus:64", "mp3 and aac only"),
+        ("aac:999", "AAC bitrate 999 kb/s is outside"),
     ):
         with pytest.raises(VoicemendError, match=why):
             LossyFormat.parse(bad)
@@ -31,6 +33,7 @@ def test_parse_names_the_codec_and_its_bitrate():
 
 def test_which_subtypes_are_lossy():
     assert is_lossy("MPEG_LAYER_III") and is_lossy("vorbis") and is_lossy("OPUS")
+    assert is_lossy("AAC") and is_lossy("WMAV2") and not is_lossy("ALAC_24")
     assert not is_lossy("PCM_16") and not is_lossy("FLOAT")
 
 
@@ -58,7 +61,7 @@ def test_the_bitrate_leaves_out_an_id3_tag(tmp_path):
     assert file_bitrate_kbps(plain, 0.0) is None
 
 
-@pytest.mark.parametrize("codec", ["mp3:128", "ogg", "opus"])
+@pytest.mark.parametrize("codec", ["mp3:128", "ogg", "opus", "aac:64", "aac"])
 def test_a_round_trip_keeps_length_and_timing(codec):
     rate = 48000
     x = speech_like(1.5, rate, seed=4)

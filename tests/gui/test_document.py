@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicemend.engine import Region, get_inpainter
+from voicemend.engine import Audio, Region, get_inpainter, save
 from voicemend.engine.errors import VoicemendError
 from voicemend.gui.document import Document, Patch
 
@@ -28,6 +28,19 @@ def test_open_keeps_16_bit_source_as_int16_and_others_memory_mapped(wav, tmp_pat
     doc24 = Document.open(flac)
     assert isinstance(doc24.source, np.memmap) and doc24.source.dtype == np.float32
     assert doc24.original(0, 10)[0, 0] == pytest.approx(0.25)
+
+
+def test_an_m4a_opens_and_an_alac_one_exports_at_its_bit_depth(wav, tmp_path):
+    """Zoom's and phones' M4A open as any file (decoded by FFmpeg); an ALAC file's 24 bits
+    carry over to the WAV export rather than falling to 16."""
+    x = sf.read(str(wav), dtype="float32", always_2d=True)[0]
+    audio = Audio(np.ascontiguousarray(x.T), 16000)
+    for subtype in ("AAC", "ALAC_24"):
+        doc = Document.open(save(audio, tmp_path / f"{subtype}.m4a", subtype=subtype))
+        assert doc.n_channels == 2 and doc.duration_s == 2.0 and doc.subtype == subtype
+    out = doc.export(tmp_path / "out.wav")
+    assert sf.info(str(out)).subtype == "PCM_24"
+    np.testing.assert_array_equal(sf.read(str(out), dtype="float32")[0], x)
 
 
 def test_a_16_bit_file_too_large_for_memory_is_mapped_from_disk(wav, monkeypatch):

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from voicemend.engine import Audio, Region, load, save
 from voicemend.engine.corrupt import add_click, noise_gate, zero_gap
+from voicemend.engine.io import info
 from voicemend.engine.metrics import log_spectral_distance
 from voicemend.plugin.cli import main
 
@@ -264,6 +265,44 @@ def test_info_on_empty_and_corrupt_files(tmp_path, capsys):
     bad.write_bytes(b"fLaC" + b"\x00" * 50)
     code, _, err = run(capsys, "info", bad)
     assert code == 1 and "cannot read" in err
+
+
+def test_a_zoom_m4a_is_repaired_into_m4a_at_its_bitrate(tmp_path, capsys):
+    """Zoom and phones record AAC in M4A: found and repaired like any file, written back as
+    AAC at the input's bitrate, with the note that it was coded again."""
+    rate = 48000
+    clean = Audio.from_array(speech_like(3.0, rate, seed=4), rate)
+    src = save(zero_gap(clean, Region(rate, rate + 4800)), tmp_path / "zoom.m4a")
+    given = info(src).bitrate_kbps
+    code, text, _ = run(capsys, "info", src)
+    assert code == 0 and "MP4 / AAC" in text and "(AAC, stated by the file)" in text
+    report, out = tmp_path / "r.json", tmp_path / "fixed.m4a"
+    code, _, err = run(capsys, "repair", src, "-o", out, "--auto", "--report", report)
+    assert code == 0, err
+    (region,) = json.loads(report.read_text())["regions"]
+    assert region["start_s"] == pytest.approx(1.0, abs=0.004)
+    assert region["end_s"] == pytest.approx(1.1, abs=0.004)
+    written = info(out)
+    assert (written.subtype, written.n_frames) == ("AAC", clean.n_frames)
+    assert written.bitrate_kbps == pytest.approx(given, rel=0.1)
+    assert "fixed.m4a is AAC at" in err and "coded again" in err
+
+
+def test_an_alac_m4a_keeps_every_sample_outside_the_repair(tmp_path, capsys):
+    """ALAC is lossless: as with FLAC, the repaired file differs only inside the region and its
+    crossfades."""
+    rate = 44100
+    clean = Audio.from_array(speech_like(2.0, rate, seed=5), rate)
+    src = save(zero_gap(clean, Region(rate, rate + 2205)), tmp_path / "memo.m4a", subtype="ALAC_24")
+    out = tmp_path / "fixed.m4a"
+    code, _, err = run(capsys, "repair", src, "-o", out, "--region", "1.0:1.05")
+    assert code == 0, err
+    assert "coded again" not in err and info(out).subtype == "ALAC_24"
+    before, after = load(src).samples, load(out).samples
+    fade = round(0.010 * rate)
+    np.testing.assert_array_equal(after[:, : rate - fade], before[:, : rate - fade])
+    np.testing.assert_array_equal(after[:, rate + 2205 + fade :], before[:, rate + 2205 + fade :])
+    assert np.abs(after[:, rate : rate + 2205]).max() > 0.01
 
 
 @pytest.mark.slow

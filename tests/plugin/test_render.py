@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from voicemend.engine import Audio, save
 from voicemend.engine.errors import VoicemendError
 from voicemend.plugin.cli import main
 from voicemend.plugin.presets import load_preset
@@ -78,10 +79,12 @@ def test_inputs_outputs_and_overwrite_safety(tmp_path):
     src = make_inputs(tmp_path / "in", n=2)
     (src / "sub").mkdir()
     sf.write(str(src / "sub" / "take0.wav"), speech_like(0.5, 16000), 16000)
+    save(Audio.from_array(speech_like(0.5, 16000), 16000), src / "sub" / "zoom.m4a")
+    (src / "notes.txt").write_text("not audio")
     files = expand_inputs([str(src), str(src / "take0.wav")])
-    assert len(files) == 3  # the folder's files, found once each
+    assert len(files) == 4  # the folder's audio files (an M4A too), found once each
     pairs = plan_outputs(files, tmp_path / "out", "wav")
-    assert len({dst for _, dst in pairs}) == 3  # same names in subfolders do not collide
+    assert len({dst for _, dst in pairs}) == 4  # same names in subfolders do not collide
     with pytest.raises(VoicemendError, match="would replace an input"):
         plan_outputs(files, src, "wav")
     with pytest.raises(VoicemendError, match="no such file"):

@@ -1,0 +1,276 @@
+"""Audio in containers that libsndfile does not read: M4A/MP4 (AAC or ALAC, as Zoom, phones
+and Apple's Voice Memos record), WMA, AMR, WebM/Matroska, raw AAC and AC-3, decoded by FFmpeg
+through PyAV; and M4A written (AAC, or ALAC for lossless sources).
+
+:class:`ContainerFile` offers the part of soundfile's ``SoundFile`` that :mod:`voicemend.engine.io`
+uses (``read``, ``blocks``, ``seek``, ``frames``...), so every reader in the engine takes these
+files as they take a WAV. Decoding runs front to back (AAC decodes at hundreds of times real
+time); a seek backwards decodes again from the start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicemend.engine.errors import AudioFileError
+
+# FFmpeg's demuxer names, as voicemend names the format (SourceFormat.format).
+FORMAT_NAMES = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "MP4",
+    "asf": "WMA",
+    "amr": "AMR",
+    "matroska,webm": "MATROSKA",
+    "aac": "AAC",
+    "ac3": "AC3",
+    "eac3": "EAC3",
+}
+# Only the MP4 family states its exact length (priming and padding in its edit list); the rest
+# are counted by decoding them once.
+EXACT_LENGTH_FORMATS = frozenset({"MP4"})
+# Decoders whose output is the coded samples themselves, by the subtype voicemend names them.
+LOSSLESS_SUBTYPES = {"s16p": "ALAC_16", "s32p": "ALAC_24"}
+WRITE_SUBTYPES = ("AAC", "ALAC_16", "ALAC_24")
+# An AAC output of a source that was not coded: FFmpeg's AAC encoder is close to transparent
+# on speech at this rate (a coded source's own bitrate is kept instead).
+DEFAULT_AAC_KBPS_PER_CHANNEL = 96
+_INT_SCALES = {"s16": 2.0**15, "s16p": 2.0**15, "s32": 2.0**31, "s32p": 2.0**31}
+
+
+def _av() -> Any:
+    """PyAV, imported on first use: most runs never meet such a file."""
+    import av
+
+    return av
+
+
+class ContainerError(AudioFileError):
+    """A container FFmpeg cannot read, with FFmpeg's reason alone in ``reason``."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot read {path}: {reason}")
+        self.reason = reason
+
+
+class ContainerFile:
+    """One audio stream of a container, read as (frames, channels) float32 blocks."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._container, self._stream = self._open()
+        ctx = self._stream.codec_context
+        self.samplerate = int(ctx.sample_rate)
+        self.channels = int(ctx.channels)
+        if self.samplerate <= 0 or self.channels <= 0:
+            self.close()
+            raise ContainerError(self.path, "its audio stream states no sample rate")
+        demuxer = self._container.format.name
+        self.format = FORMAT_NAMES.get(demuxer, demuxer.split(",")[0].upper())
+        self.subtype = _subtype(ctx.name, ctx.format.name if ctx.format else "")
+        self.bitrate_kbps = (ctx.bit_rate or self._stream.bit_rate or 0) / 1000 or None
+        self.frames = self._stated_frames()
+        if self.frames is None:
+            self.frames = self._count_frames()
+            self._restart()
+        self._position = 0
+        self._held = np.zeros((self.channels, 0), np.float32)
+
+    # -- soundfile's interface ----------------------------------------------------------------
+    def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
+        """The next ``frames`` (all that are left for -1) as (frames, channels) float32."""
+        if dtype != "float32" or not always_2d:
+            raise ValueError("ContainerFile reads float32 (frames, channels) only")
+        left = self.frames - self._position
+        want = left if frames < 0 else max(0, min(frames, left))
+        parts, have = [], 0
+        while have < want:
+            if self._held.shape[1] == 0:
+                self._held = self._next_decoded()
+                if self._held.shape[1] == 0:  # the stream ended short of its stated length
+                    break
+            take = self._held[:, : want - have]
+            self._held = self._held[:, take.shape[1] :]
+            parts.append(take)
+            have += take.shape[1]
+        block = np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0))
+        if have < want:  # a short stream is padded with silence to the length it stated
+            block = np.pad(block, ((0, 0), (0, want - have)))
+        self._position += want
+        return np.ascontiguousarray(block.T, dtype=np.float32)
+
+    def blocks(
+        self, blocksize: int, dtype: str = "float32", always_2d: bool = True
+    ) -> Iterator[np.ndarray]:
+        while self._position < self.frames:
+            yield self.read(blocksize, dtype, always_2d)
+
+    def seek(self, frame: int) -> int:
+        """Go to ``frame``: forwards by decoding on, backwards by decoding from the start."""
+        frame = max(0, min(int(frame), self.frames))
+        if frame < self._position:
+            self._restart()
+        while self._position < frame:
+            self.read(min(frame - self._position, 1 << 18))
+        return self._position
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> ContainerFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- decoding -----------------------------------------------------------------------------
+    def _open(self) -> tuple[Any, Any]:
+        av = _av()
+        try:
+            container = av.open(str(self.path))
+        except av.FFmpegError as exc:
+            raise ContainerError(self.path, _reason(exc)) from None
+        if not container.streams.audio:
+            container.close()
+            raise ContainerError(self.path, "it holds no audio stream")
+        stream = container.streams.audio[0]
+        self._decoded = container.decode(stream)
+        return container, stream
+
+    def _restart(self) -> None:
+        self.close()
+        self._container, self._stream = self._open()
+        self._position = 0
+        self._held = np.zeros((self.channels, 0), np.float32)
+
+    def _next_decoded(self) -> np.ndarray:
+        """The next decoded frame as (channels, n) float32; an empty one at the end."""
+        av = _av()
+        try:
+            frame = next(self._decoded)
+        except StopIteration:
+            return np.zeros((self.channels, 0), np.float32)
+        except av.FFmpegError as exc:
+            raise ContainerError(self.path, _reason(exc)) from None
+        return _float_planar(frame, self.channels)
+
+    def _stated_frames(self) -> int | None:
+        stream = self._stream
+        if self.format not in EXACT_LENGTH_FORMATS or not stream.duration or not stream.time_base:
+            return None
+        return round(stream.duration * stream.time_base * self.samplerate)
+
+    def _count_frames(self) -> int:
+        total = 0
+        while (n := self._next_decoded().shape[1]) > 0:
+            total += n
+        return total
+
+
+def _float_planar(frame: Any, channels: int) -> np.ndarray:
+    """A decoded frame as (channels, n) float32, whatever sample format the decoder gave."""
+    name = frame.format.name
+    data = frame.to_ndarray()
+    if not frame.format.is_planar:  # packed: (1, n * channels), interleaved
+        data = data.reshape(-1, channels).T
+    if name in _INT_SCALES:
+        return (data / _INT_SCALES[name]).astype(np.float32)
+    if name in ("u8", "u8p"):
+        return ((data.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+    return data.astype(np.float32, copy=False)
+
+
+def _subtype(codec: str, sample_format: str) -> str:
+    """voicemend's subtype name of a stream: ALAC_16/ALAC_24 for ALAC (its bit depth), else
+    the codec's name in capitals (AAC, WMAV2, AMR_NB, OPUS, MP3, AC3...)."""
+    if codec == "alac":
+        return LOSSLESS_SUBTYPES.get(sample_format, "ALAC_24")
+    return {"mp3float": "MPEG_LAYER_III", "mp3": "MPEG_LAYER_III"}.get(codec, codec.upper())
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).strip() or type(exc).__name__
+
+
+class ContainerWriter:
+    """An M4A file written from (frames, channels) float32 blocks, as soundfile writes.
+
+    AAC at a bitrate (the coded source's, or :data:`DEFAULT_AAC_KBPS_PER_CHANNEL` per channel),
+    or ALAC (lossless: a repaired ALAC file keeps every sample outside the repairs)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        samplerate: int,
+        channels: int,
+        subtype: str = "AAC",
+        bitrate_kbps: float | None = None,
+    ) -> None:
+        if subtype not in WRITE_SUBTYPES:
+            raise AudioFileError(
+                f"an M4A file holds {', '.join(WRITE_SUBTYPES)} audio, not {subtype}"
+            )
+        av = _av()
+        self.path = Path(path)
+        self.subtype = subtype
+        layout = {1: "mono", 2: "stereo"}.get(channels)
+        if layout is None:
+            raise AudioFileError(
+                f"cannot write {self.path}: an M4A output holds 1 or 2 channels, not "
+                f"{channels}; write .wav, .flac or .caf"
+            )
+        codec = "aac" if subtype == "AAC" else "alac"
+        try:
+            self._container = av.open(str(self.path), "w", format="ipod")
+            self._stream = self._container.add_stream(codec, rate=int(samplerate), layout=layout)
+        except (av.FFmpegError, ValueError) as exc:
+            raise AudioFileError(f"cannot write {self.path}: {_reason(exc)}") from None
+        if codec == "aac":
+            kbps = bitrate_kbps or DEFAULT_AAC_KBPS_PER_CHANNEL * channels
+            self._stream.bit_rate = round(kbps * 1000)
+        else:
+            self._stream.codec_context.format = "s16p" if subtype == "ALAC_16" else "s32p"
+        self._format = self._stream.codec_context.format.name
+        self._layout = layout
+        self._samplerate = int(samplerate)
+        self._written = 0
+
+    def write(self, data: np.ndarray) -> None:
+        """Code the next (frames, channels) block."""
+        av = _av()
+        planar = np.ascontiguousarray(np.asarray(data, dtype=np.float32).T)
+        if self._format in _INT_SCALES:
+            scale = 2.0**15 if self._format == "s16p" else 2.0**23
+            ints = np.clip(np.round(planar.astype(np.float64) * scale), -scale, scale - 1)
+            planar = ints.astype(np.int16) if scale == 2.0**15 else ints.astype(np.int32) << 8
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(planar), format=self._format, layout=self._layout
+        )
+        frame.sample_rate = self._samplerate
+        frame.pts = self._written
+        self._written += planar.shape[1]
+        self._mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (its length and priming in the edit list)."""
+        with contextlib.ExitStack() as stack:
+            stack.callback(self._container.close)
+            self._mux(self._stream.encode(None))
+
+    def _mux(self, packets: list[Any]) -> None:
+        av = _av()
+        try:
+            for packet in packets:
+                self._container.mux(packet)
+        except av.FFmpegError as exc:
+            raise AudioFileError(f"cannot write {self.path}: {_reason(exc)}") from None
+
+    def __enter__(self) -> ContainerWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

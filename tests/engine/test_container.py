@@ -1,0 +1,156 @@
+"""M4A and other FFmpeg containers: read as libsndfile's formats are, written as AAC or ALAC."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import speech_like
+from voicemend.engine import Audio
+from voicemend.engine.container import DEFAULT_AAC_KBPS_PER_CHANNEL, ContainerFile
+from voicemend.engine.errors import AudioFileError
+from voicemend.engine.io import (
+    AudioReader,
+    check_subtype,
+    coded_bitrate_kbps,
+    info,
+    load,
+    measure_levels,
+    save,
+)
+
+
+def _lag(a: np.ndarray, b: np.ndarray) -> int:
+    """Samples by which ``a`` trails ``b`` (cross-correlation peak)."""
+    n = min(a.size, b.size)
+    c = np.correlate(a[:n], b[:n], mode="full")
+    return int(np.argmax(c)) - (n - 1)
+
+
+def _snr_db(clean: np.ndarray, coded: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(clean**2) / np.sum((coded - clean) ** 2)))
+
+
+def _write_adts(path, samples: np.ndarray, rate: int) -> None:
+    """Raw AAC (ADTS), a stream with no stated length, coded with FFmpeg directly."""
+    with av.open(str(path), "w", format="adts") as c:
+        stream = c.add_stream("aac", rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            c.mux(packet)
+
+
+def test_aac_m4a_round_trip_keeps_length_time_and_rate(tmp_path, stereo48k):
+    """AAC's priming and padding are cut, so the decoded file lines up with what was coded,
+    sample for sample in time, and is as long."""
+    path = save(stereo48k, tmp_path / "call.m4a")
+    i = info(path)
+    assert (i.format, i.subtype, i.sample_rate, i.n_channels) == ("MP4", "AAC", 48_000, 2)
+    assert i.n_frames == stereo48k.n_frames
+    assert i.bitrate_kbps == pytest.approx(2 * DEFAULT_AAC_KBPS_PER_CHANNEL, rel=0.15)
+    back = load(path)
+    assert back.samples.shape == stereo48k.samples.shape
+    assert back.source.format == "MP4" and back.source.subtype == "AAC"
+    for ch in range(2):
+        assert _lag(back.samples[ch], stereo48k.samples[ch]) == 0
+        assert _snr_db(stereo48k.samples[ch], back.samples[ch]) > 15
+
+
+def test_alac_is_lossless_and_keeps_its_bit_depth(tmp_path):
+    rng = np.random.default_rng(0)
+    for subtype, bits in (("PCM_16", 16), ("PCM_24", 24)):
+        ints = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=(2, 9000))
+        audio = Audio((ints / 2 ** (bits - 1)).astype(np.float32), 44_100)
+        alac = f"ALAC_{bits}"
+        path = save(audio, tmp_path / f"{bits}.m4a", subtype=alac)
+        assert info(path).subtype == alac
+        back = load(path)
+        np.testing.assert_array_equal(back.samples, audio.samples)
+        # written again as M4A it stays ALAC; as WAV it takes the bit depth, not 16-bit
+        assert info(save(back, tmp_path / f"{bits}-again.m4a")).subtype == alac
+        wav = save(back, tmp_path / f"{bits}.wav")
+        assert info(wav).subtype == subtype
+        np.testing.assert_array_equal(load(wav).samples, audio.samples)
+
+
+def test_blocks_and_seeks_read_what_load_reads(tmp_path, stereo48k):
+    path = save(stereo48k, tmp_path / "talk.m4a")
+    whole = load(path).samples
+    with AudioReader(path) as reader:
+        first = reader.read(30_000)
+        reader.seek(50_000)
+        later = reader.read(1_000)
+        reader.seek(10_000)  # backwards: decoded again from the start
+        earlier = reader.read(500)
+        reader.seek(reader.n_frames - 100)
+        tail = reader.read(1_000)
+    np.testing.assert_array_equal(first, whole[:, :30_000])
+    np.testing.assert_array_equal(later, whole[:, 50_000:51_000])
+    np.testing.assert_array_equal(earlier, whole[:, 10_000:10_500])
+    np.testing.assert_array_equal(tail, whole[:, -100:])
+    levels = measure_levels(path)
+    rms = 10 * np.log10(np.mean(whole.astype(np.float64) ** 2, axis=1))
+    np.testing.assert_allclose(levels.rms_dbfs, rms, atol=1e-3)
+
+
+def test_a_stream_with_no_stated_length_is_counted(tmp_path):
+    """Raw AAC (ADTS) states no length; it is decoded once to count it. A WMA, AMR or WebM
+    file takes the same path."""
+    x = speech_like(1.0, 16_000)
+    path = tmp_path / "clip.aac"
+    _write_adts(path, x, 16_000)
+    with ContainerFile(path) as f:
+        counted = f.frames
+        assert f.format == "AAC" and f.subtype == "AAC"
+        assert f.read().shape == (counted, 1)
+    # ADTS keeps the encoder's priming (1024) and padding: all the frames it holds
+    assert counted % 1024 == 0 and x.size < counted <= x.size + 3 * 1024
+    assert load(path).n_frames == counted == info(path).n_frames
+
+
+def test_a_renamed_m4a_is_read_by_its_first_bytes(tmp_path, mono16k):
+    m4a = save(mono16k, tmp_path / "memo.m4a")
+    renamed = tmp_path / "memo.wav"
+    renamed.write_bytes(m4a.read_bytes())
+    assert info(renamed).format == "MP4"
+    np.testing.assert_array_equal(load(renamed).samples, load(m4a).samples)
+
+
+def test_aac_output_keeps_a_coded_sources_bitrate(tmp_path, stereo48k):
+    """A repaired M4A (or one made from an MP3) is coded again at the source's bitrate, not at
+    the default."""
+    src = tmp_path / "podcast.mp3"
+    sf.write(src, stereo48k.samples.T, 48_000, format="MP3", compression_level=0.5,
+             bitrate_mode="CONSTANT")  # fmt: skip
+    source_kbps = coded_bitrate_kbps(info(src))  # the MP3's: its size over its duration
+    assert source_kbps is not None and source_kbps < 2 * DEFAULT_AAC_KBPS_PER_CHANNEL * 0.9
+    out = save(load(src), tmp_path / "podcast.m4a")
+    assert info(out).bitrate_kbps == pytest.approx(source_kbps, rel=0.1)
+    # and a second generation keeps the first's
+    again = save(load(out), tmp_path / "again.m4a")
+    assert info(again).bitrate_kbps == pytest.approx(info(out).bitrate_kbps, rel=0.1)
+
+
+def test_m4a_outputs_refuse_what_they_cannot_hold(tmp_path):
+    with pytest.raises(AudioFileError, match="M4A file holds AAC or ALAC_16 or ALAC_24"):
+        check_subtype(tmp_path / "x.m4a", "PCM_24")
+    surround = Audio(np.zeros((6, 4800), np.float32), 48_000)
+    with pytest.raises(AudioFileError, match="1 or 2 channels, not 6"):
+        save(surround, tmp_path / "x.m4a")
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_a_file_with_no_audio_stream_says_so(tmp_path):
+    """An MP4 with video only (a screen recording without sound)."""
+    path = tmp_path / "screen.mp4"
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = 32, 32
+        frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            c.mux(packet)
+    with pytest.raises(AudioFileError, match="holds no audio stream"):
+        load(path)
