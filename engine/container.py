@@ -5,12 +5,16 @@ through PyAV; and M4A written (AAC, or ALAC for lossless sources).
 :class:`ContainerFile` offers the part of soundfile's ``SoundFile`` that :mod:`voicemend.engine.io`
 uses (``read``, ``blocks``, ``seek``, ``frames``...), so every reader in the engine takes these
 files as they take a WAV. Decoding runs front to back (AAC decodes at hundreds of times real
-time); a seek backwards decodes again from the start."""
+time). A seek backwards within the last :data:`HISTORY_S` is served from the samples kept;
+further back, the file is decoded again from its start. FFmpeg's own seek is not used: AAC's
+noise substitution draws from the decoder's random state, so a decoder started mid-file gives
+other samples (about -50 dB off) than the one that read the file through."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +42,9 @@ WRITE_SUBTYPES = ("AAC", "ALAC_16", "ALAC_24")
 # An AAC output of a source that was not coded: FFmpeg's AAC encoder is close to transparent
 # on speech at this rate (a coded source's own bitrate is kept instead).
 DEFAULT_AAC_KBPS_PER_CHANNEL = 96
+# Decoded samples kept behind the read position, for the short seeks back that readers make
+# (the context before a region after the region's levels were read).
+HISTORY_S = 20.0
 _INT_SCALES = {"s16": 2.0**15, "s16p": 2.0**15, "s32": 2.0**31, "s32p": 2.0**31}
 
 
@@ -72,12 +79,13 @@ class ContainerFile:
         self.format = FORMAT_NAMES.get(demuxer, demuxer.split(",")[0].upper())
         self.subtype = _subtype(ctx.name, ctx.format.name if ctx.format else "")
         self.bitrate_kbps = (ctx.bit_rate or self._stream.bit_rate or 0) / 1000 or None
+        self._history = _Tail(self.channels, round(HISTORY_S * self.samplerate))
         self.frames = self._stated_frames()
         if self.frames is None:
             self.frames = self._count_frames()
             self._restart()
         self._position = 0
-        self._held = np.zeros((self.channels, 0), np.float32)
+        self._held = np.zeros((self.channels, 0), np.float32)  # decoded, not yet read
 
     # -- soundfile's interface ----------------------------------------------------------------
     def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = True) -> np.ndarray:
@@ -100,6 +108,7 @@ class ContainerFile:
         if have < want:  # a short stream is padded with silence to the length it stated
             block = np.pad(block, ((0, 0), (0, want - have)))
         self._position += want
+        self._history.append(block)
         return np.ascontiguousarray(block.T, dtype=np.float32)
 
     def blocks(
@@ -109,10 +118,16 @@ class ContainerFile:
             yield self.read(blocksize, dtype, always_2d)
 
     def seek(self, frame: int) -> int:
-        """Go to ``frame``: forwards by decoding on, backwards by decoding from the start."""
+        """Go to ``frame``: forwards by decoding on; backwards from the samples kept, or by
+        decoding from the start."""
         frame = max(0, min(int(frame), self.frames))
         if frame < self._position:
-            self._restart()
+            back = self._history.take(self._position - frame)
+            if back is not None:
+                self._held = np.concatenate([back, self._held], axis=1)
+                self._position = frame
+            else:
+                self._restart()
         while self._position < frame:
             self.read(min(frame - self._position, 1 << 18))
         return self._position
@@ -145,6 +160,7 @@ class ContainerFile:
         self._container, self._stream = self._open()
         self._position = 0
         self._held = np.zeros((self.channels, 0), np.float32)
+        self._history.clear()
 
     def _next_decoded(self) -> np.ndarray:
         """The next decoded frame as (channels, n) float32; an empty one at the end."""
@@ -168,6 +184,40 @@ class ContainerFile:
         while (n := self._next_decoded().shape[1]) > 0:
             total += n
         return total
+
+
+class _Tail:
+    """The last ``capacity`` frames read, to give back on a seek backwards."""
+
+    def __init__(self, channels: int, capacity: int) -> None:
+        self._blocks: deque[np.ndarray] = deque()
+        self._frames = 0
+        self._capacity = capacity
+        self._channels = channels
+
+    def append(self, block: np.ndarray) -> None:
+        self._blocks.append(block)
+        self._frames += block.shape[1]
+        while self._frames > self._capacity:
+            over = self._frames - self._capacity
+            first = self._blocks[0]
+            if first.shape[1] <= over:
+                self._blocks.popleft()
+                self._frames -= first.shape[1]
+            else:  # a copy: a view would keep all of a long read's samples alive
+                self._blocks[0] = first[:, over:].copy()
+                self._frames -= over
+
+    def take(self, n: int) -> np.ndarray | None:
+        """The last ``n`` frames, now no longer kept; ``None`` if fewer are kept."""
+        if n > self._frames:
+            return None
+        kept = np.concatenate(self._blocks, axis=1)
+        self._blocks, self._frames = deque([kept[:, : self._frames - n]]), self._frames - n
+        return kept[:, self._frames :]
+
+    def clear(self) -> None:
+        self._blocks, self._frames = deque(), 0
 
 
 def _float_planar(frame: Any, channels: int) -> np.ndarray:

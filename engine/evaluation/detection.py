@@ -476,9 +476,10 @@ def _plot(report: DetectionReport, path: Path) -> None:
     saved = f", saved at {report.saved_at_hz / 1000:g} kHz" if report.saved_at_hz else ""
     saved += f" as {report.saved_as}" if report.saved_as else ""
     ax.set_title(
-        f"Dropout detection (±{TOLERANCE_MS:g} ms{saved}); "
-        f"clean FA: {report.false_alarms_per_10_min:.2f}/10 min, "
-        f"gated FA: {report.gated_false_alarms_per_10_min:.2f}/10 min"
+        f"Dropout detection (±{TOLERANCE_MS:g} ms{saved})\n"  # two lines: it fits the figure
+        f"false detections per 10 min: clean {report.false_alarms_per_10_min:.2f}, "
+        f"gated {report.gated_false_alarms_per_10_min:.2f}",
+        fontsize=10,
     )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

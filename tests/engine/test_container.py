@@ -96,6 +96,31 @@ def test_blocks_and_seeks_read_what_load_reads(tmp_path, stereo48k):
     np.testing.assert_allclose(levels.rms_dbfs, rms, atol=1e-3)
 
 
+def test_a_seek_back_within_the_history_decodes_nothing_again(tmp_path, stereo48k, monkeypatch):
+    """Readers step back a little (a region's context after its levels): that comes from the
+    samples kept; further back the file is decoded again from its start, and both give the
+    samples a straight read gives."""
+    import voicemend.engine.container as container
+
+    monkeypatch.setattr(container, "HISTORY_S", 0.5)
+    path = save(stereo48k, tmp_path / "talk.m4a")
+    whole = load(path).samples
+    restarts = []
+    real_restart = ContainerFile._restart
+    monkeypatch.setattr(
+        ContainerFile, "_restart", lambda self: restarts.append(1) or real_restart(self)
+    )
+    with ContainerFile(path) as f:
+        f.read(40_000)
+        for frame, n in ((40_000 - 20_000, 100), (30_000, 5_000), (34_000, 10)):
+            assert f.seek(frame) == frame
+            np.testing.assert_array_equal(f.read(n).T, whole[:, frame : frame + n])
+        assert not restarts  # each within 0.5 s (24 000 frames) of the furthest read
+        f.seek(1_000)
+        np.testing.assert_array_equal(f.read(100).T, whole[:, 1_000:1_100])
+        assert len(restarts) == 1
+
+
 def test_a_stream_with_no_stated_length_is_counted(tmp_path):
     """Raw AAC (ADTS) states no length; it is decoded once to count it. A WMA, AMR or WebM
     file takes the same path."""
