@@ -274,6 +274,12 @@ class ContainerWriter:
                 f"{channels}; write .wav, .flac or .caf"
             )
         codec = "aac" if subtype == "AAC" else "alac"
+        rates = av.Codec(codec, "w").audio_rates
+        if rates and int(samplerate) not in rates:
+            raise AudioFileError(
+                f"cannot write {self.path}: AAC codes {min(rates)}-{max(rates)} Hz audio, not "
+                f"{samplerate} Hz; write ALAC (a bit depth of 16 or 24) or resample it first"
+            )
         try:
             self._container = av.open(str(self.path), "w", format="ipod")
             self._stream = self._container.add_stream(codec, rate=int(samplerate), layout=layout)

@@ -68,6 +68,8 @@ CONTAINER_MAGIC = {
 READ_EXTENSIONS = frozenset(EXTENSION_FORMATS) | frozenset(FOREIGN_EXTENSIONS)
 # An ALAC source written to another format keeps its bit depth as plain samples.
 ALAC_SAMPLE_SUBTYPES = {"ALAC_16": "PCM_16", "ALAC_20": "PCM_24", "ALAC_24": "PCM_24"}
+# and a bit depth asked of an M4A output is lossless ALAC at that depth
+MP4_SAMPLE_SUBTYPES = {"PCM_16": "ALAC_16", "PCM_24": "ALAC_24"}
 IO_BLOCK_FRAMES = 1 << 18
 # WAV and AIFF keep their sizes in 32-bit fields. Past 4 GB libsndfile still writes, but with a
 # header that readers take for 4 GB, so the rest is lost. Headers of either need under 1 kB.
@@ -456,10 +458,10 @@ def check_subtype(path: str | os.PathLike[str], subtype: str) -> None:
 
 
 def _require_subtype(fmt: str, subtype: str) -> None:
-    if fmt == "MP4" and subtype not in WRITE_SUBTYPES:
+    if fmt == "MP4" and MP4_SAMPLE_SUBTYPES.get(subtype, subtype) not in WRITE_SUBTYPES:
         raise AudioFileError(
-            f"an M4A file holds {' or '.join(WRITE_SUBTYPES)} audio, not {subtype}; choose "
-            "another format"
+            f"an M4A file holds AAC, or ALAC at 16 or 24 bits (a bit depth of 16 or 24 asks "
+            f"for ALAC), not {subtype}; choose another format"
         )
     if fmt != "MP4" and not sf.check_format(fmt, subtype):
         raise AudioFileError(f"a {fmt} file cannot hold {subtype} samples; choose another format")
@@ -522,7 +524,7 @@ def _format_for(out: Path) -> str:
 def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: Path) -> str:
     if subtype is not None:
         _require_subtype(fmt, subtype)
-        return subtype
+        return MP4_SAMPLE_SUBTYPES.get(subtype, subtype) if fmt == "MP4" else subtype
     if out.suffix.lower() in OPUS_EXTENSIONS:
         return "OPUS"
     if src is not None and keeps_subtype(fmt, src.subtype, src.format):

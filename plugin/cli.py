@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--bit-depth",
         choices=list(BIT_DEPTHS),
         help="the output's sample format (default: the input's, where the output format holds "
-        "it); float keeps restored clipped peaks past full scale",
+        "it); float keeps restored clipped peaks past full scale; for an .m4a output, 16 or 24 "
+        "writes lossless ALAC instead of AAC",
     )
 
     det = sub.add_parser("detect", help="find dropouts, packet loss and clipping")

@@ -67,6 +67,8 @@ def test_alac_is_lossless_and_keeps_its_bit_depth(tmp_path):
         alac = f"ALAC_{bits}"
         path = save(audio, tmp_path / f"{bits}.m4a", subtype=alac)
         assert info(path).subtype == alac
+        # a bit depth asked of an M4A is ALAC at that depth
+        assert info(save(audio, tmp_path / f"{bits}-asked.m4a", subtype=subtype)).subtype == alac
         back = load(path)
         np.testing.assert_array_equal(back.samples, audio.samples)
         # written again as M4A it stays ALAC; as WAV it takes the bit depth, not 16-bit
@@ -160,8 +162,12 @@ def test_aac_output_keeps_a_coded_sources_bitrate(tmp_path, stereo48k):
 
 
 def test_m4a_outputs_refuse_what_they_cannot_hold(tmp_path):
-    with pytest.raises(AudioFileError, match="M4A file holds AAC or ALAC_16 or ALAC_24"):
-        check_subtype(tmp_path / "x.m4a", "PCM_24")
+    for subtype in ("PCM_32", "FLOAT", "ULAW"):
+        with pytest.raises(AudioFileError, match=f"or ALAC at 16 or 24 bits .* not {subtype}"):
+            check_subtype(tmp_path / "x.m4a", subtype)
+    high = Audio(np.zeros((1, 19200), np.float32), 192_000)
+    with pytest.raises(AudioFileError, match="AAC codes 7350-96000 Hz audio, not 192000 Hz"):
+        save(high, tmp_path / "x.m4a")
     surround = Audio(np.zeros((6, 4800), np.float32), 48_000)
     with pytest.raises(AudioFileError, match="1 or 2 channels, not 6"):
         save(surround, tmp_path / "x.m4a")

@@ -286,6 +286,9 @@ def test_a_zoom_m4a_is_repaired_into_m4a_at_its_bitrate(tmp_path, capsys):
     assert (written.subtype, written.n_frames) == ("AAC", clean.n_frames)
     assert written.bitrate_kbps == pytest.approx(given, rel=0.1)
     assert "fixed.m4a is AAC at" in err and "coded again" in err
+    lossless = tmp_path / "lossless.m4a"  # a bit depth asks for ALAC
+    code, _, err = run(capsys, "repair", src, "-o", lossless, "--auto", "--bit-depth", "24")
+    assert code == 0 and "coded again" not in err and info(lossless).subtype == "ALAC_24"
 
 
 def test_an_alac_m4a_keeps_every_sample_outside_the_repair(tmp_path, capsys):
