@@ -38,6 +38,15 @@ FORMAT_NAMES = {
 EXACT_LENGTH_FORMATS = frozenset({"MP4"})
 # Decoders whose output is the coded samples themselves, by the subtype voicemend names them.
 LOSSLESS_SUBTYPES = {"s16p": "ALAC_16", "s32p": "ALAC_24"}
+# FFmpeg decoders whose names differ from the codec's (libsndfile's name for MP3 kept).
+DECODER_SUBTYPES = {
+    "mp3float": "MPEG_LAYER_III",
+    "mp3": "MPEG_LAYER_III",
+    "mp2float": "MP2",
+    "libopus": "OPUS",
+    "libopencore_amrnb": "AMRNB",
+    "libopencore_amrwb": "AMRWB",
+}
 WRITE_SUBTYPES = ("AAC", "ALAC_16", "ALAC_24")
 # An AAC output of a source that was not coded: FFmpeg's AAC encoder is close to transparent
 # on speech at this rate (a coded source's own bitrate is kept instead).
@@ -238,7 +247,7 @@ def _subtype(codec: str, sample_format: str) -> str:
     the codec's name in capitals (AAC, WMAV2, AMR_NB, OPUS, MP3, AC3...)."""
     if codec == "alac":
         return LOSSLESS_SUBTYPES.get(sample_format, "ALAC_24")
-    return {"mp3float": "MPEG_LAYER_III", "mp3": "MPEG_LAYER_III"}.get(codec, codec.upper())
+    return DECODER_SUBTYPES.get(codec, codec.upper())
 
 
 def _reason(exc: BaseException) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 
-from tests.conftest import speech_like
 from voicemend.engine import Audio
 from voicemend.engine.container import DEFAULT_AAC_KBPS_PER_CHANNEL, ContainerFile
 from voicemend.engine.errors import AudioFileError
@@ -20,12 +20,15 @@ from voicemend.engine.io import (
     measure_levels,
     save,
 )
+from voicemend.engine.lossy import is_lossy
+
+from ..conftest import speech_like
 
 
 def _lag(a: np.ndarray, b: np.ndarray) -> int:
     """Samples by which ``a`` trails ``b`` (cross-correlation peak)."""
     n = min(a.size, b.size)
-    c = np.correlate(a[:n], b[:n], mode="full")
+    c = scipy.signal.correlate(a[:n], b[:n], mode="full", method="fft")
     return int(np.argmax(c)) - (n - 1)
 
 
@@ -33,11 +36,17 @@ def _snr_db(clean: np.ndarray, coded: np.ndarray) -> float:
     return float(10 * np.log10(np.sum(clean**2) / np.sum((coded - clean) ** 2)))
 
 
-def _write_adts(path, samples: np.ndarray, rate: int) -> None:
-    """Raw AAC (ADTS), a stream with no stated length, coded with FFmpeg directly."""
-    with av.open(str(path), "w", format="adts") as c:
-        stream = c.add_stream("aac", rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+def _write_with_ffmpeg(path, samples: np.ndarray, rate: int, container: str, codec: str) -> None:
+    """A mono file coded with FFmpeg directly: raw AAC (ADTS), Opus in WebM, AMR: streams
+    whose containers state no exact length."""
+    with av.open(str(path), "w", format=container) as c:
+        stream = c.add_stream(codec, rate=rate, layout="mono")
+        name = stream.codec_context.format.name  # fltp, or s16 for libopus and AMR
+        if name.startswith("flt"):
+            data = samples[None, :]
+        else:
+            data = np.round(samples * 32767).astype(np.int16)[None, :]
+        frame = av.AudioFrame.from_ndarray(data, format=name, layout="mono")
         frame.sample_rate, frame.pts = rate, 0
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             c.mux(packet)
@@ -123,19 +132,30 @@ def test_a_seek_back_within_the_history_decodes_nothing_again(tmp_path, stereo48
         assert len(restarts) == 1
 
 
-def test_a_stream_with_no_stated_length_is_counted(tmp_path):
-    """Raw AAC (ADTS) states no length; it is decoded once to count it. A WMA, AMR or WebM
-    file takes the same path."""
-    x = speech_like(1.0, 16_000)
-    path = tmp_path / "clip.aac"
-    _write_adts(path, x, 16_000)
+@pytest.mark.parametrize(
+    ("name", "container", "codec", "rate", "fmt", "subtype", "padded_frames"),
+    [
+        ("clip.aac", "adts", "aac", 16_000, "AAC", "AAC", 3 * 1024),
+        ("clip.webm", "webm", "libopus", 48_000, "MATROSKA", "OPUS", 0),
+        ("clip.amr", "amr", "libopencore_amrnb", 8_000, "AMR", "AMRNB", 2 * 160),
+    ],
+)
+def test_a_stream_with_no_stated_length_is_counted(
+    tmp_path, name, container, codec, rate, fmt, subtype, padded_frames
+):
+    """Raw AAC, WebM and AMR state no exact length: each is decoded once to count it, and
+    holds what was coded plus the codec's priming and padding where the container does not
+    say to cut them (ADTS and AMR; WebM's Opus pre-skip is cut)."""
+    x = speech_like(1.0, rate)
+    path = tmp_path / name
+    _write_with_ffmpeg(path, x, rate, container, codec)
     with ContainerFile(path) as f:
         counted = f.frames
-        assert f.format == "AAC" and f.subtype == "AAC"
+        assert (f.format, f.subtype, f.samplerate) == (fmt, subtype, rate)
         assert f.read().shape == (counted, 1)
-    # ADTS keeps the encoder's priming (1024) and padding: all the frames it holds
-    assert counted % 1024 == 0 and x.size < counted <= x.size + 3 * 1024
+    assert x.size <= counted <= x.size + padded_frames
     assert load(path).n_frames == counted == info(path).n_frames
+    assert is_lossy(info(path).subtype)
 
 
 def test_a_renamed_m4a_is_read_by_its_first_bytes(tmp_path, mono16k):

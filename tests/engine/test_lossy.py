@@ -33,7 +33,8 @@ def test_parse_names_the_codec_and_its_bitrate():
 
 def test_which_subtypes_are_lossy():
     assert is_lossy("MPEG_LAYER_III") and is_lossy("vorbis") and is_lossy("OPUS")
-    assert is_lossy("AAC") and is_lossy("WMAV2") and not is_lossy("ALAC_24")
+    assert is_lossy("AAC") and is_lossy("WMAV2") and is_lossy("AMRNB")
+    assert not is_lossy("ALAC_24")
     assert not is_lossy("PCM_16") and not is_lossy("FLOAT")
 
 
