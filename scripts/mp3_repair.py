@@ -1,4 +1,5 @@
-"""Blind repair of dropouts in MP3 files: what the MP3-aware detection buys a listener (dev).
+"""Blind repair of dropouts in MP3 (or M4A) files: what the codec-aware detection buys a
+listener (dev).
 
 A podcast is cut (a zero run in its speech), then published as MP3: the codec smears the cut
 over 10-20 ms of quantisation noise. This cuts one 20, 60 and 200 ms gap into the active speech
@@ -7,9 +8,11 @@ of each file, saves it at 44.1 kHz as MP3 128 kb/s (``engine.lossy``), and repai
 within 5 ms, ``ring_reach_ms``, and no search for the dips a codec leaves of short cuts,
 ``dip_max_ms`` 0); over the true region (informed); and not at all. Each is scored against the
 clean file saved the same way, 1 s either side of the gap, at 16 kHz (PESQ-WB, PLCMOS); a gap
-the detector misses scores as unrepaired.
+the detector misses scores as unrepaired. ``--codec aac --rate 48000`` does the same for AAC
+in M4A (Zoom's recordings), coded by FFmpeg.
 
     python scripts/mp3_repair.py --files 40 --out bench/results/mp3-repair
+    python scripts/mp3_repair.py --files 40 --codec aac --rate 48000 --out bench/results/aac-repair
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from voicemend.engine.lossy import LossyFormat, roundtrip
 from voicemend.engine.rates import to_rate
 from voicemend.plugin.bench_commands import git_commit
 
-RATE = 44100
 GAPS_MS = (20, 60, 200)
 SCORE_RATE = 16000
 
@@ -50,36 +52,39 @@ def detectors() -> dict[str, DropoutDetector]:
     }
 
 
-def scored(out: np.ndarray, ref: np.ndarray, gap: Region) -> dict[str, float]:
-    lo, hi = max(0, gap.start - RATE), min(ref.size, gap.end + RATE)
-    y = to_rate(out[lo:hi], RATE, SCORE_RATE)
-    r = to_rate(ref[lo:hi], RATE, SCORE_RATE)
+def scored(out: np.ndarray, ref: np.ndarray, gap: Region, rate: int) -> dict[str, float]:
+    lo, hi = max(0, gap.start - rate), min(ref.size, gap.end + rate)
+    y = to_rate(out[lo:hi], rate, SCORE_RATE)
+    r = to_rate(ref[lo:hi], rate, SCORE_RATE)
     return {"pesq": pesq_score(r, y, SCORE_RATE), "plcmos": plcmos(y)}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=40)
+    p.add_argument("--codec", choices=("mp3", "aac"), default="mp3")
     p.add_argument("--kbps", type=float, default=128)
+    p.add_argument("--rate", type=int, default=44100, help="the rate the files are saved at")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="write results.md and rows.json here")
     a = p.parse_args(argv)
-    mp3 = LossyFormat("mp3", a.kbps)
+    codec = LossyFormat(a.codec, a.kbps)
+    rate = a.rate
     auto = INPAINTERS["auto"]()
     finders = detectors()
     rows = []
     for i, item in enumerate(list_speech(split="dev")[: a.files]):
         audio = load(item.path)
         x, sr = audio.samples[0], audio.sample_rate
-        clean = roundtrip(Audio(to_rate(audio.samples, sr, RATE).astype(np.float32), RATE), mp3)
+        clean = roundtrip(Audio(to_rate(audio.samples, sr, rate).astype(np.float32), rate), codec)
         ref = clean.samples[0]
         rng = np.random.default_rng([a.seed, i])
         for gap_ms in GAPS_MS:
             for cut in speech_positions(x, sr, gap_ms * sr // 1000, 1, rng):
                 damaged = zero_gap(audio, cut)
-                saved = Audio(to_rate(damaged.samples, sr, RATE).astype(np.float32), RATE)
-                coded = roundtrip(saved, mp3)
-                gap = Region(cut.start * RATE // sr, cut.end * RATE // sr)
+                saved = Audio(to_rate(damaged.samples, sr, rate).astype(np.float32), rate)
+                coded = roundtrip(saved, codec)
+                gap = Region(cut.start * rate // sr, cut.end * rate // sr)
                 regions = {"informed": [gap]}
                 for name, finder in finders.items():
                     regions[name] = [
@@ -87,22 +92,22 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 repaired: dict[tuple, np.ndarray] = {}
                 row = {"file": item.path.name, "gap_ms": gap_ms}
-                row["unrepaired"] = scored(coded.samples[0], ref, gap)
+                row["unrepaired"] = scored(coded.samples[0], ref, gap, rate)
                 for name, found in regions.items():
                     key = tuple((r.start, r.end) for r in found)
                     if key not in repaired:
                         out = auto(coded, found).samples[0] if found else coded.samples[0]
                         repaired[key] = out
-                    row[name] = scored(repaired[key], ref, gap)
+                    row[name] = scored(repaired[key], ref, gap, rate)
                     row[name]["found"] = bool(found)
                 rows.append(row)
         print(f"{i + 1}/{a.files} files", flush=True)
     names = ["unrepaired", "blind, before", "blind, shipped", "informed"]
     lines = [
         f"Dev split, first {a.files} files, one {'/'.join(map(str, GAPS_MS))} ms gap each, "
-        f"saved at 44.1 kHz as {mp3.label}; `auto` over the regions found near the gap (none "
-        "found: unrepaired); mean PESQ-WB / PLCMOS on the gap ± 1 s at 16 kHz against the clean "
-        "file saved the same way; found = gaps with a detection over them.",
+        f"saved at {rate / 1000:g} kHz as {codec.label}; `auto` over the regions found near the "
+        "gap (none found: unrepaired); mean PESQ-WB / PLCMOS on the gap ± 1 s at 16 kHz against "
+        "the clean file saved the same way; found = gaps with a detection over them.",
         "",
         "| gap | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

@@ -793,6 +793,10 @@ def test_mp3_repair_scores_blind_repairs_of_coded_cuts(dev_files, tmp_path, caps
     assert all(1.0 <= r[k]["pesq"] <= 4.7 for r in rows for k in ("unrepaired", "informed"))
     # repaired where it was told, a 200 ms hole is closer to the clean file than left open
     assert rows[2]["informed"]["pesq"] > rows[2]["unrepaired"]["pesq"]
+    aac = tmp_path / "aac"
+    args = ["--files", "1", "--codec", "aac", "--rate", "48000", "--out", str(aac)]
+    assert module["main"](args) == 0
+    assert "saved at 48 kHz as aac 128 kb/s" in (aac / "results.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.data
