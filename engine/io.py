@@ -22,7 +22,12 @@ from voicemend.engine.container import (
     ContainerWriter,
 )
 from voicemend.engine.errors import AudioFileError
-from voicemend.engine.lossy import file_bitrate_kbps, is_lossy, mp3_encoder_options
+from voicemend.engine.lossy import (
+    file_bitrate_kbps,
+    is_lossy,
+    mp3_encoder_options,
+    ogg_encoder_options,
+)
 
 # Output format chosen from the file extension when the caller does not name one.
 EXTENSION_FORMATS = {
@@ -68,6 +73,8 @@ CONTAINER_MAGIC = {
 READ_EXTENSIONS = frozenset(EXTENSION_FORMATS) | frozenset(FOREIGN_EXTENSIONS)
 # An ALAC source written to another format keeps its bit depth as plain samples.
 ALAC_SAMPLE_SUBTYPES = {"ALAC_16": "PCM_16", "ALAC_20": "PCM_24", "ALAC_24": "PCM_24"}
+# Outputs coded at their source's bitrate (see encoder_options).
+CODED_OUTPUTS = ("MPEG_LAYER_III", "AAC", "OPUS", "VORBIS")
 # and a bit depth asked of an M4A output is lossless ALAC at that depth
 MP4_SAMPLE_SUBTYPES = {"PCM_16": "ALAC_16", "PCM_24": "ALAC_24"}
 IO_BLOCK_FRAMES = 1 << 18
@@ -269,7 +276,7 @@ def open_writer(
             f.write(samples[:, start : start + IO_BLOCK_FRAMES].T)
         written += samples.shape[1]
 
-    options = encoder_options(source, fmt, subtype, sample_rate)
+    options = encoder_options(source, fmt, subtype, sample_rate, n_channels)
     try:
         with (
             atomic_path(out) as tmp,
@@ -289,13 +296,14 @@ def _writer(
 
 
 def encoder_options(
-    source: SourceFormat | None, fmt: str, subtype: str, sample_rate: int
+    source: SourceFormat | None, fmt: str, subtype: str, sample_rate: int, n_channels: int = 1
 ) -> dict[str, object]:
-    """The encoder setting for an MP3 or AAC output: the bitrate its source was coded at, where
-    the source was coded (MP3, Vorbis, Opus, AAC...), so that a repaired podcast is not coded
-    again at the encoder's default (libsndfile's MP3 lands near 60-90 kb/s on speech, whatever
-    the source had); otherwise that default."""
-    if subtype not in ("MPEG_LAYER_III", "AAC") or source is None or not source.path:
+    """The encoder setting for a coded output (MP3, AAC, Opus, Vorbis): the bitrate its source
+    was coded at, where the source was coded (MP3, Vorbis, Opus, AAC...), so that a repaired
+    podcast is not coded again at the encoder's default (libsndfile's MP3 lands near 60-90 kb/s
+    on speech, its Opus near 60 kb/s a channel, whatever the source had); otherwise that
+    default."""
+    if subtype not in CODED_OUTPUTS or source is None or not source.path:
         return {}
     if not is_lossy(source.subtype):
         return {}
@@ -305,6 +313,8 @@ def encoder_options(
         return {}  # the source is gone or unreadable: the default quality
     if kbps is None:
         return {}
+    if subtype in ("OPUS", "VORBIS"):
+        return ogg_encoder_options(subtype, kbps, n_channels)
     return {"bitrate_kbps": kbps} if subtype == "AAC" else mp3_encoder_options(kbps, sample_rate)
 
 

@@ -256,6 +256,42 @@ def test_an_mp3_is_coded_again_at_its_own_bitrate(tmp_path, kbps):
     assert save(load(wav), tmp_path / "from-wav.mp3").stat().st_size == default.stat().st_size
 
 
+@pytest.mark.parametrize(
+    ("subtype", "channels", "level", "tolerance"),
+    [
+        ("OPUS", 1, 0.9, 0.1),
+        ("OPUS", 2, 0.6, 0.1),
+        ("VORBIS", 1, 0.1, 0.25),
+        ("VORBIS", 2, 0.7, 0.25),
+    ],
+)
+def test_an_ogg_file_is_coded_again_near_its_own_bitrate(
+    tmp_path, dev_utterance, subtype, channels, level, tolerance
+):
+    """Opus takes its bitrate from libsndfile's level exactly, Vorbis a quality whose bitrate
+    varies with the audio: a repaired Ogg file comes back at (near) the bitrate it had, not at
+    libsndfile's default."""
+    from voicemend.engine.io import coded_bitrate_kbps
+    from voicemend.engine.rates import to_rate
+
+    speech = load(dev_utterance)
+    x = to_rate(speech.samples[0], speech.sample_rate, 48000).astype(np.float32)
+    src = tmp_path / "talk.ogg"
+    stereo = np.stack([x, 0.7 * x])[:channels].T
+    sf.write(str(src), stereo, 48000, format="OGG", subtype=subtype, compression_level=level)
+    given = coded_bitrate_kbps(info(src))
+    out = save(load(src), tmp_path / "out.ogg")
+    assert info(out).subtype == subtype
+    assert coded_bitrate_kbps(info(out)) == pytest.approx(given, rel=tolerance)
+    # a lossless source: libsndfile's default
+    wav = load(save(load(src), tmp_path / "talk.wav"))
+    ext = ".opus" if subtype == "OPUS" else ".ogg"
+    default = tmp_path / f"default{ext}"
+    sf.write(str(default), wav.samples.T, 48000, format="OGG", subtype=subtype)
+    size = save(wav, tmp_path / f"from-wav{ext}").stat().st_size  # written block by block
+    assert size == pytest.approx(default.stat().st_size, rel=0.01)
+
+
 def test_a_damaged_container_is_named_with_what_ffmpeg_said(tmp_path):
     """An M4A (Zoom, phones) that FFmpeg cannot decode either: say what it seems to be and why
     it failed, whatever its name; a damaged WAV is not handed to FFmpeg (it would decode noise)."""
