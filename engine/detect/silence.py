@@ -73,13 +73,28 @@ class SilenceSettings:
     dip_min_ms: float = 3.0
     dip_max_ms: float = 30.0
     dip_side_ms: float = 2.0
+    # An AAC decoder leaves exact zeros of a cut shorter than ``min_ms``: of a 10 ms cut at
+    # 128 kb/s a run of 2-2.5 ms, its quantisation noise around it too loud for a dip. Runs of
+    # ``short_min_ms`` to ``min_ms`` count too where the audio on both sides (``neighbour_ms``
+    # each) is within ``short_below_speech_db`` of the file's loud speech: the short near-zero
+    # runs of a quiet passage (a 16-bit file's last bits) lie far under it, and a gate that
+    # closes for a moment does so beside a quiet side. On the train split (2 cuts of 10 and of
+    # 20 ms a file), 10 ms cuts through AAC 128 kb/s found 329 -> 774 of 944 (half the split),
+    # 20 ms through MP3 128 kb/s 755 -> 853; clean-file detections unchanged (32 in 168 min
+    # uncoded, 7 and 11 in 85 min coded), gated ones 144 -> 146, 75 -> 76, 84 -> 85 (at 20 dB:
+    # 690 and 839 found, none added; louder side only: 8 more clean-file detections).
+    short_min_ms: float = 2.0
+    short_below_speech_db: float = 30.0
 
 
-def zero_runs(x: np.ndarray, sample_rate: int, settings: SilenceSettings) -> list[tuple[int, int]]:
-    """The runs of near-zero samples the search weighs: ``min_ms`` to ``max_ms`` long, not
-    touching either end of ``x``."""
+def zero_runs(
+    x: np.ndarray, sample_rate: int, settings: SilenceSettings, min_ms: float | None = None
+) -> list[tuple[int, int]]:
+    """The runs of near-zero samples the search weighs: ``min_ms`` (the settings' unless
+    given) to ``max_ms`` long, not touching either end of ``x``."""
     quiet = np.abs(x) <= settings.threshold
-    min_len = max(1, int(settings.min_ms / 1000 * sample_rate))
+    shortest = settings.min_ms if min_ms is None else min_ms
+    min_len = max(1, int(shortest / 1000 * sample_rate))
     max_len = int(settings.max_ms / 1000 * sample_rate)
     runs = [(a, b) for a, b in true_runs(quiet, min_len) if b - a <= max_len]
     return [(a, b) for a, b in runs if a > 0 and b < x.size]
@@ -88,8 +103,9 @@ def zero_runs(x: np.ndarray, sample_rate: int, settings: SilenceSettings) -> lis
 def find_silence_runs(
     x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: SilenceSettings
 ) -> list[Detection]:
-    """Zero runs of at least ``min_ms`` that do not touch the ends and sit between audible audio."""
-    runs = zero_runs(x, sample_rate, settings)
+    """Zero runs of at least ``min_ms`` that do not touch the ends and sit between audible audio
+    (and shorter ones, down to ``short_min_ms``, beside audio near the file's loud speech)."""
+    runs = zero_runs(x, sample_rate, settings, min(settings.min_ms, settings.short_min_ms))
     if not runs:
         return []
     power = WindowPower(x)
@@ -102,10 +118,13 @@ def find_silence_runs(
     edge_before_db = power_db(power.mean(starts - edge, starts))
     edge_after_db = power_db(power.mean(ends, ends + edge))
     active_db = float(power_db(settings.threshold**2)) + settings.active_margin_db
+    short_len = int(settings.min_ms / 1000 * sample_rate)
+    short_db = profile.speech_db - settings.short_below_speech_db
     out = []
     for i, (a, b) in enumerate(runs):
         louder = max(before_db[i], after_db[i])
-        if louder < active_db:
+        quieter = min(before_db[i], after_db[i])
+        if louder < active_db or (b - a < short_len and quieter < short_db):
             continue
         if faded_into(power, a, b, sample_rate, profile, settings):
             region = Region(int(a), int(b))

@@ -357,6 +357,49 @@ def test_a_short_cut_an_mp3_filled_with_noise_is_found_as_a_dip(dev_files):
     assert silent_runs < cuts - 3 and found >= cuts - 2
 
 
+def test_a_short_cut_in_an_aac_file_is_found_by_its_zeros(dev_files):
+    """AAC (Zoom's M4A) spreads its noise over all of a 10 ms cut, too loud for a dip, but its
+    decoder leaves 2-2.5 ms of exact zeros in the middle: a zero run shorter than ``min_ms``
+    beside loud speech."""
+    from voicemend.engine.corrupt import speech_positions
+    from voicemend.engine.io import load
+    from voicemend.engine.lossy import LossyFormat, roundtrip
+
+    rate, aac = 48000, LossyFormat("aac", 128)
+    shipped, settings = DropoutDetector(), DetectorSettings()
+    long_only = DropoutDetector(
+        replace(settings, silence=replace(settings.silence, short_min_ms=5))
+    )
+    cuts = found = found_long_only = 0
+    for i, f in enumerate(dev_files[:8]):
+        audio = load(f.path)
+        clean = roundtrip(Audio(to_rate(audio.samples, RATE, rate).astype(np.float32), rate), aac)
+        assert shipped(clean) == []
+        (cut,) = speech_positions(audio.samples[0], RATE, 160, 1, np.random.default_rng(i))
+        saved = Audio(to_rate(zero_gap(audio, cut).samples, RATE, rate).astype(np.float32), rate)
+        coded = roundtrip(saved, aac)
+        truth = Region(cut.start * rate // RATE, cut.end * rate // RATE)
+        tol = round(0.010 * rate)
+        cuts += 1
+        found += any(near(d.region, truth, tol) for d in shipped(coded))
+        found_long_only += any(near(d.region, truth, tol) for d in long_only(coded))
+    assert found >= cuts - 2 and found_long_only < found
+
+
+def test_a_short_zero_run_counts_beside_loud_speech_only():
+    """2.5 ms of zeros inside loud speech is a cut; the same run in a passage 40 dB under the
+    file's loud speech is a quiet file's last bits."""
+    x = speech_like(2.0, RATE, seed=3)
+    x[8000:16000] *= 0.01  # a quiet second half-second (-40 dB)
+    loud, quiet = Region(4000, 4040), Region(12000, 12040)  # 2.5 ms each
+    damaged = zero_gap(zero_gap(Audio.from_array(x, RATE), loud), quiet)
+    (found,) = DropoutDetector()(damaged)
+    assert found.kind is DropoutKind.DIGITAL_SILENCE and found.region == loud
+    settings = DetectorSettings()
+    shorter = replace(settings.silence, short_min_ms=3.0)  # a 2.5 ms run is too short for it
+    assert DropoutDetector(replace(settings, silence=shorter))(damaged) == []
+
+
 def test_a_dip_beside_a_silent_run_is_left_to_the_run():
     x = np.concatenate([np.full(800, 0.3), np.full(160, 1e-5), np.full(800, 0.3)])
     x *= np.sign(np.sin(np.arange(x.size)))  # loud on both sides of a 10 ms dip at -100 dBFS
