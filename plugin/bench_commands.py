@@ -295,9 +295,13 @@ def _run_meta(argv: Sequence[str]) -> dict[str, object]:
     }
 
 
+RESULTS_SPEC = ":(exclude)bench/results"
+
+
 def git_commit() -> str:
     """The checkout's commit, with ``-dirty`` where tracked files differ from it (a result
-    measured on uncommitted code names no commit that made it)."""
+    measured on uncommitted code names no commit that made it). Results under
+    ``bench/results`` do not count: benches run one after another rewrite them."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -306,7 +310,8 @@ def git_commit() -> str:
 
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        if commit and git("status", "--porcelain", "--untracked-files=no"):
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", RESULTS_SPEC)
+        if commit and changed:
             commit += "-dirty"
     except (OSError, subprocess.SubprocessError):
         commit = ""

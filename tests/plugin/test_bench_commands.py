@@ -25,5 +25,15 @@ def test_a_result_names_its_commit_and_says_when_the_code_differed_from_it(tmp_p
     assert git_commit() == head
     (tmp_path / "notes.txt").write_text("untracked files do not count\n")
     assert git_commit() == head
+    results = tmp_path / "bench" / "results" / "a"
+    results.mkdir(parents=True)
+    (results / "r.json").write_text("{}\n")
+    _git(tmp_path, "add", "bench")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "two")
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout.strip()
+    (results / "r.json").write_text('{"rerun": true}\n')  # an earlier bench of a series
+    assert git_commit() == head
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit() == f"{head}-dirty"
