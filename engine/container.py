@@ -91,7 +91,11 @@ class ContainerFile:
         self._history = _Tail(self.channels, round(HISTORY_S * self.samplerate))
         self.frames = self._stated_frames()
         if self.frames is None:
-            self.frames = self._count_frames()
+            try:
+                self.frames = self._count_frames()
+            except ContainerError:
+                self.close()  # a stream that breaks off midway: nothing is left open
+                raise
             self._restart()
         self._position = 0
         self._held = np.zeros((self.channels, 0), np.float32)  # decoded, not yet read
