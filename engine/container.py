@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,8 +166,41 @@ class ContainerFile:
             container.close()
             raise ContainerError(self.path, "it holds no audio stream")
         stream = container.streams.audio[0]
-        self._decoded = container.decode(stream)
+        self._decoded = self._decode(container, stream)
         return container, stream
+
+    def _decode(self, container: Any, stream: Any) -> Iterator[np.ndarray]:
+        """The stream's decoded frames as (channels, n) float32. A packet the decoder cannot
+        read (a damaged stretch of a recording) comes out as silence of its length, with one
+        warning for each damaged stretch: the rest keeps its times, and the detector finds the
+        hole as a dropout."""
+        av = _av()
+        rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+        damaged: list[float] = []  # the current damaged stretch: start (s), length (frames)
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError as exc:
+                n = round((packet.duration or 0) * packet.time_base * rate)
+                if not damaged:
+                    damaged = [float((packet.pts or 0) * packet.time_base), 0, _reason(exc)]
+                damaged[1] += n
+                yield np.zeros((channels, n), np.float32)
+                continue
+            if damaged:
+                self._warn_damaged(*damaged, rate)
+                damaged = []
+            for frame in frames:
+                yield _float_planar(frame, channels)
+        if damaged:
+            self._warn_damaged(*damaged, rate)
+
+    def _warn_damaged(self, at_s: float, n_frames: int, reason: str, rate: int) -> None:
+        warnings.warn(
+            f"{self.path.name}: {n_frames / rate * 1000:.1f} ms from {at_s:.3f} s could not be "
+            f"decoded ({reason}) and are read as silence; detection finds them as a dropout",
+            stacklevel=2,
+        )
 
     def _restart(self) -> None:
         self.close()
@@ -179,12 +213,11 @@ class ContainerFile:
         """The next decoded frame as (channels, n) float32; an empty one at the end."""
         av = _av()
         try:
-            frame = next(self._decoded)
+            return next(self._decoded)
         except StopIteration:
             return np.zeros((self.channels, 0), np.float32)
-        except av.FFmpegError as exc:
+        except av.FFmpegError as exc:  # the container itself is broken
             raise ContainerError(self.path, _reason(exc)) from None
-        return _float_planar(frame, self.channels)
 
     def _stated_frames(self) -> int | None:
         stream = self._stream

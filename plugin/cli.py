@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -513,12 +514,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+    """A warning as one line, as errors are (a damaged stretch of an M4A read as silence)."""
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format=f"{PROG}: %(message)s"
     )
+    warnings.showwarning = _show_warning
     handlers = {
         "repair": cmd_repair,
         "detect": cmd_detect,

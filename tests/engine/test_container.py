@@ -10,6 +10,7 @@ import soundfile as sf
 
 from voicemend.engine import Audio
 from voicemend.engine.container import DEFAULT_AAC_KBPS_PER_CHANNEL, ContainerFile
+from voicemend.engine.detect import DropoutDetector
 from voicemend.engine.errors import AudioFileError
 from voicemend.engine.io import (
     AudioReader,
@@ -21,6 +22,7 @@ from voicemend.engine.io import (
     save,
 )
 from voicemend.engine.lossy import is_lossy
+from voicemend.engine.runs import true_runs
 
 from ..conftest import speech_like
 
@@ -156,6 +158,36 @@ def test_a_stream_with_no_stated_length_is_counted(
     assert x.size <= counted <= x.size + padded_frames
     assert load(path).n_frames == counted == info(path).n_frames
     assert is_lossy(info(path).subtype)
+
+
+def _damaged_m4a(tmp_path, audio: Audio):
+    """An M4A of ``audio`` and a copy with 600 bytes zeroed in the middle of its samples."""
+    good = save(audio, tmp_path / "good.m4a")
+    data = bytearray(good.read_bytes())
+    middle = len(data) // 2  # the samples (mdat) come before the index (moov) at the end
+    data[middle : middle + 600] = bytes(600)
+    bad = tmp_path / "damaged.m4a"
+    bad.write_bytes(bytes(data))
+    return good, bad
+
+
+def test_a_damaged_stretch_is_read_as_silence_of_its_length(tmp_path):
+    """A recording damaged in its middle (a bad sector, a broken upload): the packets the
+    decoder refuses come out as silence of their length, with one warning, so the file keeps
+    its times and the detector finds the hole as a dropout."""
+    rate = 48000
+    audio = Audio.from_array(speech_like(4.0, rate, seed=6), rate)
+    good, bad = _damaged_m4a(tmp_path, audio)
+    with pytest.warns(UserWarning, match=r"damaged.m4a: .* ms from .* s could not be decoded"):
+        damaged = load(bad)
+    clean = load(good).samples[0]
+    x = damaged.samples[0]
+    assert x.size == clean.size
+    (hole,) = list(true_runs(x == 0, 512))
+    assert (hole[1] - hole[0]) % 1024 == 0  # whole AAC frames
+    np.testing.assert_array_equal(x[: hole[0]], clean[: hole[0]])
+    found = DropoutDetector()(damaged)
+    assert any(d.region.start <= hole[0] < d.region.end for d in found)
 
 
 def test_a_renamed_m4a_is_read_by_its_first_bytes(tmp_path, mono16k):

@@ -286,6 +286,11 @@ def test_a_zoom_m4a_is_repaired_into_m4a_at_its_bitrate(tmp_path, capsys):
     assert (written.subtype, written.n_frames) == ("AAC", clean.n_frames)
     assert written.bitrate_kbps == pytest.approx(given, rel=0.1)
     assert "fixed.m4a is AAC at" in err and "coded again" in err
+    data = bytearray(src.read_bytes())  # a stretch the decoder refuses: one line, not a trace
+    data[len(data) // 2 : len(data) // 2 + 600] = bytes(600)
+    (tmp_path / "broken.m4a").write_bytes(bytes(data))
+    code, _, err = run(capsys, "detect", tmp_path / "broken.m4a")
+    assert code == 0 and "voicemend: warning: broken.m4a: " in err and "Traceback" not in err
     lossless = tmp_path / "lossless.m4a"  # a bit depth asks for ALAC
     code, _, err = run(capsys, "repair", src, "-o", lossless, "--auto", "--bit-depth", "24")
     assert code == 0 and "coded again" not in err and info(lossless).subtype == "ALAC_24"
