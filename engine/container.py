@@ -6,9 +6,10 @@ through PyAV; and M4A written (AAC, or ALAC for lossless sources).
 uses (``read``, ``blocks``, ``seek``, ``frames``...), so every reader in the engine takes these
 files as they take a WAV. Decoding runs front to back (AAC decodes at hundreds of times real
 time). A seek backwards within the last :data:`HISTORY_S` is served from the samples kept;
-further back, the file is decoded again from its start. FFmpeg's own seek is not used: AAC's
-noise substitution draws from the decoder's random state, so a decoder started mid-file gives
-other samples (about -50 dB off) than the one that read the file through."""
+further back, the file is decoded again from its start. FFmpeg's own seek is not used: an AAC
+decoder started mid-file gives other samples (about -50 dB off, at any lag, however long it
+has run; likely its noise substitution's random state) than the one that read the file
+through."""
 
 from __future__ import annotations
 
