@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LABELS",
         help="regions to repair in every file (Audacity labels, REAPER CSV or JSON)",
     )
-    ren.add_argument("--format", choices=["wav", "flac"], default="wav")
+    ren.add_argument("--format", choices=["wav", "flac", "m4a"], default="wav")
     ren.add_argument("--block-s", **BLOCK_ARG)
     ren.add_argument(
         "--bit-depth",

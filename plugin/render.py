@@ -30,7 +30,7 @@ from voicemend.plugin.labels import label_channels, read_regions
 MANIFEST_NAME = "voicemend-render.json"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MANIFEST_VERSION = 1
-FORMATS = {"wav": ".wav", "flac": ".flac"}
+FORMATS = {"wav": ".wav", "flac": ".flac", "m4a": ".m4a"}
 
 
 @dataclass

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicemend.engine import Audio, save
+from voicemend.engine import Audio, load, save
 from voicemend.engine.errors import VoicemendError
+from voicemend.engine.io import info
 from voicemend.plugin.cli import main
 from voicemend.plugin.presets import load_preset
 from voicemend.plugin.render import MANIFEST_NAME, expand_inputs, plan_outputs, render
@@ -73,6 +74,22 @@ def test_two_local_workers(tmp_path):
     summary = render([str(src / "*.wav")], tmp_path / "out", PRESET, workers=2, fmt="flac")
     assert len(summary.done) == 4
     assert sf.info(str(tmp_path / "out" / "take3.flac")).format == "FLAC"
+
+
+def test_render_to_m4a_keeps_a_coded_inputs_bitrate_and_an_alac_ones_samples(tmp_path):
+    """Zoom's M4A recordings rendered back to M4A: AAC at the input's bitrate; a lossless
+    (ALAC) input stays ALAC."""
+    src = make_inputs(tmp_path / "in", n=1)
+    audio = load(src / "take0.wav")
+    aac = save(audio, src / "zoom.m4a")
+    save(audio, src / "memo.m4a", subtype="ALAC_24")
+    (src / "take0.wav").unlink()
+    summary = render([str(src)], tmp_path / "out", PRESET, fmt="m4a")
+    assert len(summary.done) == 2
+    out = info(tmp_path / "out" / "zoom.m4a")
+    assert out.subtype == "AAC"
+    assert out.bitrate_kbps == pytest.approx(info(aac).bitrate_kbps, rel=0.1)
+    assert info(tmp_path / "out" / "memo.m4a").subtype == "ALAC_24"
 
 
 def test_inputs_outputs_and_overwrite_safety(tmp_path):
