@@ -38,8 +38,8 @@ FORMAT_NAMES = {
 # Only the MP4 family states its exact length (priming and padding in its edit list); the rest
 # are counted by decoding them once.
 EXACT_LENGTH_FORMATS = frozenset({"MP4"})
-# Decoders whose output is the coded samples themselves, by the subtype voicemend names them.
-LOSSLESS_SUBTYPES = {"s16p": "ALAC_16", "s32p": "ALAC_24"}
+# ALAC's bit depth, by the sample format its decoder gives.
+ALAC_SUBTYPES = {"s16p": "ALAC_16", "s32p": "ALAC_24"}
 # FFmpeg decoders whose names differ from the codec's (libsndfile's name for MP3 kept).
 DECODER_SUBTYPES = {
     "mp3float": "MPEG_LAYER_III",
@@ -90,7 +90,7 @@ class ContainerFile:
         self.format = FORMAT_NAMES.get(demuxer, demuxer.split(",")[0].upper())
         self.subtype = _subtype(ctx.name, ctx.format.name if ctx.format else "")
         self.bitrate_kbps = (ctx.bit_rate or self._stream.bit_rate or 0) / 1000 or None
-        self._history = _Tail(self.channels, round(HISTORY_S * self.samplerate))
+        self._history = _Tail(round(HISTORY_S * self.samplerate))
         self.frames = self._stated_frames()
         if self.frames is None:
             try:
@@ -119,7 +119,7 @@ class ContainerFile:
             self._held = self._held[:, take.shape[1] :]
             parts.append(take)
             have += take.shape[1]
-        block = np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0))
+        block = np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
         if have < want:  # a short stream is padded with silence to the length it stated
             block = np.pad(block, ((0, 0), (0, want - have)))
         self._position += want
@@ -177,23 +177,23 @@ class ContainerFile:
         hole as a dropout."""
         av = _av()
         rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
-        damaged: list[float] = []  # the current damaged stretch: start (s), length (frames)
+        damaged: tuple[float, int, str] | None = None  # the stretch: start (s), frames, why
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
             except av.InvalidDataError as exc:
                 n = round((packet.duration or 0) * packet.time_base * rate)
-                if not damaged:
-                    damaged = [float((packet.pts or 0) * packet.time_base), 0, _reason(exc)]
-                damaged[1] += n
+                if damaged is None:
+                    damaged = (float((packet.pts or 0) * packet.time_base), 0, _reason(exc))
+                damaged = (damaged[0], damaged[1] + n, damaged[2])
                 yield np.zeros((channels, n), np.float32)
                 continue
-            if damaged:
+            if damaged is not None:
                 self._warn_damaged(*damaged, rate)
-                damaged = []
+                damaged = None
             for frame in frames:
                 yield _float_planar(frame, channels)
-        if damaged:
+        if damaged is not None:
             self._warn_damaged(*damaged, rate)
 
     def _warn_damaged(self, at_s: float, n_frames: int, reason: str, rate: int) -> None:
@@ -236,11 +236,10 @@ class ContainerFile:
 class _Tail:
     """The last ``capacity`` frames read, to give back on a seek backwards."""
 
-    def __init__(self, channels: int, capacity: int) -> None:
+    def __init__(self, capacity: int) -> None:
         self._blocks: deque[np.ndarray] = deque()
         self._frames = 0
         self._capacity = capacity
-        self._channels = channels
 
     def append(self, block: np.ndarray) -> None:
         self._blocks.append(block)
@@ -284,7 +283,7 @@ def _subtype(codec: str, sample_format: str) -> str:
     """voicemend's subtype name of a stream: ALAC_16/ALAC_24 for ALAC (its bit depth), else
     the codec's name in capitals (AAC, WMAV2, AMR_NB, OPUS, MP3, AC3...)."""
     if codec == "alac":
-        return LOSSLESS_SUBTYPES.get(sample_format, "ALAC_24")
+        return ALAC_SUBTYPES.get(sample_format, "ALAC_24")
     return DECODER_SUBTYPES.get(codec, codec.upper())
 
 
