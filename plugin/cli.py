@@ -40,6 +40,7 @@ from voicemend.plugin.bench_commands import PROG, cmd_bench
 from voicemend.plugin.jobs import RepairJob, run_detect, run_repair
 from voicemend.plugin.labels import Label, channel_tag, format_audacity_labels, format_reaper_csv
 from voicemend.plugin.progress import progress_bar
+from voicemend.plugin.render import FORMATS as RENDER_FORMATS
 
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LABELS",
         help="regions to repair in every file (Audacity labels, REAPER CSV or JSON)",
     )
-    ren.add_argument("--format", choices=["wav", "flac", "m4a"], default="wav")
+    ren.add_argument("--format", choices=list(RENDER_FORMATS), default="wav")
     ren.add_argument("--block-s", **BLOCK_ARG)
     ren.add_argument(
         "--bit-depth",
