@@ -57,6 +57,11 @@ DEFAULT_AAC_KBPS_PER_CHANNEL = 96
 # (the context before a region after the region's levels were read).
 HISTORY_S = 20.0
 _INT_SCALES = {"s16": 2.0**15, "s16p": 2.0**15, "s32": 2.0**31, "s32p": 2.0**31}
+# Lengths counted by decoding, by file (path, size, modification time), so that a file which
+# states none is decoded once to count it, not again on each opening (`info`, then the read,
+# then the bitrate its coded output takes: an hour of WebM Opus takes 5 s to count here).
+COUNTED_FILES_KEPT = 64
+_counted_frames: dict[tuple[str, int, int], int] = {}
 
 
 def _av() -> Any:
@@ -91,14 +96,8 @@ class ContainerFile:
         self.subtype = _subtype(ctx.name, ctx.format.name if ctx.format else "")
         self.bitrate_kbps = (ctx.bit_rate or self._stream.bit_rate or 0) / 1000 or None
         self._history = _Tail(round(HISTORY_S * self.samplerate))
-        self.frames = self._stated_frames()
-        if self.frames is None:
-            try:
-                self.frames = self._count_frames()
-            except ContainerError:
-                self.close()  # a stream that breaks off midway: nothing is left open
-                raise
-            self._restart()
+        stated = self._stated_frames()
+        self.frames = stated if stated is not None else self._counted_once()
         self._position = 0
         self._held = np.zeros((self.channels, 0), np.float32)  # decoded, not yet read
 
@@ -226,11 +225,29 @@ class ContainerFile:
             return None
         return round(stream.duration * stream.time_base * self.samplerate)
 
-    def _count_frames(self) -> int:
+    def _counted_once(self) -> int:
+        """The length found by decoding the file through, or found so before."""
+        key = _identity(self.path)
+        if key in _counted_frames:
+            return _counted_frames[key]
         total = 0
-        while (n := self._next_decoded().shape[1]) > 0:
-            total += n
+        try:
+            while (n := self._next_decoded().shape[1]) > 0:
+                total += n
+        except ContainerError:
+            self.close()  # a stream that breaks off midway: nothing is left open
+            raise
+        self._restart()
+        while len(_counted_frames) >= COUNTED_FILES_KEPT:
+            del _counted_frames[next(iter(_counted_frames))]  # the oldest
+        _counted_frames[key] = total
         return total
+
+
+def _identity(path: Path) -> tuple[str, int, int]:
+    """What tells a file apart from itself rewritten: its path, size and modification time."""
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
 
 
 class _Tail:

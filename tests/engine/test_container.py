@@ -160,6 +160,25 @@ def test_a_stream_with_no_stated_length_is_counted(
     assert is_lossy(info(path).subtype)
 
 
+def test_a_length_counted_once_is_not_counted_again_until_the_file_changes(tmp_path, monkeypatch):
+    """`info`, the read and a coded output's bitrate each open the file: a WebM is decoded
+    through to count it only the first time; rewritten, it is counted anew."""
+    path = tmp_path / "talk.webm"
+    _write_with_ffmpeg(path, speech_like(1.0, 48_000), 48_000, "webm", "libopus")
+    decoded = []
+    real = ContainerFile._next_decoded
+    monkeypatch.setattr(
+        ContainerFile, "_next_decoded", lambda self: decoded.append(1) or real(self)
+    )
+    first = info(path).n_frames
+    counting = len(decoded)
+    assert counting > 10
+    assert info(path).n_frames == first and len(decoded) == counting  # not decoded again
+    assert load(path).n_frames == first and len(decoded) < 2 * counting + 2  # read once
+    _write_with_ffmpeg(path, speech_like(2.0, 48_000), 48_000, "webm", "libopus")
+    assert info(path).n_frames >= 2 * 48_000 > first
+
+
 def _damaged_m4a(tmp_path, audio: Audio):
     """An M4A of ``audio`` and a copy with 600 bytes zeroed in the middle of its samples."""
     good = save(audio, tmp_path / "good.m4a")
