@@ -85,6 +85,8 @@ SIZE_LIMIT_BYTES = 2**32 - 1 - 1024
 SAMPLE_SUBTYPES = frozenset(
     {"PCM_S8", "PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW"}
 )
+# sample formats past 16 bits: written to a format that cannot hold them, they keep 24
+DEEP_SUBTYPES = frozenset({"PCM_24", "PCM_32", "FLOAT", "DOUBLE"})
 SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3}
 
 
@@ -251,8 +253,8 @@ def open_writer(
     4 GB is written as RF64 (see :func:`large_file_format`); one that passes it unannounced, or
     an AIFF file, is refused at that point instead of being written with a wrong header."""
     out = check_writable(path, overwrite=overwrite)
-    fmt = (format or _format_for(out)).upper()
-    subtype = _subtype_for(source, fmt, subtype, out)
+    fmt = (format or output_format(out)).upper()
+    subtype = output_subtype(out, source, subtype, fmt)
     if expected_frames is not None:
         fmt = large_file_format(out, fmt, subtype, n_channels, expected_frames)
     written = 0
@@ -287,6 +289,30 @@ def open_writer(
         raise AudioFileError(f"cannot write {out}: {_reason(exc)}") from None
 
 
+def check_output(
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    n_channels: int,
+    source: SourceFormat | None = None,
+    subtype: str | None = None,
+) -> None:
+    """Refuse, before any work, an output that :func:`open_writer` would refuse at its first
+    block (an Opus file at 44.1 kHz, AAC at 192 kHz, six channels in an M4A...): an empty
+    file of that kind is written to a temporary folder, where the encoder says what it
+    takes."""
+    out = Path(path)
+    with tempfile.TemporaryDirectory(prefix=".voicemend-check-") as folder:
+        probe = Path(folder) / f"check{out.suffix}"
+        try:
+            with open_writer(probe, sample_rate, n_channels, source, subtype=subtype):
+                pass
+        except AudioFileError as exc:
+            text = str(exc)
+            if text.startswith("cannot write "):  # the probe's name is no use to anyone
+                text = f"cannot write {out}: {text.split(': ', 1)[1]}"
+            raise AudioFileError(text) from None
+
+
 def _writer(
     tmp: Path, fmt: str, sample_rate: int, n_channels: int, subtype: str, options: dict[str, Any]
 ) -> sf.SoundFile | ContainerWriter:
@@ -303,19 +329,25 @@ def encoder_options(
     podcast is not coded again at the encoder's default (libsndfile's MP3 lands near 60-90 kb/s
     on speech, its Opus near 60 kb/s a channel, whatever the source had); otherwise that
     default."""
-    if subtype not in CODED_OUTPUTS or source is None or not source.path:
-        return {}
-    if not is_lossy(source.subtype):
-        return {}
-    try:
-        kbps = coded_bitrate_kbps(info(source.path))
-    except (OSError, AudioFileError):
-        return {}  # the source is gone or unreadable: the default quality
+    kbps = source_bitrate_kbps(source) if subtype in CODED_OUTPUTS else None
     if kbps is None:
         return {}
     if subtype in ("OPUS", "VORBIS"):
         return ogg_encoder_options(subtype, kbps, n_channels)
     return {"bitrate_kbps": kbps} if subtype == "AAC" else mp3_encoder_options(kbps, sample_rate)
+
+
+def source_bitrate_kbps(source: SourceFormat | None) -> float | None:
+    """The bitrate the file at ``source.path`` was coded at; ``None`` where it was not coded
+    (PCM, FLAC, ALAC), is gone or unreadable. The file is asked, not ``source.subtype``: a
+    caller may pass the output's format with the source's path."""
+    if source is None or not source.path:
+        return None
+    try:
+        i = info(source.path)
+    except (OSError, AudioFileError):
+        return None
+    return coded_bitrate_kbps(i) if is_lossy(i.subtype) else None
 
 
 def coded_bitrate_kbps(i: AudioInfo) -> float | None:
@@ -464,7 +496,7 @@ def _final_mode(out: Path) -> int:
 
 def check_subtype(path: str | os.PathLike[str], subtype: str) -> None:
     """Refuse, before any work, a sample format that the output's format cannot hold."""
-    _require_subtype(_format_for(Path(path)), subtype)
+    _require_subtype(output_format(Path(path)), subtype)
 
 
 def _require_subtype(fmt: str, subtype: str) -> None:
@@ -521,7 +553,8 @@ def _existing_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _format_for(out: Path) -> str:
+def output_format(out: Path) -> str:
+    """The soundfile format a file written at ``out`` takes, from its extension."""
     fmt = EXTENSION_FORMATS.get(out.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(EXTENSION_FORMATS))
@@ -531,7 +564,13 @@ def _format_for(out: Path) -> str:
     return fmt
 
 
-def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: Path) -> str:
+def output_subtype(
+    out: Path, src: SourceFormat | None, subtype: str | None = None, fmt: str | None = None
+) -> str:
+    """What a file written at ``out`` holds: ``subtype`` where asked (an M4A's bit depth is
+    ALAC's), else the source's where the format can keep it, else the deepest this format
+    holds of what the source had (a float WAV made FLAC is 24-bit, not the default 16)."""
+    fmt = fmt or output_format(out)
     if subtype is not None:
         _require_subtype(fmt, subtype)
         return MP4_SAMPLE_SUBTYPES.get(subtype, subtype) if fmt == "MP4" else subtype
@@ -543,6 +582,8 @@ def _subtype_for(src: SourceFormat | None, fmt: str, subtype: str | None, out: P
         return "AAC"
     if src is not None and src.subtype in ALAC_SAMPLE_SUBTYPES:
         return ALAC_SAMPLE_SUBTYPES[src.subtype]  # its bit depth, in the format's own samples
+    if src is not None and src.subtype in DEEP_SUBTYPES and sf.check_format(fmt, "PCM_24"):
+        return "PCM_24"
     return sf.default_subtype(fmt)
 
 
@@ -584,4 +625,5 @@ def _reason(exc: BaseException) -> str:
     # libsndfile prefixes messages with the path; keep only the reason.
     if ": " in text and text.startswith("Error opening"):
         text = text.split(": ", 1)[1]
+    text = text.removeprefix("Error : ")  # how libsndfile's encoders begin theirs
     return text or type(exc).__name__

@@ -27,15 +27,13 @@ from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
 from voicemend.engine.inpaint.clipped import clipping_rails
 from voicemend.engine.io import (
-    ALAC_SAMPLE_SUBTYPES,
     atomic_path,
     available_memory_bytes,
-    check_subtype,
     info,
-    keeps_subtype,
-    large_file_format,
     open_audio,
     open_writer,
+    output_format,
+    output_subtype,
     write_text_atomic,
 )
 from voicemend.engine.regions import Region, holders, normalize_regions
@@ -95,6 +93,12 @@ class Document:
         ):
             raise AudioFileError(f"{p} contains NaN or Inf samples")
         return cls(p, i.sample_rate, data, i.subtype, i.format)
+
+    @property
+    def source_format(self) -> SourceFormat:
+        """How the source is stored: what an export keeps, and the bitrate a coded one is
+        coded at again."""
+        return SourceFormat(self.format, self.subtype, str(self.path))
 
     @property
     def n_frames(self) -> int:
@@ -305,20 +309,12 @@ class Document:
         out = Path(path)
         if out.exists() and not overwrite:
             raise AudioFileError(f"{out} exists; confirm to replace it")
-        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(out.suffix.lower())
-        if fmt is None:
-            raise AudioFileError("export writes .wav or .flac files")
-        if subtype is not None:
-            check_subtype(out, subtype)
-        chosen = subtype or (
-            self.subtype
-            if keeps_subtype(fmt, self.subtype, self.format)
-            else ALAC_SAMPLE_SUBTYPES.get(self.subtype)  # an ALAC file's bit depth
-        )
+        fmt = output_format(out)
+        chosen = output_subtype(out, self.source_format, subtype or None, fmt)
         if isinstance(process, Chain) and needs_blocks(
             self.n_channels, self.n_frames + round(process.tail_s * self.sample_rate)
         ):
-            like = SourceFormat(fmt, chosen or sf.default_subtype(fmt), str(self.path))
+            like = SourceFormat(fmt, chosen, str(self.path))  # coded at the source's bitrate
             return self._export_through_chain_in_blocks(
                 out, process, like, overwrite, progress, should_cancel
             )
@@ -329,19 +325,21 @@ class Document:
                 raise VoicemendError("the effects chain produced NaN or Inf samples")
         n_frames = self.n_frames if processed is None else processed.shape[1]
         channels = self.n_channels if processed is None else processed.shape[0]
-        fmt = large_file_format(out, fmt, chosen or sf.default_subtype(fmt), channels, n_frames)
-        with (
-            atomic_path(out) as tmp,
-            sf.SoundFile(
-                str(tmp), "w", self.sample_rate, channels, subtype=chosen, format=fmt
-            ) as f,
-        ):
+        with open_writer(
+            out,
+            self.sample_rate,
+            channels,
+            self.source_format,
+            format=fmt,
+            subtype=chosen,
+            overwrite=overwrite,
+            expected_frames=n_frames,
+        ) as write:
             for start in range(0, n_frames, BLOCK_FRAMES):
                 if should_cancel is not None and should_cancel():
                     raise VoicemendError("export cancelled; nothing was written")
                 end = min(n_frames, start + BLOCK_FRAMES)
-                block = self.edited(start, end) if processed is None else processed[:, start:end]
-                f.write(block.T)
+                write(self.edited(start, end) if processed is None else processed[:, start:end])
                 if progress is not None:
                     progress(end, n_frames)
         return out

@@ -45,7 +45,7 @@ from voicemend.gui.chain_panel import ChainPanel
 from voicemend.gui.commands import ApplyPatch
 from voicemend.gui.document import Document, project_source
 from voicemend.gui.dropout_list import DropoutList
-from voicemend.gui.export_dialog import ExportChoice, ExportDialog
+from voicemend.gui.export_dialog import ExportChoice, ExportDialog, suggested_suffix
 from voicemend.gui.playback import Cursor, Player
 from voicemend.gui.spectrogram_view import SpectrogramView
 from voicemend.gui.waveform import WaveformView
@@ -428,9 +428,13 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         if self.document is None:
             return
+        doc = self.document
+        source = doc.source_format
         dialog = ExportDialog(
-            self.document.path.with_suffix(".fixed.wav"),
-            self.document.subtype,
+            doc.path.with_suffix(".fixed" + suggested_suffix(source)),
+            source,
+            doc.sample_rate,
+            doc.n_channels,
             len(self.chain_panel.stages),
             self,
         )

@@ -5,6 +5,7 @@ import pytest
 import soundfile as sf
 
 from voicemend.engine import Audio, AudioFileError, info, load, save
+from voicemend.engine.audio import SourceFormat
 
 
 def write(path, data, rate=16000, subtype="PCM_16"):
@@ -36,10 +37,17 @@ def test_round_trip_is_bit_exact_and_keeps_format(tmp_path, name, subtype):
     np.testing.assert_array_equal(a, b)
 
 
-def test_subtype_falls_back_when_the_format_lacks_it(tmp_path):
-    src = write(tmp_path / "a.wav", np.zeros(100, dtype=np.float32), subtype="FLOAT")
-    out = save(load(src), tmp_path / "a.flac")
-    assert sf.info(str(out)).subtype == "PCM_16"
+def test_subtype_falls_back_to_the_deepest_the_format_holds(tmp_path):
+    """A float or 32-bit WAV made FLAC keeps 24 bits (not FLAC's default 16); a 16-bit
+    source and a coded one get 16."""
+    x = np.linspace(-0.5, 0.5, 100, dtype=np.float32)
+    for subtype, expected in [("FLOAT", "PCM_24"), ("PCM_32", "PCM_24"), ("PCM_16", "PCM_16")]:
+        src = write(tmp_path / f"{subtype}.wav", x, subtype=subtype)
+        out = save(load(src), tmp_path / f"{subtype}.flac")
+        assert sf.info(str(out)).subtype == expected
+    mp3 = tmp_path / "a.mp3"
+    sf.write(str(mp3), np.zeros(4000, np.float32), 16000)
+    assert sf.info(str(save(load(mp3), tmp_path / "mp3.flac"))).subtype == "PCM_16"
 
 
 def test_ogg_and_mp3_write_and_read(tmp_path):
@@ -254,6 +262,16 @@ def test_an_mp3_is_coded_again_at_its_own_bitrate(tmp_path, kbps):
     default = tmp_path / "default.mp3"
     sf.write(str(default), sf.read(str(wav))[0], 44100, format="MP3")
     assert save(load(wav), tmp_path / "from-wav.mp3").stat().st_size == default.stat().st_size
+    # the file at the path says whether it was coded, not the subtype beside it (an editor
+    # export passes the output's subtype with the source's path)
+    from voicemend.engine.io import encoder_options
+
+    as_output = SourceFormat("MP3", "MPEG_LAYER_III", str(wav))
+    assert encoder_options(as_output, "MP3", "MPEG_LAYER_III", 44100) == {}
+    coded = SourceFormat("WAV", "PCM_16", str(src))
+    assert encoder_options(coded, "MP3", "MPEG_LAYER_III", 44100) == mp3_encoder_options(
+        file_bitrate_kbps(src, 3.0), 44100
+    )
 
 
 @pytest.mark.parametrize(
@@ -316,3 +334,31 @@ def test_a_damaged_container_is_named_with_what_ffmpeg_said(tmp_path):
     with pytest.raises(AudioFileError) as error:
         load(junk)
     assert "cannot read" in str(error.value) and "FFmpeg" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "channels", "subtype", "says"),
+    [
+        ("talk.opus", 44100, 1, None, "^cannot write .*talk.opus: Opus only supports sample rates"),
+        ("talk.mp3", 96000, 2, None, "^cannot write .*talk.mp3: MPEG-1/2/2.5 only supports"),
+        ("talk.m4a", 192000, 1, None, "^cannot write .*talk.m4a: AAC codes 7350-96000 Hz"),
+        ("talk.m4a", 48000, 6, None, "^cannot write .*talk.m4a: an M4A output holds 1 or 2"),
+        ("talk.flac", 48000, 2, "FLOAT", "^a FLAC file cannot hold FLOAT"),
+        ("talk.xyz", 48000, 2, None, "^unsupported output format"),
+    ],
+)
+def test_check_output_refuses_what_the_encoder_would_before_any_work(
+    tmp_path, name, rate, channels, subtype, says
+):
+    """The encoder's own refusal, with the output's name (not the probe's) and nothing
+    written where the output goes."""
+    from voicemend.engine.io import check_output
+
+    out = tmp_path / name
+    with pytest.raises(AudioFileError, match=says) as caught:
+        check_output(out, rate, channels, subtype=subtype)
+    assert ".voicemend-check" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+    check_output(tmp_path / "talk.opus", 48000, 2)  # what it takes passes
+    check_output(tmp_path / "talk.m4a", 48000, 2, subtype="ALAC_24")
+    assert list(tmp_path.iterdir()) == []

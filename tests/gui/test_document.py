@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from voicemend.engine import Audio, Region, get_inpainter, save
-from voicemend.engine.errors import VoicemendError
+from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.gui.document import Document, Patch
 
 from ..conftest import speech_like
@@ -174,6 +174,61 @@ def test_an_mp3_exports_to_wav(tmp_path):
     sf.write(str(src), x, 16000)
     out = Document.open(src).export(tmp_path / "talk.wav")
     assert sf.info(str(out)).subtype == "PCM_16"
+
+
+def test_a_coded_recording_exports_coded_at_its_own_bitrate(tmp_path, monkeypatch):
+    """An MP3 podcast repaired in the editor goes back out as MP3 (or M4A, Opus) at the
+    bitrate it came in at, through the effects chain too (whole or block by block); a
+    lossless source gets the encoder's default."""
+    import pedalboard
+
+    import voicemend.gui.document as document
+    from voicemend.engine.io import coded_bitrate_kbps, info
+    from voicemend.engine.lossy import mp3_encoder_options
+    from voicemend.plugin.chain import Chain
+
+    x = np.stack([speech_like(3.0, 44100, seed=5), speech_like(3.0, 44100, seed=6)], axis=1)
+    x[44100:48510] = 0.0
+    src = tmp_path / "talk.mp3"
+    sf.write(str(src), x, 44100, **mp3_encoder_options(192, 44100))
+    kbps = coded_bitrate_kbps(info(src))
+    doc = Document.open(src)
+    doc.add(doc.make_patch(Region(44100, 48510), get_inpainter("lsar")))
+    out = doc.export(tmp_path / "fixed.mp3")
+    assert info(out).subtype == "MPEG_LAYER_III"
+    assert coded_bitrate_kbps(info(out)) == pytest.approx(kbps, rel=0.1)
+    edited = doc.edited(0, doc.n_frames)
+    assert np.abs(edited[:, 44100:48510]).max() > 0.01  # the repair went out with it
+    m4a = doc.export(tmp_path / "fixed.m4a")
+    assert info(m4a).subtype == "AAC"
+    assert info(m4a).bitrate_kbps == pytest.approx(kbps, rel=0.15)
+    monkeypatch.setattr(document, "needs_blocks", lambda channels, frames: True)
+    chained = doc.export(
+        tmp_path / "chained.mp3", process=Chain([pedalboard.Gain(-1.0)], tail_s=0.0)
+    )
+    assert coded_bitrate_kbps(info(chained)) == pytest.approx(kbps, rel=0.1)
+    # a WAV source: the encoder's default, not a bitrate from the WAV's size (1411 kb/s)
+    wav = tmp_path / "talk.wav"
+    sf.write(str(wav), x, 44100, subtype="PCM_16")
+    default = tmp_path / "default.mp3"
+    sf.write(str(default), sf.read(str(wav), dtype="float32")[0], 44100)
+    from_wav = Document.open(wav).export(
+        tmp_path / "from-wav.mp3", process=Chain([pedalboard.Gain(0.0)], tail_s=0.0)
+    )
+    assert coded_bitrate_kbps(info(from_wav)) == pytest.approx(
+        coded_bitrate_kbps(info(default)), rel=0.02
+    )
+    with pytest.raises(AudioFileError, match=r"unsupported output format '\.xyz'"):
+        doc.export(tmp_path / "fixed.xyz")
+
+
+def test_a_float_recording_exports_to_flac_at_24_bits(tmp_path):
+    path = tmp_path / "talk.wav"
+    sf.write(str(path), speech_like(1.0, 16000, seed=8), 16000, subtype="FLOAT")
+    out = Document.open(path).export(tmp_path / "talk.flac")
+    assert sf.info(str(out)).subtype == "PCM_24"
+    assert Document.open(path).export(tmp_path / "talk.opus").suffix == ".opus"
+    assert sf.info(str(tmp_path / "talk.opus")).subtype == "OPUS"
 
 
 def test_a_clipped_run_is_repaired_beyond_its_rail(tmp_path):

@@ -304,6 +304,30 @@ def test_opens_ogg_and_mp3(window, tmp_path, suffix, fmt, subtype):
     assert window.document.sample_rate == 16000 and window.document.duration_s > 1.9
 
 
+def test_an_mp3_is_offered_back_as_mp3_and_exported_so(window, qtbot, tmp_path, monkeypatch):
+    """The Export dialog opens on NAME.fixed.mp3 for an MP3, with the re-coding said; what it
+    returns is written as MP3."""
+    from voicemend.gui import export_dialog
+
+    path = tmp_path / "talk.mp3"
+    sf.write(str(path), speech_like(2.0, 16000), 16000, format="MP3")
+    window.open_file(path)
+    shown = []
+
+    def accept_as_shown(dialog):
+        shown.append((dialog.path_edit.text(), dialog.subtype.currentData(), dialog.note.text()))
+        dialog.accept()
+        return dialog.result()
+
+    monkeypatch.setattr(export_dialog.ExportDialog, "exec", accept_as_shown)
+    window.export_dialog()
+    _idle(window, qtbot)
+    name, subtype, note = shown[0]
+    assert name == str(tmp_path / "talk.fixed.mp3") and subtype == "MPEG_LAYER_III"
+    assert "coded again" in note
+    assert sf.info(name).format == "MP3" and sf.info(name).frames > 0
+
+
 def test_cancel_stops_a_long_repair_and_keeps_the_document(window, qtbot, wav):
     from voicemend.engine.regions import Region
 
