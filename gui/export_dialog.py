@@ -134,6 +134,8 @@ class ExportDialog(QDialog):
         self.chain.setEnabled(chain_stages > 0)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.note.setMinimumHeight(3 * self.note.fontMetrics().lineSpacing())  # no jumps
+        self.setMinimumWidth(520)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
