@@ -63,6 +63,9 @@ BUNDLED_EXAMPLE=$(find "$BUNDLE" -name LJ001-0001.flac | head -1)
 "$BUNDLE/voicemend" info "$BUNDLED_EXAMPLE"
 "$BUNDLE/voicemend" repair "$BUNDLED_EXAMPLE" -o bundle-repaired.wav --region 1.0:1.2
 test -s bundle-repaired.wav
+# M4A out and back in: PyAV and the FFmpeg libraries it carries made it into the bundle
+"$BUNDLE/voicemend" repair "$BUNDLED_EXAMPLE" -o bundle-repaired.m4a --region 1.0:1.2
+"$BUNDLE/voicemend" info bundle-repaired.m4a | grep -q AAC
 "$BUNDLE/voicemend" presets
 
 log "the bundled editor under Xvfb"
