@@ -1,6 +1,9 @@
 """Dependencies point one way (gui -> plugin -> engine), and packaging lists every package."""
 
+import ast
 import fnmatch
+import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,4 +93,62 @@ def test_package_data_covers_every_shipped_file():
             fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs.get(owner, [])
         ):
             missing.append(f"{owner}: {rel}")
+    assert not missing, missing
+
+
+def _imports(path: Path) -> tuple[set[str], set[str]]:
+    """Third-party top-level names a module imports when loaded, and those it imports later
+    (inside functions: optional extras, or needs of a single command)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    loaded = {id(n) for n in tree.body}
+    now, later = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top != "voicemend":
+                (now if id(node) in loaded else later).add(top)
+    return now, later
+
+
+def _requirement_name(spec: str) -> str:
+    name = re.split(r"[<>=!~;\[ ]", spec.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_import_is_a_declared_dependency():
+    """`pip install voicemend` must give all a module needs to load: what a module imports when
+    loaded comes from a declared dependency (not one that a test or bench extra happens to pull
+    in: safetensors once came only with transformers); what it imports later, from a declared
+    dependency, an extra, or what a declared dependency requires."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {_requirement_name(s) for s in project["dependencies"]}
+    extras = {
+        _requirement_name(s) for specs in project["optional-dependencies"].values() for s in specs
+    }
+    pulled = {
+        _requirement_name(r)
+        for d in core
+        for r in (importlib.metadata.requires(d) or [])
+        if "extra ==" not in r
+    }
+    providers = importlib.metadata.packages_distributions()
+    missing = []
+    config = _setuptools_config()
+    for f in _tracked(config["package-dir"]):
+        if f.suffix != ".py":
+            continue
+        now, later = _imports(f)
+        for name, allowed in [(n, core) for n in now] + [
+            (n, core | extras | pulled) for n in later
+        ]:
+            dists = {_requirement_name(d) for d in providers.get(name, [name])}
+            if not dists & allowed:
+                missing.append(f"{f.relative_to(ROOT)}: {name} ({', '.join(sorted(dists))})")
     assert not missing, missing
