@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from voicemend.engine.audio import SourceFormat
+from voicemend.engine.container import WRITE_SUBTYPES
 from voicemend.engine.errors import AudioFileError
 from voicemend.engine.io import (
     EXTENSION_FORMATS,
@@ -54,10 +55,7 @@ PCM_NAMES = {
     "PCM_32": "32-bit",
     "FLOAT": "32-bit float",
 }
-CODED_SUBTYPES = {
-    "MP4": ["AAC", "ALAC_16", "ALAC_24"],
-    "MP3": ["MPEG_LAYER_III"],
-}
+CODED_SUBTYPES = {"MP4": list(WRITE_SUBTYPES), "MP3": ["MPEG_LAYER_III"]}
 SUBTYPE_NAMES = PCM_NAMES | {
     "AAC": "AAC (lossy)",
     "ALAC_16": "ALAC 16-bit (lossless)",
