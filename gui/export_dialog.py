@@ -160,8 +160,8 @@ class ExportDialog(QDialog):
         """OK: an output the encoder cannot write is said here, and the dialog stays."""
         choice = self.choice()
         try:
-            check_output(
-                choice.path, self.sample_rate, self.n_channels, self.source, choice.subtype
+            check_output(  # no sample type (a name the list has none for): the name's fault
+                choice.path, self.sample_rate, self.n_channels, self.source, choice.subtype or None
             )
         except AudioFileError as exc:
             self.note.setText(f"⚠ {exc}")

@@ -103,6 +103,8 @@ def test_an_unknown_extension_disables_ok_and_names_the_known_ones(dialog):
     d = dialog(name="talk.fixed.xyz")
     ok = d.buttons.button(d.buttons.StandardButton.Ok)
     assert not ok.isEnabled() and ".flac" in d.note.text()
+    d.accept()  # however it is reached, the extension is what it names
+    assert d.result() != d.DialogCode.Accepted and "unsupported output format" in d.note.text()
     d.path_edit.setText("talk.fixed.flac")
     assert ok.isEnabled()
 
