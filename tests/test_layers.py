@@ -3,12 +3,13 @@
 import ast
 import fnmatch
 import importlib.metadata
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +118,13 @@ def _imports(path: Path) -> tuple[set[str], set[str]]:
 
 
 def _requirement_name(spec: str) -> str:
-    name = re.split(r"[<>=!~;\[ ]", spec.strip(), maxsplit=1)[0]
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(Requirement(spec).name)
+
+
+def _installed_with(spec: str) -> bool:
+    """Whether a dependency's requirement is installed with it here (not only for an extra)."""
+    marker = Requirement(spec).marker
+    return marker is None or marker.evaluate({"extra": ""})
 
 
 def test_every_import_is_a_declared_dependency():
@@ -136,7 +142,7 @@ def test_every_import_is_a_declared_dependency():
         _requirement_name(r)
         for d in core
         for r in (importlib.metadata.requires(d) or [])
-        if "extra ==" not in r
+        if _installed_with(r)
     }
     providers = importlib.metadata.packages_distributions()
     missing = []
@@ -148,7 +154,7 @@ def test_every_import_is_a_declared_dependency():
         for name, allowed in [(n, core) for n in now] + [
             (n, core | extras | pulled) for n in later
         ]:
-            dists = {_requirement_name(d) for d in providers.get(name, [name])}
+            dists = {canonicalize_name(d) for d in providers.get(name, [name])}
             if not dists & allowed:
                 missing.append(f"{f.relative_to(ROOT)}: {name} ({', '.join(sorted(dists))})")
     assert not missing, missing
