@@ -31,6 +31,7 @@ from voicemend.engine.container import WRITE_SUBTYPES
 from voicemend.engine.errors import AudioFileError
 from voicemend.engine.io import (
     EXTENSION_FORMATS,
+    OPUS_EXTENSIONS,
     check_output,
     output_subtype,
     source_bitrate_kbps,
@@ -79,7 +80,7 @@ def subtypes_for(path: Path) -> list[str]:
     if fmt is None:
         return []
     if fmt == "OGG":
-        return ["OPUS"] if path.suffix.lower() == ".opus" else ["VORBIS"]
+        return ["OPUS"] if path.suffix.lower() in OPUS_EXTENSIONS else ["VORBIS"]
     return CODED_SUBTYPES.get(fmt) or [s for s in PCM_NAMES if sf.check_format(fmt, s)]
 
 
