@@ -38,7 +38,7 @@ def changed_cases(files, sample_rate: int, config: QualityConfig) -> list[str]:
         damaged[gap.start : gap.end] = 0.0
         audio = Audio.from_array(damaged, sample_rate)
         now = [d.region for d in shipped(audio)]
-        with mock.patch.object(detector_module, "past_ringing", lambda x, sr, found, s: found):
+        with mock.patch.object(detector_module, "past_ringing", lambda x, sr, found, *_: found):
             then = [d.region for d in before(audio)]
         if now != then:
             changed.append(case.key)

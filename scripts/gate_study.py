@@ -18,7 +18,8 @@ how many runs it calls fades:
         --out bench/results/detection-gated/study.md
 
 ``--sweep`` judges the same runs under other values of a ``SilenceSettings`` field
-(``--field``, default ``fade_below_floor_db``); ``--saved-as mp3:128`` judges them in the files
+(``--field``, default ``fade_below_floor_db``), ``--set FIELD=VALUE`` holds another one fixed
+in every column; ``--saved-as mp3:128`` judges them in the files
 saved at 44.1 kHz as MP3, where the codec smears each run's edges.
 """
 
@@ -115,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--field", default="fade_below_floor_db", help="the SilenceSettings field")
     p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="another SilenceSettings field held at VALUE in every column (repeatable)",
+    )
+    p.add_argument(
         "--saved-as",
         type=LossyFormat.parse,
         default=None,
@@ -124,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write the table here (Markdown)")
     a = p.parse_args(argv)
     shipped = SilenceSettings()
+    held = dict(item.split("=", 1) for item in a.set)
+    unknown = sorted(set(held) - set(vars(shipped)) | ({a.field} - set(vars(shipped))))
+    if unknown:
+        p.error(f"no SilenceSettings field {', '.join(unknown)}")
+    shipped = replace(shipped, **{k: float(v) for k, v in held.items()})
     values = [getattr(shipped, a.field)]
     if a.sweep:
         values = [float(v) for v in a.sweep.split(",")]
@@ -143,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Train split, {len(files)} files (seed {a.seed})"
         + (f", saved at 44.1 kHz as {a.saved_as.label}" if a.saved_as else "")
+        + "".join(f", `{k}` {v}" for k, v in held.items())
         + "; runs that "
         "`engine.detect.silence.faded_into` calls a fade (kept out of the default detections), "
         f"by `{a.field}`:",

@@ -46,7 +46,7 @@ def _widening(on: bool):
     if on:
         yield
         return
-    with mock.patch.object(detector_module, "past_ringing", lambda x, sr, found, s: found):
+    with mock.patch.object(detector_module, "past_ringing", lambda x, sr, found, *_: found):
         yield
 
 

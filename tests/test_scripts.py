@@ -896,13 +896,18 @@ def test_gate_study_tells_gate_pauses_from_cuts(dev_files, tmp_path):
 
 @pytest.mark.data
 def test_gate_study_judges_runs_in_files_saved_as_mp3(dev_files, tmp_path):
-    """In MP3 files, cuts into speech read as fades unless tails are looked for over 25 ms."""
+    """In MP3 files, cuts into speech read as fades unless tails are looked for over 25 ms (or
+    further where they lie under the floor, held off here)."""
     module = runpy.run_path(str(SCRIPTS / "gate_study.py"))
     out = tmp_path / "study.md"
     argv = ["--files", "6", "--field", "ring_reach_ms", "--sweep", "5,25", "--out", str(out)]
+    argv += ["--set", "codec_tail_reach_ms=0"]
     assert module["main"]([*argv, "--saved-as", "mp3:128"]) == 0
     text = out.read_text()
-    assert "saved at 44.1 kHz as mp3 128 kb/s" in text and "| runs | count | 5 ms | 25 ms |" in text
+    assert "saved at 44.1 kHz as mp3 128 kb/s, `codec_tail_reach_ms` 0" in text
+    assert "| runs | count | 5 ms | 25 ms |" in text
+    with pytest.raises(SystemExit):
+        module["main"]([*argv, "--set", "no_such_field=1"])
     (row,) = [line for line in text.splitlines() if "cut into speech, file as it was" in line]
     n, short, long = (int(cell.split(" ")[0]) for cell in row.strip("| ").split(" | ")[1:])
     assert n >= 12 and long < short

@@ -18,7 +18,12 @@ from voicemend.engine.detect.concealment import (
     find_concealment,
     load_concealment_net,
 )
-from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, power_db
+from voicemend.engine.detect.levels import (
+    FLOOR_CLEAR_OF_SILENCE_MS,
+    FRAME_MS,
+    LevelProfile,
+    power_db,
+)
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
 from voicemend.engine.detect.silence import (
     SilenceSettings,
@@ -100,7 +105,7 @@ class DropoutDetector:
             runs = find_silence_runs(x, sample_rate, profile, s.silence)
             if rate < sample_rate:
                 runs = pad_ringing(x, sample_rate, runs, s.silence)
-            out += past_ringing(x, sample_rate, runs, s.silence)
+            out += past_ringing(x, sample_rate, runs, s.silence, profile.floor_db)
         if DropoutKind.PACKET_LOSS in s.kinds:
             found = _found_at(
                 rate, x, sample_rate, lambda y, r: find_packet_loss(y, r, profile, s.packet_loss)
@@ -215,9 +220,9 @@ def _profile(
     levels = [_frame_levels(x[lo:hi], sample_rate) for _, _, lo, hi in blocks]
     levels = [v for v in levels if v.size]
     if not levels:
-        profile = LevelProfile.measure(x, sample_rate)
+        profile = LevelProfile.measure(x, sample_rate, FLOOR_CLEAR_OF_SILENCE_MS)
     else:
-        profile = LevelProfile.from_levels(np.concatenate(levels))
+        profile = LevelProfile.from_levels(np.concatenate(levels), FLOOR_CLEAR_OF_SILENCE_MS)
     top = max((float(x[lo:hi].max()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
     bottom = min((float(x[lo:hi].min()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
     power = sum(power_spectrum(x[lo:hi], sample_rate) for _, _, lo, hi in blocks)
@@ -260,9 +265,9 @@ def file_profiles(
     for ch, parts in enumerate(levels):
         found = [v for v in parts if v.size]
         if found:
-            profile = LevelProfile.from_levels(np.concatenate(found))
+            profile = LevelProfile.from_levels(np.concatenate(found), FLOOR_CLEAR_OF_SILENCE_MS)
         else:  # shorter than one frame: the one block read is the whole file
-            profile = LevelProfile.measure(block[ch], sample_rate)
+            profile = LevelProfile.measure(block[ch], sample_rate, FLOOR_CLEAR_OF_SILENCE_MS)
         band = bandwidth_hz(np.asarray(powers[ch]), sample_rate)
         profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch], bandwidth_hz=band))
     return profiles
