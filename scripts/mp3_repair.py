@@ -5,14 +5,18 @@ A podcast is cut (a zero run in its speech), then published as MP3: the codec sm
 over 10-20 ms of quantisation noise. This cuts one 20, 60 and 200 ms gap into the active speech
 of each file, saves it at 44.1 kHz as MP3 128 kb/s (``engine.lossy``), and repairs it with
 ``auto`` over what the detector finds near the cut: as shipped, and as before (tails looked for
-within 5 ms, ``ring_reach_ms``, and no search for the dips a codec leaves of short cuts,
-``dip_max_ms`` 0); over the true region (informed); and not at all. Each is scored against the
+within 5 ms, ``ring_reach_ms``, none past it under the room's floor, ``codec_tail_reach_ms``,
+and no search for the dips a codec leaves of short cuts, ``dip_max_ms`` 0); over the true
+region (informed); and not at all. Each is scored against the
 clean file saved the same way, 1 s either side of the gap, at 16 kHz (PESQ-WB, PLCMOS); a gap
 the detector misses scores as unrepaired. ``--codec aac --rate 48000`` does the same for AAC
-in M4A (Zoom's recordings), coded by FFmpeg.
+in M4A (Zoom's recordings), coded by FFmpeg; ``--codec opus --rate 48000`` for Opus (browser
+recorders, voice messages; libsndfile's default bitrate, ``--kbps`` is for MP3 and AAC only).
 
     python scripts/mp3_repair.py --files 40 --out bench/results/mp3-repair
     python scripts/mp3_repair.py --files 40 --codec aac --rate 48000 --out bench/results/aac-repair
+    python scripts/mp3_repair.py --files 40 --codec opus --rate 48000 \\
+        --out bench/results/opus-repair
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from voicemend.engine.detect import DetectorSettings, DropoutDetector
 from voicemend.engine.evaluation.scores import pesq_score, plcmos
 from voicemend.engine.inpaint import INPAINTERS
 from voicemend.engine.io import load, write_text_atomic
-from voicemend.engine.lossy import LossyFormat, roundtrip
+from voicemend.engine.lossy import BITRATE_CODECS, LossyFormat, roundtrip
 from voicemend.engine.rates import to_rate
 from voicemend.plugin.bench_commands import git_commit
 
@@ -45,7 +49,7 @@ SCORE_RATE = 16000
 def detectors() -> dict[str, DropoutDetector]:
     """The shipped detector, and the one before it: tails looked for within 5 ms, no dips."""
     shipped = DetectorSettings()
-    before = replace(shipped.silence, ring_reach_ms=5.0, dip_max_ms=0.0)
+    before = replace(shipped.silence, ring_reach_ms=5.0, codec_tail_reach_ms=0.0, dip_max_ms=0.0)
     return {
         "blind, shipped": DropoutDetector(shipped),
         "blind, before": DropoutDetector(replace(shipped, silence=before)),
@@ -62,14 +66,15 @@ def scored(out: np.ndarray, ref: np.ndarray, gap: Region, rate: int) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--files", type=int, default=40)
-    p.add_argument("--codec", choices=("mp3", "aac"), default="mp3")
+    p.add_argument("--codec", choices=("mp3", "aac", "opus"), default="mp3")
     p.add_argument("--kbps", type=float, default=128)
     p.add_argument("--rate", type=int, default=44100, help="the rate the files are saved at")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="write results.md and rows.json here")
     a = p.parse_args(argv)
-    codec = LossyFormat(a.codec, a.kbps)
+    codec = LossyFormat(a.codec, a.kbps if a.codec in BITRATE_CODECS else None)
     rate = a.rate
+    codec.check_rate(rate)
     auto = INPAINTERS["auto"]()
     finders = detectors()
     rows = []

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voicemend.engine.errors import VoicemendError
+
 from .conftest import speech_like, speech_root
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -797,6 +799,12 @@ def test_mp3_repair_scores_blind_repairs_of_coded_cuts(dev_files, tmp_path, caps
     args = ["--files", "1", "--codec", "aac", "--rate", "48000", "--out", str(aac)]
     assert module["main"](args) == 0
     assert "saved at 48 kHz as aac 128 kb/s" in (aac / "results.md").read_text(encoding="utf-8")
+    opus = tmp_path / "opus"
+    args = ["--files", "1", "--codec", "opus", "--rate", "48000", "--out", str(opus)]
+    assert module["main"](args) == 0
+    assert "saved at 48 kHz as opus; " in (opus / "results.md").read_text(encoding="utf-8")
+    with pytest.raises(VoicemendError, match="opus codes"):
+        module["main"](["--files", "1", "--codec", "opus", "--rate", "44100"])
 
 
 @pytest.mark.data
