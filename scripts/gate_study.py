@@ -132,11 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="write the table here (Markdown)")
     a = p.parse_args(argv)
     shipped = SilenceSettings()
-    held = dict(item.split("=", 1) for item in a.set)
+    try:
+        held = {k: float(v) for k, v in (item.split("=", 1) for item in a.set)}
+    except ValueError:
+        p.error("--set takes FIELD=NUMBER")
     unknown = sorted(set(held) - set(vars(shipped)) | ({a.field} - set(vars(shipped))))
     if unknown:
         p.error(f"no SilenceSettings field {', '.join(unknown)}")
-    shipped = replace(shipped, **{k: float(v) for k, v in held.items()})
+    shipped = replace(shipped, **held)
     values = [getattr(shipped, a.field)]
     if a.sweep:
         values = [float(v) for v in a.sweep.split(",")]
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Train split, {len(files)} files (seed {a.seed})"
         + (f", saved at 44.1 kHz as {a.saved_as.label}" if a.saved_as else "")
-        + "".join(f", `{k}` {v}" for k, v in held.items())
+        + "".join(f", `{k}` {v:g}" for k, v in held.items())
         + "; runs that "
         "`engine.detect.silence.faded_into` calls a fade (kept out of the default detections), "
         f"by `{a.field}`:",

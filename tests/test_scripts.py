@@ -914,8 +914,9 @@ def test_gate_study_judges_runs_in_files_saved_as_mp3(dev_files, tmp_path):
     text = out.read_text()
     assert "saved at 44.1 kHz as mp3 128 kb/s, `codec_tail_reach_ms` 0" in text
     assert "| runs | count | 5 ms | 25 ms |" in text
-    with pytest.raises(SystemExit):
-        module["main"]([*argv, "--set", "no_such_field=1"])
+    for bad in ("no_such_field=1", "ring_db", "ring_db=loud"):
+        with pytest.raises(SystemExit):
+            module["main"]([*argv, "--set", bad])
     (row,) = [line for line in text.splitlines() if "cut into speech, file as it was" in line]
     n, short, long = (int(cell.split(" ")[0]) for cell in row.strip("| ").split(" | ")[1:])
     assert n >= 12 and long < short
