@@ -40,6 +40,21 @@ FORMAT_NAMES = {
 EXACT_LENGTH_FORMATS = frozenset({"MP4"})
 # ALAC's bit depth, by the sample format its decoder gives.
 ALAC_SUBTYPES = {"s16p": "ALAC_16", "s32p": "ALAC_24"}
+# FLAC in Matroska, Ogg or MP4 decodes to 16- or 32-bit samples; the 32 hold a 24-bit stream
+FLAC_SUBTYPES = {"s16": "FLAC_16", "s16p": "FLAC_16", "s32": "FLAC_24", "s32p": "FLAC_24"}
+# Plain samples in a container (Matroska, QuickTime/MOV) are named as libsndfile names them,
+# so that their bit depth carries over to the file written (a 24-bit MOV to a 24-bit WAV).
+PCM_CODEC_SUBTYPES = {
+    "pcm_u8": "PCM_U8",
+    "pcm_s8": "PCM_S8",
+    **{f"pcm_s16{e}": "PCM_16" for e in ("le", "be")},
+    **{f"pcm_s24{e}": "PCM_24" for e in ("le", "be")},
+    **{f"pcm_s32{e}": "PCM_32" for e in ("le", "be")},
+    **{f"pcm_f32{e}": "FLOAT" for e in ("le", "be")},
+    **{f"pcm_f64{e}": "DOUBLE" for e in ("le", "be")},
+    "pcm_alaw": "ALAW",
+    "pcm_mulaw": "ULAW",
+}
 # FFmpeg decoders whose names differ from the codec's (libsndfile's name for MP3 kept).
 DECODER_SUBTYPES = {
     "mp3float": "MPEG_LAYER_III",
@@ -297,10 +312,15 @@ def _float_planar(frame: Any, channels: int) -> np.ndarray:
 
 
 def _subtype(codec: str, sample_format: str) -> str:
-    """voicemend's subtype name of a stream: ALAC_16/ALAC_24 for ALAC (its bit depth), else
-    the codec's name in capitals (AAC, WMAV2, AMR_NB, OPUS, MP3, AC3...)."""
+    """voicemend's subtype name of a stream: ALAC_16/ALAC_24 and FLAC_16/FLAC_24 for the
+    lossless codecs (their bit depth), libsndfile's name for plain samples (PCM_24, FLOAT...),
+    else the codec's name in capitals (AAC, WMAV2, AMR_NB, OPUS, MP3, AC3...)."""
     if codec == "alac":
         return ALAC_SUBTYPES.get(sample_format, "ALAC_24")
+    if codec == "flac":
+        return FLAC_SUBTYPES.get(sample_format, "FLAC_24")
+    if codec in PCM_CODEC_SUBTYPES:
+        return PCM_CODEC_SUBTYPES[codec]
     return DECODER_SUBTYPES.get(codec, codec.upper())
 
 

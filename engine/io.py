@@ -71,8 +71,15 @@ CONTAINER_MAGIC = {
 }
 # What a folder given to `render` is searched for.
 READ_EXTENSIONS = frozenset(EXTENSION_FORMATS) | frozenset(FOREIGN_EXTENSIONS)
-# An ALAC source written to another format keeps its bit depth as plain samples.
-ALAC_SAMPLE_SUBTYPES = {"ALAC_16": "PCM_16", "ALAC_20": "PCM_24", "ALAC_24": "PCM_24"}
+# A lossless stream that FFmpeg decodes (ALAC in M4A, FLAC in Matroska, Ogg or MP4) written to
+# another format keeps its bit depth as plain samples.
+LOSSLESS_SAMPLE_SUBTYPES = {
+    "ALAC_16": "PCM_16",
+    "ALAC_20": "PCM_24",
+    "ALAC_24": "PCM_24",
+    "FLAC_16": "PCM_16",
+    "FLAC_24": "PCM_24",
+}
 # Outputs coded at their source's bitrate (see encoder_options).
 CODED_OUTPUTS = ("MPEG_LAYER_III", "AAC", "OPUS", "VORBIS")
 # and a bit depth asked of an M4A output is lossless ALAC at that depth
@@ -580,8 +587,10 @@ def output_subtype(
         return src.subtype
     if fmt == "MP4":
         return "AAC"
-    if src is not None and src.subtype in ALAC_SAMPLE_SUBTYPES:
-        return ALAC_SAMPLE_SUBTYPES[src.subtype]  # its bit depth, in the format's own samples
+    if src is not None and src.subtype in LOSSLESS_SAMPLE_SUBTYPES:
+        sample = LOSSLESS_SAMPLE_SUBTYPES[src.subtype]  # its bit depth, as the format's samples
+        if sf.check_format(fmt, sample):
+            return sample
     if src is not None and src.subtype in DEEP_SUBTYPES and sf.check_format(fmt, "PCM_24"):
         return "PCM_24"
     return sf.default_subtype(fmt)

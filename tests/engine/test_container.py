@@ -87,6 +87,53 @@ def test_alac_is_lossless_and_keeps_its_bit_depth(tmp_path):
         wav = save(back, tmp_path / f"{bits}.wav")
         assert info(wav).subtype == subtype
         np.testing.assert_array_equal(load(wav).samples, audio.samples)
+        # and as MP3 it is coded (it failed: the bit depth was asked of the MP3 encoder)
+        assert info(save(back, tmp_path / f"{bits}.mp3")).subtype == "MPEG_LAYER_III"
+
+
+@pytest.mark.parametrize(
+    ("container", "codec", "sample_format", "bits", "subtype", "written"),
+    [
+        ("matroska", "flac", "s32", 24, "FLAC_24", "PCM_24"),
+        ("matroska", "flac", "s16", 16, "FLAC_16", "PCM_16"),
+        ("matroska", "pcm_s24le", "s32", 24, "PCM_24", "PCM_24"),
+        ("mov", "pcm_s24le", "s32", 24, "PCM_24", "PCM_24"),
+        ("matroska", "pcm_f32le", "flt", 32, "FLOAT", "FLOAT"),
+    ],
+)
+def test_lossless_streams_in_containers_keep_their_bit_depth(
+    tmp_path, container, codec, sample_format, bits, subtype, written
+):
+    """A 24-bit FLAC in Matroska (or 24-bit samples in a MOV) repaired to WAV stays 24-bit: it
+    was written as 16-bit, 8 bits of every sample lost, when its subtype was the codec's name."""
+    rate, n = 48_000, 4800
+    rng = np.random.default_rng(1)
+    if sample_format == "flt":
+        data = (rng.uniform(-0.5, 0.5, n)).astype(np.float32)
+        expected = data
+    else:
+        ints = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), size=n)
+        shift = 32 - bits if sample_format == "s32" else 0
+        data = (ints << shift).astype(np.int32 if sample_format == "s32" else np.int16)
+        expected = (ints / 2 ** (bits - 1)).astype(np.float32)
+    path = tmp_path / ("clip.mov" if container == "mov" else "clip.mka")
+    with av.open(str(path), "w", format=container) as c:
+        stream = c.add_stream(codec, rate=rate, layout="mono")
+        stream.format = sample_format
+        frame = av.AudioFrame.from_ndarray(data[None], format=sample_format, layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            c.mux(packet)
+    assert info(path).subtype == subtype
+    back = load(path)
+    np.testing.assert_array_equal(back.samples[0], expected)
+    wav = save(back, tmp_path / "out.wav")
+    assert info(wav).subtype == written
+    np.testing.assert_array_equal(load(wav).samples[0], expected)
+    assert info(save(back, tmp_path / "out.flac")).subtype == (
+        "PCM_24" if written in ("PCM_24", "FLOAT") else written
+    )
+    assert info(save(back, tmp_path / "out.mp3")).subtype == "MPEG_LAYER_III"
 
 
 def test_blocks_and_seeks_read_what_load_reads(tmp_path, stereo48k):
