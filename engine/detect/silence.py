@@ -126,13 +126,23 @@ def find_silence_runs(
     after_db = power_db(power.mean(ends, ends + nb))
     edge_before_db = power_db(power.mean(starts - edge, starts))
     edge_after_db = power_db(power.mean(ends, ends + edge))
+    # whether the run sits in active audio is read beyond a codec's tail: MP3 at 22.05 kHz
+    # fills 16-40 ms beside a cut with noise near -75 dBFS, which reads as a pause
+    lo = starts - np.array(
+        [ring_extent(power, a, -1, sample_rate, settings, profile.floor_db) for a in starts]
+    )
+    hi = ends + np.array(
+        [ring_extent(power, b, 1, sample_rate, settings, profile.floor_db) for b in ends]
+    )
+    outer_before_db = power_db(power.mean(lo - nb, lo))
+    outer_after_db = power_db(power.mean(hi, hi + nb))
     active_db = float(power_db(settings.threshold**2)) + settings.active_margin_db
     short_len = int(settings.min_ms / 1000 * sample_rate)
     short_db = profile.speech_db - settings.short_below_speech_db
     out = []
     for i, (a, b) in enumerate(runs):
-        louder = max(before_db[i], after_db[i])
-        quieter = min(before_db[i], after_db[i])
+        louder = max(outer_before_db[i], outer_after_db[i])
+        quieter = min(outer_before_db[i], outer_after_db[i])
         if louder < active_db or (b - a < short_len and quieter < short_db):
             continue
         if faded_into(power, a, b, sample_rate, profile, settings):

@@ -495,6 +495,22 @@ def test_a_long_tail_counts_where_it_lies_under_the_rooms_floor():
     assert ring_extent(power, 800, 1, RATE, short, floor_db=-60.0) == 0
 
 
+def test_a_cut_behind_a_codecs_noise_is_read_beyond_it():
+    """MP3 at 22.05 kHz fills 16-40 ms beside a cut with noise near -75 dBFS: the audio right
+    beside the zeros reads as a pause, but beyond that tail lies speech."""
+    rng = np.random.default_rng(3)
+    n, tail, cut = RATE * 2, RATE * 30 // 1000, RATE // 10
+    x = 0.1 * rng.standard_normal(n) + 0.003 * rng.standard_normal(n)  # speech, room at -50
+    a = RATE
+    x[a : a + tail] = 10 ** (-75 / 20) * rng.standard_normal(tail)
+    x[a + tail : a + tail + cut] = 0.0
+    x[a + tail + cut : a + 2 * tail + cut] = 10 ** (-75 / 20) * rng.standard_normal(tail)
+    (found,) = DropoutDetector()(Audio.from_array(x.astype(np.float32), RATE))
+    pad = RATE // 1000  # ring_pad_ms
+    assert abs(found.region.start - a) <= pad + RATE // 2000
+    assert abs(found.region.end - (a + 2 * tail + cut)) <= pad + RATE // 2000
+
+
 def test_gated_dev_speech_has_few_false_alarms(dev_files):
     from voicemend.engine.io import load
 
