@@ -128,12 +128,8 @@ def find_silence_runs(
     edge_after_db = power_db(power.mean(ends, ends + edge))
     # whether the run sits in active audio is read beyond a codec's tail: MP3 at 22.05 kHz
     # fills 16-40 ms beside a cut with noise near -75 dBFS, which reads as a pause
-    lo = starts - np.array(
-        [ring_extent(power, a, -1, sample_rate, settings, profile.floor_db) for a in starts]
-    )
-    hi = ends + np.array(
-        [ring_extent(power, b, 1, sample_rate, settings, profile.floor_db) for b in ends]
-    )
+    bounds = [beyond_tails(power, a, b, sample_rate, settings, profile.floor_db) for a, b in runs]
+    lo, hi = (np.array(side) for side in zip(*bounds, strict=True))
     outer_before_db = power_db(power.mean(lo - nb, lo))
     outer_after_db = power_db(power.mean(hi, hi + nb))
     active_db = float(power_db(settings.threshold**2)) + settings.active_margin_db
@@ -145,7 +141,7 @@ def find_silence_runs(
         quieter = min(outer_before_db[i], outer_after_db[i])
         if louder < active_db or (b - a < short_len and quieter < short_db):
             continue
-        if faded_into(power, a, b, sample_rate, profile, settings):
+        if fades(*_edges_at(power, lo[i], hi[i], sample_rate, settings), profile, settings):
             region = Region(int(a), int(b))
             out.append(Detection(region, DropoutKind.DIGITAL_SILENCE, settings.fade_confidence))
             continue
@@ -251,6 +247,19 @@ def ring_extent(
     return end * half if codec else 0
 
 
+def beyond_tails(
+    power: WindowPower,
+    a: int,
+    b: int,
+    sample_rate: int,
+    s: SilenceSettings,
+    floor_db: float | None = None,
+) -> tuple[int, int]:
+    """The run [a, b) with the ringing tails beside it (:func:`ring_extent`)."""
+    lo = a - ring_extent(power, a, -1, sample_rate, s, floor_db)
+    return lo, b + ring_extent(power, b, 1, sample_rate, s, floor_db)
+
+
 def edge_levels_db(
     power: WindowPower,
     a: int,
@@ -261,9 +270,14 @@ def edge_levels_db(
 ) -> tuple[float, float]:
     """The level of ``edge_ms`` either side of the run [a, b), beyond a ringing tail
     (:func:`ring_extent`), since the tail would read as a fade."""
+    return _edges_at(power, *beyond_tails(power, a, b, sample_rate, s, floor_db), sample_rate, s)
+
+
+def _edges_at(
+    power: WindowPower, lo: int, hi: int, sample_rate: int, s: SilenceSettings
+) -> tuple[float, float]:
+    """The level of ``edge_ms`` before ``lo`` and after ``hi``."""
     edge = max(1, round(s.edge_ms * sample_rate / 1000))
-    lo = a - ring_extent(power, a, -1, sample_rate, s, floor_db)
-    hi = b + ring_extent(power, b, 1, sample_rate, s, floor_db)
     return (
         float(power_db(power.mean(lo - edge, lo))),
         float(power_db(power.mean(hi, hi + edge))),
