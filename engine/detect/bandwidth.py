@@ -56,12 +56,24 @@ def analysis_rate(sample_rate: int, band_hz: float | None) -> int:
     polyphase filter: 10-15 % for 16 or 22.05 kHz content, at 60 dB down), so the measured band
     overshoots the true one: of the standard rates whose Nyquist frequency lies within
     :data:`OVERSHOOT` of the band, the lowest is taken; failing that, the highest at or under
-    it (2 % slack)."""
-    if band_hz is None or band_hz >= FULL_BAND * sample_rate / 2:
+    it (2 % slack).
+
+    Such a rate is taken even where the band reaches :data:`FULL_BAND` of the file's Nyquist
+    frequency, as long as it keeps no more than that share of the file's band: 16 kHz speech
+    saved at 22.05 kHz measures 8.3-9.2 kHz (dev split), mostly over 80 % of 11.025 kHz, and
+    analysed at 22.05 kHz its empty top band hid nearly every click. A band that a rate nearly
+    the file's own explains (44.1 kHz in a 48 kHz file) is the file's own."""
+    if band_hz is None:
         return sample_rate
     rates = [r for r in ANALYSIS_RATES_HZ if r < sample_rate]
-    near = [r for r in rates if band_hz / OVERSHOOT <= r / 2 <= 1.02 * band_hz]
+    near = [
+        r
+        for r in rates
+        if band_hz / OVERSHOOT <= r / 2 <= 1.02 * band_hz and r <= FULL_BAND * sample_rate
+    ]
     if near:
         return min(near)
+    if band_hz >= FULL_BAND * sample_rate / 2:
+        return sample_rate
     under = [r for r in rates if r / 2 <= 1.02 * band_hz]
     return max(under) if under else min(sample_rate, ANALYSIS_RATES_HZ[0])

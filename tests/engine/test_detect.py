@@ -751,6 +751,11 @@ def test_the_band_and_the_rate_it_is_analysed_at():
     noise = to_rate(rng.standard_normal(22050 * 2), 22050, 44100)
     assert analysis_rate(44100, bandwidth_hz(power_spectrum(noise, 44100), 44100)) == 22050
     assert analysis_rate(96000, 27500.0) == 48000
+    # 16 kHz content in a 22.05 kHz file measures over 80 % of its band, and is still 16 kHz
+    assert analysis_rate(22050, 9100.0) == 16000
+    assert analysis_rate(22050, 10500.0) == 22050
+    # a band that a rate nearly the file's own would explain is the file's own
+    assert analysis_rate(48000, 22500.0) == 48000
     assert bandwidth_hz(np.zeros(513), 48000) is None
 
 
