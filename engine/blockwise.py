@@ -26,6 +26,7 @@ from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.detect import Detection, DropoutDetector, by_channels, clipped_regions
 from voicemend.engine.detect.detector import file_profiles
+from voicemend.engine.detect.levels import SILENT_SAMPLE
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioReader, available_memory_bytes, decoded_bytes, open_writer
 from voicemend.engine.regions import Region, holders, normalize_regions
@@ -85,7 +86,8 @@ def repair_in_blocks(
         profiles = None
         if detector is not None or clipped:  # clipped runs keep to the file's rails
             measured = detect_progress if detector is not None else None
-            profiles = file_profiles(_counting(probe.read, n, measured), n, sr)
+            silent = SILENT_SAMPLE if detector is None else detector.settings.silence.threshold
+            profiles = file_profiles(_counting(probe.read, n, measured), n, sr, silent)
     rails = None
     if profiles is not None:
         rails = (
@@ -242,7 +244,9 @@ def detect_in_blocks(
     with AudioReader(source) as probe:
         sr, n = probe.sample_rate, probe.n_frames
         half = None if progress is None else (lambda done, _total: progress(done, 2 * n))
-        profiles = file_profiles(_counting(probe.read, n, half), n, sr)
+        profiles = file_profiles(
+            _counting(probe.read, n, half), n, sr, detector.settings.silence.threshold
+        )
     margin, block = int(MARGIN_S * sr), max(1, int(block_s * sr))
     found: list[Detection] = []
     with AudioReader(source) as reader:

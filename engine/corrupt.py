@@ -11,7 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicemend.engine.audio import Audio
-from voicemend.engine.detect.levels import FRAME_MS, LevelProfile, WindowPower, power_db
+from voicemend.engine.detect.levels import (
+    FRAME_MS,
+    LevelProfile,
+    WindowPower,
+    frame_levels_db,
+)
 from voicemend.engine.regions import Region
 
 PACKET_MS = 20.0
@@ -32,9 +37,7 @@ def active_mask(
 ) -> np.ndarray:
     """Per-sample mask of active speech from 20 ms frame levels."""
     n = max(1, int(FRAME_MS / 1000 * sample_rate))
-    k = x.size // n
-    frames = x[: k * n].reshape(k, n).astype(np.float64)
-    levels = power_db(np.mean(frames**2, axis=1))
+    levels = frame_levels_db(x, sample_rate)
     profile = LevelProfile.from_levels(levels)
     active = np.repeat(levels >= profile.speech_db - below_speech_db, n)
     return np.concatenate((active, np.zeros(x.size - active.size, dtype=bool)))

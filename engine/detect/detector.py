@@ -20,9 +20,9 @@ from voicemend.engine.detect.concealment import (
 )
 from voicemend.engine.detect.levels import (
     FLOOR_CLEAR_OF_SILENCE_MS,
-    FRAME_MS,
+    SILENT_SAMPLE,
     LevelProfile,
-    power_db,
+    frame_levels_db,
 )
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
 from voicemend.engine.detect.silence import (
@@ -81,7 +81,11 @@ class DropoutDetector:
         total = audio.n_channels * len(blocks)
         for ch in range(audio.n_channels):
             x = audio.samples[ch]
-            profile = _profile(x, audio.sample_rate, blocks) if profiles is None else profiles[ch]
+            profile = (
+                _profile(x, audio.sample_rate, blocks, self.settings.silence.threshold)
+                if profiles is None
+                else profiles[ch]
+            )
             for i, (lo, hi, own_lo, own_hi) in enumerate(blocks):
                 for det in self._detect_block(x[lo:hi], audio.sample_rate, profile):
                     start = det.region.start + lo
@@ -214,13 +218,17 @@ def _blocks(n_frames: int, sample_rate: int) -> list[tuple[int, int, int, int]]:
 
 
 def _profile(
-    x: np.ndarray, sample_rate: int, blocks: list[tuple[int, int, int, int]]
+    x: np.ndarray,
+    sample_rate: int,
+    blocks: list[tuple[int, int, int, int]],
+    silent_sample: float = SILENT_SAMPLE,
 ) -> LevelProfile:
-    """File-wide levels from 20 ms frames, gathered block by block to keep memory flat."""
-    levels = [_frame_levels(x[lo:hi], sample_rate) for _, _, lo, hi in blocks]
+    """File-wide levels from 20 ms frames, gathered block by block to keep memory flat; frames
+    of samples at or under ``silent_sample`` are digital silence (see ``SILENT_SAMPLE``)."""
+    levels = [frame_levels_db(x[lo:hi], sample_rate, silent_sample) for _, _, lo, hi in blocks]
     levels = [v for v in levels if v.size]
     if not levels:
-        profile = LevelProfile.measure(x, sample_rate, FLOOR_CLEAR_OF_SILENCE_MS)
+        profile = LevelProfile.measure(x, sample_rate, FLOOR_CLEAR_OF_SILENCE_MS, silent_sample)
     else:
         profile = LevelProfile.from_levels(np.concatenate(levels), FLOOR_CLEAR_OF_SILENCE_MS)
     top = max((float(x[lo:hi].max()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
@@ -230,15 +238,11 @@ def _profile(
     return replace(profile, top=top, bottom=bottom, bandwidth_hz=band)
 
 
-def _frame_levels(seg: np.ndarray, sample_rate: int) -> np.ndarray:
-    n = max(1, int(FRAME_MS / 1000 * sample_rate))
-    k = seg.size // n
-    frames = seg[: k * n].reshape(k, n).astype(np.float64)
-    return power_db(np.mean(frames**2, axis=1))
-
-
 def file_profiles(
-    read: Callable[[int], np.ndarray], n_frames: int, sample_rate: int
+    read: Callable[[int], np.ndarray],
+    n_frames: int,
+    sample_rate: int,
+    silent_sample: float = SILENT_SAMPLE,
 ) -> list[LevelProfile]:
     """Per channel, the levels :class:`DropoutDetector` measures on a whole file, from a reader
     that returns the file's next (channels, frames) samples: the same 20 ms frames in the same
@@ -254,7 +258,7 @@ def file_profiles(
         tops, bottoms = tops or [0.0] * len(block), bottoms or [0.0] * len(block)
         powers = powers or [0.0] * len(block)
         for ch, x in enumerate(block):
-            levels[ch].append(_frame_levels(x, sample_rate))
+            levels[ch].append(frame_levels_db(x, sample_rate, silent_sample))
             powers[ch] = powers[ch] + power_spectrum(x, sample_rate)
             if x.size:
                 tops[ch], bottoms[ch] = (
@@ -267,7 +271,9 @@ def file_profiles(
         if found:
             profile = LevelProfile.from_levels(np.concatenate(found), FLOOR_CLEAR_OF_SILENCE_MS)
         else:  # shorter than one frame: the one block read is the whole file
-            profile = LevelProfile.measure(block[ch], sample_rate, FLOOR_CLEAR_OF_SILENCE_MS)
+            profile = LevelProfile.measure(
+                block[ch], sample_rate, FLOOR_CLEAR_OF_SILENCE_MS, silent_sample
+            )
         band = bandwidth_hz(np.asarray(powers[ch]), sample_rate)
         profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch], bandwidth_hz=band))
     return profiles

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from voicemend.engine.detect.levels import LevelProfile, WindowPower, power_db
+from voicemend.engine.detect.levels import SILENT_SAMPLE, LevelProfile, WindowPower, power_db
 from voicemend.engine.detect.types import Detection, DropoutKind
 from voicemend.engine.regions import Region
 from voicemend.engine.runs import true_runs
@@ -14,7 +14,7 @@ from voicemend.engine.runs import true_runs
 
 @dataclass(frozen=True)
 class SilenceSettings:
-    threshold: float = 2.0**-14  # |x| at or below this is "digital silence" (≈ 2 LSB of 16-bit)
+    threshold: float = SILENT_SAMPLE  # |x| at or below this is "digital silence"
     min_ms: float = 5.0
     max_ms: float = 2000.0
     neighbour_ms: float = 10.0
