@@ -496,6 +496,37 @@ def test_a_long_tail_counts_where_it_lies_under_the_rooms_floor():
     assert ring_extent(power, 800, 1, RATE, short, floor_db=-60.0) == 0
 
 
+def test_a_codec_tail_ends_at_a_smaller_step_than_a_ringing_one():
+    """Where the speech before a cut was quiet, Opus's decay starts only 12-20 dB under it;
+    past ``ring_reach_ms`` a step of ``codec_ring_db`` ends the tail where it decays into the
+    run. A gate's release rises outwards gradually and has no such step; a steady pause as
+    quiet is room, no tail."""
+    from voicemend.engine.detect.levels import WindowPower
+    from voicemend.engine.detect.silence import ring_extent
+
+    half = RATE // 2000
+    rng = np.random.default_rng(2)
+    decay = np.repeat(10 ** (np.linspace(-56, -100, 300) / 20), half)  # 150 ms, into the run
+    before = np.full(half * 40, 10 ** (-41 / 20))  # quiet speech, 15 dB over the decay's top
+    release = np.repeat(10 ** (np.linspace(-80, -41, 300) / 20), half)  # a gate's, smooth
+    pause = np.full(decay.size, 10 ** (-62 / 20))
+    s = SilenceSettings()
+    cases = [(np.concatenate([before, decay]), decay.size), (release, 0)]
+    for envelope, tail in [*cases, (np.concatenate([before, pause]), 0)]:
+        x = np.concatenate([envelope * rng.standard_normal(envelope.size), np.zeros(800)])
+        power = WindowPower(x)
+        assert ring_extent(power, envelope.size, -1, RATE, s, floor_db=-47.0) == tail
+    x = np.concatenate([before, decay]) * rng.standard_normal(before.size + decay.size)
+    power = WindowPower(np.concatenate([x, np.zeros(800)]))
+    strict = replace(s, codec_ring_db=s.ring_db)
+    assert ring_extent(power, x.size, -1, RATE, strict, floor_db=-47.0) == 0
+    # the pause passes for a tail where no decline is asked
+    x = np.concatenate([before, pause]) * rng.standard_normal(before.size + pause.size)
+    power = WindowPower(np.concatenate([x, np.zeros(800)]))
+    steady = replace(s, codec_decline_db=-np.inf)
+    assert ring_extent(power, x.size, -1, RATE, steady, floor_db=-47.0) == pause.size
+
+
 def test_a_cut_behind_a_codecs_noise_is_read_beyond_it():
     """MP3 at 22.05 kHz fills 16-40 ms beside a cut with noise near -75 dBFS: the audio right
     beside the zeros reads as a pause, but beyond that tail lies speech."""
