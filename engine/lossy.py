@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from voicemend.engine.audio import Audio, SourceFormat
+from voicemend.engine.audio import Audio
 from voicemend.engine.container import ContainerFile, ContainerWriter
 from voicemend.engine.errors import VoicemendError
 
@@ -166,6 +166,4 @@ def roundtrip(audio: Audio, fmt: LossyFormat) -> Audio:
     y = decoded.T[:, : audio.n_frames]
     if y.shape[1] < audio.n_frames:
         y = np.pad(y, ((0, 0), (0, audio.n_frames - y.shape[1])))
-    # named as a file so coded would be on load (the detector reads a codec's smear from it)
-    source = SourceFormat(*CODECS[fmt.codec])
-    return Audio(np.ascontiguousarray(y), audio.sample_rate, source)
+    return Audio(np.ascontiguousarray(y), audio.sample_rate)

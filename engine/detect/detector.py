@@ -34,7 +34,6 @@ from voicemend.engine.detect.silence import (
     past_ringing,
 )
 from voicemend.engine.detect.types import DEFAULT_KINDS, Detection, DropoutKind
-from voicemend.engine.lossy import is_lossy
 from voicemend.engine.models.concealment import ConcealmentNet
 from voicemend.engine.rates import to_rate
 from voicemend.engine.regions import Region
@@ -77,7 +76,6 @@ class DropoutDetector:
         """``profiles`` (one per channel) replace the levels measured on ``audio``: a file
         scanned in parts is judged against its own levels (:func:`file_profiles`), not each
         part's."""
-        settings = self._settings_for(audio)
         found: list[Detection] = []
         blocks = _blocks(audio.n_frames, audio.sample_rate)
         total = audio.n_channels * len(blocks)
@@ -89,7 +87,7 @@ class DropoutDetector:
                 else profiles[ch]
             )
             for i, (lo, hi, own_lo, own_hi) in enumerate(blocks):
-                for det in self._detect_block(x[lo:hi], audio.sample_rate, profile, settings):
+                for det in self._detect_block(x[lo:hi], audio.sample_rate, profile):
                     start = det.region.start + lo
                     if own_lo <= start < own_hi:
                         region = Region(start, det.region.end + lo)
@@ -99,17 +97,10 @@ class DropoutDetector:
         kept = [d for d in found if d.confidence >= self.settings.min_confidence]
         return [_with_twins(audio, d) for d in merge_detections(kept)]
 
-    def _settings_for(self, audio: Audio) -> DetectorSettings:
-        """The settings, told that ``audio`` was decoded from a lossy codec where its source
-        format says so (``SilenceSettings.lossy_source``)."""
-        s = self.settings
-        if audio.source is None or s.silence.lossy_source or not is_lossy(audio.source.subtype):
-            return s
-        return replace(s, silence=replace(s.silence, lossy_source=True))
-
     def _detect_block(
-        self, x: np.ndarray, sample_rate: int, profile: LevelProfile, s: DetectorSettings
+        self, x: np.ndarray, sample_rate: int, profile: LevelProfile
     ) -> list[Detection]:
+        s = self.settings
         out: list[Detection] = []
         # the rate the channel's band fits (engine.detect.bandwidth): under the file's own, it
         # was resampled from there

@@ -64,17 +64,6 @@ class SilenceSettings:
     # 143, 208, 164. A reach of 300 or 400 ms found no more.
     codec_ring_db: float = 12.0
     codec_decline_db: float = 6.0
-    # Where the audio was decoded from a lossy codec (set by the detector from the file's
-    # format), a tail within ``ring_reach_ms`` that no ``ring_db`` step ends may end at a
-    # ``codec_ring_db`` one too, as a codec's tail past it does (1 ms or longer, decaying into
-    # the run, under the floor): MP3 and AAC smear a cut's edge over 5-20 ms down to
-    # -80..-85 dBFS with no 20 dB step, and the cut then read as a fade. A gate's attack and
-    # release make such steps too, so audio not known to be coded keeps to ``ring_db``. Train
-    # files (60 a codec) cut as the detection bench cuts, cuts found / zeroed packets / cuts
-    # into gated speech: MP3 64 kb/s 441 -> 464 of 589, 507 -> 538 of 594, 376 -> 423 of 591;
-    # AAC 64 kb/s 454 -> 494, 501 -> 522, 412 -> 459; false detections unchanged. Uncoded
-    # files (120) through the same rule: gated false detections 1 -> 11.
-    lossy_source: bool = False
     # A noise gate (or an editor's fade) takes the audio into digital silence through a fade:
     # its last millisecond before the run lies far under the room's floor, where a cut leaves
     # the audio at its own level. A run with one edge ``fade_below_floor_db`` under the floor
@@ -264,46 +253,21 @@ def ring_extent(
     passed_db = np.maximum.accumulate(levels[:-1])  # the loudest window passed through
     step_db = np.where(k[1:] * 0.5 <= s.ring_reach_ms, s.ring_db, s.codec_ring_db)
     ends = np.flatnonzero(levels[1:] - passed_db >= step_db)
-    if ends.size:
-        end = int(ends[0] + 1)
-        if end * 0.5 <= s.ring_reach_ms:
-            return end * half
-        small = levels[end] - passed_db[end - 1] < s.ring_db
-        if _codec_tail(power, at, outwards, end * half, small, s, floor_db):
-            return end * half
-    if not s.lossy_source:
+    if not ends.size:
         return 0
-    # a lossy codec's smear: a smaller step within ring_reach_ms (see ``lossy_source``)
-    within = round(s.ring_reach_ms / 0.5)
-    small_steps = np.flatnonzero(levels[1 : within + 1] - passed_db[:within] >= s.codec_ring_db)
-    if not small_steps.size or small_steps[0] < 1:  # a tail of 1 ms or more
-        return 0
-    end = int(small_steps[0] + 1)
-    return end * half if _codec_tail(power, at, outwards, end * half, True, s, floor_db) else 0
-
-
-def _codec_tail(
-    power: WindowPower,
-    at: int,
-    outwards: int,
-    length: int,
-    small_step: bool,
-    s: SilenceSettings,
-    floor_db: float | None,
-) -> bool:
-    """Whether ``length`` samples out from ``at`` are a codec's tail: their power
-    ``fade_below_floor_db`` under the floor and, ended by a step under ``ring_db``, decaying
-    into the run by ``codec_decline_db`` (the outer half over the inner)."""
-    if floor_db is None:
-        return False
-    end, mid = at + outwards * length, at + outwards * (length // 2)
-    if float(power_db(power.mean(*sorted((at, end))))) >= floor_db - s.fade_below_floor_db:
-        return False
-    if not small_step:
-        return True
-    inner_db = float(power_db(power.mean(*sorted((at, mid)))))
-    outer_db = float(power_db(power.mean(*sorted((mid, end)))))
-    return outer_db - inner_db >= s.codec_decline_db
+    end = int(ends[0] + 1)
+    if end * 0.5 <= s.ring_reach_ms:
+        return end * half
+    span = sorted((at, at + outwards * end * half))
+    tail_db = float(power_db(power.mean(*span)))
+    codec = floor_db is not None and tail_db < floor_db - s.fade_below_floor_db
+    if codec and levels[end] - passed_db[end - 1] < s.ring_db:
+        # ended by the smaller step: the tail must decay into the run
+        mid = at + outwards * (end * half // 2)
+        inner_db = float(power_db(power.mean(*sorted((at, mid)))))
+        outer_db = float(power_db(power.mean(*sorted((mid, at + outwards * end * half)))))
+        codec = outer_db - inner_db >= s.codec_decline_db
+    return end * half if codec else 0
 
 
 def beyond_tails(
