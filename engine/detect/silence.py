@@ -258,14 +258,13 @@ def ring_extent(
     end = int(ends[0] + 1)
     if end * 0.5 <= s.ring_reach_ms:
         return end * half
-    span = sorted((at, at + outwards * end * half))
-    tail_db = float(power_db(power.mean(*span)))
+    tail_end, mid = at + outwards * end * half, at + outwards * (end * half // 2)
+    tail_db = float(power_db(power.mean(*sorted((at, tail_end)))))
     codec = floor_db is not None and tail_db < floor_db - s.fade_below_floor_db
     if codec and levels[end] - passed_db[end - 1] < s.ring_db:
         # ended by the smaller step: the tail must decay into the run
-        mid = at + outwards * (end * half // 2)
         inner_db = float(power_db(power.mean(*sorted((at, mid)))))
-        outer_db = float(power_db(power.mean(*sorted((mid, at + outwards * end * half)))))
+        outer_db = float(power_db(power.mean(*sorted((mid, tail_end)))))
         codec = outer_db - inner_db >= s.codec_decline_db
     return end * half if codec else 0
 
