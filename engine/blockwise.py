@@ -29,6 +29,7 @@ from voicemend.engine.detect.detector import file_profiles
 from voicemend.engine.detect.levels import SILENT_SAMPLE
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioReader, available_memory_bytes, decoded_bytes, open_writer
+from voicemend.engine.nonfinite import NonfiniteLog
 from voicemend.engine.regions import Region, holders, normalize_regions
 
 Progress = Callable[[int, int], None]
@@ -72,16 +73,20 @@ def repair_in_blocks(
     like: SourceFormat | None = None,
     clipped: Sequence[Region] = (),
     partial: Sequence[tuple[Region, Sequence[int]]] = (),
+    nonfinite: NonfiniteLog | None = None,
 ) -> BlockwiseResult:
     """Repair ``regions`` (frames of the whole file), ``partial`` ones in their channels only
     (see ``Inpainter.inpaint``) and, with a ``detector``, what it finds,
     reading ``source`` and writing ``output`` block by block; ``output`` appears only when all
     of it is written, in the sample format of ``like`` where given (else the source's).
     ``progress`` counts frames written, ``detect_progress`` frames measured. ``clipped``
-    (file frames) and the clipped runs the detector finds keep their fills beyond the rail."""
+    (file frames) and the clipped runs the detector finds keep their fills beyond the rail.
+    NaN/Inf samples are read as silence and repaired, and noted in ``nonfinite`` where given
+    (engine.nonfinite)."""
     if not block_s > 0:
         raise ValueError(f"block length must be above 0 s, got {block_s}")
-    with AudioReader(source) as probe:
+    log = NonfiniteLog() if nonfinite is None else nonfinite
+    with AudioReader(source, NonfiniteLog()) as probe:
         sr, n, channels, stored = probe.sample_rate, probe.n_frames, probe.n_channels, probe.source
         profiles = None
         if detector is not None or clipped:  # clipped runs keep to the file's rails
@@ -112,7 +117,7 @@ def repair_in_blocks(
             overwrite=overwrite,
             expected_frames=n,
         ) as write,
-        AudioReader(source) as reader,
+        AudioReader(source, log) as reader,
     ):
         ahead = np.empty((channels, 0), np.float32)  # input from frame `a` on, read already
         before = np.empty((channels, 0), np.float32)  # the output just before `a`
@@ -125,7 +130,7 @@ def repair_in_blocks(
                     n = want = result.n_frames = a + ahead.shape[1]
             offset = a - before.shape[1]  # the file frame of the block's first sample
             audio = Audio(np.concatenate([before, ahead], axis=1), sr, reader.source)
-            found = _detections(detector, audio, profiles, offset, a)
+            found = _detections(detector, audio, profiles, offset, a, log)
             whole_found, partial_found = by_channels(found, channels)
             held = a + ahead.shape[1]
             whole = [r for r in given if r.end > a and r.start < held] + whole_found
@@ -197,14 +202,15 @@ def _detections(
     profiles: Sequence | None,
     offset: int,
     first: int,
+    nonfinite: NonfiniteLog,
 ) -> list[Detection]:
-    """What the detector finds in the block, in file frames, that starts at or after ``first``
-    (what starts earlier was found, and repaired, with the block before)."""
-    if detector is None:
-        return []
-    moved = (
-        replace(d, region=d.region.shifted(offset)) for d in detector(audio, profiles=profiles)
-    )
+    """What the detector finds in the block, with the NaN runs read in it (found with no
+    detector too), in file frames, that starts at or after ``first`` (what starts earlier was
+    found, and repaired, with the block before)."""
+    end = offset + audio.n_frames
+    known = nonfinite.detections(audio.sample_rate, end, offset, end)
+    found = known if detector is None else detector(audio, profiles=profiles, known=known)
+    moved = (replace(d, region=d.region.shifted(offset)) for d in found)
     return [d for d in moved if d.region.start >= first]
 
 
@@ -234,14 +240,17 @@ def detect_in_blocks(
     *,
     block_s: float = BLOCK_S,
     progress: Progress | None = None,
+    nonfinite: NonfiniteLog | None = None,
 ) -> tuple[int, int, list[Detection]]:
     """(sample rate, frames, detections) of a file read block by block; the detections are
     those a whole-file scan finds (the file's own levels, each block with ``MARGIN_S`` of
-    context either side). ``progress`` counts frames, over the two passes."""
+    context either side), with the runs of NaN/Inf samples (read as silence, and noted in
+    ``nonfinite`` where given). ``progress`` counts frames, over the two passes."""
     if not block_s > 0:
         raise ValueError(f"block length must be above 0 s, got {block_s}")
     detector = detector or DropoutDetector()
-    with AudioReader(source) as probe:
+    log = NonfiniteLog() if nonfinite is None else nonfinite
+    with AudioReader(source, NonfiniteLog()) as probe:
         sr, n = probe.sample_rate, probe.n_frames
         half = None if progress is None else (lambda done, _total: progress(done, 2 * n))
         profiles = file_profiles(
@@ -249,7 +258,7 @@ def detect_in_blocks(
         )
     margin, block = int(MARGIN_S * sr), max(1, int(block_s * sr))
     found: list[Detection] = []
-    with AudioReader(source) as reader:
+    with AudioReader(source, log) as reader:
         held = np.empty((reader.n_channels, 0), np.float32)  # input from frame `held_at` on
         held_at = 0
         for a in range(0, max(n, 1), block):
@@ -262,7 +271,7 @@ def detect_in_blocks(
             start = max(0, a - margin)
             held, held_at = held[:, start - held_at :], start
             audio = Audio(held, sr, reader.source)
-            for d in _detections(detector, audio, profiles, held_at, a):
+            for d in _detections(detector, audio, profiles, held_at, a, log):
                 if d.region.start < a + block:
                     found.append(d)
             if progress is not None:

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
@@ -28,6 +28,9 @@ from voicemend.engine.lossy import (
     mp3_encoder_options,
     ogg_encoder_options,
 )
+
+if TYPE_CHECKING:  # engine.nonfinite names detections, which come after reading
+    from voicemend.engine.nonfinite import NonfiniteLog
 
 # Output format chosen from the file extension when the caller does not name one.
 EXTENSION_FORMATS = {
@@ -154,10 +157,13 @@ def _decoded_elsewhere(path: Path, exc: BaseException) -> ContainerFile:
 
 @dataclass(frozen=True)
 class Levels:
-    """Peak and RMS per channel in dBFS (-inf for digital silence)."""
+    """Peak and RMS per channel in dBFS (-inf for digital silence), over the finite samples;
+    how many are NaN or Inf, and the first such frame."""
 
     peak_dbfs: tuple[float, ...]
     rms_dbfs: tuple[float, ...]
+    n_nonfinite: int = 0
+    first_nonfinite_frame: int | None = None
 
 
 def measure_levels(path: str | os.PathLike[str], block_frames: int = 1 << 20) -> Levels:
@@ -167,21 +173,36 @@ def measure_levels(path: str | os.PathLike[str], block_frames: int = 1 << 20) ->
         with open_audio(p) as f:
             peak = np.zeros(f.channels)
             energy = np.zeros(f.channels)
-            count = 0
+            count = np.zeros(f.channels)
+            bad, first, frames = 0, None, 0
             for block in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+                finite = np.isfinite(block)
+                if not finite.all():
+                    if first is None:
+                        first = frames + int(np.flatnonzero(~finite.all(axis=1))[0])
+                    bad += int((~finite).sum())
+                    block = np.where(finite, block, np.float32(0.0))
                 peak = np.maximum(peak, np.abs(block).max(axis=0, initial=0.0))
                 energy += np.square(block, dtype=np.float64).sum(axis=0)
-                count += block.shape[0]
+                count += finite.sum(axis=0)
+                frames += block.shape[0]
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise unreadable(p, exc) from None
     with np.errstate(divide="ignore"):
         peak_db = 20 * np.log10(peak)
-        rms_db = 10 * np.log10(energy / max(count, 1))
-    return Levels(tuple(float(v) for v in peak_db), tuple(float(v) for v in rms_db))
+        rms_db = 10 * np.log10(energy / np.maximum(count, 1))
+    return Levels(tuple(float(v) for v in peak_db), tuple(float(v) for v in rms_db), bad, first)
 
 
-def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
-    """Decode a file into an Audio (float32, channels × frames), remembering its format."""
+def load(
+    path: str | os.PathLike[str],
+    *,
+    allow_empty: bool = False,
+    nonfinite: NonfiniteLog | None = None,
+) -> Audio:
+    """Decode a file into an Audio (float32, channels × frames), remembering its format. NaN or
+    Inf samples refuse the file, or, with a ``nonfinite`` log, are read as silence and noted in
+    it (for a repair to fill: engine.nonfinite)."""
     p = _existing_file(path)
     try:
         with open_audio(p) as f:
@@ -192,11 +213,21 @@ def load(path: str | os.PathLike[str], *, allow_empty: bool = False) -> Audio:
         raise unreadable(p, exc) from None
     if samples.shape[1] == 0 and not allow_empty:
         raise AudioFileError(f"{p} holds no audio frames (empty file)")
-    try:
-        check_finite(samples, rate)
-    except Exception as exc:
-        raise AudioFileError(f"{p}: {exc}") from None
+    samples = _finite(p, samples, rate, nonfinite)
     return Audio(samples, int(rate), SourceFormat(fmt, subtype, str(p)))
+
+
+def _finite(
+    path: Path, samples: np.ndarray, rate: int, log: NonfiniteLog | None, first_frame: int = 0
+) -> np.ndarray:
+    """``samples`` with NaN/Inf read as silence into ``log``; without one, refused."""
+    if log is not None:
+        return log.take(samples, first_frame)
+    try:
+        check_finite(samples, rate, first_frame=first_frame)
+    except Exception as exc:
+        raise AudioFileError(f"{path}: {exc}; `voicemend repair` fills them") from None
+    return samples
 
 
 def _read_channels_first(f: sf.SoundFile | ContainerFile) -> np.ndarray:
@@ -393,8 +424,9 @@ class AudioReader:
     """A file read front to back in blocks of (channels, frames) float32, for files too large to
     decode at once; each block is checked for NaN/Inf as :func:`load` checks a whole file."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], nonfinite: NonfiniteLog | None = None) -> None:
         self.path = _existing_file(path)
+        self.nonfinite = nonfinite  # where NaN/Inf samples are noted (else they are refused)
         self._file = open_audio(self.path)
         f = self._file
         self.sample_rate, self.n_channels, self.n_frames = int(f.samplerate), f.channels, f.frames
@@ -408,10 +440,7 @@ class AudioReader:
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise unreadable(self.path, exc) from None
         samples = np.ascontiguousarray(block.T)
-        try:
-            check_finite(samples, self.sample_rate, first_frame=self.position)
-        except Exception as exc:
-            raise AudioFileError(f"{self.path}: {exc}") from None
+        samples = _finite(self.path, samples, self.sample_rate, self.nonfinite, self.position)
         self.position += samples.shape[1]
         return samples
 

@@ -22,6 +22,7 @@ import soundfile as sf
 
 from voicemend.engine.audio import Audio, SourceFormat
 from voicemend.engine.blockwise import needs_blocks
+from voicemend.engine.detect import Detection
 from voicemend.engine.detect.snap import Snap, snap_regions
 from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import Inpainter
@@ -36,6 +37,7 @@ from voicemend.engine.io import (
     output_subtype,
     write_text_atomic,
 )
+from voicemend.engine.nonfinite import NonfiniteLog
 from voicemend.engine.regions import Region, holders, normalize_regions
 from voicemend.plugin.chain import Chain
 from voicemend.plugin.processors import ChainContext
@@ -69,6 +71,8 @@ class Document:
     format: str
     patches: list[Patch] = field(default_factory=list)
     dirty: bool = False
+    # NaN/Inf samples of a float source, read as silence and offered for repair
+    nonfinite: NonfiniteLog = field(default_factory=NonfiniteLog)
     _next_id: int = field(default=1, repr=False)
     _span_cache: tuple[np.ndarray, np.ndarray] | None = field(
         default=None, repr=False, compare=False
@@ -81,18 +85,26 @@ class Document:
         i = info(p)  # names the problem with a file it cannot read (or an M4A, WMA...)
         if i.n_frames == 0:
             raise AudioFileError(f"{p} holds no audio frames (empty file)")
+        log = NonfiniteLog()
         try:
             if i.subtype == "PCM_16" and _fits_in_memory(2 * i.n_frames * i.n_channels):
                 data, _ = sf.read(str(p), dtype="int16", always_2d=True)
             else:  # decoded to disk and mapped: a file larger than memory opens too
-                data = _read_to_memmap(p, i.n_frames, i.n_channels)
+                data = _read_to_memmap(p, i.n_frames, i.n_channels, log)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFileError(f"cannot read {p}: {exc}") from None
-        if data.dtype != np.int16 and not np.all(
-            np.isfinite(data[:: max(1, data.shape[0] // 100000)])
-        ):
-            raise AudioFileError(f"{p} contains NaN or Inf samples")
-        return cls(p, i.sample_rate, data, i.subtype, i.format)
+        return cls(p, i.sample_rate, data, i.subtype, i.format, nonfinite=log)
+
+    def nonfinite_left(self) -> list[Detection]:
+        """The source's NaN/Inf runs (read as silence) that no repair covers yet."""
+        found = self.nonfinite.detections(self.sample_rate, self.n_frames)
+        return [
+            d
+            for d in found
+            if not any(
+                p.region[0] <= d.region.start and d.region.end <= p.region[1] for p in self.patches
+            )
+        ]
 
     @property
     def source_format(self) -> SourceFormat:
@@ -500,8 +512,9 @@ def _fits_in_memory(n_bytes: int) -> bool:
     return free is None or 2 * n_bytes <= free
 
 
-def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:
-    """Decode any file into a float32 memory-mapped temporary file, block by block."""
+def _read_to_memmap(path: Path, frames: int, channels: int, log: NonfiniteLog) -> np.ndarray:
+    """Decode any file into a float32 memory-mapped temporary file, block by block; NaN/Inf
+    samples go in as silence, noted in ``log``."""
     fd, name = tempfile.mkstemp(prefix="voicemend-source-", suffix=".f32")
     os.close(fd)
     data = np.memmap(name, dtype=np.float32, mode="w+", shape=(frames, channels))
@@ -509,7 +522,7 @@ def _read_to_memmap(path: Path, frames: int, channels: int) -> np.ndarray:
     pos = 0
     with open_audio(path) as f:
         for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
-            data[pos : pos + block.shape[0]] = block
+            data[pos : pos + block.shape[0]] = log.take(block.T, pos).T
             pos += block.shape[0]
     return data
 

@@ -353,6 +353,14 @@ class MainWindow(QMainWindow):
             self._push_patches(recovered, "restore saved edits")
             if self.project_path is not None:
                 self.undo_stack.setClean()
+        if unrepaired := document.nonfinite_left():
+            # not a number: read as silence, listed to repair (engine.nonfinite)
+            self._detections_done(unrepaired)
+            self.statusBar().showMessage(
+                f"{document.nonfinite.n_samples} NaN/Inf sample(s) read as silence: "
+                "listed under Detected dropouts to repair",
+                15000,
+            )
         self._refresh_overlays()
         self._update_title()
         self._remember_recent(p)
@@ -761,10 +769,11 @@ class MainWindow(QMainWindow):
             return
 
         detector = self.detector()
+        known = document.nonfinite_left()
 
         def work(progress, should_cancel):
             audio = Audio(document.edited(0, document.n_frames), document.sample_rate)
-            return detector(audio, progress=progress)
+            return detector(audio, progress=progress, known=known)
 
         self._run(work, "Detecting dropouts…", self._detections_done)
 

@@ -701,6 +701,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
             )
         for line in repair_lines(reports, sr, None if args.list_all else LISTED_REPAIRS):
             print(line)
+        if outcome.nonfinite.runs:
+            print(outcome.nonfinite.summary(sr))
         blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
         print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
         written = info(Path(outcome.output))
@@ -970,6 +972,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     levels = measure_levels(args.input)
     print("peak:        " + ", ".join(f"{v:.1f} dBFS" for v in levels.peak_dbfs))
     print("rms:         " + ", ".join(f"{v:.1f} dBFS" for v in levels.rms_dbfs))
+    if levels.first_nonfinite_frame is not None:
+        at = format_time_s(levels.first_nonfinite_frame / i.sample_rate)
+        print(
+            f"damage:      {levels.n_nonfinite} NaN/Inf sample(s), the first at {at} "
+            "(levels without them; `voicemend repair` fills them)"
+        )
     return 0
 
 

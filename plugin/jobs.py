@@ -23,6 +23,7 @@ from voicemend.engine.errors import AudioFileError, VoicemendError
 from voicemend.engine.inpaint import InpaintResult, get_inpainter
 from voicemend.engine.inpaint.base import Inpainter, RegionReport
 from voicemend.engine.io import AudioInfo, check_subtype, info, load, save
+from voicemend.engine.nonfinite import NonfiniteLog
 from voicemend.engine.regions import Region, normalize_regions
 from voicemend.plugin.labels import label_channels, read_regions
 
@@ -73,6 +74,8 @@ class RepairOutcome:
     result: InpaintResult | None = None
     blocks: int = 0
     snaps: list[Snap] = field(default_factory=list)  # the given regions that were moved
+    # the NaN/Inf samples read as silence and repaired (engine.nonfinite)
+    nonfinite: NonfiniteLog = field(default_factory=NonfiniteLog)
 
     def snapped(self) -> list[Snap]:
         return [s for s in self.snaps if s.moved]
@@ -107,18 +110,21 @@ def collect_regions(
     audio: Audio,
     detector: DropoutDetector | None = None,
     detect_progress: Progress | None = None,
+    known: Sequence[Detection] = (),
 ) -> Regions:
     """Regions from --region, --labels (snapped, with ``job.snap``) and --auto, validated
-    against the audio."""
+    against the audio, and the ``known`` damage (NaN samples read as silence), which is always
+    repaired."""
     regions, partial = _given_regions(
         job, audio.sample_rate, audio.duration_s, (audio.n_frames, audio.n_channels)
     )
     snaps = snap_regions(audio, regions) if job.snap else []
     if snaps:
         regions = [s.snapped for s in snaps]
-    detections: list[Detection] = []
+    detections = list(known)
     if job.auto:
-        detections = (detector or job.detector())(audio, progress=detect_progress)
+        detections = (detector or job.detector())(audio, progress=detect_progress, known=known)
+    if detections:
         whole, found = by_channels(detections, audio.n_channels)
         regions += whole
         partial += found
@@ -134,8 +140,10 @@ def run_repair(
     head = info(job.input)
     if job.block_s is not None or needs_blocks(head.n_channels, head.n_frames):
         return _repair_in_blocks(job, inpainter, head, progress, detect_progress)
-    audio = load(job.input)
-    todo = collect_regions(job, audio, detect_progress=detect_progress)
+    log = NonfiniteLog()
+    audio = load(job.input, nonfinite=log)
+    known = log.detections(audio.sample_rate, audio.n_frames)
+    todo = collect_regions(job, audio, detect_progress=detect_progress, known=known)
     detections, snaps = todo.detections, todo.snaps
     if not todo.whole and not todo.partial and not job.auto:
         raise VoicemendError("nothing to repair: give --region, --labels or --auto")
@@ -150,7 +158,14 @@ def run_repair(
         result.audio, job.output, overwrite=job.overwrite or job.in_place, subtype=job.subtype
     )
     return RepairOutcome(
-        audio.sample_rate, result.reports, detections, out, audio, result, snaps=snaps
+        audio.sample_rate,
+        result.reports,
+        detections,
+        out,
+        audio,
+        result,
+        snaps=snaps,
+        nonfinite=log,
     )
 
 
@@ -172,6 +187,7 @@ def _repair_in_blocks(
     snaps = snap_regions_in_file(job.input, regions) if job.snap else []
     if snaps:
         regions = normalize_regions([s.snapped for s in snaps], head.n_frames)
+    log = NonfiniteLog()
     done = repair_in_blocks(
         job.input,
         job.output,
@@ -184,6 +200,7 @@ def _repair_in_blocks(
         detect_progress=_in_seconds(detect_progress, head.sample_rate),
         like=None if job.subtype is None else SourceFormat("", job.subtype, ""),
         partial=partial,
+        nonfinite=log,
     )
     return RepairOutcome(
         done.sample_rate,
@@ -192,6 +209,7 @@ def _repair_in_blocks(
         job.output,
         blocks=done.blocks,
         snaps=snaps,
+        nonfinite=log,
     )
 
 
@@ -226,8 +244,10 @@ def run_detect(
             progress=_in_seconds(progress, head.sample_rate),
         )
         return DetectOutcome(sr, n, found, n_channels=head.n_channels)
-    audio = load(path)
-    found = (detector or DropoutDetector())(audio, progress=progress)
+    log = NonfiniteLog()
+    audio = load(path, nonfinite=log)
+    known = log.detections(audio.sample_rate, audio.n_frames)
+    found = (detector or DropoutDetector())(audio, progress=progress, known=known)
     return DetectOutcome(audio.sample_rate, audio.n_frames, found, audio, audio.n_channels)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from voicemend.engine.audio import Audio
 from voicemend.engine.detect import Detection
 from voicemend.engine.io import AudioReader, save_figure
+from voicemend.engine.nonfinite import NonfiniteLog
 from voicemend.engine.regions import Region
 
 KIND_COLOURS = {
@@ -18,6 +19,7 @@ KIND_COLOURS = {
     "clipping": "tab:purple",
     "concealed": "tab:brown",
     "click": "tab:pink",
+    "non_finite": "black",
 }
 
 
@@ -86,8 +88,8 @@ def plot_file_detections(
     source: str | Path, detections: Sequence[Detection], path: str | Path
 ) -> Path:
     """:func:`plot_detections` for a file read block by block (one too large to load)."""
-    with AudioReader(source) as reader:
-        sr, n = reader.sample_rate, reader.n_frames
+    with AudioReader(source, NonfiniteLog()) as reader:  # NaN samples drawn as the silence
+        sr, n = reader.sample_rate, reader.n_frames  # they were read as
         step = _envelope_step(n)
         parts = [_envelope(reader.read(step * 4096)[0], step) for _ in range(0, n, step * 4096)]
     lo = np.concatenate([p[0] for p in parts]) if parts else np.zeros(1)

@@ -72,10 +72,12 @@ class DropoutDetector:
         audio: Audio,
         progress: ProgressCallback | None = None,
         profiles: Sequence[LevelProfile] | None = None,
+        known: Sequence[Detection] = (),
     ) -> list[Detection]:
         """``profiles`` (one per channel) replace the levels measured on ``audio``: a file
         scanned in parts is judged against its own levels (:func:`file_profiles`), not each
-        part's."""
+        part's. ``known`` is damage found before looking (the NaN samples a reader took out,
+        engine.nonfinite), merged with what is found whatever ``kinds`` asks for."""
         found: list[Detection] = []
         blocks = _blocks(audio.n_frames, audio.sample_rate)
         total = audio.n_channels * len(blocks)
@@ -94,7 +96,7 @@ class DropoutDetector:
                         found.append(Detection(region, det.kind, det.confidence, (ch,)))
                 if progress is not None:
                     progress(ch * len(blocks) + i + 1, total)
-        kept = [d for d in found if d.confidence >= self.settings.min_confidence]
+        kept = [d for d in found if d.confidence >= self.settings.min_confidence] + list(known)
         return [_with_twins(audio, d) for d in merge_detections(kept)]
 
     def _detect_block(

@@ -22,6 +22,7 @@ from voicemend.engine.detect.detector import DetectorSettings, DropoutDetector, 
 from voicemend.engine.detect.levels import LevelProfile
 from voicemend.engine.detect.types import DropoutKind
 from voicemend.engine.io import AudioReader
+from voicemend.engine.nonfinite import NonfiniteLog
 from voicemend.engine.regions import Region
 
 
@@ -95,7 +96,7 @@ def snap_regions_in_file(
     s = settings or SnapSettings()
     if not regions:
         return []
-    with AudioReader(path) as reader:
+    with AudioReader(path, NonfiniteLog()) as reader:  # NaN samples: silence, repaired too
         sr, n = reader.sample_rate, reader.n_frames
         profiles = file_profiles(reader.read, n, sr)
         context = round(s.context_ms / 1000 * sr)

@@ -15,6 +15,7 @@ class DropoutKind(str, Enum):
     CLIPPING = "clipping"  # samples stuck at the converter's rail
     CONCEALED = "concealed"  # a lost packet a call's decoder filled by extrapolation
     CLICK = "click"  # a few samples the speech around them cannot have made
+    NON_FINITE = "non_finite"  # NaN or ±Inf samples in a float file, read as silence
 
     def __str__(self) -> str:
         return self.value
@@ -25,7 +26,9 @@ class DropoutKind(str, Enum):
 # rules find none), and most recordings were never calls; clicks too, since on clean read speech
 # the search finds one now and then (train: 29 in 2.8 h; engine.detect.clicks)
 OPT_IN_KINDS = (DropoutKind.CONCEALED, DropoutKind.CLICK)
-DEFAULT_KINDS = tuple(k for k in DropoutKind if k not in OPT_IN_KINDS)
+# Found while the file is read, not sought in its samples (engine.nonfinite): always repaired
+READ_KINDS = (DropoutKind.NON_FINITE,)
+DEFAULT_KINDS = tuple(k for k in DropoutKind if k not in OPT_IN_KINDS + READ_KINDS)
 
 
 def kinds_sought(concealed: bool = False, clicks: bool = False) -> tuple[DropoutKind, ...]:

@@ -115,14 +115,29 @@ def test_a_failure_midway_leaves_no_output(tmp_path, damaged):
     assert list(tmp_path.iterdir()) == [damaged]  # neither the output nor a temporary file
 
 
-def test_nan_in_a_later_block_is_named(tmp_path):
+def test_nan_in_a_later_block_is_repaired_there(tmp_path):
+    """(engine.nonfinite) The NaN is filled in the block that holds it; the rest is the input."""
     x = speech_like(6.0, SR)
     x[5 * SR + 7] = np.nan
     src = tmp_path / "nan.wav"
     sf.write(str(src), x, SR, subtype="FLOAT")
-    with pytest.raises(AudioFileError, match=rf"NaN or Inf.*frame {5 * SR + 7}"):
-        repair_in_blocks(src, tmp_path / "out.wav", get_inpainter("lsar"), block_s=2.0)
-    assert not (tmp_path / "out.wav").exists()
+    done = repair_in_blocks(src, tmp_path / "out.wav", get_inpainter("lsar"), block_s=2.0)
+    [report] = done.reports
+    assert report.region.start < 5 * SR + 7 < report.region.end
+    y, _ = sf.read(str(tmp_path / "out.wav"), dtype="float32")
+    assert np.isfinite(y).all() and np.array_equal(y[: 4 * SR], x[: 4 * SR])
+
+
+def test_a_reader_without_a_log_names_a_nan_in_a_later_block(tmp_path):
+    from voicemend.engine.io import AudioReader
+
+    x = speech_like(6.0, SR)
+    x[5 * SR + 7] = np.nan
+    sf.write(str(tmp_path / "nan.wav"), x, SR, subtype="FLOAT")
+    with AudioReader(tmp_path / "nan.wav") as reader:
+        reader.read(4 * SR)
+        with pytest.raises(AudioFileError, match=rf"NaN or Inf.*frame {5 * SR + 7}"):
+            reader.read(2 * SR)
 
 
 def test_which_files_go_block_by_block():
@@ -153,8 +168,8 @@ def test_a_header_that_promises_more_frames_than_the_file_holds(tmp_path, damage
     """Some formats only estimate their length: the file ends where its samples end."""
 
     class Overstated(blockwise.AudioReader):
-        def __init__(self, path):
-            super().__init__(path)
+        def __init__(self, path, nonfinite=None):
+            super().__init__(path, nonfinite)
             self.n_frames += 3 * SR
 
     monkeypatch.setattr(blockwise, "AudioReader", Overstated)

@@ -184,7 +184,8 @@ def test_concealment_is_sought_only_when_asked():
     from voicemend.engine.detect import DEFAULT_KINDS
 
     assert DropoutKind.CONCEALED not in DetectorSettings().kinds
-    assert set(DEFAULT_KINDS) | {DropoutKind.CONCEALED, DropoutKind.CLICK} == set(DropoutKind)
+    opt_in = {DropoutKind.CONCEALED, DropoutKind.CLICK}
+    assert set(DEFAULT_KINDS) | opt_in | {DropoutKind.NON_FINITE} == set(DropoutKind)
     detector = DropoutDetector()
     detector(Audio.from_array(speech_like(1.0, 16000), 16000))
     assert "concealment_net" not in vars(detector)  # the network is not even loaded

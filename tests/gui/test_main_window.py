@@ -490,3 +490,32 @@ def test_repair_all_leaves_the_channel_without_the_dropout_as_it_was(window, qtb
     edited = window.document.edited(0, window.document.n_frames)
     np.testing.assert_array_equal(edited[0], left.astype(np.float32))
     assert np.sqrt(np.mean(edited[1, 72000:76800] ** 2)) > 0.01
+
+
+def test_nan_samples_open_as_silence_listed_to_repair(window, qtbot, tmp_path):
+    """A float file with NaN/Inf samples opens (they read as silence), lists them under
+    Detected dropouts, and Repair all fills them; Detect lists only those left."""
+    x = speech_like(3.0, 16000)
+    x[16000:16160] = np.nan
+    x[40000] = np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), x, 16000, subtype="FLOAT")
+    assert window.open_file(path)
+    assert window.document.nonfinite.n_samples == 161
+    assert np.isfinite(window.document.original(0, 48000)).all()
+    assert window.dropouts.table.rowCount() == 2
+    assert {d.kind.value for d in window.dropouts.detections} == {"non_finite"}
+    assert "NaN/Inf" in window.statusBar().currentMessage()
+    window.repair_all()
+    qtbot.waitUntil(
+        lambda: window.job is None and len(window.document.patches) == 2, timeout=WAIT_MS
+    )
+    assert np.sqrt(np.mean(window.document.edited(16000, 16160) ** 2)) > 0.01  # filled
+    assert window.document.nonfinite_left() == []
+    window.detect()
+    _idle(window, qtbot)
+    assert all(d.kind.value != "non_finite" for d in window.dropouts.detections)
+    out = tmp_path / "fixed.wav"
+    window.export_to(out)
+    _idle(window, qtbot)
+    assert np.isfinite(sf.read(str(out))[0]).all()

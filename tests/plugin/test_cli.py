@@ -175,12 +175,34 @@ def test_errors_are_one_line_without_traceback(tmp_path, capsys, setup, args, me
     assert not (tmp_path / "y.wav").exists()
 
 
-def test_nan_input_is_refused(tmp_path, capsys):
+def test_nan_samples_are_repaired_and_said_so(tmp_path, capsys):
+    data = speech_like(2.0, 16000)
+    data[8000:8010] = np.nan
+    src = tmp_path / "nan.wav"
+    sf.write(str(src), data, 16000, subtype="FLOAT")
+    code, out, err = run(capsys, "detect", src)
+    assert code == 0, err
+    assert "non_finite" in out and "1 detection(s)" in out
+    png = tmp_path / "d.png"
+    code, blocks, err = run(capsys, "detect", src, "--block-s", 0.5, "--plot", png)
+    assert code == 0, err
+    assert blocks == out and png.stat().st_size > 0
+    code, out, err = run(capsys, "repair", src, "-o", tmp_path / "o.wav", "--region", "1.5:1.6")
+    assert code == 0, err
+    assert "10 NaN/Inf sample(s) in 1 run(s), the first at 0.500 s" in out
+    assert "repaired 2 region(s)" in out
+    assert np.isfinite(sf.read(str(tmp_path / "o.wav"))[0]).all()
+
+
+def test_nan_input_is_refused_where_nothing_repairs_it(tmp_path, capsys):
     data = np.zeros(16000, dtype=np.float32)
     data[100] = np.nan
     sf.write(str(tmp_path / "nan.wav"), data, 16000, subtype="FLOAT")
-    code, _, err = run(capsys, "repair", tmp_path / "nan.wav", "-o", tmp_path / "o.wav", "--auto")
-    assert code == 1 and "NaN" in err
+    chain = "podcast-dropout-repair"
+    code, out, err = run(
+        capsys, "render", tmp_path / "nan.wav", "--chain", chain, "-o", tmp_path / "r"
+    )
+    assert code == 1 and "NaN" in out + err and "voicemend repair" in out + err
 
 
 def test_bad_region_syntax_is_a_usage_error(tmp_path, capsys, damaged_wav):
@@ -254,6 +276,17 @@ def test_info(capsys, damaged_wav):
     assert "16000 Hz" in out and "PCM_16" in out and "00:02.000" in out
     assert "peak:" in out and "dBFS" in out
     assert "bitrate" not in out  # a lossless file's size says nothing of its quality
+
+
+def test_info_measures_around_nan_samples_and_counts_them(tmp_path, capsys):
+    x = np.stack([np.full(3000, 0.5, np.float32), np.full(3000, 0.25, np.float32)], axis=1)
+    x[2500, 1] = np.nan
+    x[2600:2610, 0] = np.inf
+    sf.write(str(tmp_path / "nan.wav"), x, 1000, subtype="FLOAT")
+    code, out, _ = run(capsys, "info", tmp_path / "nan.wav")
+    assert code == 0
+    assert "peak:        -6.0 dBFS, -12.0 dBFS" in out and "rms:         -6.0 dBFS, -12.0" in out
+    assert "11 NaN/Inf sample(s), the first at 00:02.500" in out
 
 
 def test_info_on_empty_and_corrupt_files(tmp_path, capsys):
