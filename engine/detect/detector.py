@@ -23,10 +23,12 @@ from voicemend.engine.detect.levels import (
     SILENT_SAMPLE,
     LevelProfile,
     frame_levels_db,
+    sample_quantum,
 )
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
 from voicemend.engine.detect.silence import (
     SilenceSettings,
+    clear_of_quantum,
     faded_silence,
     find_dips,
     find_silence_runs,
@@ -120,6 +122,7 @@ class DropoutDetector:
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
             # short cuts a codec filled with noise, where no run or burst above lies
             out += find_dips(x, sample_rate, s.silence, out)
+        out = clear_of_quantum(x, sample_rate, out, profile.quantum, s.silence)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:
@@ -237,7 +240,15 @@ def _profile(
     bottom = min((float(x[lo:hi].min()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
     power = sum(power_spectrum(x[lo:hi], sample_rate) for _, _, lo, hi in blocks)
     band = bandwidth_hz(np.asarray(power), sample_rate)
-    return replace(profile, top=top, bottom=bottom, bandwidth_hz=band)
+    quantum = min((sample_quantum(x[lo:hi]) for _, _, lo, hi in blocks), default=np.inf)
+    return replace(
+        profile, top=top, bottom=bottom, bandwidth_hz=band, quantum=_finite_quantum(quantum)
+    )
+
+
+def _finite_quantum(quantum: float) -> float:
+    """A channel of nothing but zeros lies on every grid: for the rules, on none."""
+    return 0.0 if np.isinf(quantum) else float(quantum)
 
 
 def file_profiles(
@@ -253,14 +264,17 @@ def file_profiles(
     powers: list[np.ndarray | float] = []
     tops: list[float] = []
     bottoms: list[float] = []
+    quanta: list[float] = []
     block = np.empty((0, 0), np.float32)
     for _, _, lo, hi in _blocks(n_frames, sample_rate):
         block = read(hi - lo)
         levels = levels or [[] for _ in block]
         tops, bottoms = tops or [0.0] * len(block), bottoms or [0.0] * len(block)
         powers = powers or [0.0] * len(block)
+        quanta = quanta or [np.inf] * len(block)
         for ch, x in enumerate(block):
             levels[ch].append(frame_levels_db(x, sample_rate, silent_sample))
+            quanta[ch] = min(quanta[ch], sample_quantum(x))
             powers[ch] = powers[ch] + power_spectrum(x, sample_rate)
             if x.size:
                 tops[ch], bottoms[ch] = (
@@ -277,5 +291,13 @@ def file_profiles(
                 block[ch], sample_rate, FLOOR_CLEAR_OF_SILENCE_MS, silent_sample
             )
         band = bandwidth_hz(np.asarray(powers[ch]), sample_rate)
-        profiles.append(replace(profile, top=tops[ch], bottom=bottoms[ch], bandwidth_hz=band))
+        profiles.append(
+            replace(
+                profile,
+                top=tops[ch],
+                bottom=bottoms[ch],
+                bandwidth_hz=band,
+                quantum=_finite_quantum(quanta[ch]),
+            )
+        )
     return profiles

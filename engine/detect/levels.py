@@ -39,6 +39,29 @@ FLOOR_CLEAR_OF_SILENCE_MS = 200.0
 FLOOR_MIN_CLEAR_S = 3.0
 
 
+# The grids a channel's samples may lie on that are coarser than the silence search's threshold:
+# 8- to 12-bit audio (2^-7 to 2^-11). µ-law (14-bit) and A-law (13-bit) are finer than that.
+COARSE_BITS = (8, 9, 10, 11, 12)
+
+
+def sample_quantum(x: np.ndarray) -> float:
+    """The step of the coarsest grid of :data:`COARSE_BITS` that all of ``x`` lies on (2^-7
+    for 8-bit audio); 0.0 where there is none, and inf where every sample is zero (which lies
+    on all of them), so that the quanta of a file's parts combine by ``min``."""
+    nonzero = x[x != 0]
+    if nonzero.size == 0:
+        return np.inf
+    finest = 2.0 ** -(COARSE_BITS[-1] - 1)
+    head = nonzero[:65536].astype(np.float64) / finest  # most audio fails at once
+    if not np.array_equal(head, np.round(head)):
+        return 0.0
+    for bits in COARSE_BITS:
+        scaled = nonzero.astype(np.float64) * 2.0 ** (bits - 1)
+        if np.array_equal(scaled, np.round(scaled)):
+            return 2.0 ** -(bits - 1)
+    return 0.0
+
+
 def power_db(power: np.ndarray | float) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, 10 ** (FLOOR_DB / 10)))
 
@@ -55,6 +78,9 @@ class LevelProfile:
     bottom: float | None = None
     # The band the channel fills (engine.detect.bandwidth), None where not measured.
     bandwidth_hz: float | None = None
+    # The step of the coarse grid its samples lie on (8-bit: 2^-7; :func:`sample_quantum`),
+    # 0.0 where they lie on none
+    quantum: float = 0.0
 
     @classmethod
     def measure(

@@ -891,3 +891,51 @@ def test_channel_names_say_all_left_right_or_numbers():
     assert channel_names((0, 1), 2) == "all"
     assert channel_names((1,), 2) == "R" and channel_names((0,), 2) == "L"
     assert channel_names((0, 2), 4) == "1, 3"
+
+
+def test_the_grid_a_channels_samples_lie_on():
+    from voicemend.engine.detect.levels import sample_quantum
+
+    x = speech_like(1.0, RATE)
+    for bits in (8, 12):
+        step = 2.0 ** -(bits - 1)
+        assert sample_quantum(np.round(x / step) * step) == step
+    assert sample_quantum(np.round(x * 2**15) / 2**15) == 0.0  # 16-bit: finer than the rules
+    assert sample_quantum(x) == 0.0  # float
+    assert sample_quantum(np.zeros(100, np.float32)) == np.inf  # zeros lie on every grid
+    assert _profile(np.round(x * 128) / 128, RATE, _blocks(x.size, RATE)).quantum == 2.0**-7
+    assert _profile(np.zeros_like(x), RATE, _blocks(x.size, RATE)).quantum == 0.0
+
+
+def _eight_bit(x: np.ndarray) -> np.ndarray:
+    return (np.clip(np.round(x * 128), -128, 127) / 128).astype(np.float32)
+
+
+def test_quiet_speech_quantised_to_8_bits_is_no_dropout_but_a_cut_in_it_is():
+    """8-bit speech falls to exact zero for milliseconds where it is quiet; a cut leaves loud
+    speech at its edge. (Rules off: the quiet stretches are read as dropouts.)"""
+    voice = speech_like(3.0, RATE, seed=4)
+    dip = np.sin(np.linspace(0.0, np.pi, RATE)) ** 2
+    voice[RATE : 2 * RATE] *= (1.0 - 0.99 * dip) ** 2  # trailing off to -80 dB, then back
+    quiet = _eight_bit(voice)
+    detector = DropoutDetector()
+    assert detector(Audio.from_array(quiet, RATE)) == []
+    off = DropoutDetector(
+        DetectorSettings(silence=replace(SilenceSettings(), quantum_edge_db=-np.inf))
+    )
+    assert len(off(Audio.from_array(quiet, RATE))) > 0
+    cut = quiet.copy()
+    cut[int(0.4 * RATE) : int(0.46 * RATE)] = 0.0
+    [found] = detector(Audio.from_array(cut, RATE))
+    assert found.region.start <= int(0.4 * RATE) and found.region.end >= int(0.46 * RATE)
+
+
+def test_8_bit_dev_speech_has_few_false_alarms(dev_files):
+    from voicemend.engine.io import load
+
+    detector = DropoutDetector()
+    found = 0
+    for f in dev_files[:10]:
+        x = load(f.path).samples[0]
+        found += len(detector(Audio.from_array(_eight_bit(0.5 * x / np.abs(x).max()), RATE)))
+    assert found <= 3  # 564 without the rule (0 with it)
