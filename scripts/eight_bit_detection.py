@@ -6,7 +6,8 @@ Quiet speech quantised to 8 bits falls to exact zero for milliseconds, and each 
 a dropout. ``SilenceSettings.quantum_edge_db`` asks a silent run or burst on such a grid for the
 audio beside one of its edges to stand 12 dB over one step. Each file (3 s or longer, in a fixed
 shuffled order) is scaled to a peak drawn from 0.3-0.95 and saved at 16 kHz and at 8 kHz, as
-8-bit PCM, and as 16-bit and µ-law for comparison; the clean copy is scanned for false
+8-bit PCM (once more at 16 kHz, then scaled by 0.7 in float32, as an editor's normalisation
+leaves it), and as 16-bit and µ-law for comparison; the clean copy is scanned for false
 detections, and a copy with one 10, 30, 60 or 100 ms cut in active speech (where the 10 ms level
 is within 10 dB of the file's 90th percentile) is scanned for the cut. ``with rule`` is the
 detector as shipped; ``without`` sets ``quantum_edge_db`` to -inf.
@@ -31,7 +32,14 @@ from voicemend.engine.detect import DetectorSettings, DropoutDetector, SilenceSe
 from voicemend.engine.io import write_text_atomic
 from voicemend.plugin.bench_commands import git_commit
 
-COPIES = ((16000, "PCM_U8"), (8000, "PCM_U8"), (16000, "PCM_16"), (8000, "ULAW"))
+# (rate, subtype, gain in float afterwards: an 8-bit recording normalised in an editor)
+COPIES = (
+    (16000, "PCM_U8", 1.0),
+    (8000, "PCM_U8", 1.0),
+    (16000, "PCM_U8", 0.7),
+    (16000, "PCM_16", 1.0),
+    (8000, "ULAW", 1.0),
+)
 CUTS_S = (0.01, 0.03, 0.06, 0.1)
 
 
@@ -54,7 +62,7 @@ def run(split: str, n_files: int) -> list[dict[str, object]]:
         ),
     }
     rows = []
-    for rate, subtype in COPIES:
+    for rate, subtype, gain in COPIES:
         rng = np.random.default_rng(0)
         counts = {name: {"false": 0, "found": 0} for name in detectors}
         seconds = 0.0
@@ -63,6 +71,7 @@ def run(split: str, n_files: int) -> list[dict[str, object]]:
             if rate != sr:
                 x = resample_poly(x, rate, sr)
             y = stored(float(rng.uniform(0.3, 0.95)) * x / np.abs(x).max(), rate, subtype)
+            y = (gain * y).astype(np.float32)
             seconds += y.size / rate
             hop = rate // 100
             level = np.sqrt(np.convolve(y.astype(np.float64) ** 2, np.ones(hop) / hop, "same"))
@@ -82,6 +91,7 @@ def run(split: str, n_files: int) -> list[dict[str, object]]:
                 {
                     "rate": rate,
                     "subtype": subtype,
+                    "gain": gain,
                     "detector": name,
                     "minutes": round(seconds / 60, 1),
                     "false_detections": c["false"],
@@ -119,6 +129,8 @@ def main() -> None:
     ]
     for r in rows:
         copy = f"{r['rate'] // 1000} kHz {r['subtype']}"
+        if r["gain"] != 1.0:
+            copy += f", ×{r['gain']} in float"
         lines.append(
             f"| {copy} | {r['detector']} | {r['minutes']} | {r['false_detections']} | "
             f"{r['cuts_found']} / {r['cuts']} |"

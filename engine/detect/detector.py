@@ -23,6 +23,7 @@ from voicemend.engine.detect.levels import (
     SILENT_SAMPLE,
     LevelProfile,
     frame_levels_db,
+    grid_sample,
     sample_quantum,
 )
 from voicemend.engine.detect.packet_loss import PacketLossSettings, find_packet_loss
@@ -240,15 +241,9 @@ def _profile(
     bottom = min((float(x[lo:hi].min()) for _, _, lo, hi in blocks if hi > lo), default=0.0)
     power = sum(power_spectrum(x[lo:hi], sample_rate) for _, _, lo, hi in blocks)
     band = bandwidth_hz(np.asarray(power), sample_rate)
-    quantum = min((sample_quantum(x[lo:hi]) for _, _, lo, hi in blocks), default=np.inf)
-    return replace(
-        profile, top=top, bottom=bottom, bandwidth_hz=band, quantum=_finite_quantum(quantum)
-    )
-
-
-def _finite_quantum(quantum: float) -> float:
-    """A channel of nothing but zeros lies on every grid: for the rules, on none."""
-    return 0.0 if np.isinf(quantum) else float(quantum)
+    gathered = [grid_sample(x[lo:hi]) for _, _, lo, hi in blocks]
+    quantum = sample_quantum(np.concatenate(gathered) if gathered else np.zeros(0))
+    return replace(profile, top=top, bottom=bottom, bandwidth_hz=band, quantum=quantum)
 
 
 def file_profiles(
@@ -264,17 +259,17 @@ def file_profiles(
     powers: list[np.ndarray | float] = []
     tops: list[float] = []
     bottoms: list[float] = []
-    quanta: list[float] = []
+    gathered: list[list[np.ndarray]] = []
     block = np.empty((0, 0), np.float32)
     for _, _, lo, hi in _blocks(n_frames, sample_rate):
         block = read(hi - lo)
         levels = levels or [[] for _ in block]
         tops, bottoms = tops or [0.0] * len(block), bottoms or [0.0] * len(block)
         powers = powers or [0.0] * len(block)
-        quanta = quanta or [np.inf] * len(block)
+        gathered = gathered or [[] for _ in block]
         for ch, x in enumerate(block):
             levels[ch].append(frame_levels_db(x, sample_rate, silent_sample))
-            quanta[ch] = min(quanta[ch], sample_quantum(x))
+            gathered[ch].append(grid_sample(x))
             powers[ch] = powers[ch] + power_spectrum(x, sample_rate)
             if x.size:
                 tops[ch], bottoms[ch] = (
@@ -297,7 +292,7 @@ def file_profiles(
                 top=tops[ch],
                 bottom=bottoms[ch],
                 bandwidth_hz=band,
-                quantum=_finite_quantum(quanta[ch]),
+                quantum=sample_quantum(np.concatenate(gathered[ch])),
             )
         )
     return profiles

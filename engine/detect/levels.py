@@ -39,26 +39,41 @@ FLOOR_CLEAR_OF_SILENCE_MS = 200.0
 FLOOR_MIN_CLEAR_S = 3.0
 
 
-# The grids a channel's samples may lie on that are coarser than the silence search's threshold:
-# 8- to 12-bit audio (2^-7 to 2^-11). µ-law (14-bit) and A-law (13-bit) are finer than that.
-COARSE_BITS = (8, 9, 10, 11, 12)
+# Samples gathered from each block for :func:`sample_quantum`, spread over the block
+GRID_SAMPLES = 65536
+# A grid is a step that 90 % of the nonzero samples are whole multiples of (within 1 % of a
+# step), using 8 or more of its levels, no coarser than 6 bits (2^-5): quiet speech stored in
+# 8 bits, or such a file scaled later (a gain, a normalisation in float) or partly repaired.
+GRID_SHARE = 0.9
+GRID_TOLERANCE = 0.01
+GRID_MIN_LEVELS = 8
+GRID_MAX_STEP = 2.0**-5
 
 
-def sample_quantum(x: np.ndarray) -> float:
-    """The step of the coarsest grid of :data:`COARSE_BITS` that all of ``x`` lies on (2^-7
-    for 8-bit audio); 0.0 where there is none, and inf where every sample is zero (which lies
-    on all of them), so that the quanta of a file's parts combine by ``min``."""
-    nonzero = x[x != 0]
-    if nonzero.size == 0:
-        return np.inf
-    finest = 2.0 ** -(COARSE_BITS[-1] - 1)
-    head = nonzero[:65536].astype(np.float64) / finest  # most audio fails at once
-    if not np.array_equal(head, np.round(head)):
+def grid_sample(x: np.ndarray, limit: int = GRID_SAMPLES) -> np.ndarray:
+    """Up to ``limit`` of ``x``'s nonzero magnitudes, spread over it, for :func:`sample_quantum`."""
+    nonzero = np.abs(x[x != 0]).astype(np.float64)
+    return nonzero[:: max(1, -(-nonzero.size // limit))]
+
+
+def sample_quantum(magnitudes: np.ndarray) -> float:
+    """The step of the grid the samples (nonzero magnitudes, :func:`grid_sample`) lie on, or
+    0.0 where they lie on none. The smallest magnitudes (the 0.5th percentile) are one step,
+    or a few where nothing in the audio is quiet: the largest of that over 1 to 8 that the
+    samples lie on is the step."""
+    if magnitudes.size == 0:
         return 0.0
-    for bits in COARSE_BITS:
-        scaled = nonzero.astype(np.float64) * 2.0 ** (bits - 1)
-        if np.array_equal(scaled, np.round(scaled)):
-            return 2.0 ** -(bits - 1)
+    low = magnitudes.size // 200
+    smallest = float(np.partition(magnitudes, low)[low])
+    for steps in range(1, 9):
+        step = smallest / steps
+        if not 0.0 < step <= GRID_MAX_STEP:
+            continue
+        ratio = magnitudes / step
+        levels = np.round(ratio)
+        on = np.abs(ratio - levels) <= GRID_TOLERANCE
+        if on.mean() >= GRID_SHARE and np.unique(levels[on]).size >= GRID_MIN_LEVELS:
+            return step
     return 0.0
 
 
@@ -78,8 +93,8 @@ class LevelProfile:
     bottom: float | None = None
     # The band the channel fills (engine.detect.bandwidth), None where not measured.
     bandwidth_hz: float | None = None
-    # The step of the coarse grid its samples lie on (8-bit: 2^-7; :func:`sample_quantum`),
-    # 0.0 where they lie on none
+    # The step of the grid its samples lie on (8-bit: 2^-7; :func:`sample_quantum`), 0.0
+    # where they lie on none
     quantum: float = 0.0
 
     @classmethod

@@ -894,17 +894,27 @@ def test_channel_names_say_all_left_right_or_numbers():
 
 
 def test_the_grid_a_channels_samples_lie_on():
-    from voicemend.engine.detect.levels import sample_quantum
+    from voicemend.engine.detect.levels import grid_sample, sample_quantum
+
+    def quantum(y):
+        return sample_quantum(grid_sample(np.asarray(y)))
 
     x = speech_like(1.0, RATE)
     for bits in (8, 12):
         step = 2.0 ** -(bits - 1)
-        assert sample_quantum(np.round(x / step) * step) == step
-    assert sample_quantum(np.round(x * 2**15) / 2**15) == 0.0  # 16-bit: finer than the rules
-    assert sample_quantum(x) == 0.0  # float
-    assert sample_quantum(np.zeros(100, np.float32)) == np.inf  # zeros lie on every grid
-    assert _profile(np.round(x * 128) / 128, RATE, _blocks(x.size, RATE)).quantum == 2.0**-7
-    assert _profile(np.zeros_like(x), RATE, _blocks(x.size, RATE)).quantum == 0.0
+        assert quantum(np.round(x / step) * step) == step
+    eight = np.round(x * 128) / 128
+    # scaled in float afterwards (a gain, a normalisation), or partly repaired: still the grid
+    assert quantum((0.37 * eight).astype(np.float32)) == pytest.approx(0.37 / 128, rel=1e-6)
+    patched = eight.copy()
+    patched[4000:5000] = x[4000:5000] + 1e-4
+    assert quantum(patched) == 2.0**-7
+    assert quantum(np.round(x * 2**15) / 2**15) <= SILENT_SAMPLE  # 16-bit: under the rules
+    assert quantum(x) == 0.0  # float
+    assert quantum(np.zeros(100, np.float32)) == 0.0
+    assert quantum(np.sign(np.sin(np.arange(1000) / 5.0)) / 2) == 0.0  # two levels: no grid
+    assert _profile(eight, RATE, _blocks(x.size, RATE)).quantum == 2.0**-7
+    assert _profile(x, RATE, _blocks(x.size, RATE)).quantum == 0.0
 
 
 def _eight_bit(x: np.ndarray) -> np.ndarray:
