@@ -921,13 +921,15 @@ def _eight_bit(x: np.ndarray) -> np.ndarray:
     return (np.clip(np.round(x * 128), -128, 127) / 128).astype(np.float32)
 
 
-def test_quiet_speech_quantised_to_8_bits_is_no_dropout_but_a_cut_in_it_is():
+@pytest.mark.parametrize("gain", [1.0, 0.3])
+def test_quiet_speech_quantised_to_8_bits_is_no_dropout_but_a_cut_in_it_is(gain):
     """8-bit speech falls to exact zero for milliseconds where it is quiet; a cut leaves loud
-    speech at its edge. (Rules off: the quiet stretches are read as dropouts.)"""
+    speech at its edge. (Rules off: the quiet stretches are read as dropouts.) The same once
+    the 8-bit audio was scaled in float, as a normalisation leaves it."""
     voice = speech_like(3.0, RATE, seed=4)
     dip = np.sin(np.linspace(0.0, np.pi, RATE)) ** 2
     voice[RATE : 2 * RATE] *= (1.0 - 0.99 * dip) ** 2  # trailing off to -80 dB, then back
-    quiet = _eight_bit(voice)
+    quiet = (gain * _eight_bit(voice)).astype(np.float32)
     detector = DropoutDetector()
     assert detector(Audio.from_array(quiet, RATE)) == []
     off = DropoutDetector(
