@@ -20,6 +20,7 @@ KIND_COLOURS = {
     "concealed": "tab:brown",
     "click": "tab:pink",
     "non_finite": "black",
+    "held": "tab:olive",
 }
 
 

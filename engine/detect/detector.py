@@ -32,6 +32,7 @@ from voicemend.engine.detect.silence import (
     clear_of_quantum,
     faded_silence,
     find_dips,
+    find_held_runs,
     find_silence_runs,
     pad_ringing,
     past_ringing,
@@ -123,6 +124,8 @@ class DropoutDetector:
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
             # short cuts a codec filled with noise, where no run or burst above lies
             out += find_dips(x, sample_rate, s.silence, out)
+        if DropoutKind.HELD in s.kinds:
+            out += find_held_runs(x, sample_rate, profile, s.silence)
         out = clear_of_quantum(x, sample_rate, out, profile.quantum, s.silence)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))

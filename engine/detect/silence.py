@@ -179,6 +179,42 @@ def find_silence_runs(
     return out
 
 
+# Around a held run, the audio judged as a zero run would be: the neighbours, edges and
+# codec tails the silence search reads all lie within this
+HELD_CONTEXT_S = 0.5
+
+
+def find_held_runs(
+    x: np.ndarray, sample_rate: int, profile: LevelProfile, s: SilenceSettings
+) -> list[Detection]:
+    """Runs of one repeated value other than zero and the rails: a converter or driver that
+    stalled and held its last sample, as a dropout. Each is judged as :func:`find_silence_runs`
+    judges a zero run (long enough, between audible audio, cut rather than faded into), around
+    the held value. Speech never repeats a value for milliseconds: the 3 h speech set (16-bit)
+    holds no such run of 3 ms or more. Stored with few bits (8-bit) it does, wherever it is quiet
+    and slow, so on a coarse grid (``profile.quantum``) holds are not sought: in 8-bit copies
+    of 30 train files the search made 34 false detections, where the others made 10."""
+    if profile.quantum > s.threshold:
+        return []
+    flat = np.zeros(x.size, dtype=bool)
+    flat[1:] = x[1:] == x[:-1]
+    shortest = max(1, int(min(s.min_ms, s.short_min_ms) / 1000 * sample_rate) - 1)
+    reach = int(HELD_CONTEXT_S * sample_rate)
+    out = []
+    for a, b in true_runs(flat, shortest):
+        a -= 1  # the sample the others repeat
+        value = float(x[a])
+        at_rail = profile.top is not None and not profile.bottom < value < profile.top
+        if abs(value) <= s.threshold or at_rail:
+            continue  # zero runs and clipping have their own searches
+        lo, hi = max(0, a - reach), min(x.size, b + reach)
+        around = x[lo:hi].astype(np.float64) - value
+        for d in find_silence_runs(around, sample_rate, profile, s):
+            if d.region.start <= a - lo < d.region.end:
+                out.append(Detection(d.region.shifted(lo), DropoutKind.HELD, d.confidence))
+    return out
+
+
 def clear_of_quantum(
     x: np.ndarray, sample_rate: int, found: list[Detection], quantum: float, s: SilenceSettings
 ) -> list[Detection]:

@@ -16,6 +16,7 @@ class DropoutKind(str, Enum):
     CONCEALED = "concealed"  # a lost packet a call's decoder filled by extrapolation
     CLICK = "click"  # a few samples the speech around them cannot have made
     NON_FINITE = "non_finite"  # NaN or ±Inf samples in a float file, read as silence
+    HELD = "held"  # one value repeated, not zero: a converter or driver that stalled and held
 
     def __str__(self) -> str:
         return self.value

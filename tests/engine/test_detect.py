@@ -951,3 +951,35 @@ def test_8_bit_dev_speech_has_few_false_alarms(dev_files):
         x = load(f.path).samples[0]
         found += len(detector(Audio.from_array(_eight_bit(0.5 * x / np.abs(x).max()), RATE)))
     assert found <= 3  # 564 without the rule (0 with it)
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_a_held_sample_is_a_dropout_with_its_edges(rate):
+    """A converter that stalled and repeated its last sample for 20 ms, in stereo."""
+    x = speech_like(2.0, rate, seed=3)
+    x += 0.01  # a DC offset: the file's own pauses are not at zero either
+    start, n = rate, round(0.02 * rate)
+    held = x.copy()
+    held[start : start + n] = held[start - 1]
+    audio = Audio(np.stack([held, 0.5 * held]), rate)
+    [found] = DropoutDetector()(audio)
+    assert found.kind is DropoutKind.HELD and found.channels == (0, 1)
+    assert found.region.start <= start and start + n <= found.region.end <= start + n + 2
+    assert DropoutDetector()(Audio(np.stack([x, 0.5 * x]), rate)) == []
+    kinds = tuple(k for k in DropoutDetector().settings.kinds if k is not DropoutKind.HELD)
+    assert DropoutDetector(DetectorSettings(kinds=kinds))(audio) == []  # sought as its own kind
+
+
+def test_a_value_held_at_the_rail_or_faded_into_is_no_hold():
+    x = speech_like(2.0, RATE, seed=3)
+    top = x.copy()
+    top[RATE : RATE + 320] = x.max()  # at the file's extreme: clipping's to judge
+    assert all(
+        d.kind is not DropoutKind.HELD for d in DropoutDetector()(Audio.from_array(top, RATE))
+    )
+    faded = x + 0.01
+    fade = np.linspace(1.0, 0.0, 800) ** 2
+    faded[RATE - 800 : RATE] = 0.01 + (faded[RATE - 800 : RATE] - 0.01) * fade
+    faded[RATE : RATE + 3200] = 0.01  # a gate's pause on a DC offset, faded into and out of
+    faded[RATE + 3200 : RATE + 4000] = 0.01 + (faded[RATE + 3200 : RATE + 4000] - 0.01) * fade[::-1]
+    assert DropoutDetector()(Audio.from_array(faded.astype(np.float32), RATE)) == []
