@@ -983,3 +983,17 @@ def test_a_value_held_at_the_rail_or_faded_into_is_no_hold():
     faded[RATE : RATE + 3200] = 0.01  # a gate's pause on a DC offset, faded into and out of
     faded[RATE + 3200 : RATE + 4000] = 0.01 + (faded[RATE + 3200 : RATE + 4000] - 0.01) * fade[::-1]
     assert DropoutDetector()(Audio.from_array(faded.astype(np.float32), RATE)) == []
+
+
+def test_holds_are_sought_in_16_bit_audio_raised_in_float_but_not_in_8_bit():
+    """Raised 6 dB in float, 16-bit audio lies on a grid of twice its step; 8-bit audio holds
+    values for milliseconds by itself, so holds are not sought there."""
+    x = speech_like(2.0, RATE, seed=3) + 0.01
+    x[RATE : RATE + 320] = x[RATE - 1]
+    raised = (2.0 * np.round(x * 2**15) / 2**15).astype(np.float32)
+    [found] = DropoutDetector()(Audio.from_array(raised, RATE))
+    assert found.kind is DropoutKind.HELD
+    assert all(
+        d.kind is not DropoutKind.HELD
+        for d in DropoutDetector()(Audio.from_array(_eight_bit(x), RATE))
+    )
