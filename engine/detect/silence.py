@@ -200,12 +200,10 @@ def find_held_runs(
     twice the step: its speech spans thousands of steps, and its holds are sought.)"""
     if profile.quantum > HELD_MAX_QUANTUM:
         return []
-    flat = np.zeros(x.size, dtype=bool)
-    flat[1:] = x[1:] == x[:-1]
     shortest = max(1, int(min(s.min_ms, s.short_min_ms) / 1000 * sample_rate) - 1)
     reach = int(HELD_CONTEXT_S * sample_rate)
     out = []
-    for a, b in true_runs(flat, shortest):
+    for a, b in _repeat_runs(x, shortest):
         a -= 1  # the sample the others repeat
         value = float(x[a])
         at_rail = profile.top is not None and not profile.bottom < value < profile.top
@@ -217,6 +215,19 @@ def find_held_runs(
             if d.region.start <= a - lo < d.region.end:
                 out.append(Detection(d.region.shifted(lo), DropoutKind.HELD, d.confidence))
     return out
+
+
+def _repeat_runs(x: np.ndarray, shortest: int) -> list[tuple[int, int]]:
+    """The runs [a, b) of samples equal to the one before, ``shortest`` or longer. (From the
+    few such samples' indices: a mask of the whole block and its runs took 14 times as long.)"""
+    same = np.flatnonzero(x[1:] == x[:-1]) + 1
+    if same.size < shortest:
+        return []
+    breaks = np.flatnonzero(np.diff(same) != 1)
+    first = np.concatenate([[0], breaks + 1])
+    last = np.concatenate([breaks, [same.size - 1]])
+    keep = last - first + 1 >= shortest
+    return list(zip(same[first[keep]].tolist(), (same[last[keep]] + 1).tolist(), strict=True))
 
 
 def clear_of_quantum(
