@@ -422,7 +422,8 @@ def _too_large(out: Path, fmt: str, size: int) -> AudioFileError:
 
 class AudioReader:
     """A file read front to back in blocks of (channels, frames) float32, for files too large to
-    decode at once; each block is checked for NaN/Inf as :func:`load` checks a whole file."""
+    decode at once; each block is checked for NaN/Inf as :func:`load` checks a whole file (a
+    block holding one is refused, or with a ``nonfinite`` log read as silence and noted)."""
 
     def __init__(self, path: str | os.PathLike[str], nonfinite: NonfiniteLog | None = None) -> None:
         self.path = _existing_file(path)
