@@ -87,11 +87,11 @@ class NonfiniteLog:
             if d.region.end > start and d.region.start < end
         ]
 
-    def summary(self, sample_rate: int) -> str:
+    def describe(self, sample_rate: int) -> str:
         """For people: how many samples, and where the first one is."""
         runs = self.runs
         first = min(start for _, start, _ in runs)
         return (
             f"{self.n_samples} NaN/Inf sample(s) in {len(runs)} run(s), the first at "
-            f"{first / sample_rate:.3f} s, read as silence and repaired"
+            f"{first / sample_rate:.3f} s"
         )

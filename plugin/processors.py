@@ -52,6 +52,9 @@ class ChainContext:
     detected_channels: list[tuple[int, ...]] = field(default_factory=list)
     # (stage name, done, total) within one file, for progress bars on long files
     progress: Callable[[str, int, int], None] | None = None
+    # Damage found while the file was read (NaN samples read as silence, engine.nonfinite), in
+    # frames: the first DetectDropouts or Inpaint stage takes it in, and it is repaired
+    known: list[Detection] = field(default_factory=list)
 
     def stage_progress(self, stage: str) -> Callable[[int, int], None] | None:
         if self.progress is None:
@@ -161,7 +164,10 @@ class DetectDropouts(Processor):
         self.detections: list[Detection] = []
 
     def apply(self, audio: Audio, context: ChainContext) -> Audio:
-        self.detections = self.detector(audio, progress=context.stage_progress("detect"))
+        known, context.known = context.known, []  # handed on below with what is found
+        self.detections = self.detector(
+            audio, progress=context.stage_progress("detect"), known=known
+        )
         self._hand_on(audio.sample_rate, context)
         return audio
 
@@ -229,12 +235,17 @@ class Inpaint(Processor):
             context, sr, (audio.n_frames, audio.n_channels), lambda r: snap_regions(audio, r)
         )
         clipped = _clipped(context, audio.n_frames)
+        known, context.known = context.known, []
         if self.auto and not context.regions_s:
-            found = DropoutDetector()(audio, progress=context.stage_progress("detect"))
+            found = DropoutDetector()(audio, progress=context.stage_progress("detect"), known=known)
             whole, found_partial = by_channels(found, audio.n_channels)
             regions += whole
             partial += found_partial
             clipped += clipped_regions(found)
+        elif known:
+            whole, found_partial = by_channels(known, audio.n_channels)
+            regions += whole
+            partial += found_partial
         result = self.inpainter.inpaint(
             audio,
             normalize_regions(regions, audio.n_frames),

@@ -25,6 +25,7 @@ from voicemend.engine.audio import SourceFormat
 from voicemend.engine.blockwise import BLOCK_S, needs_blocks
 from voicemend.engine.errors import VoicemendError
 from voicemend.engine.io import READ_EXTENSIONS, check_subtype, info, load, save, write_text_atomic
+from voicemend.engine.nonfinite import NonfiniteLog
 from voicemend.plugin.labels import label_channels, read_regions
 
 MANIFEST_NAME = "voicemend-render.json"
@@ -129,7 +130,7 @@ def render_one(
     """Load, run the chain, save atomically (block by block for a file too large to hold, or
     with ``job.block_s``). Returns the manifest fields to update."""
     from voicemend.plugin.presets import chain_from_preset
-    from voicemend.plugin.processors import ChainContext
+    from voicemend.plugin.processors import ChainContext, Inpaint
 
     if job.fault_marker and not Path(job.fault_marker).exists():
         Path(job.fault_marker).write_text("crashed once\n")
@@ -160,7 +161,15 @@ def render_one(
         )
         audio_s = head.duration_s
     else:
-        audio = load(job.input)
+        log = NonfiniteLog()
+        audio = load(job.input, nonfinite=log)
+        if log.runs:
+            if not any(isinstance(stage, Inpaint) for stage in chain):
+                raise VoicemendError(
+                    f"{job.input}: {log.describe(audio.sample_rate)}, and no Inpaint stage in "
+                    "the chain to repair them; `voicemend repair` fills them"
+                )
+            context.known = log.detections(audio.sample_rate, audio.n_frames)
         out = chain.process(audio.samples, audio.sample_rate, context)
         result = audio.with_samples(out if out.ndim == 2 else out[None, :])
         # keeps the input's bit depth where it can, unless told otherwise

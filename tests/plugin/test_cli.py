@@ -194,15 +194,42 @@ def test_nan_samples_are_repaired_and_said_so(tmp_path, capsys):
     assert np.isfinite(sf.read(str(tmp_path / "o.wav"))[0]).all()
 
 
-def test_nan_input_is_refused_where_nothing_repairs_it(tmp_path, capsys):
-    data = np.zeros(16000, dtype=np.float32)
-    data[100] = np.nan
-    sf.write(str(tmp_path / "nan.wav"), data, 16000, subtype="FLOAT")
+def test_render_repairs_nan_samples_where_the_chain_repairs_and_refuses_them_where_not(
+    tmp_path, capsys
+):
+    data = speech_like(2.0, 16000)
+    data[8000:8010] = np.nan
+    src = tmp_path / "nan.wav"
+    sf.write(str(src), data, 16000, subtype="FLOAT")
     chain = "podcast-dropout-repair"
-    code, out, err = run(
-        capsys, "render", tmp_path / "nan.wav", "--chain", chain, "-o", tmp_path / "r"
+    code, out, err = run(capsys, "render", src, "--chain", chain, "-o", tmp_path / "r")
+    assert code == 0, out + err
+    fixed, _ = sf.read(str(tmp_path / "r" / "nan.wav"))
+    assert np.isfinite(fixed).all() and np.sqrt(np.mean(fixed[8000:8010] ** 2)) > 0.01
+    gain_only = tmp_path / "gain.json"
+    gain_only.write_text(
+        json.dumps(
+            {
+                "format": "voicemend-chain",
+                "format_version": 1,
+                "stages": [{"type": "Gain", "params": {"gain_db": -3.0}}],
+            }
+        )
     )
-    assert code == 1 and "NaN" in out + err and "voicemend repair" in out + err
+    code, out, err = run(capsys, "render", src, "--chain", gain_only, "-o", tmp_path / "g")
+    assert code == 1
+    assert "10 NaN/Inf sample(s) in 1 run(s)" in out + err and "no Inpaint stage" in out + err
+    # block by block the stages read the file themselves: the repair stages as repair does
+    code, out, err = run(
+        capsys, "render", src, "--chain", chain, "-o", tmp_path / "b", "--block-s", 1
+    )
+    assert code == 0, out + err
+    assert np.isfinite(sf.read(str(tmp_path / "b" / "nan.wav"))[0]).all()
+    # and an effect first refuses it, naming the sample
+    code, out, err = run(
+        capsys, "render", src, "--chain", gain_only, "-o", tmp_path / "c", "--block-s", 1
+    )
+    assert code == 1 and "frame 8000" in out + err and "voicemend repair" in out + err
 
 
 def test_bad_region_syntax_is_a_usage_error(tmp_path, capsys, damaged_wav):
