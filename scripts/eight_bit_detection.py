@@ -15,22 +15,17 @@ detector as shipped; ``without`` sets ``quantum_edge_db`` to -inf.
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import io
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+from study_report import study_args, write_study
 
 from voicemend.engine import Audio
 from voicemend.engine.data import list_speech
 from voicemend.engine.detect import DetectorSettings, DropoutDetector, SilenceSettings
-from voicemend.engine.io import write_text_atomic
-from voicemend.plugin.bench_commands import git_commit
 
 # (rate, subtype, gain in float afterwards: an 8-bit recording normalised in an editor)
 COPIES = (
@@ -104,26 +99,9 @@ def run(split: str, n_files: int) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--files", type=int, default=40)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/eight-bit"))
-    args = parser.parse_args()
+    args = study_args(__doc__, 40, "bench/results/eight-bit")
     rows = run(args.split, args.files)
-    meta = {
-        "command": f"python scripts/eight_bit_detection.py --split {args.split} "
-        f"--files {args.files} --out {args.out}",
-        "git_commit": git_commit(),
-        "date": datetime.date.today().isoformat(),
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-    write_text_atomic(args.out / "eight_bit.json", text, overwrite=True)
-    lines = [
-        "# Detection in 8-bit copies of speech",
-        "",
-        f"`{meta['command']}` at {meta['git_commit']}, {meta['date']}",
-        "",
+    table = [
         "| copy | detector | minutes | false detections | cuts found |",
         "|---|---|---|---|---|",
     ]
@@ -131,11 +109,12 @@ def main() -> None:
         copy = f"{r['rate'] // 1000} kHz {r['subtype']}"
         if r["gain"] != 1.0:
             copy += f", ×{r['gain']} in float"
-        lines.append(
+        table.append(
             f"| {copy} | {r['detector']} | {r['minutes']} | {r['false_detections']} | "
             f"{r['cuts_found']} / {r['cuts']} |"
         )
-    write_text_atomic(args.out / "results.md", "\n".join(lines) + "\n", overwrite=True)
+    title = "Detection in 8-bit copies of speech"
+    write_study(args, "eight_bit_detection.py", "eight_bit", rows, title, table)
 
 
 if __name__ == "__main__":

@@ -14,22 +14,17 @@ detections. ``held`` counts the detections named so (the rest found it as anothe
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import io
-import json
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+from study_report import study_args, write_study
 
 from voicemend.engine import Audio
 from voicemend.engine.data import list_speech
 from voicemend.engine.detect import DropoutDetector, DropoutKind
-from voicemend.engine.io import write_text_atomic
 from voicemend.engine.lossy import LossyFormat, roundtrip
-from voicemend.plugin.bench_commands import git_commit
 
 HOLDS_MS = (5, 10, 20, 50, 100)
 COPIES = ("16 kHz 8-bit", "16 kHz", "48 kHz", "44.1 kHz MP3 128 kb/s")
@@ -104,27 +99,10 @@ def run(split: str, n_files: int) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", default="dev")
-    parser.add_argument("--files", type=int, default=60)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/held"))
-    args = parser.parse_args()
+    args = study_args(__doc__, 60, "bench/results/held")
     rows = run(args.split, args.files)
-    meta = {
-        "command": f"python scripts/held_detection.py --split {args.split} "
-        f"--files {args.files} --out {args.out}",
-        "git_commit": git_commit(),
-        "date": datetime.date.today().isoformat(),
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
-    write_text_atomic(args.out / "held.json", text, overwrite=True)
     head = " | ".join(f"{ms} ms" for ms in HOLDS_MS)
-    lines = [
-        "# Held samples: holds found (named `held`) of those made, and false detections",
-        "",
-        f"`{meta['command']}` at {meta['git_commit']}, {meta['date']}",
-        "",
+    table = [
         f"| copy | minutes | false detections | {head} |",
         "|---|---|---|" + "---|" * len(HOLDS_MS),
     ]
@@ -133,8 +111,9 @@ def main() -> None:
             f"{r['found'][str(ms)]} ({r['named_held'][str(ms)]}) / {r['holds'][str(ms)]}"
             for ms in HOLDS_MS
         )
-        lines.append(f"| {r['copy']} | {r['minutes']} | {r['false_detections']} | {cells} |")
-    write_text_atomic(args.out / "results.md", "\n".join(lines) + "\n", overwrite=True)
+        table.append(f"| {r['copy']} | {r['minutes']} | {r['false_detections']} | {cells} |")
+    title = "Held samples: holds found (named `held`) of those made, and false detections"
+    write_study(args, "held_detection.py", "held", rows, title, table)
 
 
 if __name__ == "__main__":

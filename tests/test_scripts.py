@@ -982,3 +982,30 @@ def test_click_study_counts_found_clicks_by_level_and_false_ones(dev_files, tmp_
     hit = {"file": "clicked", "path": str(dev_files[0].path), "at": 4000}
     module["plot_clean_detections"]([hit, hit], tmp_path / "clean.png")
     assert (tmp_path / "clean.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.data
+def test_the_8_bit_and_held_studies_write_their_tables(tmp_path, monkeypatch, dev_files):
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # their shared study_report module
+    runs = {}
+    for script, stem, n in (
+        ("eight_bit_detection.py", "eight_bit", 2),
+        ("held_detection.py", "held", 5),
+    ):
+        module = runpy.run_path(str(SCRIPTS / script))
+        argv = [script, "--split", "dev", "--files", str(n), "--out", str(tmp_path / stem)]
+        monkeypatch.setattr("sys.argv", argv)
+        module["main"]()
+        data = json.loads((tmp_path / stem / f"{stem}.json").read_text())
+        assert data["meta"]["command"].startswith(f"python scripts/{script} --split dev")
+        assert "| copy |" in (tmp_path / stem / "results.md").read_text()
+        runs[stem] = data["rows"]
+    by = {(r["rate"], r["subtype"], r["gain"], r["detector"]): r for r in runs["eight_bit"]}
+    assert by[16000, "PCM_U8", 1.0, "without"]["false_detections"] > 10
+    assert by[16000, "PCM_U8", 1.0, "with rule"]["false_detections"] <= 2
+    assert by[16000, "PCM_16", 1.0, "with rule"] | {"detector": ""} == by[
+        16000, "PCM_16", 1.0, "without"
+    ] | {"detector": ""}  # nothing on a fine grid moves
+    [plain] = [r for r in runs["held"] if r["copy"] == "16 kHz"]
+    assert plain["false_detections"] == 0
+    assert plain["named_held"] == plain["holds"] == {str(ms): 1 for ms in (5, 10, 20, 50, 100)}
