@@ -20,6 +20,10 @@ from voicemend.engine.regions import Region
 # Either side of a run, repaired with it: the samples next to a NaN are often the first of
 # the fault (a filter blowing up rings before it overflows)
 PAD_MS = 0.5
+# A longer run is left as the silence it was read as: no method fills seconds of speech (the
+# detector seeks dropouts up to 2 s, ``SilenceSettings.max_ms``), and a filter that blew up
+# leaves NaN from there to the end of the file, which LSAR would take minutes to "fill"
+LONGEST_FILL_S = 2.0
 
 
 @dataclass
@@ -57,16 +61,22 @@ class NonfiniteLog:
     def n_samples(self) -> int:
         return sum(end - start for _, start, end in self.runs)
 
+    def too_long(self, sample_rate: int) -> list[tuple[int, int, int]]:
+        """The runs over :data:`LONGEST_FILL_S`, left as silence."""
+        longest = LONGEST_FILL_S * sample_rate
+        return [r for r in self.runs if r[2] - r[1] > longest]
+
     def detections(
         self, sample_rate: int, n_frames: int, start: int = 0, end: int | None = None
     ) -> list[Detection]:
-        """One detection per run (padded by ``PAD_MS`` within the file's ``n_frames``), runs
-        that meet merged across channels; those that reach into [start, end), cut to it, in
-        frames from ``start`` (a block's own)."""
+        """One detection per run to fill (padded by ``PAD_MS`` within the file's ``n_frames``;
+        not those :meth:`too_long`), runs that meet merged across channels; those that reach
+        into [start, end), cut to it, in frames from ``start`` (a block's own)."""
         from voicemend.engine.detect.detector import merge_detections
 
         end = n_frames if end is None else end
         pad = max(1, round(PAD_MS / 1000 * sample_rate))
+        left = self.too_long(sample_rate)
         found = [
             Detection(
                 Region(max(0, lo - pad), min(n_frames, hi + pad)),
@@ -75,6 +85,7 @@ class NonfiniteLog:
                 (ch,),
             )
             for ch, lo, hi in self.runs
+            if (ch, lo, hi) not in left
         ]
         return [
             Detection(
@@ -94,4 +105,16 @@ class NonfiniteLog:
         return (
             f"{self.n_samples} NaN/Inf sample(s) in {len(runs)} run(s), the first at "
             f"{first / sample_rate:.3f} s"
+        )
+
+    def outcome(self, sample_rate: int) -> str:
+        """For people, after a repair: :meth:`describe`, and what became of them."""
+        left = self.too_long(sample_rate)
+        if not left:
+            return f"{self.describe(sample_rate)}, read as silence and repaired"
+        at = min(start for _, start, _ in left) / sample_rate
+        rest = "; the rest repaired" if len(left) < len(self.runs) else ""
+        return (
+            f"{self.describe(sample_rate)}, read as silence; {len(left)} run(s) over "
+            f"{LONGEST_FILL_S:g} s (the first at {at:.3f} s) left so, too long to fill{rest}"
         )

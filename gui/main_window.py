@@ -353,14 +353,17 @@ class MainWindow(QMainWindow):
             self._push_patches(recovered, "restore saved edits")
             if self.project_path is not None:
                 self.undo_stack.setClean()
-        if unrepaired := document.nonfinite_left():
+        if document.nonfinite.runs:
             # not a number: read as silence, listed to repair (engine.nonfinite)
-            self._detections_done(unrepaired)
-            self.statusBar().showMessage(
-                f"{document.nonfinite.n_samples} NaN/Inf sample(s) read as silence: "
-                "listed under Detected dropouts to repair",
-                15000,
-            )
+            fillable = document.nonfinite_left()
+            self._detections_done(fillable)
+            left = document.nonfinite.too_long(document.sample_rate)
+            message = f"{document.nonfinite.describe(document.sample_rate)}: read as silence"
+            if left:
+                message += f", {len(left)} run(s) too long to fill left so"
+            if fillable:
+                message += "; listed under Detected dropouts to repair"
+            self.statusBar().showMessage(message, 15000)
         self._refresh_overlays()
         self._update_title()
         self._remember_recent(p)

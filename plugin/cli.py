@@ -702,7 +702,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
         for line in repair_lines(reports, sr, None if args.list_all else LISTED_REPAIRS):
             print(line)
         if outcome.nonfinite.runs:
-            print(f"{outcome.nonfinite.describe(sr)}, read as silence and repaired")
+            print(outcome.nonfinite.outcome(sr))
         blocks = f" ({outcome.blocks} blocks)" if outcome.blocks else ""
         print(f"repaired {len(reports)} region(s) in {elapsed:.2f} s{blocks} -> {outcome.output}")
         written = info(Path(outcome.output))

@@ -145,3 +145,28 @@ def test_block_by_block_gives_the_whole_file_repair(tmp_path, monkeypatch):
     assert log.runs == whole.nonfinite.runs
     _, _, found = detect_in_blocks(src, block_s=2.0)
     assert [d.region for d in found] == [d.region for d in whole.detections]
+
+
+def test_a_run_too_long_to_fill_is_left_as_silence_and_said_so(tmp_path):
+    """A filter that blew up leaves NaN to the end of the file: seconds no method can fill."""
+    from voicemend.engine.nonfinite import LONGEST_FILL_S
+    from voicemend.plugin.jobs import RepairJob, run_repair
+
+    x = speech_like(6.0, SR)
+    x[SR : SR + 5] = np.nan  # a glitch, filled
+    tail = int(3.5 * SR)
+    x[-tail:] = np.nan  # 3.5 s to the end, left as silence
+    src = tmp_path / "blown.wav"
+    sf.write(str(src), x, SR, subtype="FLOAT")
+    outcome = run_repair(RepairJob(src, tmp_path / "out.wav", auto=True, method="lsar"))
+    y, _ = sf.read(str(tmp_path / "out.wav"), dtype="float32")
+    assert np.isfinite(y).all() and not np.any(y[-tail:])
+    assert [r.region.start < SR < r.region.end for r in outcome.reports] == [True]
+    log = outcome.nonfinite
+    assert log.too_long(SR) == [(0, x.size - tail, x.size)] and tail > LONGEST_FILL_S * SR
+    assert [d.region.end < SR + 100 for d in log.detections(SR, x.size)] == [True]
+    assert log.outcome(SR).endswith(
+        "read as silence; 1 run(s) over 2 s (the first at 2.500 s) left so, too long to fill; "
+        "the rest repaired"
+    )
+    assert NonfiniteLog({(0, 10, 12)}).outcome(SR).endswith("read as silence and repaired")
