@@ -147,7 +147,7 @@ def test_block_by_block_gives_the_whole_file_repair(tmp_path, monkeypatch):
     assert [d.region for d in found] == [d.region for d in whole.detections]
 
 
-def test_a_run_too_long_to_fill_is_left_as_silence_and_said_so(tmp_path):
+def test_a_run_too_long_to_fill_is_left_as_silence_and_said_so(tmp_path, monkeypatch):
     """A filter that blew up leaves NaN to the end of the file: seconds no method can fill."""
     from voicemend.engine.nonfinite import LONGEST_FILL_S
     from voicemend.plugin.jobs import RepairJob, run_repair
@@ -170,3 +170,10 @@ def test_a_run_too_long_to_fill_is_left_as_silence_and_said_so(tmp_path):
         "the rest repaired"
     )
     assert NonfiniteLog({(0, 10, 12)}).outcome(SR).endswith("read as silence and repaired")
+    # block by block the run is read in parts, each short: it is still left whole
+    monkeypatch.setattr(blockwise, "MARGIN_S", 0.5)
+    blocks = repair_in_blocks(src, tmp_path / "parts.wav", get_inpainter("lsar"), block_s=1.0)
+    assert blocks.blocks > 1
+    assert [r.region for r in blocks.reports] == [r.region for r in outcome.reports]
+    parts, _ = sf.read(str(tmp_path / "parts.wav"), dtype="float32")
+    np.testing.assert_allclose(parts, y, atol=1e-6)
