@@ -519,3 +519,21 @@ def test_nan_samples_open_as_silence_listed_to_repair(window, qtbot, tmp_path):
     window.export_to(out)
     _idle(window, qtbot)
     assert np.isfinite(sf.read(str(out))[0]).all()
+
+
+def test_an_8_bit_recording_reads_no_dropouts_before_or_after_a_repair(window, qtbot, tmp_path):
+    """Quiet 8-bit speech falls to zero for milliseconds; the detector reads the grid from the
+    samples, so it still does once a repair put float samples into the document."""
+    x = speech_like(3.0, 16000, seed=4)
+    dip = np.sin(np.linspace(0.0, np.pi, 16000)) ** 2
+    x[16000:32000] *= (1.0 - 0.99 * dip) ** 2  # trailing off to -80 dB and back
+    path = tmp_path / "old.wav"
+    sf.write(str(path), x, 16000, subtype="PCM_U8")
+    assert window.open_file(path)
+    window.detect()
+    _idle(window, qtbot)
+    assert window.dropouts.table.rowCount() == 0
+    _repair(window, qtbot, 0.5, 0.6)
+    window.detect()
+    _idle(window, qtbot)
+    assert window.dropouts.table.rowCount() == 0
