@@ -16,6 +16,7 @@ import numpy as np
 
 from voicemend.engine.detect.types import Detection, DropoutKind
 from voicemend.engine.regions import Region
+from voicemend.engine.runs import true_runs
 
 # Either side of a run, repaired with it: the samples next to a NaN are often the first of
 # the fault (a filter blowing up rings before it overflows)
@@ -41,9 +42,8 @@ class NonfiniteLog:
         if not bad.any():
             return samples
         for channel, row in enumerate(bad):
-            edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
-            for start, end in zip(edges[::2], edges[1::2], strict=True):
-                self.pieces.add((channel, first_frame + int(start), first_frame + int(end)))
+            for start, end in true_runs(row):
+                self.pieces.add((channel, first_frame + start, first_frame + end))
         return np.where(bad, np.float32(0.0), samples).astype(samples.dtype, copy=False)
 
     @property
