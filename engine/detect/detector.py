@@ -22,6 +22,7 @@ from voicemend.engine.detect.levels import (
     FLOOR_CLEAR_OF_SILENCE_MS,
     SILENT_SAMPLE,
     LevelProfile,
+    WindowPower,
     frame_levels_db,
     grid_sample,
     sample_quantum,
@@ -111,22 +112,28 @@ class DropoutDetector:
         # the rate the channel's band fits (engine.detect.bandwidth): under the file's own, it
         # was resampled from there
         rate = analysis_rate(sample_rate, profile.bandwidth_hz)
+        power = WindowPower(x)  # one cumulative power for the silence searches below
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
-            runs = find_silence_runs(x, sample_rate, profile, s.silence)
+            runs = find_silence_runs(x, sample_rate, profile, s.silence, power)
             if rate < sample_rate:
-                runs = pad_ringing(x, sample_rate, runs, s.silence)
-            out += past_ringing(x, sample_rate, runs, s.silence, profile.floor_db)
+                runs = pad_ringing(x, sample_rate, runs, s.silence, power)
+            out += past_ringing(x, sample_rate, runs, s.silence, profile.floor_db, power)
         if DropoutKind.PACKET_LOSS in s.kinds:
             found = _found_at(
-                rate, x, sample_rate, lambda y, r: find_packet_loss(y, r, profile, s.packet_loss)
+                rate,
+                x,
+                sample_rate,
+                lambda y, r: find_packet_loss(
+                    y, r, profile, s.packet_loss, power if y is x else None
+                ),
             )
-            out += faded_silence(x, sample_rate, found, profile, s.silence)
+            out += faded_silence(x, sample_rate, found, profile, s.silence, power)
         if DropoutKind.DIGITAL_SILENCE in s.kinds:
             # short cuts a codec filled with noise, where no run or burst above lies
-            out += find_dips(x, sample_rate, s.silence, out)
+            out += find_dips(x, sample_rate, s.silence, out, power)
         if DropoutKind.HELD in s.kinds:
             out += find_held_runs(x, sample_rate, profile, s.silence)
-        out = clear_of_quantum(x, sample_rate, out, profile.quantum, s.silence)
+        out = clear_of_quantum(x, sample_rate, out, profile.quantum, s.silence, power)
         if DropoutKind.CLIPPING in s.kinds:
             out += find_clipping(x, s.clipping, (profile.top, profile.bottom))
         if DropoutKind.CONCEALED in s.kinds and (net := self.concealment_net) is not None:

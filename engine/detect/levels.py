@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.ndimage import binary_dilation
@@ -144,11 +145,17 @@ def frame_levels_db(x: np.ndarray, sample_rate: int, silent_sample: float = 0.0)
 
 
 class WindowPower:
-    """Mean power of any window in O(1) from a cumulative sum (float64, per channel)."""
+    """Mean power of any window in O(1) from a cumulative sum (float64, per channel), built on
+    the first question, so the searches of one block can share one and pay for it only if
+    one of them asks."""
 
     def __init__(self, x: np.ndarray) -> None:
-        self._csum = np.concatenate(([0.0], np.cumsum(np.asarray(x, dtype=np.float64) ** 2)))
+        self.x = x
         self.n = x.size
+
+    @cached_property
+    def _csum(self) -> np.ndarray:
+        return np.concatenate(([0.0], np.cumsum(np.asarray(self.x, dtype=np.float64) ** 2)))
 
     def mean(self, start: np.ndarray | int, end: np.ndarray | int) -> np.ndarray:
         """Mean power of [start, end), clipped to the signal (empty windows give 0)."""
@@ -156,3 +163,12 @@ class WindowPower:
         b = np.clip(end, 0, self.n)
         length = np.maximum(b - a, 1)
         return (self._csum[b] - self._csum[a]) / length
+
+    @classmethod
+    def of(cls, x: np.ndarray, power: WindowPower | None) -> WindowPower:
+        """``power`` where the caller has one for ``x`` (checked by length), else a new one."""
+        if power is None:
+            return cls(x)
+        if power.n != x.size:
+            raise ValueError(f"the window power given is of {power.n} samples, not {x.size}")
+        return power

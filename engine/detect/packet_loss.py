@@ -95,7 +95,11 @@ class PacketLossSettings:
 
 
 def find_packet_loss(
-    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: PacketLossSettings
+    x: np.ndarray,
+    sample_rate: int,
+    profile: LevelProfile,
+    settings: PacketLossSettings,
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     s = settings
     ms = sample_rate / 1000.0
@@ -103,7 +107,7 @@ def find_packet_loss(
     step = max(1, round(s.grid_ms * ms))
     if x.size < 2 * (win + guard) + 1:
         return []
-    power = WindowPower(x)
+    power = WindowPower.of(x, power)
     t = np.arange(win + guard, x.size - win - guard, step)
     before = power_db(power.mean(t - guard - win, t - guard))
     after = power_db(power.mean(t + guard, t + guard + win))

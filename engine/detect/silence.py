@@ -135,14 +135,18 @@ def zero_runs(
 
 
 def find_silence_runs(
-    x: np.ndarray, sample_rate: int, profile: LevelProfile, settings: SilenceSettings
+    x: np.ndarray,
+    sample_rate: int,
+    profile: LevelProfile,
+    settings: SilenceSettings,
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     """Zero runs of at least ``min_ms`` that do not touch the ends and sit between audible audio
     (and shorter ones, down to ``short_min_ms``, beside audio near the file's loud speech)."""
     runs = zero_runs(x, sample_rate, settings, min(settings.min_ms, settings.short_min_ms))
     if not runs:
         return []
-    power = WindowPower(x)
+    power = WindowPower.of(x, power)
     starts = np.array([a for a, _ in runs])
     ends = np.array([b for _, b in runs])
     nb = max(1, int(settings.neighbour_ms / 1000 * sample_rate))
@@ -232,14 +236,19 @@ def _repeat_runs(x: np.ndarray, shortest: int) -> list[tuple[int, int]]:
 
 
 def clear_of_quantum(
-    x: np.ndarray, sample_rate: int, found: list[Detection], quantum: float, s: SilenceSettings
+    x: np.ndarray,
+    sample_rate: int,
+    found: list[Detection],
+    quantum: float,
+    s: SilenceSettings,
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     """``found`` less the silent runs and bursts that a coarse grid of step ``quantum`` makes
     of quiet speech (see ``quantum_edge_db``); all of it where the grid is no coarser than the
     silence threshold."""
     if quantum <= s.threshold:
         return found
-    power = WindowPower(x)
+    power = WindowPower.of(x, power)
     side = max(1, round(s.quantum_edge_ms / 1000 * sample_rate))
     need_db = float(power_db(quantum**2)) + s.quantum_edge_db
     out = []
@@ -254,7 +263,11 @@ def clear_of_quantum(
 
 
 def find_dips(
-    x: np.ndarray, sample_rate: int, s: SilenceSettings, taken: list[Detection]
+    x: np.ndarray,
+    sample_rate: int,
+    s: SilenceSettings,
+    taken: list[Detection],
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     """Short near-silent dips cut into loud audio (see ``dip_db``) that nothing in ``taken``
     (the silence runs and bursts found, with their exact edges) covers, padded ``ring_pad_ms``
@@ -264,7 +277,7 @@ def find_dips(
     if n < 3:
         return []
     starts = np.arange(n) * half
-    levels = power_db(WindowPower(x).mean(starts, starts + half))
+    levels = power_db(WindowPower.of(x, power).mean(starts, starts + half))
     side = max(1, round(s.dip_side_ms / 0.5))
     pad = round(s.ring_pad_ms * sample_rate / 1000)
     out = []
@@ -396,6 +409,7 @@ def past_ringing(
     detections: list[Detection],
     s: SilenceSettings,
     floor_db: float | None = None,
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     """``detections`` (silence runs of ``x``) widened over the ringing tails beside them
     (:func:`ring_extent`) and ``ring_pad_ms`` beyond, since the window where the tail ends
@@ -409,7 +423,7 @@ def past_ringing(
     widened, within 0.03 dB (``scripts/ring_widening.py``, ``bench/results/ring-widening``)."""
     if not detections:
         return detections  # no cumulative power to build
-    power = WindowPower(x)
+    power = WindowPower.of(x, power)
 
     pad = round(s.ring_pad_ms * sample_rate / 1000)
 
@@ -429,13 +443,14 @@ def faded_silence(
     detections: list[Detection],
     profile: LevelProfile,
     s: SilenceSettings,
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     """``detections`` of ``x`` (packet loss) whose region is mostly digital silence faded into,
     as :func:`find_silence_runs` judges a run, at ``fade_confidence``: a gate's closing can
     look like a zeroed burst to the packet-loss search too."""
     if not detections:
         return detections
-    power = WindowPower(x)
+    power = WindowPower.of(x, power)
     out = []
     for det in detections:
         a, b = det.region.start, det.region.end
@@ -451,7 +466,11 @@ def faded_silence(
 
 
 def pad_ringing(
-    x: np.ndarray, sample_rate: int, detections: list[Detection], settings: SilenceSettings
+    x: np.ndarray,
+    sample_rate: int,
+    detections: list[Detection],
+    settings: SilenceSettings,
+    power: WindowPower | None = None,
 ) -> list[Detection]:
     """``detections`` (silence runs of a band-limited channel ``x``) widened by
     ``ring_pad_ms`` on each side where the audio next to them rings (see ``ring_db``)."""
@@ -459,7 +478,7 @@ def pad_ringing(
         return detections
     near, far = max(1, round(0.5 * sample_rate / 1000)), max(1, round(sample_rate / 1000))
     pad = round(settings.ring_pad_ms * sample_rate / 1000)
-    power = WindowPower(x)
+    power = WindowPower.of(x, power)
 
     def rings(lo: int, hi: int, beyond_lo: int, beyond_hi: int) -> bool:
         if beyond_lo < 0 or beyond_hi > x.size:

@@ -527,6 +527,28 @@ def test_a_codec_tail_ends_at_a_smaller_step_than_a_ringing_one():
     assert ring_extent(power, x.size, -1, RATE, steady, floor_db=-47.0) == pause.size
 
 
+def test_one_window_power_serves_every_silence_search_of_a_block():
+    """The searches of one block share one cumulative power, built only when one asks: what
+    they find with it is what each finds with its own, and one of another block is refused."""
+    from voicemend.engine.detect.levels import WindowPower
+    from voicemend.engine.detect.silence import find_dips, find_silence_runs, past_ringing
+
+    x = speech_like(1.0, RATE, seed=6).astype(np.float64)
+    x[6000:6800] = 0.0
+    profile = LevelProfile.measure(x, RATE)
+    s = SilenceSettings()
+    power = WindowPower(x)
+    assert "_csum" not in vars(power)  # nothing built until asked
+    runs = find_silence_runs(x, RATE, profile, s, power)
+    assert [d.region for d in runs] == [Region(6000, 6800)]
+    assert "_csum" in vars(power)
+    assert runs == find_silence_runs(x, RATE, profile, s)
+    assert past_ringing(x, RATE, runs, s, None, power) == past_ringing(x, RATE, runs, s)
+    assert find_dips(x, RATE, s, runs, power) == find_dips(x, RATE, s, runs)
+    with pytest.raises(ValueError, match="800 samples, not 16000"):
+        find_silence_runs(x, RATE, profile, s, WindowPower(x[:800]))
+
+
 def test_a_cut_behind_a_codecs_noise_is_read_beyond_it():
     """MP3 at 22.05 kHz fills 16-40 ms beside a cut with noise near -75 dBFS: the audio right
     beside the zeros reads as a pause, but beyond that tail lies speech."""
