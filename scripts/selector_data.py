@@ -15,8 +15,11 @@ methods, four fills built from `lsar`'s and `neural-mel`'s are scored (free to c
 `hybrid` makes both): the split at 300, 500 and 1 000 Hz, and `neural-mel` with `lsar`'s first
 and last 20 ms.
 
+`--methods` adds other shipped methods to the four (say `exemplar`): scored, and their fills
+measured as features, like the four.
+
 Usage: selector_data.py --files 944 [--first 0] [--gap-ms 200,300,400] [--seed 0] [--workers 2]
-       --out FILE
+       [--methods lsar,pattern,neural-mel,hybrid,exemplar] --out FILE
 """
 
 from __future__ import annotations
@@ -51,14 +54,14 @@ def derived_fills(fills: dict[str, np.ndarray], gap: Region) -> dict[str, np.nda
     return out
 
 
-def score_file(job: tuple[object, int, tuple[int, ...], int]) -> list[dict]:
+def score_file(job: tuple[object, int, tuple[int, ...], int, tuple[str, ...]]) -> list[dict]:
     from threadpoolctl import threadpool_limits
 
     from voicemend.engine.evaluation import scores
 
-    speech_file, index, gaps, seed = job
+    speech_file, index, gaps, seed, methods = job
     config = QualityConfig(gaps_ms=gaps, positions_short=1, positions_long=1, seed=seed)
-    inpainters = {m: get_inpainter(m, device="cpu") for m in METHODS}
+    inpainters = {m: get_inpainter(m, device="cpu") for m in methods}
     rows = []
     with threadpool_limits(limits=1):
         for case, clean, gap in iter_excerpts([speech_file], RATE, config, first_index=index):
@@ -84,11 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gap-ms", default="200,300,400")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0, help="another seed places other gaps")
+    p.add_argument("--methods", default=",".join(METHODS), help="must include the four")
     p.add_argument("--out", type=Path, required=True, help="a .jsonl.gz file")
     a = p.parse_args(argv)
+    methods = tuple(a.methods.split(","))
+    if not set(METHODS) <= set(methods):
+        p.error(f"--methods must include {', '.join(METHODS)} (the derived fills use them)")
     gaps = tuple(int(g) for g in a.gap_ms.split(","))
     files = train_files(a.first + a.files)[a.first :]
-    jobs = [(f, a.first + i, gaps, a.seed) for i, f in enumerate(files)]
+    jobs = [(f, a.first + i, gaps, a.seed, methods) for i, f in enumerate(files)]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = a.out.with_suffix(".part")
     with gzip.open(tmp, "wt") as out, ProcessPoolExecutor(a.workers) as pool:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.errors import CheckpointError
 from voicemend.engine.inpaint.base import GapContext, Inpainter
 from voicemend.engine.inpaint.crossover import (
@@ -32,6 +33,7 @@ from voicemend.engine.inpaint.crossover import (
     Crossover,
     band_split,
     crossover_filter,
+    either_side,
     pasted,
 )
 from voicemend.engine.inpaint.gap_features import RATE, gap_features
@@ -39,6 +41,9 @@ from voicemend.engine.inpaint.pattern import Pattern
 from voicemend.engine.rates import mask_to_rate, to_rate
 
 BASE = "hybrid"
+# The fills whose features a model reads: these four always (``hybrid`` makes two of them,
+# ``pattern``'s is cheap), a model may name more (it lists them in ``measured``)
+MEASURED = ("lsar", "pattern", "neural-mel", BASE)
 EDGE_MS = 20.0  # neural-mel-edges: LSAR's whole band for the gap's first and last 20 ms
 EDGE_FADE_MS = 20.0
 
@@ -56,6 +61,7 @@ class LinearChoice:
     plcmos: np.ndarray
     weight_points: tuple[tuple[float, float], ...]  # (gap ms, lambda), interpolated between
     gap_range_ms: tuple[float, float]  # gaps outside it take hybrid without a choice
+    measured: tuple[str, ...] = MEASURED  # the fills whose features it reads
 
     @classmethod
     def from_json(cls, path: str | Path) -> LinearChoice:
@@ -72,6 +78,7 @@ class LinearChoice:
                 np.asarray([data["plcmos"][a] for a in alternatives], float),
                 tuple((float(g), float(w)) for g, w in data["lambda_by_gap_ms"]),
                 (float(data["gap_range_ms"][0]), float(data["gap_range_ms"][1])),
+                tuple(str(m) for m in data.get("measured", MEASURED)),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"cannot read the choice model {path}: {exc}") from None
@@ -87,7 +94,16 @@ class LinearChoice:
         unknown = set(alternatives) - set(CANDIDATES)
         if unknown:
             raise CheckpointError(f"the choice model {path} names unknown fills: {unknown}")
+        if not set(MEASURED) <= set(model.measured) or not set(model.measured) <= set(CANDIDATES):
+            raise CheckpointError(
+                f"the choice model {path} measures fills {list(model.measured)}: it must measure"
+                f" {', '.join(MEASURED)}, and others only among {', '.join(sorted(CANDIDATES))}"
+            )
         return model
+
+    def needs(self, fill: str) -> bool:
+        """Whether a choice by this model makes ``fill`` (to measure or to pick)."""
+        return fill in self.measured or fill in self.alternatives
 
     def covers(self, gap_ms: float) -> bool:
         return self.gap_range_ms[0] <= gap_ms <= self.gap_range_ms[1]
@@ -131,6 +147,7 @@ CANDIDATES = {
     "lsar": lambda f, ctx: f["lsar"],
     "neural-mel": lambda f, ctx: f["neural-mel"],
     "pattern": lambda f, ctx: f["pattern"],
+    "exemplar": lambda f, ctx: f["exemplar"],  # made by Choice's exemplar where a model needs it
     "neural-mel-edges": lambda f, ctx: _edges_from(f["lsar"], f["neural-mel"], ctx),
     **{f"split-{hz}": _split(float(hz)) for hz in (300, 500, 1000)},
 }
@@ -138,19 +155,32 @@ CANDIDATES = {
 
 class Choice(Crossover):
     """:class:`Crossover` of ``low`` and ``high`` whose fill, per gap, is the candidate ``model``
-    rates best (see the module's notes)."""
+    rates best (see the module's notes). ``exemplar`` makes the ``exemplar`` fill, for a model
+    that measures or names it."""
 
     name = "choice"
 
-    def __init__(self, low: Inpainter, high: Inpainter, model: LinearChoice) -> None:
+    def __init__(
+        self,
+        low: Inpainter,
+        high: Inpainter,
+        model: LinearChoice,
+        exemplar: Inpainter | None = None,
+    ) -> None:
         super().__init__(low, high)
+        if model.needs("exemplar") and exemplar is None:
+            raise ValueError("this choice model reads the exemplar fill: give an exemplar method")
         self.model = model
         self.pattern = Pattern()
+        self.exemplar = exemplar if model.needs("exemplar") else None
 
     def context_frames(self, gap_frames: int, sample_rate: int) -> tuple[int, int]:
         before, after = super().context_frames(gap_frames, sample_rate)
-        want = int(self.pattern.context_frames(gap_frames, sample_rate))
-        return max(before, want), max(after, want)
+        extra = [self.pattern] + ([self.exemplar] if self.exemplar is not None else [])
+        for method in extra:
+            want_before, want_after = either_side(method.context_frames(gap_frames, sample_rate))
+            before, after = max(before, want_before), max(after, want_after)
+        return before, after
 
     def same_as(self, gap_ms: float) -> str:
         return self.name if self.model.covers(gap_ms) else BASE
@@ -164,8 +194,10 @@ class Choice(Crossover):
             fills[BASE] = CANDIDATES[BASE](fills, ctx)
             name = BASE
             if self.model.covers(1000.0 * ctx.gap_frames / ctx.sample_rate):
-                pattern_ctx = self._crop(ctx, self.pattern, keep_fades=False)
-                fills["pattern"] = pasted(ctx, pattern_ctx, self.pattern.fill(pattern_ctx)[0])
+                for fill, method in (("pattern", self.pattern), ("exemplar", self.exemplar)):
+                    if method is not None:
+                        sub = _as_alone(ctx, self._crop(ctx, method, keep_fades=True), method)
+                        fills[fill] = pasted(ctx, sub, method.fill(sub)[0])
                 name = self.pick(ctx, fills)
             chosen = fills[name] if name in fills else CANDIDATES[name](fills, ctx)
             note = f"chose {name} (lsar: {low_note}; neural-mel: {high_note})"
@@ -174,7 +206,7 @@ class Choice(Crossover):
 
     def pick(self, ctx: GapContext, fills: Mapping[str, np.ndarray]) -> str:
         """The candidate the model rates best for this gap, from the windows with ``lsar``'s,
-        ``pattern``'s, ``neural-mel``'s and ``hybrid``'s fills."""
+        ``pattern``'s, ``neural-mel``'s and ``hybrid``'s fills (and those it also measures)."""
         rate = ctx.sample_rate
         n16 = round(ctx.window.shape[1] * RATE / rate)
         mono = {k: to_rate(v.mean(axis=0), rate, RATE, n16) for k, v in fills.items()}
@@ -183,10 +215,23 @@ class Choice(Crossover):
         end = int(np.ceil(ctx.gap_end * RATE / rate))
         damaged = to_rate(ctx.window.mean(axis=0), rate, RATE, n16)
         damaged[unknown] = 0.0
-        keys = ("lsar", "pattern", "neural-mel", BASE)
-        features = gap_features(damaged, (start, end), {k: mono[k] for k in keys}, ~unknown)
+        measured = {k: mono[k] for k in self.model.measured}
+        features = gap_features(damaged, (start, end), measured, ~unknown)
         scores = self.model.scores(features)
         return max(scores, key=lambda k: (scores[k], k == BASE))
+
+
+def _as_alone(ctx: GapContext, sub: GapContext, method: Inpainter) -> GapContext:
+    """``sub`` with the crossfades ``method`` takes when it repairs the gap alone, up to
+    ``ctx``'s (the room there was, and ``high``'s crossfades: the shipped ``neural-mel``'s are
+    the longest allowed, so no shorter than any method's). Pitch repetition continues the
+    audio from where its fade starts, so its fill, and the features read from it, depend on
+    them (the model was fitted on fills made that way)."""
+    cap = min(
+        method.crossfade_frames(ctx.gap_frames, ctx.sample_rate),
+        int(MAX_CROSSFADE_MS / 1000 * ctx.sample_rate),
+    )
+    return replace(sub, fade_left=min(cap, sub.fade_left), fade_right=min(cap, sub.fade_right))
 
 
 class ShippedChoice(Choice):
@@ -200,4 +245,9 @@ class ShippedChoice(Choice):
 
         hybrid = ShippedHybrid(device=device)
         model = LinearChoice.from_json(verified_folder("choice") / "config.json")
-        super().__init__(hybrid.low, hybrid.high, model)
+        exemplar = None
+        if model.needs("exemplar"):
+            from voicemend.engine.inpaint.exemplar import Exemplar
+
+            exemplar = Exemplar(hybrid.high.predictor, device=device)  # the same predictor
+        super().__init__(hybrid.low, hybrid.high, model, exemplar)

@@ -56,7 +56,9 @@ class Crossover(Inpainter):
 
     def context_frames(self, gap_frames: int, sample_rate: int) -> tuple[int, int]:
         """Enough for both methods; each is given its own share of the window."""
-        wants = [_pair(m.context_frames(gap_frames, sample_rate)) for m in (self.low, self.high)]
+        wants = [
+            either_side(m.context_frames(gap_frames, sample_rate)) for m in (self.low, self.high)
+        ]
         return max(w[0] for w in wants), max(w[1] for w in wants)
 
     def crossfade_frames(self, gap_frames: int, sample_rate: int) -> int:
@@ -104,7 +106,7 @@ class Crossover(Inpainter):
     def _crop(ctx: GapContext, method: Inpainter, keep_fades: bool) -> GapContext:
         """The part of ``ctx``'s window that ``method`` asks for around the gap, with ``ctx``'s
         crossfades or none (the gap alone)."""
-        before, after = _pair(method.context_frames(ctx.gap_frames, ctx.sample_rate))
+        before, after = either_side(method.context_frames(ctx.gap_frames, ctx.sample_rate))
         lo = max(0, ctx.gap_start - before)
         hi = min(ctx.window.shape[1], ctx.gap_end + after)
         return replace(
@@ -135,7 +137,8 @@ def band_split(low_full: np.ndarray, high_full: np.ndarray, sos: np.ndarray | No
     return sosfiltfilt(sos, low_full, axis=-1) + (high_full - sosfiltfilt(sos, high_full, axis=-1))
 
 
-def _pair(want: int | tuple[int, int]) -> tuple[int, int]:
+def either_side(want: int | tuple[int, int]) -> tuple[int, int]:
+    """A method's context want as (before, after): one number means both."""
     return want if isinstance(want, tuple) else (want, want)
 
 

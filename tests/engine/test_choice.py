@@ -104,6 +104,83 @@ def test_a_bad_model_file_is_refused_with_its_name(tmp_path):
         _model(tmp_path, 0.0, mean=[0.0, 1.0])
 
 
+@pytest.fixture(scope="module")
+def tiny_exemplar():
+    import torch
+
+    from voicemend.engine.inpaint.exemplar import Exemplar
+    from voicemend.engine.models.mel_transformer import MelTransformer, MelTransformerConfig
+
+    torch.manual_seed(0)
+    config = MelTransformerConfig(
+        d_model=32, num_layers=1, num_heads=4, ff_dim=64, pos_kernel=7, pos_groups=4, dropout=0.0
+    )
+    return Exemplar(MelTransformer(config), device="cpu")
+
+
+def _exemplar_model(tmp_path, bias: float, **over):
+    """A model that measures the exemplar fill (its one feature: that fill's level) and may
+    pick it: predicted PESQ change ``bias`` for ``exemplar``, -1 for ``neural-mel``."""
+    over = {
+        "features": ["exemplar_level"],
+        "alternatives": ["neural-mel", "exemplar"],
+        "pesq": {"neural-mel": [0.0, -1.0], "exemplar": [0.0, bias]},
+        "plcmos": {"neural-mel": [0.0, 0.0], "exemplar": [0.0, 0.0]},
+        "measured": ["lsar", "pattern", "neural-mel", "hybrid", "exemplar"],
+        **over,
+    }
+    return _model(tmp_path, 0.0, name="exemplar.json", **over)
+
+
+def test_a_model_that_reads_the_exemplar_fill_gets_it(tmp_path, damaged, tiny_exemplar):
+    """A model may measure and pick the context's copy (``exemplar``); inside the gap the
+    pick is what ``exemplar`` alone makes, and outside gap and crossfades nothing changes."""
+    audio, gap = damaged
+    model = _exemplar_model(tmp_path, +0.1)
+    with pytest.raises(ValueError, match="exemplar"):
+        Choice(Lsar(), Pattern(), model)
+    choice = Choice(Lsar(), Pattern(), model, tiny_exemplar)
+    result = choice.inpaint(audio, [gap])
+    assert result.reports[0].notes.startswith("chose exemplar")
+    alone = tiny_exemplar.inpaint(audio, [gap]).audio.samples
+    inside = slice(gap.start, gap.end)
+    np.testing.assert_allclose(result.audio.samples[:, inside], alone[:, inside], atol=1e-6)
+    fade = int(0.010 * RATE)
+    keep = np.ones(audio.n_frames, bool)
+    keep[gap.start - fade : gap.end + fade] = False
+    np.testing.assert_array_equal(result.audio.samples[:, keep], audio.samples[:, keep])
+    keep_hybrid = Choice(Lsar(), Pattern(), _exemplar_model(tmp_path, -0.1), tiny_exemplar)
+    assert keep_hybrid.inpaint(audio, [gap]).reports[0].notes.startswith("chose hybrid")
+    # a model without it never makes the copy
+    assert Choice(Lsar(), Pattern(), _model(tmp_path, 0.1), tiny_exemplar).exemplar is None
+
+
+def test_pitch_repetitions_fill_is_the_one_it_makes_alone(tmp_path, damaged):
+    """The model was fitted on features of ``pattern``'s fill as it repairs a gap alone, so the
+    choice makes that fill: with pattern's own crossfades, whose start is where its history
+    ends (without them the fill differed by up to 9 dB in the gap's middle)."""
+    audio, gap = damaged
+    model = _model(
+        tmp_path,
+        0.0,
+        alternatives=["pattern"],
+        pesq={"pattern": [0.0, 0.1]},
+        plcmos={"pattern": [0.0, 0.0]},
+    )
+    result = _choice(model).inpaint(audio, [gap])
+    assert result.reports[0].notes.startswith("chose pattern")
+    alone = Pattern().inpaint(audio, [gap]).audio.samples
+    inside = slice(gap.start, gap.end)
+    np.testing.assert_allclose(result.audio.samples[:, inside], alone[:, inside], atol=1e-6)
+
+
+def test_a_model_must_measure_the_four_fills_and_only_known_ones(tmp_path):
+    with pytest.raises(CheckpointError, match="must measure"):
+        _exemplar_model(tmp_path, 0.0, measured=["lsar", "hybrid", "exemplar"])
+    with pytest.raises(CheckpointError, match="must measure"):
+        _exemplar_model(tmp_path, 0.0, measured=["lsar", "pattern", "neural-mel", "hybrid", "x"])
+
+
 def test_lambda_follows_the_gap_length(tmp_path):
     model = _model(tmp_path, 0.0, lambda_by_gap_ms=[[300.0, 0.7], [400.0, 0.5]])
     assert model.weight(300.0) == pytest.approx(0.7)
@@ -114,7 +191,7 @@ def test_lambda_follows_the_gap_length(tmp_path):
 @pytest.mark.skipif("choice" not in INPAINTERS, reason="the choice model is not shipped")
 def test_the_shipped_model_chooses_in_stereo_at_48k(example_clip):
     """Real speech (the bundled clip) at 48 kHz stereo, 300 ms gaps: each gap gets one of the
-    model's two fills, and nothing outside the gaps ± crossfade changes."""
+    model's fills, and nothing outside the gaps ± crossfade changes."""
     from voicemend.engine import load
     from voicemend.engine.inpaint import get_inpainter
 
@@ -124,9 +201,10 @@ def test_the_shipped_model_chooses_in_stereo_at_48k(example_clip):
     gaps = [Region(int(t * rate), int((t + 0.3) * rate)) for t in (1.0, 2.5, 4.0, 5.5)]
     for g in gaps:
         samples[:, g.start : g.end] = 0.0
-    result = get_inpainter("choice", device="cpu").inpaint(Audio(samples, rate), gaps)
+    choice = get_inpainter("choice", device="cpu")
+    result = choice.inpaint(Audio(samples, rate), gaps)
     picks = {r.notes.split()[1] for r in result.reports}
-    assert picks <= {"hybrid", "neural-mel"}
+    assert picks <= {"hybrid", *choice.model.alternatives}
     keep = np.ones(samples.shape[1], bool)
     fade = int(0.010 * rate)
     for g in gaps:
