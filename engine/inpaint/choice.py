@@ -1,16 +1,20 @@
-"""``choice``: per gap, a learned pick among fills built from LSAR's and the mel predictor's.
+"""``choice``: per gap, a learned pick among ``hybrid``'s fill and others that suit some gaps.
 
 ``hybrid`` (LSAR under 700 Hz, ``neural-mel`` above) keeps LSAR's PLCMOS from 80 ms with some to
 spare but trails pitch repetition's PESQ-WB by about 0.02 at 300-400 ms; ``neural-mel`` alone has
-the better PESQ there and the worse PLCMOS, most of all where the context is voiced. Which of
-them suits a gap shows in the context and in how the fills come out. This method makes
-``hybrid``'s two fills (LSAR, ``neural-mel``) and ``pattern``'s, builds the candidates from them
-(``hybrid``, other crossovers, ``neural-mel``, ...; no extra network pass), measures
+the better PESQ there and the worse PLCMOS, most of all where the context is voiced, and
+``exemplar`` (the context's own audio) has real speech's PLCMOS where the context holds a stretch
+that fits. Which suits a gap shows in the context and in how the fills come out. This method
+makes ``hybrid``'s two fills (LSAR, ``neural-mel``), ``pattern``'s and, for a model that reads
+it, ``exemplar``'s (the same mel predictor, run on its own window), builds the candidates from
+them (``hybrid``, other crossovers, ``neural-mel``, ...), measures
 :func:`~voicemend.engine.inpaint.gap_features.gap_features`, and takes the candidate whose
 predicted PESQ change over ``hybrid`` plus ``lambda`` times its predicted PLCMOS change is highest
 (``hybrid`` itself scoring 0). The predictions are linear models fitted by
 ``scripts/selector_fit.py`` on train-split cases (``scripts/selector_data.py``); they ship as
-data in ``engine/weights/choice/config.json`` (``LinearChoice``), never as code.
+data in ``engine/weights/choice/config.json`` (``LinearChoice``), never as code. Each fill is
+made as its method makes it alone (crossfades included), as in the cases the models were
+fitted on.
 
 Stereo gaps get one choice for all channels (from the channels' mean), so the image does not
 split. The features are measured at 16 kHz, where the models were fitted.
