@@ -138,8 +138,12 @@ def export(path, rows, names, x, d_pesq, d_plc, alternatives, lam_points, gap_ra
             m = RidgeCV(alphas=np.logspace(-2, 3, 12)).fit(z[ok], y[ok])
             weights[metric][alt] = [*map(float, m.coef_), float(m.intercept_)]
             alphas[f"{metric}/{alt}"] = float(m.alpha_)
-    # the fills whose features the rows hold (selector_data.py --methods), in the rows' order
-    measured = [k[: -len("_flatness")].replace("_", "-") for k in names if k.endswith("_flatness")]
+    from voicemend.engine.inpaint.choice import MEASURED
+
+    # the fills the choice method measures: its four, and those whose features the rows hold
+    # (selector_data.py --methods)
+    found = [k[: -len("_flatness")].replace("_", "-") for k in names if k.endswith("_flatness")]
+    measured = list(dict.fromkeys([*MEASURED, *found]))
     data = {
         "kind": "linear_choice",
         "features": names,
