@@ -226,3 +226,25 @@ def test_a_bench_knows_it_as_hybrid_outside_the_models_range(tmp_path):
     ]
     auto = Auto(table=((100.0, "lsar"), (math.inf, "pattern")), device="cpu")
     assert (auto.same_as(50.0), auto.same_as(300.0)) == ("lsar", "pattern")
+
+
+def test_a_picked_copy_takes_hybrids_band_over_the_models():
+    """Above the 8 kHz the models see, a picked exemplar copy is hybrid's fill, whose high band
+    follows the context (the copy's may be a fricative's where a vowel was); at 16 kHz there
+    is no such band and the copy is kept whole."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from voicemend.engine.inpaint.choice import _in_band
+
+    rng = np.random.default_rng(0)
+    copy, hybrid = rng.standard_normal((2, 1, 48_000))
+    np.testing.assert_array_equal(
+        _in_band(copy[:, :16_000], hybrid[:, :16_000], RATE), copy[:, :16_000]
+    )
+    mixed = _in_band(copy, hybrid, 48_000)
+    high = butter(8, 9_000, btype="highpass", fs=48_000, output="sos")
+    low = butter(8, 5_000, btype="lowpass", fs=48_000, output="sos")
+    inner = slice(4_000, -4_000)
+    for band, like in ((high, hybrid), (low, copy)):
+        error = sosfiltfilt(band, mixed - like)[:, inner]
+        assert np.sqrt(np.mean(error**2)) < 0.02 * np.sqrt(np.mean(sosfiltfilt(band, like) ** 2))
