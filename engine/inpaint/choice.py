@@ -199,17 +199,20 @@ class Choice(Crossover):
         ):
             fills = {"lsar": low_full, "neural-mel": high_full}
             fills[BASE] = CANDIDATES[BASE](fills, ctx)
+            extra_notes: dict[str, str] = {}  # the notes of pattern's and exemplar's fills
             name = BASE
             if self.model.covers(1000.0 * ctx.gap_frames / ctx.sample_rate):
                 for fill, method in (("pattern", self.pattern), ("exemplar", self.exemplar)):
                     if method is not None:
                         sub = _as_alone(ctx, self._crop(ctx, method, keep_fades=True), method)
-                        fills[fill] = pasted(ctx, sub, method.fill(sub)[0])
+                        made, extra_notes[fill] = method.fill(sub)
+                        fills[fill] = pasted(ctx, sub, made)
                 name = self.pick(ctx, fills)
             chosen = fills[name] if name in fills else CANDIDATES[name](fills, ctx)
             if name == "exemplar":  # over the models' band, hybrid's fill (see _in_band)
                 chosen = _in_band(chosen, fills[BASE], ctx.sample_rate)
-            note = f"chose {name} (lsar: {low_note}; neural-mel: {high_note})"
+            note = f"chose {name} (lsar: {low_note}; neural-mel: {high_note}"
+            note += f"; {extra_notes[name]})" if name in extra_notes else ")"
             out.append((chosen[:, ctx.span], note))
         return out
 

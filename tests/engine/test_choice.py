@@ -142,6 +142,7 @@ def test_a_model_that_reads_the_exemplar_fill_gets_it(tmp_path, damaged, tiny_ex
     choice = Choice(Lsar(), Pattern(), model, tiny_exemplar)
     result = choice.inpaint(audio, [gap])
     assert result.reports[0].notes.startswith("chose exemplar")
+    assert "stretch(es) of context" in result.reports[0].notes  # the copy's own note
     alone = tiny_exemplar.inpaint(audio, [gap]).audio.samples
     inside = slice(gap.start, gap.end)
     np.testing.assert_allclose(result.audio.samples[:, inside], alone[:, inside], atol=1e-6)
