@@ -327,15 +327,22 @@ class Inpainter(ABC):
             seed=seed,
             window_start=w0,
         )
-        cap = min(
-            method.crossfade_frames(gap, sample_rate), int(MAX_CROSSFADE_MS / 1000 * sample_rate)
-        )
+        cap = crossfade_cap(method, gap, sample_rate)
         # Fades stay within the known run next to the gap and leave half of it to a neighbour.
         return replace(
             ctx,
             fade_left=min(cap, _fade_room(ctx.known_run_before(), gap_start)),
             fade_right=min(cap, _fade_room(ctx.known_run_after(), known.size - gap_end)),
         )
+
+
+def crossfade_cap(method: Inpainter, gap_frames: int, sample_rate: int) -> int:
+    """The crossfade ``method`` takes at each edge of a gap, room allowing: what it asks for,
+    at most :data:`MAX_CROSSFADE_MS`."""
+    return min(
+        method.crossfade_frames(gap_frames, sample_rate),
+        int(MAX_CROSSFADE_MS / 1000 * sample_rate),
+    )
 
 
 def _fade_room(known_run: int, to_window_edge: int) -> int:

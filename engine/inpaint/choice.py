@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voicemend.engine.crossfade import MAX_CROSSFADE_MS
 from voicemend.engine.errors import CheckpointError
-from voicemend.engine.inpaint.base import GapContext, Inpainter
+from voicemend.engine.inpaint.base import GapContext, Inpainter, crossfade_cap
 from voicemend.engine.inpaint.crossover import (
     CROSSOVER_HZ,
     Crossover,
@@ -204,7 +203,7 @@ class Choice(Crossover):
             if self.model.covers(1000.0 * ctx.gap_frames / ctx.sample_rate):
                 for fill, method in (("pattern", self.pattern), ("exemplar", self.exemplar)):
                     if method is not None:
-                        sub = _as_alone(ctx, self._crop(ctx, method, keep_fades=True), method)
+                        sub = _as_alone(self._crop(ctx, method, keep_fades=True), method)
                         made, extra_notes[fill] = method.fill(sub)
                         fills[fill] = pasted(ctx, sub, made)
                 name = self.pick(ctx, fills)
@@ -235,25 +234,22 @@ class Choice(Crossover):
 
 def _in_band(fill: np.ndarray, hybrid: np.ndarray, sample_rate: int) -> np.ndarray:
     """``fill`` up to :data:`IN_BAND_HZ`, in the band the models and features see, and
-    ``hybrid``'s fill above. A stretch
-    the context copies in brings its own high band, which may be a fricative's where a vowel was
-    lost: on 48 kHz speech ``exemplar``'s band above 8 kHz landed over 6 dB off the 200 ms around
-    the gap in 19 of 25 gaps of 300-400 ms (14-25 dB in 9); ``hybrid``'s follows the context's."""
+    ``hybrid``'s fill above. A stretch the context copies in brings its own high band, which
+    may be a fricative's where a vowel was lost: on 48 kHz speech ``exemplar``'s band above
+    8 kHz landed over 6 dB off the 200 ms around the gap in 19 of 25 gaps of 300-400 ms (14-25
+    dB in 9); ``hybrid``'s follows the context's."""
     if sample_rate <= RATE:  # no band beyond the models'
         return fill
     return band_split(fill, hybrid, crossover_filter(IN_BAND_HZ, sample_rate))
 
 
-def _as_alone(ctx: GapContext, sub: GapContext, method: Inpainter) -> GapContext:
-    """``sub`` with the crossfades ``method`` takes when it repairs the gap alone, up to
-    ``ctx``'s (the room there was, and ``high``'s crossfades: the shipped ``neural-mel``'s are
-    the longest allowed, so no shorter than any method's). Pitch repetition continues the
-    audio from where its fade starts, so its fill, and the features read from it, depend on
-    them (the model was fitted on fills made that way)."""
-    cap = min(
-        method.crossfade_frames(ctx.gap_frames, ctx.sample_rate),
-        int(MAX_CROSSFADE_MS / 1000 * ctx.sample_rate),
-    )
+def _as_alone(sub: GapContext, method: Inpainter) -> GapContext:
+    """``sub`` (cropped with the choice's crossfades) with those ``method`` takes when it
+    repairs the gap alone, up to the choice's (the room there was, and ``high``'s crossfades:
+    the shipped ``neural-mel``'s are the longest allowed, so no shorter than any method's).
+    Pitch repetition continues the audio from where its fade starts, so its fill, and the
+    features read from it, depend on them (the model was fitted on fills made that way)."""
+    cap = crossfade_cap(method, sub.gap_frames, sub.sample_rate)
     return replace(sub, fade_left=min(cap, sub.fade_left), fade_right=min(cap, sub.fade_right))
 
 
